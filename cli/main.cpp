@@ -1,0 +1,57 @@
+// The `horizon` command. Exit codes: 0 ok, 1 user error (message on stderr),
+// 2 internal error.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+#include "support/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const horizon::cli::Args&);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"compile", horizon::cli::run_compile, "compile a model and print its IR (--emit=STAGE) or parameters (--params)"},
+    {"import", horizon::cli::run_import, "convert a Hugging Face config.json into a native model file"},
+};
+
+void usage(std::FILE* to) {
+  std::fprintf(to, "usage: horizon COMMAND [options]\n\nHorizon trains large language models on one GPU box, with host RAM as the home of the model.\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(to, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(to, "\n'horizon COMMAND --help' describes each command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 1;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(stdout);
+    return 0;
+  }
+  horizon::cli::Args args(argv + 2, argv + argc);
+  for (const Command& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(args);
+    } catch (const horizon::UserError& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "internal error: %s\n(please report this with the command you ran)\n", e.what());
+      return 2;
+    }
+  }
+  std::fprintf(stderr, "error: unknown command '%s'; run 'horizon --help' for the list\n", name.c_str());
+  return 1;
+}
