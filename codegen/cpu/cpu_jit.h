@@ -1,0 +1,81 @@
+// The CPU JIT: fused elementwise groups and the AdamW optimizer emitted as
+// LLVM IR and compiled with ORC for the host's vector ISA. This header is
+// LLVM-free on purpose: only codegen/cpu/*.cpp include LLVM headers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/ops.h"
+
+namespace horizon::codegen::cpu {
+
+/// The vector ISA code is generated for. `automatic` picks the best the host has.
+enum class Isa { automatic, avx512, avx2, sse };
+const char* isa_name(Isa isa);
+/// The best ISA this host supports (never `automatic`).
+Isa host_isa();
+
+/// A DAG of elementwise ops over [rows, cols] fp32 tensors, in SSA order.
+/// Operand index k < inputs.size() names input k; k >= inputs.size() names
+/// node k - inputs.size().
+struct ElementwiseProgram {
+  struct Input {
+    bool row_broadcast = false;  // a [cols] vector broadcast over rows (bias_add's bias)
+  };
+  struct Node {
+    ir::Op op;             // add, mul, bias_add, silu, gelu, silu_grad, gelu_grad
+    std::vector<int> operands;
+  };
+  std::vector<Input> inputs;
+  std::vector<Node> nodes;
+  std::vector<int> outputs;  // node indices written to memory, in order
+
+  /// Stable text key: equal programs share one compiled function.
+  std::string key() const;
+};
+
+/// Computes rows [0, rows) of the program; ins[i] and outs[j] point at row 0
+/// of each tensor (row stride = cols; a row-broadcast input has one row).
+using ElementwiseFn = void (*)(int64_t rows, int64_t cols, const float* const* ins, float* const* outs);
+
+/// Moments stored as bf16 (8 bytes/param with the split master) or fp32 (12).
+enum class MomentType { bf16, f32 };
+
+struct AdamWParams {
+  float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, weight_decay = 0.0f;
+  float bias_correction1 = 1.0f;  // 1 - beta1^t
+  float bias_correction2 = 1.0f;  // 1 - beta2^t
+  float grad_scale = 1.0f;        // multiplies the gradient first (clipping, accumulation averaging)
+};
+
+/// One AdamW step over n parameters. The fp32 master weight is split into two
+/// planes of 16 bits: w_hi (the upper half, which *is* the bf16 weight,
+/// rounded toward zero) and w_lo (the lower half). m and v are bf16 (uint16)
+/// or fp32 by MomentType.
+using AdamWFn = void (*)(int64_t n, uint16_t* w_hi, uint16_t* w_lo, void* m, void* v, const float* grad,
+                         const AdamWParams* params);
+
+class CpuJit {
+ public:
+  /// One JIT per process and ISA; thread-safe.
+  static CpuJit& get(Isa isa = Isa::automatic);
+  ~CpuJit();
+
+  Isa isa() const;
+  ElementwiseFn elementwise(const ElementwiseProgram& program);
+  AdamWFn adamw(MomentType moments);
+
+  /// The optimized LLVM IR of what the functions above compile, for --emit=llvm.
+  std::string elementwise_llvm_ir(const ElementwiseProgram& program);
+  std::string adamw_llvm_ir(MomentType moments);
+
+ private:
+  explicit CpuJit(Isa isa);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace horizon::codegen::cpu

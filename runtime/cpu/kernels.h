@@ -1,0 +1,80 @@
+// CPU kernels of the non-elementwise ops, forward and backward, in fp32 on
+// row-major buffers. Names follow the model's math: N = rows (B*S), C =
+// channels, B batch, S sequence, H heads, KVH key/value heads, D head dim,
+// V vocab. Every kernel writes all of its outputs (no reliance on zeroed
+// memory) unless documented as accumulating ("+="). Kernels parallelize over
+// the global ThreadPool and are deterministic: same inputs, same bits.
+#pragma once
+
+#include <cstdint>
+
+namespace horizon::cpu {
+
+// ---- linear (OpenBLAS sgemm); weights in Hugging Face layout w[out, in] ----
+/// y[N, O] = x[N, I] @ w[O, I]^T
+void linear_forward(float* y, const float* x, const float* w, int64_t N, int64_t I, int64_t O);
+/// dx[N, I] = dy[N, O] @ w[O, I]
+void linear_backward_x(float* dx, const float* dy, const float* w, int64_t N, int64_t I, int64_t O);
+/// dw[O, I] = dy[N, O]^T @ x[N, I]  (overwrites dw)
+void linear_backward_w(float* dw, const float* dy, const float* x, int64_t N, int64_t I, int64_t O);
+/// db[O] = sum over rows of dy[N, O]  (overwrites db)
+void bias_backward(float* db, const float* dy, int64_t N, int64_t O);
+
+// ---- normalization ----
+void rms_norm_forward(float* y, const float* x, const float* w, int64_t N, int64_t C, float eps);
+/// dx overwritten; dw overwritten with the sum over rows.
+void rms_norm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int64_t N, int64_t C,
+                       float eps);
+void layer_norm_forward(float* y, const float* x, const float* w, const float* b, int64_t N, int64_t C, float eps);
+void layer_norm_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int64_t N,
+                         int64_t C, float eps);
+
+// ---- rotary embedding (Hugging Face rotate-half layout) ----
+struct RopeParams {
+  double theta = 10000.0;
+  // Llama 3 scaling when low_freq_factor > 0; plain linear scaling of
+  // positions when only scaling_factor > 0.
+  double scaling_factor = 0.0;
+  double low_freq_factor = 0.0, high_freq_factor = 0.0;
+  double original_max_positions = 0.0;
+};
+/// x, y: [B, S, H*D]; position of row (b, s) is s.
+void rope_forward(float* y, const float* x, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
+void rope_backward(float* dx, const float* dy, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
+/// The inverse frequencies (D/2 of them) after scaling, as HF computes them.
+void rope_inv_freq(double* inv_freq, int64_t D, const RopeParams& p);
+
+// ---- causal grouped-query attention; q: [B, S, H*D], k, v: [B, S, KVH*D] ----
+/// window > 0 limits each query to the last `window` keys (Mistral); 0 = full causal.
+void attention_forward(float* out, const float* q, const float* k, const float* v, int64_t B, int64_t S, int64_t H,
+                       int64_t KVH, int64_t D, int64_t window);
+/// dq, dk, dv overwritten. Recomputes the softmax from q, k (no saved state).
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                        const float* v, int64_t B, int64_t S, int64_t H, int64_t KVH, int64_t D, int64_t window);
+
+// ---- embeddings ----
+/// y[N, C] = table[tokens[n], :]; tokens outside [0, V) are a caller bug (checked by the data layer).
+void embedding_forward(float* y, const int32_t* tokens, const float* table, int64_t N, int64_t C);
+/// dtable[V, C] overwritten: zero, then += dy rows at their token ids.
+void embedding_backward(float* dtable, const float* dy, const int32_t* tokens, int64_t N, int64_t C, int64_t V);
+/// y[B, S, C] = x + table[s, :]
+void add_positions_forward(float* y, const float* x, const float* table, int64_t B, int64_t S, int64_t C);
+/// dtable[P, C] overwritten: rows s < S get sum over b of dy[b, s, :], the rest zero.
+void add_positions_backward(float* dtable, const float* dy, int64_t B, int64_t S, int64_t C, int64_t P);
+
+// ---- loss: mean over rows whose target >= 0 (negative targets are masked out) ----
+/// Returns the mean loss; 0 when no row has a target.
+float cross_entropy_forward(const float* logits, const int32_t* targets, int64_t N, int64_t V);
+/// dlogits of the mean loss (rows with negative targets get zeros).
+void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V);
+
+// ---- elementwise ops (unfused fallbacks; the JIT fuses chains of these) ----
+void add_forward(float* y, const float* a, const float* b, int64_t n);
+void mul_forward(float* y, const float* a, const float* b, int64_t n);
+void bias_add_forward(float* y, const float* x, const float* bias, int64_t N, int64_t C);
+void silu_forward(float* y, const float* x, int64_t n);
+void silu_backward(float* dx, const float* dy, const float* x, int64_t n);
+void gelu_forward(float* y, const float* x, int64_t n);
+void gelu_backward(float* dx, const float* dy, const float* x, int64_t n);
+
+}  // namespace horizon::cpu
