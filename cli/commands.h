@@ -11,5 +11,7 @@ using Args = std::vector<std::string>;
 
 int run_compile(const Args& args);
 int run_import(const Args& args);
+int run_train(const Args& args);
+int run_sample(const Args& args);
 
 }  // namespace horizon::cli

@@ -19,6 +19,8 @@ struct Command {
 const Command kCommands[] = {
     {"compile", horizon::cli::run_compile, "compile a model and print its IR (--emit=STAGE) or parameters (--params)"},
     {"import", horizon::cli::run_import, "convert a Hugging Face config.json into a native model file"},
+    {"train", horizon::cli::run_train, "train a model (loss, validation, tokens/s, checkpoints)"},
+    {"sample", horizon::cli::run_sample, "generate text from trained weights"},
 };
 
 void usage(std::FILE* to) {

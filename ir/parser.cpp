@@ -256,11 +256,14 @@ class Parser {
     if (tok_.kind != k) error("expected " + what);
     return take();
   }
-  [[noreturn]] void error(const std::string& msg, const std::string& fix = "") { error_at(tok_, msg, fix); }
+  // An error about what was expected here: says what was found instead.
+  [[noreturn]] void error(const std::string& msg, const std::string& fix = "") {
+    std::string found = tok_.kind == Token::end ? "end of input" : "'" + tok_.text + "'";
+    error_at(tok_, msg + " (found " + found + ")", fix);
+  }
+  // An error about the token itself, whose text the message already quotes.
   [[noreturn]] void error_at(const Token& t, const std::string& msg, const std::string& fix = "") {
-    std::string found = t.kind == Token::end ? "end of input" : "'" + t.text + "'";
-    throw_user_error(file_ + ":" + std::to_string(t.line) + ":" + std::to_string(t.col), "",
-                     msg + " (found " + found + ")", fix);
+    throw_user_error(file_ + ":" + std::to_string(t.line) + ":" + std::to_string(t.col), "", msg, fix);
   }
 
   Lexer lex_;

@@ -7,6 +7,9 @@
 
 #include "ir/printer.h"
 #include "ir/verifier.h"
+#include "passes/autodiff.h"
+#include "passes/eliminate_dead_code.h"
+#include "passes/fuse_elementwise.h"
 #include "passes/infer_shapes.h"
 #include "support/error.h"
 
@@ -28,6 +31,9 @@ const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes = {
       {"verify", verify},
       {"infer_shapes", infer_shapes},
+      {"autodiff", autodiff},
+      {"eliminate_dead_code", eliminate_dead_code},
+      {"fuse_elementwise", fuse_elementwise},
   };
   return passes;
 }

@@ -14,6 +14,7 @@ namespace horizon::codegen::cpu {
 
 /// The vector ISA code is generated for. `automatic` picks the best the host has.
 enum class Isa { automatic, avx512, avx2, sse };
+/// "automatic", "avx512", "avx2" or "sse".
 const char* isa_name(Isa isa);
 /// The best ISA this host supports (never `automatic`).
 Isa host_isa();
@@ -39,6 +40,8 @@ struct ElementwiseProgram {
 
 /// Computes rows [0, rows) of the program; ins[i] and outs[j] point at row 0
 /// of each tensor (row stride = cols; a row-broadcast input has one row).
+/// An output may be the same buffer as an input (in place); partial overlap
+/// is not supported. No alignment is required.
 using ElementwiseFn = void (*)(int64_t rows, int64_t cols, const float* const* ins, float* const* outs);
 
 /// Moments stored as bf16 (8 bytes/param with the split master) or fp32 (12).
@@ -54,18 +57,25 @@ struct AdamWParams {
 /// One AdamW step over n parameters. The fp32 master weight is split into two
 /// planes of 16 bits: w_hi (the upper half, which *is* the bf16 weight,
 /// rounded toward zero) and w_lo (the lower half). m and v are bf16 (uint16)
-/// or fp32 by MomentType.
+/// or fp32 by MomentType; bf16 moments are stored rounded to nearest even
+/// (NaN stays NaN). Any sub-range [i, i+k) may be updated by passing
+/// offset pointers and k, which is how callers split n across threads.
 using AdamWFn = void (*)(int64_t n, uint16_t* w_hi, uint16_t* w_lo, void* m, void* v, const float* grad,
                          const AdamWParams* params);
 
 class CpuJit {
  public:
-  /// One JIT per process and ISA; thread-safe.
+  /// One JIT per process and ISA; thread-safe. Throws std::runtime_error
+  /// naming the ISA when this host cannot run it.
   static CpuJit& get(Isa isa = Isa::automatic);
   ~CpuJit();
 
   Isa isa() const;
+  /// The compiled program, cached by program.key(): equal programs return the
+  /// same pointer. Throws std::invalid_argument for an op the JIT does not fuse
+  /// or a malformed program. The pointer stays valid for the process.
   ElementwiseFn elementwise(const ElementwiseProgram& program);
+  /// The compiled AdamW step for `moments`, cached.
   AdamWFn adamw(MomentType moments);
 
   /// The optimized LLVM IR of what the functions above compile, for --emit=llvm.

@@ -1,0 +1,164 @@
+// `horizon train MODEL --data PATH ...`: trains a model on the CPU backend
+// (the CUDA backend arrives with the streaming runtime), with progress,
+// validation, metrics.jsonl and Hugging Face-loadable checkpoints.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/arguments.h"
+#include "cli/checkpoint.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "data/batch_sampler.h"
+#include "data/byte_tokenizer.h"
+#include "data/token_dataset.h"
+#include "frontend/model_json.h"
+#include "ir/param_count.h"
+#include "passes/lower.h"
+#include "runtime/generate.h"
+#include "runtime/trainer.h"
+#include "support/error.h"
+#include "support/numbers.h"
+
+namespace horizon::cli {
+namespace {
+
+Arguments train_arguments() {
+  Arguments a("train", "horizon train MODEL --data PATH [options]",
+              "Trains MODEL on PATH (a text file, a folder of text files, or a token file) and reports loss,\n"
+              "validation loss, tokens/s, TFLOPS and memory; --save writes Hugging Face-loadable weights.");
+  a.positional("MODEL", "model file: models/*.json or a Hugging Face config.json");
+  a.option("data", "PATH", "training data: text file, folder of text files, or .tokens file");
+  a.option("steps", "N", "optimizer steps", "100");
+  a.option("batch", "B", "sequences per step", "8");
+  a.option("seq", "S", "tokens per sequence", "128");
+  a.option("lr", "LR", "peak learning rate", "1e-3");
+  a.option("min-lr-ratio", "R", "final learning rate as a fraction of the peak", "0.1");
+  a.option("warmup", "W", "linear warm-up steps", "0");
+  a.option("schedule", "KIND", "constant | cosine | linear (decay after warm-up)", "cosine");
+  a.option("weight-decay", "WD", "AdamW decoupled weight decay (not applied to norms, biases, embeddings)", "0.0");
+  a.option("beta1", "B1", "AdamW beta1", "0.9");
+  a.option("beta2", "B2", "AdamW beta2", "0.95");
+  a.option("clip", "C", "global gradient-norm clipping threshold, 0 to disable", "1.0");
+  a.option("moments", "TYPE", "optimizer moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
+  a.option("seed", "N", "seed of initialization and data sampling", "1");
+  a.option("eval-every", "K", "measure validation loss every K steps (0: only at the end)", "0");
+  a.option("eval-batches", "N", "validation batches per evaluation", "4");
+  a.option("val-fraction", "F", "fraction of the data held out for validation", "0.05");
+  a.option("save", "DIR", "write model.safetensors, config.json, optimizer.safetensors and metrics.jsonl here");
+  a.option("init", "FILE", "start from these weights (safetensors, Hugging Face names) instead of random");
+  a.option("resume", "DIR", "continue a run saved with --save (weights, optimizer state, step)");
+  a.option("sample", "N", "after training, print N sampled tokens", "0");
+  a.option("device", "DEV", "cpu | cuda | auto", "auto");
+  return a;
+}
+
+double flops_per_token(const ir::Module& m, int64_t seq) {
+  double params = static_cast<double>(ir::summarize_params(m).total);
+  double layers = m.config_number("layers", 0), hidden = m.config_number("hidden", 0);
+  return 6.0 * params + 12.0 * layers * hidden * static_cast<double>(seq);
+}
+
+codegen::cpu::MomentType parse_moments(const std::string& s) {
+  if (s == "bf16") return codegen::cpu::MomentType::bf16;
+  if (s == "f32") return codegen::cpu::MomentType::f32;
+  throw UserError("horizon train: --moments must be bf16 or f32, got '" + s + "'");
+}
+
+void check_positive(const Arguments& a, const char* name) {
+  if (a.get_int(name) <= 0) throw UserError(std::string("horizon train: --") + name + " must be positive, got " + a.get(name));
+}
+
+}  // namespace
+
+int run_train(const Args& args) {
+  Arguments a = train_arguments();
+  if (!a.parse(args)) return 0;
+  if (!a.has("data")) throw UserError("horizon train: missing --data PATH; e.g. --data /usr/share/games/fortunes");
+  for (const char* n : {"steps", "batch", "seq"}) check_positive(a, n);
+  std::string device = a.get("device");
+  if (device != "cpu" && device != "auto" && device != "cuda")
+    throw UserError("horizon train: --device must be cpu, cuda or auto, got '" + device + "'");
+  if (device == "cuda")
+    throw UserError("horizon train: --device cuda: this build has no CUDA backend yet; use --device cpu");
+
+  ir::Module model = frontend::load_model(a.get("MODEL"));
+  passes::lower(model);
+  const int64_t B = a.get_int("batch"), S = a.get_int("seq");
+  const int64_t max_seq = static_cast<int64_t>(model.config_number("max_seq", 0));
+  if (max_seq > 0 && S > max_seq)
+    throw UserError("horizon train: --seq " + std::to_string(S) + " exceeds the model's max_seq " + std::to_string(max_seq));
+  const int64_t vocab = static_cast<int64_t>(model.config_number("vocab", 256));
+
+  data::TokenDataset dataset = data::TokenDataset::load(a.get("data"), vocab, a.get_double("val-fraction"));
+  const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
+  data::BatchSampler sampler(dataset.train(), B, S, seed);
+  data::BatchSampler validation(dataset.validation(), B, S, seed + 1);
+  const int64_t eval_batches = a.get_int("eval-batches");
+
+  runtime::HostStore store(model, parse_moments(a.get("moments")));
+  store.init_random(seed);
+  if (a.has("init")) load_weights(a.get("init"), store);
+  if (a.has("resume")) resume_checkpoint(a.get("resume"), store);
+
+  runtime::TrainConfig cfg;
+  cfg.steps = a.get_int("steps");
+  cfg.lr.kind = runtime::parse_schedule_kind(a.get("schedule"));
+  cfg.lr.peak = a.get_double("lr");
+  cfg.lr.warmup = a.get_int("warmup");
+  cfg.lr.total = cfg.steps;
+  cfg.lr.min_ratio = a.get_double("min-lr-ratio");
+  cfg.adamw.beta1 = static_cast<float>(a.get_double("beta1"));
+  cfg.adamw.beta2 = static_cast<float>(a.get_double("beta2"));
+  cfg.adamw.weight_decay = static_cast<float>(a.get_double("weight-decay"));
+  cfg.clip = static_cast<float>(a.get_double("clip"));
+  cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
+  // Resumed runs skip the batches the earlier run consumed, so data order matches an uninterrupted run.
+  for (int64_t s = 0; s < store.step(); ++s) sampler.next();
+
+  std::string save = a.get("save");
+  if (!save.empty()) std::filesystem::create_directories(save);
+  std::printf("model %s: %s parameters | host store %s (%d B/param) | data %s: %s train, %s validation tokens\n",
+              model.name.c_str(), format_count(store.parameter_count()).c_str(),
+              format_bytes(static_cast<double>(store.bytes())).c_str(), store.bytes_per_parameter(), a.get("data").c_str(),
+              format_count(static_cast<int64_t>(dataset.train().tokens.size())).c_str(),
+              format_count(static_cast<int64_t>(dataset.validation().tokens.size())).c_str());
+  std::printf("device cpu | batch %lld x seq %lld | %lld steps from step %lld | lr %g %s\n", static_cast<long long>(B),
+              static_cast<long long>(S), static_cast<long long>(cfg.steps), static_cast<long long>(store.step()),
+              cfg.lr.peak, a.get("schedule").c_str());
+
+  runtime::Trainer trainer(model, store, cfg);
+  Progress progress(cfg.steps, flops_per_token(model, S), save.empty() ? "" : save + "/metrics.jsonl");
+  trainer.run(
+      [&] {
+        data::Batch b = sampler.next();
+        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets)};
+      },
+      [&] {
+        std::vector<runtime::TokenBatch> out;
+        for (data::Batch& b : validation.validation_batches(eval_batches))
+          out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets)});
+        return out;
+      },
+      [&](const runtime::StepMetrics& m) { progress.step(m); });
+  progress.finish();
+  if (progress.first_loss() >= 0)
+    std::printf("loss %.4f -> %.4f (validation %.4f)\n", progress.first_loss(), progress.last_loss(), progress.last_val_loss());
+
+  if (!save.empty()) {
+    save_checkpoint(save, model, store);
+    std::printf("saved %s/model.safetensors, config.json, optimizer.safetensors, metrics.jsonl\n", save.c_str());
+  }
+  if (int64_t n = a.get_int("sample"); n > 0) {
+    runtime::SampleOptions opts;
+    opts.tokens = n;
+    opts.seed = seed;
+    opts.max_context = S;
+    data::ByteTokenizer tok;
+    std::vector<int32_t> out = runtime::generate(model, store, tok.encode("\n"), opts);
+    std::printf("--- sample ---\n%s\n--------------\n", tok.decode(out).c_str());
+  }
+  return 0;
+}
+
+}  // namespace horizon::cli

@@ -1,0 +1,130 @@
+#include "runtime/cpu/cpu_model.h"
+
+#include <stdexcept>
+
+#include "runtime/cpu/stage_executor.h"
+
+namespace horizon::runtime {
+namespace {
+
+const ir::Stage& stage(const ir::Module& m, const std::string& name) {
+  const ir::Stage* s = m.find_stage(name);
+  if (!s) throw std::invalid_argument("the lowered module has no stage '" + name + "' (run passes::lower first)");
+  return *s;
+}
+
+}  // namespace
+
+struct CpuModel::Impl {
+  const HostStore& store;
+  const ir::Stage &embed, &block, &head, &head_bwd, &block_bwd, &embed_bwd;
+  CpuStageExecutor embed_x, block_x, head_logits, head_bwd_x, block_bwd_x, embed_bwd_x;
+  int64_t peak = 0;
+
+  Impl(const ir::Module& m, const HostStore& s)
+      : store(s),
+        embed(stage(m, "embed")),
+        block(stage(m, "block")),
+        head(stage(m, "head")),
+        head_bwd(stage(m, "head.bwd")),
+        block_bwd(stage(m, "block.bwd")),
+        embed_bwd(stage(m, "embed.bwd")),
+        embed_x(embed),
+        block_x(block),
+        head_logits(head, {"logits"}),
+        head_bwd_x(head_bwd),
+        block_bwd_x(block_bwd),
+        embed_bwd_x(embed_bwd) {
+    if (embed.inputs.size() != 1 || embed.outputs.size() != 1 || block.inputs.size() != 1 ||
+        block.outputs.size() != 1 || head.inputs.size() != 2 || head.outputs.size() != 1)
+      throw std::invalid_argument("the CPU runner expects embed(tokens) -> x, block(x) -> x, head(x, targets) -> loss");
+  }
+
+  // Widens the bf16 weights of one stage instance into `scratch`.
+  std::vector<const float*> weights(const ir::Stage& s, const std::string& forward_name, int64_t instance,
+                                    std::vector<std::vector<float>>& scratch) {
+    scratch.resize(s.params.size());
+    std::vector<const float*> ptrs;
+    for (size_t p = 0; p < s.params.size(); ++p) {
+      int t = store.tensor_of(forward_name, instance, static_cast<int>(p));
+      scratch[p].resize(static_cast<size_t>(store.tensors()[t].elements));
+      store.get_working(t, scratch[p].data());
+      ptrs.push_back(scratch[p].data());
+    }
+    return ptrs;
+  }
+
+  void accumulate(const ir::Stage& s, const std::string& forward_name, int64_t instance,
+                  std::vector<StageOutput>& out, size_t first_grad, std::vector<std::vector<float>>& grads) {
+    for (size_t g = 0; g < s.grads.size(); ++g) {
+      int t = store.tensor_of(forward_name, instance, s.grads[g].param);
+      std::vector<float>& dst = grads[t];
+      const std::vector<float>& src = out[first_grad + g].data;
+      if (dst.size() != src.size()) throw std::logic_error("gradient buffer of " + store.tensors()[t].name + " has the wrong size");
+      for (size_t i = 0; i < src.size(); ++i) dst[i] += src[i];
+    }
+  }
+
+  // Forward through embed and blocks; returns the block inputs (checkpoints) and the final x.
+  std::vector<std::vector<float>> forward_blocks(const int32_t* tokens, int64_t B, int64_t S) {
+    std::vector<std::vector<float>> scratch;
+    std::vector<std::vector<float>> xs;
+    auto out = embed_x.run(B, S, {tokens}, weights(embed, "embed", 0, scratch));
+    xs.push_back(std::move(out[0].data));
+    for (int64_t l = 0; l < block.instances; ++l) {
+      auto y = block_x.run(B, S, {xs.back().data()}, weights(block, "block", l, scratch));
+      peak = std::max(peak, block_x.last_peak_bytes());
+      xs.push_back(std::move(y[0].data));
+    }
+    return xs;
+  }
+};
+
+CpuModel::CpuModel(const ir::Module& lowered, const HostStore& store) : impl_(std::make_unique<Impl>(lowered, store)) {}
+CpuModel::~CpuModel() = default;
+
+int64_t CpuModel::last_peak_bytes() const { return impl_->peak; }
+
+float CpuModel::forward_backward(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t S,
+                                 std::vector<std::vector<float>>& grads) {
+  Impl& m = *impl_;
+  m.peak = 0;
+  std::vector<std::vector<float>> xs = m.forward_blocks(tokens, B, S);
+  std::vector<std::vector<float>> scratch;
+  // head.bwd: outputs loss, d_x; then its parameter gradients.
+  auto head = m.head_bwd_x.run(B, S, {xs.back().data(), targets}, m.weights(m.head_bwd, "head", 0, scratch));
+  m.peak = std::max(m.peak, m.head_bwd_x.last_peak_bytes());
+  float loss = head[0].data[0];
+  m.accumulate(m.head_bwd, "head", 0, head, 2, grads);
+  std::vector<float> dx = std::move(head[1].data);
+  for (int64_t l = m.block.instances - 1; l >= 0; --l) {
+    auto out = m.block_bwd_x.run(B, S, {xs[static_cast<size_t>(l)].data(), dx.data()},
+                                 m.weights(m.block_bwd, "block", l, scratch));
+    m.peak = std::max(m.peak, m.block_bwd_x.last_peak_bytes());
+    m.accumulate(m.block_bwd, "block", l, out, 1, grads);
+    dx = std::move(out[0].data);
+  }
+  auto embed = m.embed_bwd_x.run(B, S, {tokens, dx.data()}, m.weights(m.embed_bwd, "embed", 0, scratch));
+  m.accumulate(m.embed_bwd, "embed", 0, embed, 0, grads);
+  return loss;
+}
+
+float CpuModel::loss(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t S) {
+  Impl& m = *impl_;
+  std::vector<std::vector<float>> xs = m.forward_blocks(tokens, B, S);
+  std::vector<std::vector<float>> scratch;
+  auto out = m.head_logits.run(B, S, {xs.back().data(), targets}, m.weights(m.head, "head", 0, scratch));
+  return out[0].data[0];
+}
+
+std::vector<float> CpuModel::logits(const int32_t* tokens, int64_t B, int64_t S) {
+  Impl& m = *impl_;
+  std::vector<std::vector<float>> xs = m.forward_blocks(tokens, B, S);
+  std::vector<std::vector<float>> scratch;
+  // The loss needs targets; any valid ids do, since only the logits are kept.
+  std::vector<int32_t> dummy(static_cast<size_t>(B * S), 0);
+  auto out = m.head_logits.run(B, S, {xs.back().data(), dummy.data()}, m.weights(m.head, "head", 0, scratch));
+  return std::move(out[1].data);
+}
+
+}  // namespace horizon::runtime

@@ -1,0 +1,41 @@
+// Runs a lowered module on the CPU for one batch: forward through embed and
+// every block instance keeping only the block inputs (the activation
+// checkpoints), then head.bwd (loss and its gradient), the block.bwd
+// instances in reverse (each recomputing its block from its checkpoint) and
+// embed.bwd. Weights are widened from the store's bf16 plane right before a
+// stage instance runs, as a device would stream them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ir/module.h"
+#include "runtime/host_store.h"
+
+namespace horizon::runtime {
+
+class CpuModel {
+ public:
+  /// `lowered` must have been through passes::lower (it has the .bwd stages).
+  CpuModel(const ir::Module& lowered, const HostStore& store);
+  ~CpuModel();
+
+  /// Mean loss over targets >= 0; gradients are added into grads[tensor]
+  /// (sized to each stored tensor), so micro-batches accumulate.
+  float forward_backward(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq,
+                         std::vector<std::vector<float>>& grads);
+  /// Forward only: the mean loss.
+  float loss(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq);
+  /// Forward only: logits [batch, seq, vocab].
+  std::vector<float> logits(const int32_t* tokens, int64_t batch, int64_t seq);
+
+  /// Peak bytes of activations and intermediates in the last call.
+  int64_t last_peak_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace horizon::runtime

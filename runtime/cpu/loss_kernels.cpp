@@ -1,0 +1,75 @@
+// Cross-entropy loss over the vocabulary, the mean over rows whose target is
+// >= 0 (negative targets mask a row out, as PyTorch's ignore_index does). The
+// log-sum-exp subtracts the row max for stability; row sums of exponentials
+// and the mean are accumulated in double, since V reaches 150k and a float
+// sum of that many terms would lose digits the loss curve needs.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "runtime/cpu/kernels.h"
+#include "runtime/thread_pool.h"
+
+namespace horizon::cpu {
+
+namespace {
+
+struct RowSoftmax {
+  float max;
+  double sum;  // of exp(logit - max)
+};
+
+RowSoftmax row_softmax(const float* row, int64_t V) {
+  float m = row[0];
+  for (int64_t v = 1; v < V; ++v) m = std::max(m, row[v]);
+  double s = 0;
+  for (int64_t v = 0; v < V; ++v) s += std::exp(row[v] - m);
+  return {m, s};
+}
+
+int64_t count_targets(const int32_t* targets, int64_t N) {
+  return std::count_if(targets, targets + N, [](int32_t t) { return t >= 0; });
+}
+
+int64_t grain(int64_t V) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(V, 1)); }
+
+}  // namespace
+
+float cross_entropy_forward(const float* logits, const int32_t* targets, int64_t N, int64_t V) {
+  const int64_t count = count_targets(targets, N);
+  if (count == 0) return 0.0f;
+  // Per-row losses first, then one ordered sum: the same bits for any thread count.
+  std::vector<double> loss(N, 0.0);
+  runtime::parallel_for(N, grain(V), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      if (targets[n] < 0) continue;
+      const float* row = logits + n * V;
+      const RowSoftmax sm = row_softmax(row, V);
+      loss[n] = static_cast<double>(sm.max) + std::log(sm.sum) - static_cast<double>(row[targets[n]]);
+    }
+  });
+  double total = 0;
+  for (double l : loss) total += l;
+  return static_cast<float>(total / static_cast<double>(count));
+}
+
+void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V) {
+  const int64_t count = count_targets(targets, N);
+  runtime::parallel_for(N, grain(V), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      float* d = dlogits + n * V;
+      if (targets[n] < 0) {
+        std::fill(d, d + V, 0.0f);
+        continue;
+      }
+      const float* row = logits + n * V;
+      const RowSoftmax sm = row_softmax(row, V);
+      // d(mean loss)/d logit = (softmax - onehot(target)) / count.
+      const double scale = 1.0 / (sm.sum * static_cast<double>(count));
+      for (int64_t v = 0; v < V; ++v) d[v] = static_cast<float>(std::exp(row[v] - sm.max) * scale);
+      d[targets[n]] -= static_cast<float>(1.0 / static_cast<double>(count));
+    }
+  });
+}
+
+}  // namespace horizon::cpu

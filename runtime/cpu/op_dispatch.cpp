@@ -1,0 +1,178 @@
+#include "runtime/cpu/op_dispatch.h"
+
+#include <stdexcept>
+
+#include "runtime/cpu/kernels.h"
+
+namespace horizon::runtime {
+
+ValueTable::ValueTable(const ir::Stage& stage, int64_t batch, int64_t seq)
+    : stage_(stage), batch_(batch), seq_(seq), borrowed_(stage.values.size(), nullptr), owned_(stage.values.size()) {}
+
+void ValueTable::bind(int value, const void* data) { borrowed_[value] = data; }
+
+int64_t ValueTable::elements(int value) const { return stage_.values[value].type.elements(batch_, seq_); }
+
+float* ValueTable::allocate(int value) {
+  owned_[value].resize(static_cast<size_t>(elements(value)));
+  live_bytes_ += static_cast<int64_t>(owned_[value].size() * sizeof(float));
+  return owned_[value].data();
+}
+
+const float* ValueTable::f32(int value) const {
+  if (borrowed_[value]) return static_cast<const float*>(borrowed_[value]);
+  if (owned_[value].empty() && elements(value) > 0)
+    throw std::logic_error("value %" + stage_.values[value].name + " read before it was computed");
+  return owned_[value].data();
+}
+
+const int32_t* ValueTable::i32(int value) const { return static_cast<const int32_t*>(borrowed_[value]); }
+
+std::vector<float> ValueTable::take(int value) {
+  if (borrowed_[value]) {
+    const float* p = static_cast<const float*>(borrowed_[value]);
+    return std::vector<float>(p, p + elements(value));
+  }
+  live_bytes_ -= static_cast<int64_t>(owned_[value].size() * sizeof(float));
+  return std::move(owned_[value]);
+}
+
+void ValueTable::release_dead(const ir::Instr& instr, int index, const std::vector<int>& last_use) {
+  auto release = [&](int v) {
+    if (owned_[v].empty()) return;
+    live_bytes_ -= static_cast<int64_t>(owned_[v].size() * sizeof(float));
+    std::vector<float>().swap(owned_[v]);
+  };
+  for (int v : instr.operands)
+    if (last_use[v] == index) release(v);
+  for (int v : instr.results)
+    if (last_use[v] < 0) release(v);
+}
+
+namespace {
+
+int64_t last_dim(const ir::TensorType& t) { return t.shape.back().value; }
+
+cpu::RopeParams rope_params(const ir::Attrs& a) {
+  cpu::RopeParams p;
+  p.theta = ir::attr_number(a, "theta");
+  p.scaling_factor = ir::attr_number_or(a, "scaling_factor", 0.0);
+  p.low_freq_factor = ir::attr_number_or(a, "low_freq_factor", 0.0);
+  p.high_freq_factor = ir::attr_number_or(a, "high_freq_factor", 0.0);
+  p.original_max_positions = ir::attr_number_or(a, "original_max_positions", 0.0);
+  return p;
+}
+
+}  // namespace
+
+void dispatch_op(const ir::Instr& in, ValueTable& t) {
+  using ir::Op;
+  const ir::Stage& s = t.stage();
+  const auto& x = in.operands;
+  auto type = [&](int v) -> const ir::TensorType& { return s.values[v].type; };
+  const int64_t B = t.batch(), S = t.seq();
+  auto rows = [&](int v) { return t.elements(v) / last_dim(type(v)); };
+  auto attr = [&](const char* k) { return ir::attr_int(in.attrs, k); };
+  auto eps = [&] { return static_cast<float>(ir::attr_number(in.attrs, "eps")); };
+  auto window = [&] { return static_cast<int64_t>(ir::attr_number_or(in.attrs, "window", 0)); };
+
+  switch (in.op) {
+    case Op::embedding:
+      cpu::embedding_forward(t.allocate(in.results[0]), t.i32(x[0]), t.f32(x[1]), t.elements(x[0]), last_dim(type(x[1])));
+      return;
+    case Op::add_positions:
+      cpu::add_positions_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), B, S, last_dim(type(x[0])));
+      return;
+    case Op::linear:
+      cpu::linear_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]), last_dim(type(x[0])),
+                          type(x[1]).shape[0].value);
+      return;
+    case Op::bias_add:
+      cpu::bias_add_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]), last_dim(type(x[0])));
+      return;
+    case Op::add:
+      cpu::add_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.elements(x[0]));
+      return;
+    case Op::mul:
+      cpu::mul_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.elements(x[0]));
+      return;
+    case Op::silu:
+      cpu::silu_forward(t.allocate(in.results[0]), t.f32(x[0]), t.elements(x[0]));
+      return;
+    case Op::gelu:
+      cpu::gelu_forward(t.allocate(in.results[0]), t.f32(x[0]), t.elements(x[0]));
+      return;
+    case Op::silu_grad:
+      cpu::silu_backward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.elements(x[0]));
+      return;
+    case Op::gelu_grad:
+      cpu::gelu_backward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.elements(x[0]));
+      return;
+    case Op::rms_norm:
+      cpu::rms_norm_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]), last_dim(type(x[0])), eps());
+      return;
+    case Op::layer_norm:
+      cpu::layer_norm_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), rows(x[0]),
+                              last_dim(type(x[0])), eps());
+      return;
+    case Op::rope:
+      cpu::rope_forward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), rope_params(in.attrs));
+      return;
+    case Op::rope_grad:
+      cpu::rope_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), rope_params(in.attrs));
+      return;
+    case Op::attention:
+      cpu::attention_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), B, S, attr("heads"),
+                             attr("kv_heads"), attr("head_dim"), window());
+      return;
+    case Op::attention_grad: {
+      float* dq = t.allocate(in.results[0]);
+      float* dk = t.allocate(in.results[1]);
+      float* dv = t.allocate(in.results[2]);
+      cpu::attention_backward(dq, dk, dv, t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), t.f32(x[3]), B, S, attr("heads"),
+                              attr("kv_heads"), attr("head_dim"), window());
+      return;
+    }
+    case Op::cross_entropy:
+      t.allocate(in.results[0])[0] =
+          cpu::cross_entropy_forward(t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])));
+      return;
+    case Op::cross_entropy_grad:
+      cpu::cross_entropy_backward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])));
+      return;
+    case Op::embedding_grad:
+      cpu::embedding_backward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), t.elements(x[1]),
+                              last_dim(type(x[0])), attr("rows"));
+      return;
+    case Op::add_positions_grad:
+      cpu::add_positions_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, last_dim(type(x[0])), attr("rows"));
+      return;
+    case Op::linear_grad_x:
+      cpu::linear_backward_x(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]),
+                             type(x[1]).shape[1].value, last_dim(type(x[0])));
+      return;
+    case Op::linear_grad_w:
+      cpu::linear_backward_w(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]), last_dim(type(x[1])),
+                             last_dim(type(x[0])));
+      return;
+    case Op::bias_add_grad:
+      cpu::bias_backward(t.allocate(in.results[0]), t.f32(x[0]), rows(x[0]), last_dim(type(x[0])));
+      return;
+    case Op::rms_norm_grad: {
+      float* dx = t.allocate(in.results[0]);
+      float* dw = t.allocate(in.results[1]);
+      cpu::rms_norm_backward(dx, dw, t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), rows(x[1]), last_dim(type(x[1])), eps());
+      return;
+    }
+    case Op::layer_norm_grad: {
+      float* dx = t.allocate(in.results[0]);
+      float* dw = t.allocate(in.results[1]);
+      float* db = t.allocate(in.results[2]);
+      cpu::layer_norm_backward(dx, dw, db, t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), rows(x[1]), last_dim(type(x[1])), eps());
+      return;
+    }
+  }
+  throw std::logic_error(std::string("no CPU kernel for op ") + ir::op_name(in.op));
+}
+
+}  // namespace horizon::runtime

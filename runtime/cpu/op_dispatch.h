@@ -1,0 +1,45 @@
+// The bridge from graph-IR instructions to the CPU kernels: a table of the
+// stage's live tensors, and one dispatch that reads an instruction's
+// attributes and shapes and calls the kernel of its op.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ir/module.h"
+
+namespace horizon::runtime {
+
+/// The tensors of one stage run. Inputs and parameters are borrowed from the
+/// caller; results are owned and freed after their last use.
+class ValueTable {
+ public:
+  ValueTable(const ir::Stage& stage, int64_t batch, int64_t seq);
+
+  void bind(int value, const void* data);
+  float* allocate(int value);
+  const float* f32(int value) const;
+  const int32_t* i32(int value) const;
+  /// Moves an owned tensor out (copies a borrowed one).
+  std::vector<float> take(int value);
+  /// Frees owned operands whose last use is instruction `index`, and results nobody reads.
+  void release_dead(const ir::Instr& instr, int index, const std::vector<int>& last_use);
+
+  int64_t elements(int value) const;
+  int64_t live_bytes() const { return live_bytes_; }
+  const ir::Stage& stage() const { return stage_; }
+  int64_t batch() const { return batch_; }
+  int64_t seq() const { return seq_; }
+
+ private:
+  const ir::Stage& stage_;
+  int64_t batch_, seq_;
+  std::vector<const void*> borrowed_;
+  std::vector<std::vector<float>> owned_;
+  int64_t live_bytes_ = 0;
+};
+
+/// Runs one instruction's kernel, allocating its results in `table`.
+void dispatch_op(const ir::Instr& instr, ValueTable& table);
+
+}  // namespace horizon::runtime

@@ -1,0 +1,158 @@
+#include "runtime/host_store.h"
+
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+
+#include "support/bf16.h"
+#include "support/random.h"
+
+namespace horizon::runtime {
+namespace {
+
+constexpr int64_t kAlign = 64;  // cache line; also what DMA engines like
+
+int64_t align_up(int64_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+
+int moment_bytes(codegen::cpu::MomentType t) { return t == codegen::cpu::MomentType::bf16 ? 2 : 4; }
+
+bool is_backward(const ir::Stage& s) { return !s.grads.empty(); }
+
+}  // namespace
+
+HostStore::HostStore(const ir::Module& m, codegen::cpu::MomentType moments) : moments_(moments) {
+  std::map<std::string, int> by_name;
+  for (const ir::Stage& s : m.stages) {
+    if (is_backward(s)) continue;
+    std::vector<std::vector<int>> per_instance;
+    for (int64_t inst = 0; inst < s.instances; ++inst) {
+      Region r;
+      r.stage = s.name;
+      r.instance = inst;
+      const int region = static_cast<int>(regions_.size());
+      std::vector<int> bound;
+      for (const ir::Param& p : s.params) {
+        std::string name = s.checkpoint_name(p, inst);
+        if (auto it = by_name.find(name); it != by_name.end()) {
+          bound.push_back(it->second);  // tied: the first stage that named it stores it
+          continue;
+        }
+        StoredTensor t;
+        t.name = name;
+        for (const ir::Dim& d : s.values[p.value].type.shape) t.shape.push_back(d.value);
+        t.elements = s.values[p.value].type.static_elements();
+        t.region = region;
+        t.offset = r.elements;
+        t.decay = p.decay;
+        t.init = p.init;
+        r.elements += t.elements;
+        const int id = static_cast<int>(tensors_.size());
+        by_name[name] = id;
+        r.tensors.push_back(id);
+        bound.push_back(id);
+        tensors_.push_back(std::move(t));
+      }
+      parameters_ += r.elements;
+      regions_.push_back(std::move(r));
+      per_instance.push_back(std::move(bound));
+    }
+    bindings_.emplace_back(s.name, std::move(per_instance));
+  }
+  // One allocation per region keeps a layer's planes together in memory.
+  const int mb = moment_bytes(moments_);
+  for (Region& r : regions_) {
+    int64_t plane16 = align_up(r.elements * 2), plane_m = align_up(r.elements * mb);
+    int64_t total = std::max<int64_t>(kAlign, 2 * plane16 + 2 * plane_m);
+    auto* base = static_cast<char*>(std::aligned_alloc(kAlign, static_cast<size_t>(total)));
+    if (!base) throw std::bad_alloc();
+    allocations_.push_back(base);
+    r.w_hi = reinterpret_cast<uint16_t*>(base);
+    r.w_lo = reinterpret_cast<uint16_t*>(base + plane16);
+    r.m = base + 2 * plane16;
+    r.v = base + 2 * plane16 + plane_m;
+    std::memset(base, 0, static_cast<size_t>(total));
+  }
+}
+
+HostStore::~HostStore() {
+  for (void* p : allocations_) std::free(p);
+}
+
+int HostStore::tensor_of(const std::string& stage, int64_t instance, int param) const {
+  for (const auto& [name, per_instance] : bindings_)
+    if (name == stage) return per_instance.at(static_cast<size_t>(instance)).at(static_cast<size_t>(param));
+  throw std::out_of_range("host store has no stage " + stage);
+}
+
+int HostStore::find_tensor(const std::string& name) const {
+  for (size_t i = 0; i < tensors_.size(); ++i)
+    if (tensors_[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+int HostStore::bytes_per_parameter() const { return 4 + 2 * moment_bytes(moments_); }
+
+int64_t HostStore::bytes() const { return parameters_ * bytes_per_parameter(); }
+
+uint16_t* HostStore::w_hi(int t) const { return regions_[tensors_[t].region].w_hi + tensors_[t].offset; }
+uint16_t* HostStore::w_lo(int t) const { return regions_[tensors_[t].region].w_lo + tensors_[t].offset; }
+void* HostStore::m(int t) const {
+  return static_cast<char*>(regions_[tensors_[t].region].m) + tensors_[t].offset * moment_bytes(moments_);
+}
+void* HostStore::v(int t) const {
+  return static_cast<char*>(regions_[tensors_[t].region].v) + tensors_[t].offset * moment_bytes(moments_);
+}
+
+void HostStore::set_master(int t, const float* values) {
+  uint16_t* hi = w_hi(t);
+  uint16_t* lo = w_lo(t);
+  for (int64_t i = 0; i < tensors_[t].elements; ++i) {
+    uint32_t bits = std::bit_cast<uint32_t>(values[i]);
+    hi[i] = static_cast<uint16_t>(bits >> 16);
+    lo[i] = static_cast<uint16_t>(bits & 0xffffu);
+  }
+  std::memset(m(t), 0, static_cast<size_t>(tensors_[t].elements * moment_bytes(moments_)));
+  std::memset(v(t), 0, static_cast<size_t>(tensors_[t].elements * moment_bytes(moments_)));
+}
+
+void HostStore::get_master(int t, float* out) const {
+  const uint16_t* hi = w_hi(t);
+  const uint16_t* lo = w_lo(t);
+  for (int64_t i = 0; i < tensors_[t].elements; ++i)
+    out[i] = std::bit_cast<float>(static_cast<uint32_t>(hi[i]) << 16 | lo[i]);
+}
+
+void HostStore::get_working(int t, float* out) const {
+  const uint16_t* hi = w_hi(t);
+  for (int64_t i = 0; i < tensors_[t].elements; ++i) out[i] = bf16_to_float(hi[i]);
+}
+
+void HostStore::get_bf16(int t, uint16_t* out) const {
+  std::memcpy(out, w_hi(t), static_cast<size_t>(tensors_[t].elements) * sizeof(uint16_t));
+}
+
+void HostStore::init_random(uint64_t seed) {
+  std::vector<float> values;
+  for (size_t t = 0; t < tensors_.size(); ++t) {
+    const StoredTensor& st = tensors_[t];
+    values.assign(static_cast<size_t>(st.elements), 0.0f);
+    switch (st.init.kind) {
+      case ir::Init::Kind::ones:
+        std::fill(values.begin(), values.end(), 1.0f);
+        break;
+      case ir::Init::Kind::zeros:
+        break;
+      case ir::Init::Kind::normal: {
+        Rng rng(seed_for(seed, st.name));
+        for (float& x : values) x = static_cast<float>(rng.normal() * st.init.std);
+        break;
+      }
+    }
+    set_master(static_cast<int>(t), values.data());
+  }
+  step_ = 0;
+}
+
+}  // namespace horizon::runtime

@@ -1,0 +1,99 @@
+// HostStore: the home of every parameter and optimizer state, in host RAM.
+// One contiguous region per forward-stage instance (embed, each block, head),
+// so a layer's weights move to a device in one copy. Inside a region, four
+// planes: w_hi, w_lo, m, v. The fp32 master weight is split into two planes
+// of 16 bits: w_hi is its upper half — which *is* the bf16 working weight
+// (rounded toward zero), streamed as is — and w_lo the lower half. With bf16
+// moments a parameter costs 8 bytes (12 with fp32 moments). See DESIGN.md for
+// the measurements behind this layout.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/cpu/cpu_jit.h"
+#include "ir/module.h"
+
+namespace horizon::runtime {
+
+struct StoredTensor {
+  std::string name;  // checkpoint name with {i} resolved
+  std::vector<int64_t> shape;
+  int64_t elements = 0;
+  int region = -1;
+  int64_t offset = 0;  // element offset inside the region's planes
+  bool decay = true;
+  ir::Init init;
+};
+
+struct Region {
+  std::string stage;
+  int64_t instance = 0;
+  int64_t elements = 0;
+  uint16_t* w_hi = nullptr;
+  uint16_t* w_lo = nullptr;
+  void* m = nullptr;
+  void* v = nullptr;
+  std::vector<int> tensors;  // tensors stored here, in offset order
+};
+
+class HostStore {
+ public:
+  /// Lays out every parameter of the forward stages of `m`. Names bound in
+  /// two stages (tied embeddings) are stored once.
+  HostStore(const ir::Module& m, codegen::cpu::MomentType moments);
+  ~HostStore();
+  HostStore(const HostStore&) = delete;
+  HostStore& operator=(const HostStore&) = delete;
+
+  /// Tensor bound to parameter `param` of instance `instance` of forward stage `stage`.
+  int tensor_of(const std::string& stage, int64_t instance, int param) const;
+  int find_tensor(const std::string& name) const;  // -1 if absent
+
+  const std::vector<StoredTensor>& tensors() const { return tensors_; }
+  const std::vector<Region>& regions() const { return regions_; }
+  int64_t parameter_count() const { return parameters_; }
+  codegen::cpu::MomentType moments() const { return moments_; }
+  /// Bytes held per parameter (planes only) and in all.
+  int bytes_per_parameter() const;
+  int64_t bytes() const;
+
+  /// Deterministic initialization from each tensor's Init, seeded per tensor
+  /// name so the result does not depend on layout. Zeroes the moments.
+  void init_random(uint64_t seed);
+
+  /// Sets a tensor's fp32 master (w_hi/w_lo) from `values`; zeroes its moments.
+  void set_master(int tensor, const float* values);
+  /// The fp32 master of a tensor.
+  void get_master(int tensor, float* out) const;
+  /// The bf16 working weight widened to fp32 (what the kernels compute with).
+  void get_working(int tensor, float* out) const;
+  /// The bf16 working weight (the w_hi plane) — exactly what the model
+  /// computes with, so a saved checkpoint reproduces the trained model's
+  /// logits bit for bit; the exact master goes to the optimizer checkpoint.
+  void get_bf16(int tensor, uint16_t* out) const;
+
+  /// Raw access to a tensor's planes for the optimizer.
+  uint16_t* w_hi(int tensor) const;
+  uint16_t* w_lo(int tensor) const;
+  void* m(int tensor) const;
+  void* v(int tensor) const;
+
+  /// Optimizer moments and step count, for resumable checkpoints.
+  int64_t step() const { return step_; }
+  void set_step(int64_t s) { step_ = s; }
+
+ private:
+  std::vector<StoredTensor> tensors_;
+  std::vector<Region> regions_;
+  // (stage, instance, param) -> tensor
+  std::vector<std::pair<std::string, std::vector<std::vector<int>>>> bindings_;
+  codegen::cpu::MomentType moments_;
+  int64_t parameters_ = 0;
+  int64_t step_ = 0;
+  std::vector<void*> allocations_;
+};
+
+}  // namespace horizon::runtime

@@ -1,0 +1,38 @@
+#include "runtime/optimizer.h"
+
+#include <cmath>
+
+#include "runtime/thread_pool.h"
+
+namespace horizon::runtime {
+
+AdamWOptimizer::AdamWOptimizer(HostStore& store, const AdamWConfig& config)
+    : store_(store), config_(config), kernel_(codegen::cpu::CpuJit::get().adamw(store.moments())) {}
+
+void AdamWOptimizer::begin_step() { store_.set_step(store_.step() + 1); }
+
+void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_scale) {
+  const StoredTensor& t = store_.tensors()[tensor];
+  const double step = static_cast<double>(store_.step());
+  codegen::cpu::AdamWParams p;
+  p.lr = lr;
+  p.beta1 = config_.beta1;
+  p.beta2 = config_.beta2;
+  p.eps = config_.eps;
+  p.weight_decay = t.decay ? config_.weight_decay : 0.0f;
+  p.bias_correction1 = static_cast<float>(1.0 - std::pow(config_.beta1, step));
+  p.bias_correction2 = static_cast<float>(1.0 - std::pow(config_.beta2, step));
+  p.grad_scale = grad_scale;
+  const int mb = store_.moments() == codegen::cpu::MomentType::bf16 ? 2 : 4;
+  uint16_t* hi = store_.w_hi(tensor);
+  uint16_t* lo = store_.w_lo(tensor);
+  char* m = static_cast<char*>(store_.m(tensor));
+  char* v = static_cast<char*>(store_.v(tensor));
+  auto kernel = kernel_;
+  // Chunks of 64K parameters keep each thread streaming through memory.
+  parallel_for(t.elements, 1 << 16, [&](int64_t b, int64_t e) {
+    kernel(e - b, hi + b, lo + b, m + b * mb, v + b * mb, grad + b, &p);
+  });
+}
+
+}  // namespace horizon::runtime

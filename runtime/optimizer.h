@@ -1,0 +1,35 @@
+// AdamW over the host store: bias correction, decoupled weight decay (off
+// for tensors marked nodecay) and gradient scaling for clipping, run by the
+// JIT-compiled kernel on the thread pool one tensor at a time, so a layer can
+// be updated as soon as its gradient is complete.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/host_store.h"
+
+namespace horizon::runtime {
+
+struct AdamWConfig {
+  float beta1 = 0.9f;
+  float beta2 = 0.95f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+};
+
+class AdamWOptimizer {
+ public:
+  AdamWOptimizer(HostStore& store, const AdamWConfig& config);
+
+  /// Starts the next step (the store's step count goes up by one).
+  void begin_step();
+  /// Updates `tensor` from its fp32 gradient, which is multiplied by `grad_scale` first.
+  void update(int tensor, const float* grad, float lr, float grad_scale);
+
+ private:
+  HostStore& store_;
+  AdamWConfig config_;
+  codegen::cpu::AdamWFn kernel_;
+};
+
+}  // namespace horizon::runtime

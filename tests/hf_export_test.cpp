@@ -1,0 +1,127 @@
+// Export to a Hugging Face config.json: importing the export must rebuild the
+// same graph (printed IR compared byte for byte) for every model we ship, and
+// models outside the Llama family are refused with a UserError.
+#include "frontend/hf_export.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "frontend/hf_config.h"
+#include "frontend/model_json.h"
+#include "ir/printer.h"
+#include "support/error.h"
+
+namespace fs = std::filesystem;
+using namespace horizon;
+using namespace horizon::frontend;
+
+namespace {
+
+std::string source(const std::string& rel) { return std::string(HORIZON_SOURCE_DIR) + "/" + rel; }
+
+/// print(import(export(m))) must equal print(m).
+Json expect_round_trip(const ir::Module& m, const std::string& label) {
+  Json hf = hf_config_from_module(m);
+  ir::Module back = module_from_json(import_hf_config(hf, label + " (exported)"), label + " (exported)");
+  EXPECT_EQ(ir::print_module(back), ir::print_module(m)) << label;
+  return hf;
+}
+
+template <class F>
+void expect_user_error(F&& fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected a UserError";
+  } catch (const UserError& e) {
+    for (const std::string& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
+  }
+}
+
+}  // namespace
+
+TEST(HfExport, NativeModelsRoundTrip) {
+  Json tiny = expect_round_trip(load_model(source("models/tiny.json")), "tiny");
+  EXPECT_EQ(tiny["architectures"][0], "LlamaForCausalLM");
+  EXPECT_EQ(tiny["model_type"], "llama");
+  EXPECT_EQ(tiny["vocab_size"], 256);
+  EXPECT_EQ(tiny["attention_bias"], false);
+  EXPECT_EQ(tiny["hidden_act"], "silu");
+  EXPECT_EQ(tiny["torch_dtype"], "bfloat16");
+  EXPECT_TRUE(tiny["rope_scaling"].is_null());
+
+  Json qwen = expect_round_trip(load_model(source("models/tiny-qwen.json")), "tiny-qwen");
+  EXPECT_EQ(qwen["architectures"][0], "Qwen2ForCausalLM");
+  EXPECT_EQ(qwen["model_type"], "qwen2");
+  EXPECT_EQ(qwen["num_key_value_heads"], 2);
+  EXPECT_EQ(qwen["tie_word_embeddings"], true);
+  EXPECT_EQ(qwen["rms_norm_eps"], 1e-6);
+}
+
+TEST(HfExport, HuggingFaceConfigsRoundTrip) {
+  int seen = 0;
+  for (const auto& entry : fs::directory_iterator(source("models/hf"))) {
+    const std::string path = (entry.path() / "config.json").string();
+    Json original = parse_json_file(path);
+    Json hf = expect_round_trip(load_model(path), path);
+    ++seen;
+    EXPECT_EQ(hf["architectures"], original["architectures"]) << path;
+    EXPECT_EQ(hf["model_type"], original["model_type"]) << path;
+    for (const char* key :
+         {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+          "vocab_size", "max_position_embeddings", "rms_norm_eps", "tie_word_embeddings"})
+      EXPECT_EQ(hf[key], original[key]) << path << ": " << key;
+    if (original.contains("rope_theta")) {
+      EXPECT_EQ(hf["rope_theta"], original["rope_theta"]) << path;
+    }
+    if (original["model_type"] == "mistral") {
+      EXPECT_EQ(hf["sliding_window"], original["sliding_window"]) << path;
+    }
+    if (original.contains("rope_scaling") && !original["rope_scaling"].is_null()) {
+      for (const auto& [k, v] : original["rope_scaling"].items())
+        EXPECT_EQ(hf["rope_scaling"][k], v) << path << ": " << k;
+    }
+  }
+  EXPECT_GE(seen, 6);
+}
+
+TEST(HfExport, LlamaWithAttentionBiasStaysLlama) {
+  Json cfg = parse_json_file(source("models/hf/llama-2-7b/config.json"));
+  cfg["attention_bias"] = true;
+  Json hf = expect_round_trip(module_from_json(import_hf_config(cfg, "biased"), "biased"), "biased");
+  EXPECT_EQ(hf["architectures"][0], "LlamaForCausalLM");
+  EXPECT_EQ(hf["attention_bias"], true);
+}
+
+TEST(HfExport, WrittenFileLoadsAsTheSameModel) {
+  fs::path dir = fs::temp_directory_path() / ("horizon-HfExport-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "config.json").string();
+  ir::Module m = load_model(source("models/tiny-qwen.json"));
+  write_hf_config(m, path);
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_EQ(ir::print_module(load_model(path)), ir::print_module(m));  // load_model detects the HF config
+  fs::remove_all(dir);
+}
+
+TEST(HfExport, RefusesLayerNorm) {
+  Json doc = parse_json_file(source("models/tiny.json"));
+  Json& head = doc["stages"][2];
+  head["params"].push_back(
+      Json{{"name", "norm_bias"}, {"shape", {"hidden"}}, {"checkpoint", "model.norm.bias"}, {"init", "zeros"}});
+  head["ops"][0] = Json{{"op", "layer_norm"}, {"in", {"x", "norm", "norm_bias"}}, {"out", "h"}, {"eps", "rms_eps"}};
+  ir::Module m = module_from_json(doc, "gpt-like");
+  expect_user_error([&] { hf_config_from_module(m); }, {"tiny", "not supported", "layer_norm"});
+}
+
+TEST(HfExport, RefusesGraphThatDiffersFromLlama) {
+  Json doc = parse_json_file(source("models/tiny.json"));
+  doc["stages"][2]["params"][0]["checkpoint"] = "final_norm.weight";  // an HF Llama would not find this weight
+  expect_user_error([&] { hf_config_from_module(module_from_json(doc, "renamed")); },
+                    {"not supported", "not the standard Llama-family graph", "final_norm.weight"});
+  Json no_vocab = parse_json_file(source("models/tiny.json"));
+  no_vocab["config"]["dropout"] = 0.1;  // a hyperparameter Hugging Face would drop
+  expect_user_error([&] { hf_config_from_module(module_from_json(no_vocab, "extra")); }, {"not supported", "dropout"});
+}

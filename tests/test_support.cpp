@@ -1,0 +1,74 @@
+#include "tests/test_support.h"
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace horizon::testing {
+
+std::string source_path(const std::string& relative) { return std::string(HORIZON_SOURCE_DIR) + "/" + relative; }
+
+TempDir::TempDir() {
+  std::random_device rd;
+  auto dir = std::filesystem::temp_directory_path() / ("horizon-test-" + std::to_string(rd()) + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  path_ = dir.string();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& text) const {
+  std::string p = path_ + "/" + name;
+  std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+  return p;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string check_golden(const std::string& name, const std::string& actual) {
+  std::string path = source_path("tests/golden/" + name);
+  if (const char* u = std::getenv("HORIZON_UPDATE_GOLDEN"); u && std::string(u) == "1") {
+    std::ofstream(path, std::ios::binary) << actual;
+    return "";
+  }
+  if (!std::filesystem::exists(path)) return "golden file " + path + " is missing (run with HORIZON_UPDATE_GOLDEN=1)";
+  std::string expected = read_file(path);
+  if (expected == actual) return "";
+  std::istringstream a(actual), e(expected);
+  std::string la, le;
+  for (int line = 1;; ++line) {
+    bool ga = static_cast<bool>(std::getline(a, la)), ge = static_cast<bool>(std::getline(e, le));
+    if (!ga && !ge) break;
+    if (la != le || ga != ge)
+      return name + " differs at line " + std::to_string(line) + ":\n  expected: " + (ge ? le : "<eof>") +
+             "\n  actual:   " + (ga ? la : "<eof>") + "\n(HORIZON_UPDATE_GOLDEN=1 rewrites goldens after a deliberate change)";
+  }
+  return name + " differs";
+}
+
+CommandResult run_horizon(const std::string& args) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out", err = tmp.path() + "/err";
+  std::string cmd = std::string(HORIZON_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+}  // namespace horizon::testing
