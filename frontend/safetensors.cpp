@@ -19,7 +19,7 @@ namespace horizon::frontend {
 namespace {
 
 // Every dtype the reference implementation defines with a whole-byte size, so
-// files holding integer tensors (e.g. Llama's rotary buffers) still open.
+// files that also hold integer or boolean tensors (position ids, masks) still open.
 int dtype_bytes(const std::string& dtype) {
   static const std::map<std::string, int> sizes = {{"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
                                                    {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U64", 8},     {"U32", 4},

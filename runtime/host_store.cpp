@@ -3,7 +3,6 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <stdexcept>
 
 #include "support/bf16.h"
@@ -18,47 +17,20 @@ int64_t align_up(int64_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign;
 
 int moment_bytes(codegen::cpu::MomentType t) { return t == codegen::cpu::MomentType::bf16 ? 2 : 4; }
 
-bool is_backward(const ir::Stage& s) { return !s.grads.empty(); }
-
 }  // namespace
 
-HostStore::HostStore(const ir::Module& m, codegen::cpu::MomentType moments) : moments_(moments) {
-  std::map<std::string, int> by_name;
-  for (const ir::Stage& s : m.stages) {
-    if (is_backward(s)) continue;
-    std::vector<std::vector<int>> per_instance;
-    for (int64_t inst = 0; inst < s.instances; ++inst) {
-      Region r;
-      r.stage = s.name;
-      r.instance = inst;
-      const int region = static_cast<int>(regions_.size());
-      std::vector<int> bound;
-      for (const ir::Param& p : s.params) {
-        std::string name = s.checkpoint_name(p, inst);
-        if (auto it = by_name.find(name); it != by_name.end()) {
-          bound.push_back(it->second);  // tied: the first stage that named it stores it
-          continue;
-        }
-        StoredTensor t;
-        t.name = name;
-        for (const ir::Dim& d : s.values[p.value].type.shape) t.shape.push_back(d.value);
-        t.elements = s.values[p.value].type.static_elements();
-        t.region = region;
-        t.offset = r.elements;
-        t.decay = p.decay;
-        t.init = p.init;
-        r.elements += t.elements;
-        const int id = static_cast<int>(tensors_.size());
-        by_name[name] = id;
-        r.tensors.push_back(id);
-        bound.push_back(id);
-        tensors_.push_back(std::move(t));
-      }
-      parameters_ += r.elements;
-      regions_.push_back(std::move(r));
-      per_instance.push_back(std::move(bound));
-    }
-    bindings_.emplace_back(s.name, std::move(per_instance));
+HostStore::HostStore(const ir::Module& m, codegen::cpu::MomentType moments)
+    : layout_(ir::layout_params(m)), moments_(moments) {
+  for (const ir::LaidOutTensor& t : layout_.tensors)
+    tensors_.push_back(StoredTensor{t.name, t.shape, t.elements, t.region, t.offset, t.decay, t.init});
+  for (const ir::RegionLayout& rl : layout_.regions) {
+    Region r;
+    r.stage = rl.stage;
+    r.instance = rl.instance;
+    r.elements = rl.elements;
+    r.tensors = rl.tensors;
+    parameters_ += r.elements;
+    regions_.push_back(std::move(r));
   }
   // One allocation per region keeps a layer's planes together in memory.
   const int mb = moment_bytes(moments_);
@@ -81,9 +53,9 @@ HostStore::~HostStore() {
 }
 
 int HostStore::tensor_of(const std::string& stage, int64_t instance, int param) const {
-  for (const auto& [name, per_instance] : bindings_)
-    if (name == stage) return per_instance.at(static_cast<size_t>(instance)).at(static_cast<size_t>(param));
-  throw std::out_of_range("host store has no stage " + stage);
+  int r = layout_.region_of(stage, instance);
+  if (r < 0) throw std::out_of_range("host store has no stage instance " + stage + "[" + std::to_string(instance) + "]");
+  return layout_.regions[static_cast<size_t>(r)].bound.at(static_cast<size_t>(param));
 }
 
 int HostStore::find_tensor(const std::string& name) const {

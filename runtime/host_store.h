@@ -15,6 +15,7 @@
 
 #include "codegen/cpu/cpu_jit.h"
 #include "ir/module.h"
+#include "ir/param_layout.h"
 
 namespace horizon::runtime {
 
@@ -54,6 +55,7 @@ class HostStore {
 
   const std::vector<StoredTensor>& tensors() const { return tensors_; }
   const std::vector<Region>& regions() const { return regions_; }
+  const ir::ParamLayout& layout() const { return layout_; }
   int64_t parameter_count() const { return parameters_; }
   codegen::cpu::MomentType moments() const { return moments_; }
   /// Bytes held per parameter (planes only) and in all.
@@ -88,8 +90,7 @@ class HostStore {
  private:
   std::vector<StoredTensor> tensors_;
   std::vector<Region> regions_;
-  // (stage, instance, param) -> tensor
-  std::vector<std::pair<std::string, std::vector<std::vector<int>>>> bindings_;
+  ir::ParamLayout layout_;
   codegen::cpu::MomentType moments_;
   int64_t parameters_ = 0;
   int64_t step_ = 0;

@@ -5,16 +5,97 @@
 
 #include "runtime/cpu/cpu_model.h"
 #include "runtime/thread_pool.h"
+#include "support/error.h"
 
 namespace horizon::runtime {
 
-Trainer::Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig& config)
-    : store_(store),
-      config_(config),
-      model_(std::make_unique<CpuModel>(lowered, store)),
-      optimizer_(store, config.adamw) {
-  for (const StoredTensor& t : store.tensors()) grads_.emplace_back(static_cast<size_t>(t.elements), 0.0f);
+double sum_of_squares(const float* values, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(values[i]) * values[i];
+  return s;
 }
+
+float gradient_scale(double norm, float clip, int64_t micro_batches) {
+  float factor = 1.0f;
+  if (clip > 0 && norm > clip) factor = static_cast<float>(clip / norm);
+  if (!std::isfinite(norm)) factor = 0.0f;
+  return static_cast<float>(factor / static_cast<double>(micro_batches));
+}
+
+namespace {
+
+class UnstreamedStep : public StepBackend {
+ public:
+  UnstreamedStep(const ir::Module& lowered, HostStore& store, const TrainConfig& config)
+      : model_(lowered, store), optimizer_(store, config.adamw), config_(config) {
+    if (config.micro_batches <= 0) throw UserError("micro_batches must be positive");
+    for (const StoredTensor& t : store.tensors()) grads_.emplace_back(static_cast<size_t>(t.elements), 0.0f);
+    tied_.resize(grads_.size());
+    const ir::ParamLayout& layout = store.layout();
+    for (size_t r = 0; r < layout.regions.size(); ++r)
+      for (int t : layout.regions[r].bound)
+        if (layout.tensors[static_cast<size_t>(t)].region != static_cast<int>(r))
+          tied_[static_cast<size_t>(t)].resize(grads_[static_cast<size_t>(t)].size());
+  }
+
+  StepResult step(const TokenBatch& batch, float lr) override {
+    const int64_t M = config_.micro_batches;
+    if (batch.batch % M != 0)
+      throw UserError("batch " + std::to_string(batch.batch) + " is not divisible into " + std::to_string(M) +
+                      " micro-batches; pick a batch that is a multiple of --micro-batches");
+    for (auto& g : grads_) std::fill(g.begin(), g.end(), 0.0f);
+    for (auto& g : tied_) std::fill(g.begin(), g.end(), 0.0f);
+    StepResult result;
+    const int64_t mb = batch.batch / M, n = mb * batch.seq;
+    double loss = 0;
+    for (int64_t m = 0; m < M; ++m) {
+      loss += model_.forward_backward(batch.tokens.data() + m * n, batch.targets.data() + m * n, mb, batch.seq, grads_,
+                                      &tied_);
+      result.activation_peak_bytes = std::max(result.activation_peak_bytes, model_.last_peak_bytes());
+    }
+    result.loss = loss / static_cast<double>(M);
+    // A tied tensor's gradient from the stage that binds it joins last, as a
+    // streamed step adds its separately accumulated slab in the update.
+    for (size_t t = 0; t < tied_.size(); ++t)
+      for (size_t i = 0; i < tied_[t].size(); ++i) grads_[t][i] += tied_[t][i];
+
+    std::vector<double> sums(grads_.size(), 0.0);
+    parallel_for(static_cast<int64_t>(grads_.size()), 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const auto& g = grads_[static_cast<size_t>(t)];
+        sums[static_cast<size_t>(t)] = sum_of_squares(g.data(), static_cast<int64_t>(g.size()));
+      }
+    });
+    double sq = 0;
+    for (double s : sums) sq += s;
+    result.grad_norm = std::sqrt(sq) / static_cast<double>(M);
+    const float scale = gradient_scale(result.grad_norm, config_.clip, M);
+
+    optimizer_.begin_step();
+    for (size_t t = 0; t < grads_.size(); ++t) optimizer_.update(static_cast<int>(t), grads_[t].data(), lr, scale);
+    return result;
+  }
+
+ private:
+  CpuModel model_;
+  AdamWOptimizer optimizer_;
+  TrainConfig config_;
+  std::vector<std::vector<float>> grads_;
+  std::vector<std::vector<float>> tied_;  // sized only for tensors another region binds
+};
+
+}  // namespace
+
+std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, HostStore& store, const TrainConfig& config) {
+  return std::make_unique<UnstreamedStep>(lowered, store, config);
+}
+
+Trainer::Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig& config)
+    : Trainer(lowered, store, config, make_unstreamed_step(lowered, store, config)) {}
+
+Trainer::Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig& config,
+                 std::unique_ptr<StepBackend> backend)
+    : store_(store), config_(config), model_(std::make_unique<CpuModel>(lowered, store)), backend_(std::move(backend)) {}
 
 Trainer::~Trainer() = default;
 
@@ -28,32 +109,12 @@ void Trainer::run(const BatchSource& next_batch, const ValidationSource& validat
   for (int64_t step = store_.step(); step < config_.steps; ++step) {
     auto start = std::chrono::steady_clock::now();
     TokenBatch batch = next_batch();
-    for (auto& g : grads_) std::fill(g.begin(), g.end(), 0.0f);
     StepMetrics m;
-    m.loss = model_->forward_backward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq, grads_);
-    m.activation_peak_bytes = model_->last_peak_bytes();
-
-    // Global gradient norm, summed per tensor in double for a stable result.
-    std::vector<double> sums(grads_.size(), 0.0);
-    parallel_for(static_cast<int64_t>(grads_.size()), 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        double s = 0;
-        for (float g : grads_[static_cast<size_t>(t)]) s += static_cast<double>(g) * g;
-        sums[static_cast<size_t>(t)] = s;
-      }
-    });
-    double sq = 0;
-    for (double s : sums) sq += s;
-    m.grad_norm = std::sqrt(sq);
-    float scale = 1.0f;
-    if (config_.clip > 0 && m.grad_norm > config_.clip) scale = static_cast<float>(config_.clip / m.grad_norm);
-    if (!std::isfinite(m.grad_norm)) scale = 0.0f;  // skip a step that blew up rather than poison the weights
-
     m.lr = config_.lr.at(step);
-    optimizer_.begin_step();
-    for (size_t t = 0; t < grads_.size(); ++t)
-      optimizer_.update(static_cast<int>(t), grads_[t].data(), static_cast<float>(m.lr), scale);
-
+    StepResult r = backend_->step(batch, static_cast<float>(m.lr));
+    m.loss = r.loss;
+    m.grad_norm = r.grad_norm;
+    m.activation_peak_bytes = r.activation_peak_bytes;
     m.step = step + 1;
     m.tokens = batch.batch * batch.seq;
     if (config_.eval_every > 0 && (m.step % config_.eval_every == 0 || m.step == config_.steps) && validation)

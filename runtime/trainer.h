@@ -1,8 +1,10 @@
-// The training loop: batches in, AdamW steps out. Each step zeroes the
-// gradients, runs forward and backward on the backend, clips by the global
-// gradient norm, and updates every stored tensor; every `eval_every` steps it
-// measures the validation loss. Presentation (progress bar, metrics file)
-// belongs to the caller, which receives one StepMetrics per step.
+// The training loop: batches in, AdamW steps out. A step — forward and
+// backward over M micro-batches, clipping by the global gradient norm, the
+// update of every stored tensor — is computed by a StepBackend: the
+// unstreamed CPU model (the reference) or a streamed schedule. Every
+// `eval_every` steps the loop measures the validation loss. Presentation
+// (progress bar, metrics file) belongs to the caller, which receives one
+// StepMetrics per step.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,9 @@ struct TrainConfig {
   AdamWConfig adamw;
   float clip = 1.0f;  // 0 disables clipping
   int64_t eval_every = 0;
+  // The batch splits into this many equal micro-batches along the batch
+  // dimension; their gradients add up in order and their mean is the update's.
+  int64_t micro_batches = 1;
 };
 
 struct StepMetrics {
@@ -39,11 +44,43 @@ struct StepMetrics {
   int64_t activation_peak_bytes = 0;
 };
 
+/// What a backend reports of one step.
+struct StepResult {
+  double loss = 0;       // mean over micro-batches
+  double grad_norm = 0;  // global norm of the mean gradient, before clipping
+  int64_t activation_peak_bytes = 0;
+};
+
+/// Computes one training step and updates the store in place.
+class StepBackend {
+ public:
+  virtual ~StepBackend() = default;
+  /// Forward and backward over `batch`, then one AdamW update at `lr`.
+  virtual StepResult step(const TokenBatch& batch, float lr) = 0;
+};
+
+/// The reference backend: the whole model forward and backward on the CPU
+/// per micro-batch (CpuModel), then clipping and the update.
+std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, HostStore& store, const TrainConfig& config);
+
+/// Sum of squares in double, in element order: every backend computes the
+/// gradient norm this way (per tensor, tensors summed in store order), so
+/// clipping gives the same bits whichever backend ran.
+double sum_of_squares(const float* values, int64_t n);
+/// The factor AdamW multiplies a gradient summed over `micro_batches` by: 1/M
+/// for the mean, times the clip factor when `norm` (of the mean) exceeds
+/// `clip` (> 0); 0 when the norm is not finite — skip a step that blew up
+/// rather than poison the weights.
+float gradient_scale(double norm, float clip, int64_t micro_batches);
+
 class CpuModel;
 
 class Trainer {
  public:
+  /// Trains with the unstreamed reference backend.
   Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig& config);
+  /// Trains with `backend` (e.g. a streamed schedule); evaluation stays on the CPU model.
+  Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig& config, std::unique_ptr<StepBackend> backend);
   ~Trainer();
 
   using BatchSource = std::function<TokenBatch()>;
@@ -59,9 +96,8 @@ class Trainer {
  private:
   HostStore& store_;
   TrainConfig config_;
-  std::unique_ptr<CpuModel> model_;
-  AdamWOptimizer optimizer_;
-  std::vector<std::vector<float>> grads_;
+  std::unique_ptr<CpuModel> model_;  // evaluation
+  std::unique_ptr<StepBackend> backend_;
 };
 
 }  // namespace horizon::runtime

@@ -101,8 +101,9 @@ struct CpuJit::Impl {
       fn.addFnAttr("target-cpu", target.cpu);
       fn.addFnAttr("target-features", join_features(target.features));
       if (!target.tune_cpu.empty()) fn.addFnAttr("tune-cpu", target.tune_cpu);
-      // Without these, tunings that prefer 256-bit vectors (the x86-64-v4
-      // level's, Skylake's) split every <16 x float> into two halves.
+      // The width we emit, stated for the backend: the x86-64-v4 level's
+      // tuning (and Skylake's) prefers 256-bit vectors, which would steer
+      // LLVM's own vectorization and lowering choices toward half width.
       fn.addFnAttr("prefer-vector-width", vector_bits);
       fn.addFnAttr("min-legal-vector-width", vector_bits);
       fn.addFnAttr(llvm::Attribute::NoUnwind);

@@ -14,6 +14,7 @@
 #include <cstddef>
 
 #include "codegen/cpu/vector_loop.h"
+#include "codegen/cpu/vector_math.h"
 
 namespace horizon::codegen::cpu {
 namespace {
@@ -53,10 +54,6 @@ llvm::Value* f32_to_bf16_rne(llvm::IRBuilderBase& b, llvm::Value* x, int lanes) 
   llvm::Value* quiet_nan = b.CreateOr(upper, c(0x0040));
   llvm::Value* result = b.CreateSelect(b.CreateFCmpUNO(x, x), quiet_nan, rounded);
   return b.CreateTrunc(result, lanes_type(b.getInt16Ty(), lanes));
-}
-
-llvm::Value* mul_add(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* z) {
-  return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {x->getType()}, {x, y, z});
 }
 
 }  // namespace
@@ -117,15 +114,15 @@ void emit_adamw_function(llvm::Module& module, MomentType moments, int width, co
     llvm::Value* w = b.CreateBitCast(b.CreateOr(b.CreateShl(hi, llvm::ConstantInt::get(i32, 16)), lo), fv);
     llvm::Value* g = b.CreateFMul(load_lanes(b, f32, grad, i, lanes), s(grad_scale));
 
-    llvm::Value* m = mul_add(b, s(beta1), load_moment(m_ptr, i, lanes), b.CreateFMul(s(one_minus_beta1), g));
+    llvm::Value* m = emit_mul_add(b, s(beta1), load_moment(m_ptr, i, lanes), b.CreateFMul(s(one_minus_beta1), g));
     llvm::Value* v =
-        mul_add(b, s(beta2), load_moment(v_ptr, i, lanes), b.CreateFMul(b.CreateFMul(s(one_minus_beta2), g), g));
+        emit_mul_add(b, s(beta2), load_moment(v_ptr, i, lanes), b.CreateFMul(b.CreateFMul(s(one_minus_beta2), g), g));
 
     llvm::Value* v_hat = b.CreateFMul(v, s(inv_bc2));
     llvm::Value* denom = b.CreateFAdd(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v_hat), s(eps));
     llvm::Value* adam = b.CreateFDiv(b.CreateFMul(m, s(inv_bc1)), denom);
-    llvm::Value* update = mul_add(b, s(weight_decay), w, adam);
-    w = mul_add(b, s(neg_lr), update, w);
+    llvm::Value* update = emit_mul_add(b, s(weight_decay), w, adam);
+    w = emit_mul_add(b, s(neg_lr), update, w);
 
     llvm::Value* w_bits = b.CreateBitCast(w, i32);
     llvm::Type* i16v = lanes_type(i16, lanes);

@@ -12,6 +12,10 @@ class Value;
 
 namespace horizon::codegen::cpu {
 
+/// x * y + z per lane, fused where the ISA has FMA. (llvm.fmuladd, unlike
+/// llvm.fma, never becomes a libm call on SSE2.)
+llvm::Value* emit_mul_add(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* z);
+
 /// e^x per lane, within ~2 ulp for x in [-87, 88]. Inputs outside that range
 /// are clamped to it (e^88 = 1.7e38, e^-87 = 1.6e-38), which keeps the
 /// sigmoid forms below finite; NaN stays NaN.

@@ -55,10 +55,12 @@ struct CpuModel::Impl {
   }
 
   void accumulate(const ir::Stage& s, const std::string& forward_name, int64_t instance,
-                  std::vector<StageOutput>& out, size_t first_grad, std::vector<std::vector<float>>& grads) {
+                  std::vector<StageOutput>& out, size_t first_grad, std::vector<std::vector<float>>& grads,
+                  std::vector<std::vector<float>>* tied) {
+    const int region = store.layout().region_of(forward_name, instance);
     for (size_t g = 0; g < s.grads.size(); ++g) {
       int t = store.tensor_of(forward_name, instance, s.grads[g].param);
-      std::vector<float>& dst = grads[t];
+      std::vector<float>& dst = tied && store.tensors()[t].region != region ? (*tied)[t] : grads[t];
       const std::vector<float>& src = out[first_grad + g].data;
       if (dst.size() != src.size()) throw std::logic_error("gradient buffer of " + store.tensors()[t].name + " has the wrong size");
       for (size_t i = 0; i < src.size(); ++i) dst[i] += src[i];
@@ -86,7 +88,7 @@ CpuModel::~CpuModel() = default;
 int64_t CpuModel::last_peak_bytes() const { return impl_->peak; }
 
 float CpuModel::forward_backward(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t S,
-                                 std::vector<std::vector<float>>& grads) {
+                                 std::vector<std::vector<float>>& grads, std::vector<std::vector<float>>* tied) {
   Impl& m = *impl_;
   m.peak = 0;
   std::vector<std::vector<float>> xs = m.forward_blocks(tokens, B, S);
@@ -95,17 +97,17 @@ float CpuModel::forward_backward(const int32_t* tokens, const int32_t* targets, 
   auto head = m.head_bwd_x.run(B, S, {xs.back().data(), targets}, m.weights(m.head_bwd, "head", 0, scratch));
   m.peak = std::max(m.peak, m.head_bwd_x.last_peak_bytes());
   float loss = head[0].data[0];
-  m.accumulate(m.head_bwd, "head", 0, head, 2, grads);
+  m.accumulate(m.head_bwd, "head", 0, head, 2, grads, tied);
   std::vector<float> dx = std::move(head[1].data);
   for (int64_t l = m.block.instances - 1; l >= 0; --l) {
     auto out = m.block_bwd_x.run(B, S, {xs[static_cast<size_t>(l)].data(), dx.data()},
                                  m.weights(m.block_bwd, "block", l, scratch));
     m.peak = std::max(m.peak, m.block_bwd_x.last_peak_bytes());
-    m.accumulate(m.block_bwd, "block", l, out, 1, grads);
+    m.accumulate(m.block_bwd, "block", l, out, 1, grads, tied);
     dx = std::move(out[0].data);
   }
   auto embed = m.embed_bwd_x.run(B, S, {tokens, dx.data()}, m.weights(m.embed_bwd, "embed", 0, scratch));
-  m.accumulate(m.embed_bwd, "embed", 0, embed, 0, grads);
+  m.accumulate(m.embed_bwd, "embed", 0, embed, 0, grads, tied);
   return loss;
 }
 

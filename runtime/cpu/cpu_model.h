@@ -22,9 +22,14 @@ class CpuModel {
   ~CpuModel();
 
   /// Mean loss over targets >= 0; gradients are added into grads[tensor]
-  /// (sized to each stored tensor), so micro-batches accumulate.
+  /// (sized to each stored tensor), so micro-batches accumulate. With `tied`,
+  /// the gradient a stage instance computes for a tensor stored in another
+  /// instance's region (the head's lm_head tied to the embedding) is added
+  /// into (*tied)[tensor] instead: a streamed step accumulates it over
+  /// micro-batches in a buffer of its own, and a reference that must match
+  /// it bit for bit has to sum in the same order.
   float forward_backward(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq,
-                         std::vector<std::vector<float>>& grads);
+                         std::vector<std::vector<float>>& grads, std::vector<std::vector<float>>* tied = nullptr);
   /// Forward only: the mean loss.
   float loss(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq);
   /// Forward only: logits [batch, seq, vocab].

@@ -7,13 +7,27 @@
 namespace horizon::runtime {
 
 ValueTable::ValueTable(const ir::Stage& stage, int64_t batch, int64_t seq)
-    : stage_(stage), batch_(batch), seq_(seq), borrowed_(stage.values.size(), nullptr), owned_(stage.values.size()) {}
+    : stage_(stage),
+      batch_(batch),
+      seq_(seq),
+      borrowed_(stage.values.size(), nullptr),
+      placed_(stage.values.size(), nullptr),
+      external_(stage.values.size(), nullptr),
+      owned_(stage.values.size()) {}
 
 void ValueTable::bind(int value, const void* data) { borrowed_[value] = data; }
+
+void ValueTable::place(int value, float* data) { placed_[value] = data; }
 
 int64_t ValueTable::elements(int value) const { return stage_.values[value].type.elements(batch_, seq_); }
 
 float* ValueTable::allocate(int value) {
+  if (placed_[value]) return external_[value] = placed_[value];
+  if (allocator_) {
+    float* p = allocator_(value, elements(value) * static_cast<int64_t>(sizeof(float)));
+    if (!p) throw std::logic_error("no storage for value %" + stage_.values[value].name);
+    return external_[value] = p;
+  }
   owned_[value].resize(static_cast<size_t>(elements(value)));
   live_bytes_ += static_cast<int64_t>(owned_[value].size() * sizeof(float));
   return owned_[value].data();
@@ -21,6 +35,7 @@ float* ValueTable::allocate(int value) {
 
 const float* ValueTable::f32(int value) const {
   if (borrowed_[value]) return static_cast<const float*>(borrowed_[value]);
+  if (external_[value]) return external_[value];
   if (owned_[value].empty() && elements(value) > 0)
     throw std::logic_error("value %" + stage_.values[value].name + " read before it was computed");
   return owned_[value].data();
@@ -29,16 +44,17 @@ const float* ValueTable::f32(int value) const {
 const int32_t* ValueTable::i32(int value) const { return static_cast<const int32_t*>(borrowed_[value]); }
 
 std::vector<float> ValueTable::take(int value) {
-  if (borrowed_[value]) {
-    const float* p = static_cast<const float*>(borrowed_[value]);
-    return std::vector<float>(p, p + elements(value));
-  }
+  const float* p = borrowed_[value] ? static_cast<const float*>(borrowed_[value]) : external_[value];
+  if (p) return std::vector<float>(p, p + elements(value));
   live_bytes_ -= static_cast<int64_t>(owned_[value].size() * sizeof(float));
   return std::move(owned_[value]);
 }
 
 void ValueTable::release_dead(const ir::Instr& instr, int index, const std::vector<int>& last_use) {
   auto release = [&](int v) {
+    // Caller memory is only forgotten: its owner reuses it (the arena plan
+    // already gave these bytes to a value whose life starts later).
+    if (external_[v] && !placed_[v]) external_[v] = nullptr;
     if (owned_[v].empty()) return;
     live_bytes_ -= static_cast<int64_t>(owned_[v].size() * sizeof(float));
     std::vector<float>().swap(owned_[v]);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ir/module.h"
@@ -11,12 +12,21 @@
 namespace horizon::runtime {
 
 /// The tensors of one stage run. Inputs and parameters are borrowed from the
-/// caller; results are owned and freed after their last use.
+/// caller; results are owned and freed after their last use — unless the
+/// caller places them: a result given a home with place() is computed there,
+/// and with a transient allocator every other result goes where it says (a
+/// device runtime's arena), so a run allocates nothing itself.
 class ValueTable {
  public:
+  /// Storage of result `value` (`bytes` of fp32); must stay valid for the run.
+  using TransientAllocator = std::function<float*(int value, int64_t bytes)>;
+
   ValueTable(const ir::Stage& stage, int64_t batch, int64_t seq);
 
   void bind(int value, const void* data);
+  /// Result `value` is computed into `data` (a stage output or gradient).
+  void place(int value, float* data);
+  void set_transient_allocator(TransientAllocator allocator) { allocator_ = std::move(allocator); }
   float* allocate(int value);
   const float* f32(int value) const;
   const int32_t* i32(int value) const;
@@ -35,7 +45,10 @@ class ValueTable {
   const ir::Stage& stage_;
   int64_t batch_, seq_;
   std::vector<const void*> borrowed_;
+  std::vector<float*> placed_;    // caller-provided homes of results (place())
+  std::vector<float*> external_;  // results living in caller memory, null when not (yet) computed
   std::vector<std::vector<float>> owned_;
+  TransientAllocator allocator_;
   int64_t live_bytes_ = 0;
 };
 

@@ -45,6 +45,8 @@ struct CpuStageExecutor::Impl {
     build_groups();
   }
 
+  void execute(ValueTable& table, int64_t batch, int64_t seq);
+
   void build_groups() {
     const auto& ins = stage.instrs;
     for (size_t i = 0; i < ins.size();) {
@@ -96,19 +98,13 @@ CpuStageExecutor::~CpuStageExecutor() = default;
 
 int64_t CpuStageExecutor::last_peak_bytes() const { return impl_->peak_bytes; }
 
-std::vector<StageOutput> CpuStageExecutor::run(int64_t batch, int64_t seq, const std::vector<const void*>& inputs,
-                                               const std::vector<const float*>& params) {
-  const ir::Stage& s = impl_->stage;
-  if (inputs.size() != s.inputs.size() || params.size() != s.params.size())
-    throw std::invalid_argument("stage " + s.name + ": wrong number of inputs or parameters");
-  ValueTable table(s, batch, seq);
-  for (size_t i = 0; i < s.inputs.size(); ++i) table.bind(s.inputs[i], inputs[i]);
-  for (size_t p = 0; p < s.params.size(); ++p) table.bind(s.params[p].value, params[p]);
-
+// Every instruction (or fused group) in order, freeing values after their last use.
+void CpuStageExecutor::Impl::execute(ValueTable& table, int64_t batch, int64_t seq) {
+  const ir::Stage& s = stage;
   int64_t peak = 0;
   for (int i = 0; i < static_cast<int>(s.instrs.size());) {
-    auto g = impl_->groups.find(i);
-    if (g != impl_->groups.end()) {
+    auto g = groups.find(i);
+    if (g != groups.end()) {
       const FusedGroup& fg = g->second;
       std::vector<const float*> ins;
       for (int v : fg.inputs) ins.push_back(table.f32(v));
@@ -128,22 +124,47 @@ std::vector<StageOutput> CpuStageExecutor::run(int64_t batch, int64_t seq, const
         fn(r1 - r0, cols, in_ptrs.data(), out_ptrs.data());
       });
       peak = std::max(peak, table.live_bytes());
-      for (int k = fg.first; k <= fg.last; ++k) table.release_dead(s.instrs[k], k, impl_->last_use);
+      for (int k = fg.first; k <= fg.last; ++k) table.release_dead(s.instrs[k], k, last_use);
       i = fg.last + 1;
       continue;
     }
     dispatch_op(s.instrs[i], table);
     peak = std::max(peak, table.live_bytes());
-    table.release_dead(s.instrs[i], i, impl_->last_use);
+    table.release_dead(s.instrs[i], i, last_use);
     ++i;
   }
-  impl_->peak_bytes = peak;
+  peak_bytes = peak;
+}
+
+std::vector<StageOutput> CpuStageExecutor::run(int64_t batch, int64_t seq, const std::vector<const void*>& inputs,
+                                               const std::vector<const float*>& params) {
+  const ir::Stage& s = impl_->stage;
+  if (inputs.size() != s.inputs.size() || params.size() != s.params.size())
+    throw std::invalid_argument("stage " + s.name + ": wrong number of inputs or parameters");
+  ValueTable table(s, batch, seq);
+  for (size_t i = 0; i < s.inputs.size(); ++i) table.bind(s.inputs[i], inputs[i]);
+  for (size_t p = 0; p < s.params.size(); ++p) table.bind(s.params[p].value, params[p]);
+  impl_->execute(table, batch, seq);
 
   std::vector<StageOutput> out;
   for (int v : s.outputs) out.push_back({table.take(v)});
   for (int v : impl_->keep) out.push_back({table.take(v)});
   for (const ir::ParamGrad& g : s.grads) out.push_back({table.take(g.value)});
   return out;
+}
+
+void CpuStageExecutor::run_in_place(int64_t batch, int64_t seq, const StageBindings& b) {
+  const ir::Stage& s = impl_->stage;
+  if (b.inputs.size() != s.inputs.size() || b.params.size() != s.params.size() || b.outputs.size() != s.outputs.size() ||
+      b.grads.size() != s.grads.size() || !b.transient)
+    throw std::invalid_argument("stage " + s.name + ": bindings do not match its inputs, parameters, outputs and gradients");
+  ValueTable table(s, batch, seq);
+  for (size_t i = 0; i < s.inputs.size(); ++i) table.bind(s.inputs[i], b.inputs[i]);
+  for (size_t p = 0; p < s.params.size(); ++p) table.bind(s.params[p].value, b.params[p]);
+  for (size_t o = 0; o < s.outputs.size(); ++o) table.place(s.outputs[o], b.outputs[o]);
+  for (size_t g = 0; g < s.grads.size(); ++g) table.place(s.grads[g].value, b.grads[g]);
+  table.set_transient_allocator(b.transient);
+  impl_->execute(table, batch, seq);
 }
 
 }  // namespace horizon::runtime

@@ -1,0 +1,98 @@
+// The CUDA source generators for every op that is not a GEMM, forward and
+// backward, one family per file: norm_kernels.cpp, rope_kernels.cpp,
+// attention_forward.cpp / attention_backward.cpp, embedding_kernels.cpp,
+// loss_kernels.cpp, column_sum_kernels.cpp, elementwise_kernels.cpp.
+//
+// Each returns a KernelSource specialized to its shapes. Its `inputs` and
+// `outputs` follow the IR op's operand and result order (ir/ops.def), and its
+// math is that of the CPU kernel of the same name (runtime/cpu/kernels.h),
+// which the GPU tests compare against. Names follow the model's math: N rows
+// (B*S), C channels, B batch, S sequence, H heads, KVH key/value heads, D head
+// dim, V vocabulary, P position-table rows. Activations and gradients are
+// fp32; weights (norm scales and biases, embedding and position tables,
+// biases) are fp32 or bf16 as the IR types them, widened to fp32 on load;
+// every accumulation is fp32 or wider. Reductions across rows (dw, db, the
+// embedding scatter-add, the mean loss) run in a fixed order: same inputs,
+// same bits. Generators throw std::invalid_argument for shapes they cannot
+// serve, naming the generator and the shape.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "codegen/cpu/cpu_jit.h"
+#include "codegen/cuda/kernel_source.h"
+#include "ir/types.h"
+
+namespace horizon::codegen::cuda {
+
+// ---- normalization over the last dim; x, y: [N, C] ----
+/// inputs x, w; output y.
+KernelSource rms_norm_forward(int64_t N, int64_t C, float eps, ir::DType w);
+/// inputs dy, x, w; outputs dx, dw (dw summed over rows in a fixed order).
+KernelSource rms_norm_backward(int64_t N, int64_t C, float eps, ir::DType w);
+/// inputs x, w, b; output y.
+KernelSource layer_norm_forward(int64_t N, int64_t C, float eps, ir::DType w, ir::DType b);
+/// inputs dy, x, w; outputs dx, dw, db.
+KernelSource layer_norm_backward(int64_t N, int64_t C, float eps, ir::DType w);
+
+// ---- rotary embedding, Hugging Face rotate-half layout; x: [B, S, H*D] ----
+struct RopeParams {
+  double theta = 10000.0;
+  /// Llama 3 scaling when low_freq_factor > 0; linear scaling of positions
+  /// when only scaling_factor > 0 (as runtime/cpu/kernels.h).
+  double scaling_factor = 0.0;
+  double low_freq_factor = 0.0, high_freq_factor = 0.0;
+  double original_max_positions = 0.0;
+};
+/// The D/2 inverse frequencies after scaling, computed on the host exactly as
+/// cpu::rope_inv_freq does; the kernels bake them in as double constants.
+std::vector<double> rope_inv_freq(int64_t D, const RopeParams& p);
+/// input x; output y (may alias x).
+KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
+/// input dy; output dx (the inverse rotation; may alias dy).
+KernelSource rope_backward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
+
+// ---- causal grouped-query attention; q: [B, S, H*D], k, v: [B, S, KVH*D] ----
+struct AttentionShape {
+  int64_t B = 1, S = 1, H = 1, KVH = 1, D = 64;
+  int64_t window = 0;  // > 0: query i sees keys i - window < j <= i (Mistral)
+};
+/// inputs q, k, v; output out. Flash-style: key tiles through shared memory
+/// with an online softmax; no S x S buffer exists.
+KernelSource attention_forward(const AttentionShape& a);
+/// inputs dout, q, k, v; outputs dq, dk, dv. Recomputes the log-sum-exp and
+/// delta = dout . out per query (a workspace), then dq per query tile and
+/// dk, dv per key tile, each owned by one block (no atomics).
+KernelSource attention_backward(const AttentionShape& a);
+
+// ---- embeddings ----
+/// inputs tokens i32[N], table[V, C]; output y[N, C]. Tokens must lie in [0, V).
+KernelSource embedding_forward(int64_t N, int64_t C, int64_t V, ir::DType table);
+/// inputs dy[N, C], tokens; output dtable[V, C] (written whole). Each block
+/// owns a range of table rows and adds the dy rows of its tokens in order.
+KernelSource embedding_backward(int64_t N, int64_t C, int64_t V);
+/// inputs x[B, S, C], table[P, C]; output y = x + table[s].
+KernelSource add_positions_forward(int64_t B, int64_t S, int64_t C, int64_t P, ir::DType table);
+/// input dy; output dtable[P, C]: rows s < S sum dy over b, the rest zero.
+KernelSource add_positions_backward(int64_t B, int64_t S, int64_t C, int64_t P);
+
+// ---- loss: mean over rows whose target >= 0 ----
+/// inputs logits[N, V], targets i32[N]; output loss f32[] (0 with no target).
+KernelSource cross_entropy_forward(int64_t N, int64_t V);
+/// inputs logits, targets; output dlogits of the mean loss.
+KernelSource cross_entropy_backward(int64_t N, int64_t V);
+
+// ---- reductions ----
+/// input dy[N, O]; output db[O], the sum over rows.
+KernelSource bias_add_grad(int64_t N, int64_t O);
+
+// ---- fused elementwise groups (passes/fuse_elementwise) ----
+/// The program over [rows, cols]: inputs in program order (a row-broadcast
+/// input has `cols` elements), then outputs. `input_types` gives each input's
+/// dtype (empty: all f32). Loads and stores are 16 bytes wide when
+/// cols % 4 == 0. An output may be the same buffer as an input.
+KernelSource elementwise(const cpu::ElementwiseProgram& program, int64_t rows, int64_t cols,
+                         const std::vector<ir::DType>& input_types = {});
+
+}  // namespace horizon::codegen::cuda

@@ -1,0 +1,17 @@
+// insert_offload: decides where activation checkpoints and gradients live.
+// Checkpoints go to pinned host memory by default, which keeps GPU memory
+// independent of depth (a 64-layer model needs what a 16-layer one does);
+// --gpu-checkpoints keeps them on the GPU when they fit. Gradients leave the
+// GPU as soon as a block's backward ends, into host slabs: one per region
+// when global-norm clipping must see every gradient before any update, two
+// in rotation otherwise. Needs: insert_recompute. Returns whether a
+// placement changed.
+#pragma once
+
+#include "passes/step_plan.h"
+
+namespace horizon::passes {
+
+bool insert_offload(StepPlan& plan);
+
+}  // namespace horizon::passes

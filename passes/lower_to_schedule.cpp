@@ -1,0 +1,342 @@
+#include "passes/lower_to_schedule.h"
+
+#include <limits>
+#include <stdexcept>
+
+#include "passes/schedule_builder.h"
+
+namespace horizon::passes {
+namespace {
+
+using ir::Operand;
+using ir::Range;
+using ir::SchedInstr;
+using ir::SchedOp;
+using ir::Stream;
+
+enum class UseKind { forward, recompute, backward };
+
+struct WeightUse {
+  int region;
+  UseKind kind;
+};
+
+class Emitter {
+ public:
+  explicit Emitter(const StepPlan& p) : p_(p), b_(s_) {}
+
+  ir::Schedule run() {
+    s_.model = p_.graph->name;
+    s_.config = {p_.options.batch, p_.options.seq,    p_.options.micro_batches, p_.checkpoint_every,
+                 p_.slots,         p_.prefetch,       p_.host_checkpoints,      p_.clip};
+    s_.arena_plans = p_.arena_plans;
+    make_buffers();
+    plan_uses();
+    forward();
+    backward();
+    if (p_.clip) {
+      SchedInstr norm = instr(SchedOp::grad_norm, Stream::cpu, "", -1);
+      for (int slab : slabs_) norm.operands.push_back(read("grad", whole(slab)));
+      if (tied_slab_ >= 0) norm.operands.push_back(read("grad_tied", whole(tied_slab_)));
+      b_.emit(norm);
+      for (int r : update_order_) optimizer_step(r, slabs_[static_cast<size_t>(r)]);
+    }
+    b_.finish();
+    return std::move(s_);
+  }
+
+ private:
+  // ---- buffers ----
+  void make_buffers() {
+    const int64_t M = p_.options.micro_batches, act = p_.mb_activation_bytes();
+    int64_t store = 0;
+    for (const auto& r : p_.params.regions) {
+      store_offset_.push_back(store);
+      store += r.elements * p_.bytes_per_param;
+    }
+    store_ = s_.add_buffer("store", ir::Place::host, ir::BufferKind::store, store);
+    for (int64_t j = 0; j < p_.slots; ++j)
+      slot_buf_.push_back(s_.add_buffer("slot" + std::to_string(j), ir::Place::gpu, ir::BufferKind::weight_slot, p_.slot_elements * 2));
+    const int64_t tokens = p_.options.batch * p_.options.seq * 4;
+    tokens_ = s_.add_buffer("tokens", ir::Place::gpu, ir::BufferKind::batch_data, tokens);
+    targets_ = s_.add_buffer("targets", ir::Place::gpu, ir::BufferKind::batch_data, tokens);
+    loss_ = s_.add_buffer("loss", ir::Place::gpu, ir::BufferKind::batch_data, M * 4);
+    for (int k = 0; k < 2; ++k) x_[k] = s_.add_buffer("x" + std::to_string(k), ir::Place::gpu, ir::BufferKind::activations, M * act);
+    for (int k = 0; k < 2; ++k) dx_[k] = s_.add_buffer("dx" + std::to_string(k), ir::Place::gpu, ir::BufferKind::activations, M * act);
+    ckpt_ = s_.add_buffer("ckpt", p_.host_checkpoints ? ir::Place::host : ir::Place::gpu, ir::BufferKind::checkpoint,
+                          p_.checkpoints() * M * act);
+    const int64_t seg_slots = p_.checkpoint_every - 1 + (p_.host_checkpoints ? 1 : 0);
+    if (seg_slots > 0) seg_ = s_.add_buffer("seg", ir::Place::gpu, ir::BufferKind::activations, seg_slots * M * act);
+    for (int k = 0; k < 2; ++k)
+      gacc_[k] = s_.add_buffer("gacc" + std::to_string(k), ir::Place::gpu, ir::BufferKind::gradient, p_.slot_elements * 4);
+    if (p_.tied_elements > 0) {
+      gacc_tied_ = s_.add_buffer("gacc_tied", ir::Place::gpu, ir::BufferKind::gradient, p_.tied_elements * 4);
+      tied_slab_ = s_.add_buffer("slab_tied", ir::Place::host, ir::BufferKind::grad_slab, p_.tied_elements * 4);
+    }
+    if (p_.clip) {
+      for (size_t r = 0; r < p_.params.regions.size(); ++r)
+        slabs_.push_back(s_.add_buffer("slab" + std::to_string(r), ir::Place::host, ir::BufferKind::grad_slab,
+                                       p_.params.regions[r].elements * 4));
+    } else {
+      for (int k = 0; k < 2; ++k)
+        slabs_.push_back(s_.add_buffer("slab" + std::to_string(k), ir::Place::host, ir::BufferKind::grad_slab, p_.slot_elements * 4));
+    }
+    arena_ = s_.add_buffer("arena", ir::Place::gpu, ir::BufferKind::workspace, p_.arena_bytes);
+  }
+
+  Range whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
+  Range mb_range(int buffer, int64_t mb, int64_t bytes) const { return Range{buffer, mb * bytes, bytes}; }
+  Range act(int buffer, int64_t mb) const { return mb_range(buffer, mb, p_.mb_activation_bytes()); }
+  Range ckpt(int64_t c, int64_t mb) const {
+    return Range{ckpt_, (c * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
+  }
+  Range seg(int64_t j, int64_t mb) const {
+    return Range{seg_, (j * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
+  }
+  Range batch(int buffer, int64_t mb) const { return mb_range(buffer, mb, p_.mb_sequences * p_.options.seq * 4); }
+  Range region_elements(int buffer, int region, int64_t bytes_per_element) const {
+    return Range{buffer, 0, p_.params.regions[static_cast<size_t>(region)].elements * bytes_per_element};
+  }
+
+  static Operand read(const char* role, Range r) { return Operand{role, r, false}; }
+  static Operand write(const char* role, Range r) { return Operand{role, r, true}; }
+  static SchedInstr instr(SchedOp op, Stream stream, const std::string& stage, int64_t instance, int64_t mb = -1) {
+    SchedInstr in;
+    in.op = op;
+    in.stream = stream;
+    in.stage = stage;
+    in.instance = instance;
+    in.micro_batch = mb;
+    return in;
+  }
+
+  // ---- weight uses and slots ----
+  int region(const std::string& stage, int64_t instance) const { return p_.params.region_of(stage, instance); }
+
+  void plan_uses() {
+    const int64_t L = p_.layers, K = p_.checkpoint_every;
+    uses_.push_back({region("embed", 0), UseKind::forward});
+    for (int64_t l = 0; l < L; ++l) uses_.push_back({region("block", l), UseKind::forward});
+    uses_.push_back({region("head", 0), UseKind::backward});
+    for (int64_t a = (L - 1) / K * K; a >= 0; a -= K) {
+      const int64_t b = std::min(a + K - 1, L - 1);
+      for (int64_t j = a; j < b; ++j) uses_.push_back({region("block", j), UseKind::recompute});
+      for (int64_t j = b; j >= a; --j) uses_.push_back({region("block", j), UseKind::backward});
+    }
+    uses_.push_back({region("embed", 0), UseKind::backward});
+    slot_of_use_.assign(uses_.size(), -1);
+    slot_region_.assign(static_cast<size_t>(p_.slots), -1);
+    slot_last_use_.assign(static_cast<size_t>(p_.slots), -1);
+  }
+
+  size_t next_use(int region, size_t from) const {
+    for (size_t i = from; i < uses_.size(); ++i)
+      if (uses_[i].region == region) return i;
+    return std::numeric_limits<size_t>::max();
+  }
+
+  // Issues stream_in for uses up to `current + prefetch` whose weights are not resident.
+  void load_ahead(size_t current) {
+    for (; next_load_ < uses_.size() && next_load_ <= current + static_cast<size_t>(p_.prefetch); ++next_load_) {
+      const int r = uses_[next_load_].region;
+      int slot = -1;
+      for (int j = 0; j < p_.slots; ++j)
+        if (slot_region_[static_cast<size_t>(j)] == r) slot = j;
+      if (slot < 0) {
+        // Least recently used among the slots not needed again before this
+        // load's use (furthest-next-use would pin the embedding, used first
+        // and last, and leave one slot for every block: no overlap).
+        for (int j = 0; j < p_.slots; ++j) {
+          const int held = slot_region_[static_cast<size_t>(j)];
+          if (held >= 0 && next_use(held, current) <= next_load_) continue;
+          if (slot < 0 || slot_last_use_[static_cast<size_t>(j)] < slot_last_use_[static_cast<size_t>(slot)]) slot = j;
+        }
+        if (slot < 0) return;  // every slot is still needed: load later
+        stream_in(r, slot);
+        slot_region_[static_cast<size_t>(slot)] = r;
+      }
+      slot_of_use_[next_load_] = slot;
+      slot_last_use_[static_cast<size_t>(slot)] = static_cast<int64_t>(next_load_);
+    }
+  }
+
+  void stream_in(int r, int slot) {
+    SchedInstr in = instr(SchedOp::stream_in, Stream::h2d, p_.params.regions[static_cast<size_t>(r)].stage,
+                          p_.params.regions[static_cast<size_t>(r)].instance);
+    const auto& region = p_.params.regions[static_cast<size_t>(r)];
+    in.operands.push_back(read("src", Range{store_, store_offset_[static_cast<size_t>(r)], region.elements * 2}));
+    in.operands.push_back(write("dst", Range{slot_buf_[static_cast<size_t>(slot)], 0, region.elements * 2}));
+    // Tied tensors of other regions follow the region's own weights in the slot.
+    std::vector<int64_t> offsets = ir::slot_offsets(p_.params, r);
+    for (size_t k = 0; k < region.bound.size(); ++k) {
+      const auto& t = p_.params.tensors[static_cast<size_t>(region.bound[k])];
+      if (t.region == r) continue;
+      in.operands.push_back(read("src", Range{store_, store_offset_[static_cast<size_t>(t.region)] + t.offset * 2, t.elements * 2}));
+      in.operands.push_back(write("dst", Range{slot_buf_[static_cast<size_t>(slot)], offsets[k] * 2, t.elements * 2}));
+    }
+    b_.emit(in);
+  }
+
+  // Makes use `u`'s weights resident and bound; returns the weights range.
+  Range acquire(size_t u) {
+    load_ahead(u);
+    if (slot_of_use_[u] < 0) throw std::logic_error("lower_to_schedule: no weight slot for use " + std::to_string(u));
+    int64_t n = 0;
+    ir::slot_offsets(p_.params, uses_[u].region, &n);
+    Range weights{slot_buf_[static_cast<size_t>(slot_of_use_[u])], 0, n * 2};
+    const auto& region = p_.params.regions[static_cast<size_t>(uses_[u].region)];
+    SchedInstr bind = instr(SchedOp::bind, Stream::compute, region.stage, region.instance);
+    bind.operands.push_back(read("weights", weights));
+    b_.emit(bind);
+    return weights;
+  }
+
+  Operand arena() const { return write("arena", whole(arena_)); }
+
+  // ---- forward ----
+  void forward() {
+    const int64_t M = p_.options.micro_batches;
+    size_t u = 0;
+    Range w = acquire(u++);
+    for (int64_t mb = 0; mb < M; ++mb) {
+      SchedInstr in = instr(SchedOp::launch, Stream::compute, "embed", 0, mb);
+      in.operands = {read("weights", w), read("tokens", batch(tokens_, mb)), write("y", act(x_[0], mb)), arena()};
+      b_.emit(in);
+    }
+    for (int64_t l = 0; l < p_.layers; ++l) {
+      w = acquire(u++);
+      for (int64_t mb = 0; mb < M; ++mb) {
+        const Range x = act(x_[l % 2], mb);
+        if (l % p_.checkpoint_every == 0) {
+          SchedInstr save = instr(SchedOp::save, p_.host_checkpoints ? Stream::d2h : Stream::compute, "block", l, mb);
+          save.operands = {read("src", x), write("dst", ckpt(l / p_.checkpoint_every, mb))};
+          b_.emit(save);
+        }
+        SchedInstr in = instr(SchedOp::launch, Stream::compute, "block", l, mb);
+        in.operands = {read("weights", w), read("x", x), write("y", act(x_[(l + 1) % 2], mb)), arena()};
+        b_.emit(in);
+      }
+    }
+    use_ = u;
+  }
+
+  // ---- backward ----
+  // Where block j's input lives during the backward of its segment [a, b].
+  Range block_input(int64_t j, int64_t a, int64_t mb) const {
+    if (p_.host_checkpoints) return seg(j - a, mb);
+    return j == a ? ckpt(a / p_.checkpoint_every, mb) : seg(j - a - 1, mb);
+  }
+
+  void backward_launch(const std::string& stage, int64_t instance, Range w, std::vector<Operand> data, int q) {
+    const int64_t M = p_.options.micro_batches;
+    const int r = region(stage == "head.bwd" ? "head" : stage == "embed.bwd" ? "embed" : "block", instance);
+    for (int64_t mb = 0; mb < M; ++mb) {
+      SchedInstr in = instr(SchedOp::launch, Stream::compute, stage, instance, mb);
+      in.accumulate = mb > 0;
+      in.operands = {read("weights", w)};
+      for (Operand& o : data) {
+        Operand op = o;
+        if (op.role == "x" || op.role == "dy" || op.role == "dx" || op.role == "tokens" || op.role == "targets" ||
+            op.role == "loss")
+          op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
+        in.operands.push_back(op);
+      }
+      const Range grad = region_elements(gacc_[q], r, 4);
+      if (in.accumulate) in.operands.push_back(read("grad", grad));
+      in.operands.push_back(write("grad", grad));
+      if (stage == "head.bwd" && p_.tied_elements > 0) {
+        if (in.accumulate) in.operands.push_back(read("grad_tied", whole(gacc_tied_)));
+        in.operands.push_back(write("grad_tied", whole(gacc_tied_)));
+      }
+      in.operands.push_back(arena());
+      b_.emit(in);
+    }
+    // The gradient leaves the GPU as soon as the last micro-batch is done.
+    const int slab = p_.clip ? slabs_[static_cast<size_t>(r)] : slabs_[static_cast<size_t>(next_slab_++ % 2)];
+    SchedInstr off = instr(SchedOp::offload, Stream::d2h, p_.params.regions[static_cast<size_t>(r)].stage, instance);
+    off.operands = {read("src", region_elements(gacc_[q], r, 4)), write("dst", region_elements(slab, r, 4))};
+    b_.emit(off);
+    if (stage == "head.bwd" && p_.tied_elements > 0) {
+      SchedInstr tied = instr(SchedOp::offload, Stream::d2h, "head", 0);
+      tied.operands = {read("src", whole(gacc_tied_)), write("dst", whole(tied_slab_))};
+      b_.emit(tied);
+    }
+    update_order_.push_back(r);
+    if (!p_.clip) optimizer_step(r, slab);
+  }
+
+  void optimizer_step(int r, int slab) {
+    const auto& region = p_.params.regions[static_cast<size_t>(r)];
+    SchedInstr in = instr(SchedOp::optimizer_step, Stream::cpu, region.stage, region.instance);
+    in.operands.push_back(read("grad", region_elements(slab, r, 4)));
+    if (tied_slab_ >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", whole(tied_slab_)));
+    in.operands.push_back(write("params", Range{store_, store_offset_[static_cast<size_t>(r)], region.elements * p_.bytes_per_param}));
+    b_.emit(in);
+  }
+
+  int region_of_tied() const {
+    const auto& head = p_.params.regions[static_cast<size_t>(region("head", 0))];
+    for (int t : head.bound)
+      if (p_.params.tensors[static_cast<size_t>(t)].region != region("head", 0)) return p_.params.tensors[static_cast<size_t>(t)].region;
+    return -1;
+  }
+
+  void backward() {
+    const int64_t M = p_.options.micro_batches, L = p_.layers, K = p_.checkpoint_every;
+    size_t u = use_;
+    int q = 0, d = 0;  // gradient accumulator and dx buffer in rotation
+    Range w = acquire(u++);
+    backward_launch("head.bwd", 0, w,
+                    {read("x", act(x_[L % 2], 0)), read("targets", batch(targets_, 0)), write("loss", Range{loss_, 0, 4}),
+                     write("dx", act(dx_[d], 0))},
+                    q);
+    q ^= 1;
+    for (int64_t a = (L - 1) / K * K; a >= 0; a -= K) {
+      const int64_t b = std::min(a + K - 1, L - 1);
+      if (p_.host_checkpoints)
+        for (int64_t mb = 0; mb < M; ++mb) {
+          SchedInstr in = instr(SchedOp::restore, Stream::h2d, "block", a, mb);
+          in.operands = {read("src", ckpt(a / K, mb)), write("dst", seg(0, mb))};
+          b_.emit(in);
+        }
+      for (int64_t j = a; j < b; ++j) {
+        w = acquire(u++);
+        for (int64_t mb = 0; mb < M; ++mb) {
+          SchedInstr in = instr(SchedOp::recompute, Stream::compute, "block", j, mb);
+          in.operands = {read("weights", w), read("x", block_input(j, a, mb)), write("y", block_input(j + 1, a, mb)), arena()};
+          b_.emit(in);
+        }
+      }
+      for (int64_t j = b; j >= a; --j) {
+        w = acquire(u++);
+        backward_launch("block.bwd", j, w,
+                        {read("x", block_input(j, a, 0)), read("dy", act(dx_[d], 0)), write("dx", act(dx_[d ^ 1], 0))}, q);
+        q ^= 1;
+        d ^= 1;
+      }
+    }
+    w = acquire(u++);
+    backward_launch("embed.bwd", 0, w, {read("tokens", batch(tokens_, 0)), read("dy", act(dx_[d], 0))}, q);
+  }
+
+  const StepPlan& p_;
+  ir::Schedule s_;
+  ScheduleBuilder b_;
+  std::vector<int64_t> store_offset_;
+  int store_ = -1, tokens_ = -1, targets_ = -1, loss_ = -1, ckpt_ = -1, seg_ = -1, arena_ = -1;
+  int x_[2] = {-1, -1}, dx_[2] = {-1, -1}, gacc_[2] = {-1, -1};
+  int gacc_tied_ = -1, tied_slab_ = -1;
+  std::vector<int> slot_buf_, slabs_;
+  std::vector<WeightUse> uses_;
+  std::vector<int> slot_of_use_, slot_region_;
+  std::vector<int64_t> slot_last_use_;
+  size_t next_load_ = 0, use_ = 0;
+  int64_t next_slab_ = 0;
+  std::vector<int> update_order_;
+};
+
+}  // namespace
+
+ir::Schedule emit_schedule(const StepPlan& plan) { return Emitter(plan).run(); }
+
+}  // namespace horizon::passes

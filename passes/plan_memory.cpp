@@ -1,0 +1,90 @@
+#include "passes/plan_memory.h"
+
+#include <algorithm>
+
+namespace horizon::passes {
+namespace {
+
+struct Live {
+  int value;
+  int64_t bytes;
+  int begin, end;  // instruction indices, inclusive
+};
+
+int64_t align(int64_t n) { return (n + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
+
+}  // namespace
+
+ir::ArenaPlan plan_stage_arena(const ir::Stage& s, int64_t batch, int64_t seq) {
+  const int n = static_cast<int>(s.instrs.size());
+  // Fused groups execute as one step: map each instruction to its group's span.
+  std::vector<int> first(n), last(n);
+  for (int i = 0; i < n;) {
+    int j = i;
+    auto g = s.instrs[i].attrs.find("group");
+    if (g != s.instrs[i].attrs.end())
+      while (j + 1 < n && s.instrs[j + 1].attrs.count("group") && s.instrs[j + 1].attrs.at("group") == g->second) ++j;
+    for (int k = i; k <= j; ++k) first[k] = i, last[k] = j;
+    i = j + 1;
+  }
+  std::vector<bool> external(s.values.size(), false);
+  for (int v : s.outputs) external[v] = true;
+  for (const ir::ParamGrad& g : s.grads) external[g.value] = true;
+  std::vector<int> def(s.values.size(), -1), use(s.values.size(), -1);
+  for (int i = 0; i < n; ++i) {
+    for (int v : s.instrs[i].results) def[v] = i;
+    for (int v : s.instrs[i].operands) use[v] = i;
+  }
+
+  std::vector<Live> lives;
+  for (size_t v = 0; v < s.values.size(); ++v) {
+    if (def[v] < 0 || external[v]) continue;
+    const int d = def[v];
+    const bool grouped = last[d] > first[d];
+    // A group-internal value that nothing outside its group reads is never materialized.
+    if (grouped && (use[v] < 0 || use[v] <= last[d])) continue;
+    const int end = use[v] < 0 ? last[d] : last[use[v]];
+    lives.push_back({static_cast<int>(v), align(s.values[v].type.elements(batch, seq) * 4), first[d], end});
+  }
+  std::sort(lives.begin(), lives.end(), [](const Live& a, const Live& b) {
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.begin != b.begin ? a.begin < b.begin : a.value < b.value;
+  });
+
+  ir::ArenaPlan plan;
+  plan.stage = s.name;
+  plan.offsets.assign(s.values.size(), -1);
+  plan.sizes.assign(s.values.size(), 0);
+  std::vector<const Live*> placed;
+  for (const Live& l : lives) {
+    // Lowest offset that clears every placed value whose live range overlaps.
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (const Live* p : placed)
+      if (p->begin <= l.end && l.begin <= p->end) busy.push_back({plan.offsets[p->value], plan.offsets[p->value] + p->bytes});
+    std::sort(busy.begin(), busy.end());
+    int64_t offset = 0;
+    for (const auto& [b, e] : busy) {
+      if (offset + l.bytes <= b) break;
+      offset = std::max(offset, e);
+    }
+    plan.offsets[l.value] = offset;
+    plan.sizes[l.value] = l.bytes;
+    plan.bytes = std::max(plan.bytes, offset + l.bytes);
+    placed.push_back(&l);
+  }
+  return plan;
+}
+
+bool plan_memory(StepPlan& plan) {
+  std::vector<ir::ArenaPlan> plans;
+  int64_t bytes = 0;
+  for (const char* name : {"embed", "block", "head.bwd", "block.bwd", "embed.bwd"}) {
+    plans.push_back(plan_stage_arena(*plan.graph->find_stage(name), plan.mb_sequences, plan.options.seq));
+    bytes = std::max(bytes, plans.back().bytes);
+  }
+  bool changed = bytes != plan.arena_bytes || plans.size() != plan.arena_plans.size();
+  plan.arena_plans = std::move(plans);
+  plan.arena_bytes = bytes;
+  return changed;
+}
+
+}  // namespace horizon::passes

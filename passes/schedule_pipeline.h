@@ -1,0 +1,42 @@
+// The second half of the compiler: from the differentiated graph IR to the
+// schedule IR of one training step. The planning passes run in order —
+// insert_recompute (checkpoint interval K), insert_offload (where checkpoints
+// and gradients live), insert_buffer_swap (weight slots, prefetch distance) —
+// then lower_to_schedule emits the program, plan_memory places every
+// transient in the GPU arena, and the verifier proves the result race-free.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "ir/module.h"
+#include "ir/schedule.h"
+
+namespace horizon::passes {
+
+/// What the user asked for and the budgets the planning passes must respect.
+/// Zero means "choose for me".
+struct StreamingOptions {
+  int64_t batch = 1;
+  int64_t seq = 128;
+  int64_t micro_batches = 1;
+  int64_t checkpoint_every = 0;  // K; 0: the smallest K whose checkpoints fit the GPU budget (1 when they do)
+  int64_t slots = 0;             // weight slots; 0: 2, or more when K needs them and memory allows
+  int64_t prefetch = 0;          // 0: slots - 1
+  int host_checkpoints = -1;     // -1: only when GPU checkpoints do not fit; 0 / 1 force
+  bool clip = true;              // global-norm clipping (defers updates to after the norm)
+  double gpu_bytes = 80e9;       // budget for the GPU
+  double host_bytes = 125.0 * (1ull << 30);
+};
+
+/// Names of the schedule passes in order, for --emit and HORIZON_DUMP_IR.
+std::vector<std::string> schedule_pass_names();
+
+/// `graph` must have been through passes::lower (it has the .bwd stages).
+/// Runs the schedule pipeline; `stop_after` (a pass name) and `log` work as in lower().
+ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
+                               const std::string& stop_after = "", std::ostream* log = nullptr);
+
+}  // namespace horizon::passes

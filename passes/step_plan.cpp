@@ -1,0 +1,85 @@
+#include "passes/step_plan.h"
+
+#include <sstream>
+
+#include "support/error.h"
+#include "support/numbers.h"
+
+namespace horizon::passes {
+
+StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& o) {
+  for (const char* stage : {"embed", "block", "head", "head.bwd", "block.bwd", "embed.bwd"})
+    if (!graph.find_stage(stage))
+      throw UserError(std::string("the model has no stage '") + stage +
+                      "'; streaming needs embed, block and head stages (and passes::lower's backward stages)");
+  if (o.batch <= 0 || o.seq <= 0) throw UserError("batch and seq must be positive");
+  if (o.micro_batches <= 0 || o.batch % o.micro_batches)
+    throw UserError("--batch " + std::to_string(o.batch) + " is not divisible by --micro-batches " +
+                    std::to_string(o.micro_batches) + "; pick a batch that is a multiple of it");
+  StepPlan p;
+  p.graph = &graph;
+  p.options = o;
+  p.params = ir::layout_params(graph);
+  p.layers = graph.find_stage("block")->instances;
+  const ir::Stage& block = *graph.find_stage("block");
+  p.hidden = block.values[block.inputs[0]].type.shape.back().value;
+  p.mb_sequences = o.batch / o.micro_batches;
+  for (size_t r = 0; r < p.params.regions.size(); ++r) {
+    int64_t n = 0;
+    ir::slot_offsets(p.params, static_cast<int>(r), &n);
+    p.slot_elements = std::max(p.slot_elements, n);
+  }
+  // Tied tensors: only the head may bind another region's tensors (the
+  // lm_head tied to the embedding); their gradient has its own accumulator.
+  for (size_t r = 0; r < p.params.regions.size(); ++r)
+    for (int t : p.params.regions[r].bound) {
+      if (p.params.tensors[static_cast<size_t>(t)].region == static_cast<int>(r)) continue;
+      if (p.params.regions[r].stage != "head")
+        throw UserError("stage " + p.params.regions[r].stage + " binds " + p.params.tensors[static_cast<size_t>(t)].name +
+                        " from another stage; the streaming compiler supports tied weights only in the head");
+      p.tied_elements += p.params.tensors[static_cast<size_t>(t)].elements;
+    }
+  p.clip = o.clip;
+  return p;
+}
+
+int64_t StepPlan::gpu_bytes_without_arena() const {
+  const int64_t M = options.micro_batches, act = mb_activation_bytes();
+  int64_t bytes = slots * slot_elements * 2;          // weight slots (bf16)
+  bytes += 4 * M * act;                               // x0, x1, dx0, dx1
+  if (!host_checkpoints) bytes += checkpoints() * M * act;
+  bytes += (checkpoint_every - 1 + (host_checkpoints ? 1 : 0)) * M * act;  // recompute segment
+  bytes += 2 * slot_elements * 4;                     // gradient accumulators (fp32)
+  bytes += tied_elements * 4;                         // the head's gradient of tied weights
+  bytes += 2 * options.batch * options.seq * 4 + M * 4;  // tokens, targets, losses
+  return bytes;
+}
+
+int64_t StepPlan::host_bytes() const {
+  int64_t params_total = 0;
+  for (const auto& r : params.regions) params_total += r.elements;
+  int64_t bytes = params_total * bytes_per_param;
+  const int64_t slab = slot_elements * 4;
+  bytes += (clip ? params_total * 4 : 2 * slab) + tied_elements * 4;  // gradient slabs
+  if (host_checkpoints) bytes += checkpoints() * options.micro_batches * mb_activation_bytes();
+  return bytes;
+}
+
+std::string StepPlan::str() const {
+  std::ostringstream o;
+  o << "// step plan: batch " << options.batch << " x seq " << options.seq << ", " << options.micro_batches
+    << " micro-batch(es) of " << mb_sequences << "\n"
+    << "// checkpoint_every " << checkpoint_every << " (" << checkpoints() << " checkpoints per micro-batch, "
+    << (host_checkpoints ? "host" : "gpu") << ")\n"
+    << "// slots " << slots << " of " << format_bytes(static_cast<double>(slot_elements * 2)) << ", prefetch "
+    << prefetch << "\n"
+    << "// gradients: " << (clip ? "one host slab per region (global-norm clipping defers updates)"
+                                : "two host slabs, each layer updated as its gradient lands")
+    << "\n"
+    << "// arena " << format_bytes(static_cast<double>(arena_bytes)) << "\n"
+    << "// gpu " << format_bytes(static_cast<double>(gpu_bytes_without_arena() + arena_bytes)) << ", host "
+    << format_bytes(static_cast<double>(host_bytes())) << "\n";
+  return o.str();
+}
+
+}  // namespace horizon::passes

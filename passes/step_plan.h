@@ -1,0 +1,51 @@
+// The decisions the planning passes make about one training step, carried
+// from pass to pass until lower_to_schedule emits the schedule: the model's
+// facts (regions, widths), the user's options and budgets, and what each
+// pass chose. Printing a StepPlan is how `--emit=<pass>` shows a planning
+// pass's result.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/module.h"
+#include "ir/param_layout.h"
+#include "ir/schedule.h"
+#include "passes/schedule_pipeline.h"
+
+namespace horizon::passes {
+
+struct StepPlan {
+  const ir::Module* graph = nullptr;
+  StreamingOptions options;
+  ir::ParamLayout params;
+  int64_t layers = 0, hidden = 0;
+  int64_t mb_sequences = 0;        // sequences per micro-batch
+  int64_t bytes_per_param = 8;     // host store: w_hi, w_lo, m, v
+  int64_t slot_elements = 0;       // largest slot (a region plus what it binds from others)
+  int64_t tied_elements = 0;       // tensors the head binds from other regions (tied embeddings)
+
+  // Decisions.
+  int64_t checkpoint_every = 1;    // insert_recompute
+  bool host_checkpoints = true;    // insert_offload
+  bool clip = true;                // insert_offload: per-region slabs when clipping
+  int64_t slots = 2;               // insert_buffer_swap
+  int64_t prefetch = 1;            // insert_buffer_swap
+  std::vector<ir::ArenaPlan> arena_plans;  // plan_memory
+  int64_t arena_bytes = 0;
+
+  int64_t blocks() const { return layers; }
+  int64_t checkpoints() const { return (layers + checkpoint_every - 1) / checkpoint_every; }
+  /// Bytes of one micro-batch's residual stream (fp32).
+  int64_t mb_activation_bytes() const { return mb_sequences * options.seq * hidden * 4; }
+  /// GPU bytes of everything but the arena, for the budget checks.
+  int64_t gpu_bytes_without_arena() const;
+  int64_t host_bytes() const;
+  std::string str() const;
+};
+
+/// Facts of the model and the options; no decisions yet.
+StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& options);
+
+}  // namespace horizon::passes

@@ -1,0 +1,37 @@
+// The machine a schedule is planned for: link, GPU and CPU rates and the
+// memory sizes, as the cost model and the simulator see them. Loaded from a
+// small JSON file (machines/*.json) so a new box is described, not coded;
+// the built-in default is the reference box of DESIGN.md.
+#pragma once
+
+#include <string>
+
+namespace horizon::plan {
+
+struct Machine {
+  std::string name;
+  double h2d_gbps = 55;            // pinned host -> GPU, GB/s (1e9 bytes)
+  double d2h_gbps = 55;            // pinned GPU -> host
+  double bidir_gbps = 92;          // both directions at once, total
+  double gemm_tflops = 780;        // bf16 GEMM with fp32 accumulate, dense
+  double elementwise_gbps = 2000;  // GPU memory bandwidth that non-GEMM kernels reach
+  double cpu_adamw_gparams = 5;    // CPU AdamW, Gparam/s over all cores
+  double host_memory_gbps = 100;   // host memory streaming rate (gradient norm)
+  double host_bytes = 0;           // host RAM
+  double gpu_bytes = 0;            // GPU memory
+  double launch_overhead_us = 5;   // per kernel launch
+};
+
+/// The reference box: 1x H100 80 GB on PCIe Gen5 x16, 16 cores, 125 GiB RAM
+/// (the same numbers as machines/h100-pcie5.json).
+Machine default_machine();
+
+/// Reads a machine description. Every rate and size is required; sizes are a
+/// byte count or a string with a unit ("125 GiB", "80 GB"). UserError names
+/// the file and the field on a missing, mistyped or non-positive field.
+Machine load_machine(const std::string& path);
+
+/// The same from JSON text; `file` names it in errors.
+Machine parse_machine(const std::string& text, const std::string& file);
+
+}  // namespace horizon::plan

@@ -1,0 +1,325 @@
+// The cost model and step simulator on hand-built schedules whose answers
+// are known: independent streams overlap, a wait serializes, the PCIe lanes
+// share the both-directions rate, a deadlock is reported, and a launch of a
+// real stage costs the FLOPs its GEMMs and attention do. Also the machine
+// description loader and the Chrome trace.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "frontend/model_json.h"
+#include "ir/schedule.h"
+#include "passes/lower.h"
+#include "plan/chrome_trace.h"
+#include "plan/cost_model.h"
+#include "plan/machine.h"
+#include "plan/simulator.h"
+#include "support/error.h"
+#include "tests/test_support.h"
+
+namespace horizon {
+namespace {
+
+using ir::BufferKind;
+using ir::Place;
+using ir::SchedOp;
+using ir::Stream;
+
+// A schedule over four big buffers, built one instruction at a time.
+struct Builder {
+  ir::Schedule s;
+  int store, slot, slab, gacc;
+  Builder() {
+    s.model = "hand";
+    s.config.batch = 1;
+    s.config.seq = 1;
+    store = s.add_buffer("store", Place::host, BufferKind::store, 1'000'000'000'000);
+    slot = s.add_buffer("slot0", Place::gpu, BufferKind::weight_slot, 1'000'000'000'000);
+    slab = s.add_buffer("slab0", Place::host, BufferKind::grad_slab, 1'000'000'000'000);
+    gacc = s.add_buffer("gacc0", Place::gpu, BufferKind::gradient, 1'000'000'000'000);
+  }
+  void add(Stream stream, SchedOp op, std::vector<ir::Operand> operands, int event = -1) {
+    ir::SchedInstr in;
+    in.stream = stream;
+    in.op = op;
+    in.event = event;
+    in.operands = std::move(operands);
+    if (event >= 0) s.events = std::max(s.events, event + 1);
+    s.instrs.push_back(std::move(in));
+  }
+  // H2D of `bytes` (55 GB/s on the default machine).
+  void stream_in(double bytes) {
+    int64_t b = static_cast<int64_t>(bytes);
+    add(Stream::h2d, SchedOp::stream_in, {{"src", {store, 0, b}, false}, {"dst", {slot, 0, b}, true}});
+  }
+  void offload(double bytes) {
+    int64_t b = static_cast<int64_t>(bytes);
+    add(Stream::d2h, SchedOp::offload, {{"src", {gacc, 0, b}, false}, {"dst", {slab, 0, b}, true}});
+  }
+  // A CPU pass over `bytes` of gradient (100 GB/s on the default machine).
+  void grad_norm(double bytes) {
+    add(Stream::cpu, SchedOp::grad_norm, {{"grad", {slab, 0, static_cast<int64_t>(bytes)}, false}});
+  }
+  void record(Stream st, int e) { add(st, SchedOp::record, {}, e); }
+  void wait(Stream st, int e) { add(st, SchedOp::wait, {}, e); }
+};
+
+const ir::Module kNoGraph;
+
+plan::SimResult run(const Builder& b) { return plan::simulate(b.s, kNoGraph, plan::default_machine()); }
+
+TEST(Simulator, IndependentStreamsOverlap) {
+  Builder b;
+  b.stream_in(55e9);   // 1 s
+  b.grad_norm(200e9);  // 2 s
+  plan::SimResult r = run(b);
+  EXPECT_NEAR(r.step_seconds, 2.0, 1e-9);  // max, not sum
+  EXPECT_NEAR(r.stream(Stream::h2d).busy, 1.0, 1e-9);
+  EXPECT_NEAR(r.stream(Stream::h2d).idle, 1.0, 1e-9);
+  EXPECT_NEAR(r.stream(Stream::cpu).busy, 2.0, 1e-9);
+  EXPECT_EQ(r.bottleneck, "CPU optimizer");
+  EXPECT_NEAR(r.bottleneck_share, 1.0, 1e-9);
+  EXPECT_DOUBLE_EQ(r.h2d_bytes, 55e9);
+  EXPECT_EQ(r.host_bytes, 2'000'000'000'000);
+  EXPECT_EQ(r.gpu_bytes, 2'000'000'000'000);
+}
+
+TEST(Simulator, WaitSerializes) {
+  Builder b;
+  b.stream_in(55e9);
+  b.record(Stream::h2d, 0);
+  b.wait(Stream::cpu, 0);
+  b.grad_norm(200e9);
+  plan::SimResult r = run(b);
+  EXPECT_NEAR(r.step_seconds, 3.0, 1e-9);
+  EXPECT_NEAR(r.times[2].start, 0.0, 1e-12);  // the wait holds cpu from 0 ...
+  EXPECT_NEAR(r.times[2].end, 1.0, 1e-9);     // ... until the record
+  EXPECT_NEAR(r.times[3].start, 1.0, 1e-9);
+  EXPECT_NEAR(r.stream(Stream::cpu).idle, 1.0, 1e-9);
+}
+
+TEST(Simulator, WaitMayPrecedeItsRecordInProgramOrder) {
+  Builder b;
+  b.wait(Stream::cpu, 0);
+  b.grad_norm(200e9);
+  b.stream_in(55e9);
+  b.record(Stream::h2d, 0);
+  EXPECT_NEAR(run(b).step_seconds, 3.0, 1e-9);
+}
+
+TEST(Simulator, ChainOfEventsAcrossThreeStreams) {
+  Builder b;
+  b.stream_in(55e9);  // h2d 0..1
+  b.record(Stream::h2d, 0);
+  b.wait(Stream::d2h, 0);
+  b.offload(55e9);  // d2h 1..2
+  b.record(Stream::d2h, 1);
+  b.wait(Stream::cpu, 1);
+  b.grad_norm(100e9);  // cpu 2..3
+  plan::SimResult r = run(b);
+  EXPECT_NEAR(r.step_seconds, 3.0, 1e-9);
+  EXPECT_NEAR(r.times[3].start, 1.0, 1e-9);
+  EXPECT_NEAR(r.times[6].start, 2.0, 1e-9);
+}
+
+TEST(Simulator, BothDirectionsShareTheLinkCap) {
+  Builder b;
+  b.stream_in(92e9);
+  b.offload(46e9);
+  plan::SimResult r = run(b);
+  // Together the lanes are scaled to 92 GB/s in all: 46 GB/s each, so the
+  // offload ends at 1 s; the rest of the H2D (46 GB) then runs at 55 GB/s.
+  EXPECT_NEAR(r.times[1].end, 1.0, 1e-9);
+  EXPECT_NEAR(r.step_seconds, 1.0 + 46.0 / 55.0, 1e-9);
+  EXPECT_EQ(r.bottleneck, "PCIe H2D");
+  EXPECT_DOUBLE_EQ(r.d2h_bytes, 46e9);
+}
+
+TEST(Simulator, OneDirectionRunsAtItsOwnRate) {
+  Builder b;
+  b.stream_in(55e9);
+  b.record(Stream::h2d, 0);
+  b.wait(Stream::d2h, 0);
+  b.offload(55e9);
+  EXPECT_NEAR(run(b).step_seconds, 2.0, 1e-9);  // never concurrent: no cap applies
+}
+
+TEST(Simulator, DeadlockIsDetected) {
+  Builder b;
+  b.wait(Stream::compute, 0);
+  b.record(Stream::compute, 1);
+  b.wait(Stream::cpu, 1);
+  b.record(Stream::cpu, 0);
+  try {
+    run(b);
+    FAIL() << "expected a deadlock";
+  } catch (const UserError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("deadlock"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("compute is held at instruction 0 (compute  wait ^e0)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cpu is held at instruction 2"), std::string::npos) << msg;
+  }
+}
+
+TEST(Simulator, WaitForAnEventNeverRecorded) {
+  Builder b;
+  b.stream_in(55e9);
+  b.wait(Stream::cpu, 3);
+  try {
+    run(b);
+    FAIL() << "expected a deadlock";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("deadlock after 1000.0 ms: cpu is held at instruction 1 (cpu      wait ^e3): "
+                                         "^e3 is never recorded"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Simulator, EventRecordedTwiceIsRejected) {
+  Builder b;
+  b.record(Stream::h2d, 0);
+  b.record(Stream::cpu, 0);
+  EXPECT_THROW(run(b), UserError);
+}
+
+TEST(Simulator, EmptyScheduleTakesNoTime) {
+  Builder b;
+  plan::SimResult r = run(b);
+  EXPECT_EQ(r.step_seconds, 0);
+  EXPECT_EQ(r.bottleneck, "none");
+}
+
+ir::Module lowered_tiny() {
+  ir::Module m = frontend::load_model(testing::source_path("models/tiny.json"));
+  passes::lower(m);
+  return m;
+}
+
+TEST(Simulator, LaunchCostsItsGemmAndAttentionFlops) {
+  ir::Module tiny = lowered_tiny();
+  Builder b;
+  b.s.config.batch = 8;
+  b.s.config.seq = 128;
+  b.s.config.micro_batches = 2;  // 4 sequences per launch
+  ir::SchedInstr in;
+  in.op = SchedOp::launch;
+  in.stream = Stream::compute;
+  in.stage = "block";
+  in.instance = 0;
+  b.s.instrs.push_back(in);
+  plan::SimResult r = plan::simulate(b.s, tiny, plan::default_machine());
+  // Linear weights of a block: 4 * 256^2 + 3 * 688 * 256 = 790528; 2 FLOPs
+  // per weight per token over 512 tokens; attention 2 * B * H * S^2 * D.
+  double linear = 2.0 * 512 * 790528, attention = 2.0 * 4 * 4 * 128 * 128 * 64;
+  EXPECT_DOUBLE_EQ(r.gemm_flops, linear + attention);
+  EXPECT_GT(r.step_seconds, r.gemm_flops / 780e12);
+  EXPECT_EQ(r.bottleneck, "GPU compute");
+
+  // The backward stage recomputes the forward and does twice its GEMMs, and
+  // attention backward is 2.5x forward.
+  plan::StageCost fwd = plan::stage_cost(*tiny.find_stage("block"), 4, 128, plan::default_machine());
+  plan::StageCost bwd = plan::stage_cost(*tiny.find_stage("block.bwd"), 4, 128, plan::default_machine());
+  EXPECT_DOUBLE_EQ(bwd.gemm_flops, 3 * linear + attention * 3.5);
+  EXPECT_GT(bwd.kernels, fwd.kernels);
+  EXPECT_GT(fwd.memory_bytes, 0);
+}
+
+TEST(Simulator, UnknownStageIsAUserError) {
+  Builder b;
+  ir::SchedInstr in;
+  in.op = SchedOp::launch;
+  in.stage = "mystery";
+  b.s.instrs.push_back(in);
+  EXPECT_THROW(run(b), UserError);
+}
+
+TEST(Simulator, OptimizerStepRunsAtTheCpuRate) {
+  ir::Module tiny = lowered_tiny();
+  Builder b;
+  ir::SchedInstr in;
+  in.op = SchedOp::optimizer_step;
+  in.stream = Stream::cpu;
+  in.stage = "block";
+  in.instance = 2;
+  b.s.instrs.push_back(in);
+  plan::SimResult r = plan::simulate(b.s, tiny, plan::default_machine());
+  EXPECT_NEAR(r.step_seconds, (790528 + 2 * 256) / 5e9, 1e-15);
+}
+
+TEST(Simulator, ChromeTraceHasOneLanePerStream) {
+  Builder b;
+  b.stream_in(55e9);
+  b.record(Stream::h2d, 0);
+  b.wait(Stream::cpu, 0);
+  b.grad_norm(100e9);
+  b.s.instrs[0].stage = "block";
+  b.s.instrs[0].instance = 3;
+  plan::SimResult r = run(b);
+  nlohmann::json trace = nlohmann::json::parse(plan::chrome_trace_json(b.s, r));
+  int slices = 0, lanes = 0;
+  bool found = false;
+  for (const auto& e : trace["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "thread_name") ++lanes;
+    if (e["ph"] != "X") continue;
+    ++slices;
+    if (e["name"] == "stream_in block[3]") {
+      found = true;
+      EXPECT_EQ(e["tid"], 1);
+      EXPECT_DOUBLE_EQ(e["dur"].get<double>(), 1e6);
+    }
+  }
+  EXPECT_EQ(lanes, ir::kNumStreams);
+  EXPECT_EQ(slices, 3);  // stream_in, the wait that held cpu, grad_norm
+  EXPECT_TRUE(found);
+}
+
+TEST(Simulator, ShippedMachineMatchesTheBuiltInDefault) {
+  plan::Machine file = plan::load_machine(testing::source_path("machines/h100-pcie5.json"));
+  plan::Machine def = plan::default_machine();
+  EXPECT_EQ(file.name, "h100-pcie5");
+  EXPECT_EQ(file.h2d_gbps, def.h2d_gbps);
+  EXPECT_EQ(file.d2h_gbps, def.d2h_gbps);
+  EXPECT_EQ(file.bidir_gbps, def.bidir_gbps);
+  EXPECT_EQ(file.gemm_tflops, def.gemm_tflops);
+  EXPECT_EQ(file.elementwise_gbps, def.elementwise_gbps);
+  EXPECT_EQ(file.cpu_adamw_gparams, def.cpu_adamw_gparams);
+  EXPECT_EQ(file.host_memory_gbps, def.host_memory_gbps);
+  EXPECT_EQ(file.host_bytes, 125.0 * (1ull << 30));
+  EXPECT_EQ(file.gpu_bytes, 80e9);
+  EXPECT_EQ(file.launch_overhead_us, def.launch_overhead_us);
+}
+
+std::string machine_error(const std::string& text) {
+  try {
+    plan::parse_machine(text, "box.json");
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Simulator, MachineErrorsNameTheFileAndField) {
+  std::string full = testing::read_file(testing::source_path("machines/h100-pcie5.json"));
+  nlohmann::json doc = nlohmann::json::parse(full);
+  doc.erase("bidir_gbps");
+  EXPECT_EQ(machine_error(doc.dump()), "box.json: \"bidir_gbps\": missing field; every rate and size is required");
+  doc = nlohmann::json::parse(full);
+  doc["gemm_tflops"] = "fast";
+  EXPECT_EQ(machine_error(doc.dump()), "box.json: \"gemm_tflops\": must be a positive number; got \"fast\"");
+  doc = nlohmann::json::parse(full);
+  doc["host_bytes"] = "125 GiBs";
+  EXPECT_NE(machine_error(doc.dump()).find("\"host_bytes\": must be a positive number or a size"), std::string::npos);
+  doc = nlohmann::json::parse(full);
+  doc["h2d_gpbs"] = 55;
+  EXPECT_NE(machine_error(doc.dump()).find("box.json: \"h2d_gpbs\": unknown field; fields are name, notes, h2d_gbps"),
+            std::string::npos);
+  EXPECT_NE(machine_error("{").find("box.json: not valid JSON"), std::string::npos);
+  doc = nlohmann::json::parse(full);
+  doc["gpu_bytes"] = "1.5 TB";
+  EXPECT_EQ(plan::parse_machine(doc.dump(), "box.json").gpu_bytes, 1.5e12);
+  EXPECT_THROW(plan::load_machine("/nonexistent/box.json"), UserError);
+}
+
+}  // namespace
+}  // namespace horizon
