@@ -25,6 +25,7 @@ class EmulatedEvents {
  public:
   EmulatedEvents(int count, std::chrono::milliseconds timeout);
 
+  void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
   /// Forgets every record: the next step starts with no event recorded.
   void reset();
   void record(int event);

@@ -91,8 +91,9 @@ bool CubinCache::store(const std::string& key, const std::vector<char>& cubin) c
     }
   }
   std::filesystem::rename(tmp, path, ec);
-  if (ec) std::filesystem::remove(tmp, ec);
-  return !ec;
+  if (!ec) return true;
+  std::filesystem::remove(tmp, ec);
+  return false;
 }
 
 }  // namespace horizon::codegen::cuda

@@ -1,0 +1,39 @@
+// The kernel sources a lowered module needs on the GPU: every non-GEMM
+// instruction of every stage (embed, block, head and their backward stages),
+// with the fused elementwise groups of passes/fuse_elementwise as one kernel
+// each, specialized to a batch and sequence length. `linear*` ops are
+// cuBLASLt GEMMs and get no source. Used by `horizon compile --emit=cuda`
+// and by the CUDA stage executor.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codegen/cuda/kernel_source.h"
+#include "ir/module.h"
+
+namespace horizon::codegen::cuda {
+
+/// One kernel source and the stage values it binds.
+struct StageKernel {
+  std::string stage;
+  int first = 0, last = 0;    // instruction range [first, last]; a fused group spans several
+  std::string instructions;   // those instructions as IR text, one per line
+  std::vector<int> inputs;    // stage values bound to source.inputs, in order
+  std::vector<int> outputs;   // stage values bound to source.outputs, in order
+  KernelSource source;
+};
+
+/// Every kernel of every stage of `m` (after passes::lower) at batch B and
+/// sequence S, in stage and instruction order. A fused group materializes
+/// the values read after it or returned by the stage (as the CPU executor
+/// does). Throws std::invalid_argument naming the stage and instruction when
+/// an op has no CUDA generator for its shapes.
+std::vector<StageKernel> module_kernels(const ir::Module& m, int64_t batch, int64_t seq);
+
+/// The source with a header comment naming the stage, the instructions, the
+/// shapes and the launches, as `horizon compile --emit=cuda` prints it.
+std::string print_kernel(const StageKernel& k);
+
+}  // namespace horizon::codegen::cuda
