@@ -1,14 +1,25 @@
 // `horizon compile MODEL [--emit=STAGE] [--params]`: runs the compiler and
-// prints the IR after the requested stage, or the parameter breakdown.
+// prints the IR after the requested stage, or the parameter breakdown. Graph
+// stages print the graph IR; schedule stages (a planning pass, `schedule`,
+// or `plan` for the buffers and arena offsets) need --batch and --seq and
+// take the streaming options of `horizon plan`.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#ifdef HORIZON_HAVE_CUDA
+#include "codegen/cuda/module_kernels.h"
+#endif
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
 #include "ir/printer.h"
+#include "ir/schedule.h"
 #include "passes/lower.h"
+#include "passes/schedule_pipeline.h"
+#include "plan/machine.h"
+#include "plan/memory_table.h"
 #include "support/error.h"
 #include "support/numbers.h"
 
@@ -30,16 +41,55 @@ void print_params(const ir::Module& m) {
               format_bytes(2.0 * static_cast<double>(sum.total)).c_str());
 }
 
+/// Every generated CUDA kernel of the lowered module, with a header per kernel.
+int print_cuda_kernels(const ir::Module& m, int64_t batch, int64_t seq) {
+  if (batch < 1 || seq < 1) throw UserError("compile: --batch and --seq must be >= 1");
+#ifdef HORIZON_HAVE_CUDA
+  for (const codegen::cuda::StageKernel& k : codegen::cuda::module_kernels(m, batch, seq))
+    std::cout << codegen::cuda::print_kernel(k) << "\n";
+  return 0;
+#else
+  (void)m;
+  throw UserError("compile: --emit=cuda needs a build with the CUDA toolkit (CMake found none)");
+#endif
+}
+
+bool is_schedule_stage(const std::string& emit) {
+  auto names = passes::schedule_pass_names();
+  return emit == "schedule" || emit == "plan" || std::find(names.begin(), names.end(), emit) != names.end();
+}
+
+int print_schedule_stage(const ir::Module& m, const Arguments& a, const std::string& emit) {
+  const passes::StreamingOptions options = streaming_options(a, "compile", machine_option(a));
+  if (emit == "schedule" || emit == "lower_to_schedule") {
+    std::cout << ir::print_schedule(passes::lower_to_schedule(m, options));
+  } else if (emit == "plan") {
+    std::cout << plan::format_memory_plan(passes::lower_to_schedule(m, options), m);
+  } else {
+    passes::lower_to_schedule(m, options, emit, &std::cout);  // prints the step plan after that pass
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_compile(const Args& args) {
-  Arguments a("compile", "horizon compile MODEL [--emit=STAGE] [--params] [--time-passes]",
+  Arguments a("compile", "horizon compile MODEL [--emit=STAGE] [--batch=B --seq=S] [--params] [--time-passes]",
               "Compiles a model description (native model JSON, Hugging Face config.json, or an .hir IR dump)\n"
               "and prints the IR after a stage of the pipeline.");
   a.positional("MODEL", "model file: models/*.json, a Hugging Face config.json, or a .hir dump");
   std::string stages = "ir";
   for (const std::string& p : passes::graph_pass_names()) stages += "|" + p;
-  a.option("emit", "STAGE", "what to print: " + stages + " (ir = the graph IR after the whole pipeline)", "ir");
+  stages += "|cuda";
+  for (const std::string& p : passes::schedule_pass_names()) stages += "|" + p;
+  a.option("emit", "STAGE",
+           "what to print: " + stages +
+               "|schedule|plan (ir = the graph IR after the whole pipeline; cuda = the generated CUDA kernels;"
+               " schedule = the step's schedule IR; plan = its buffers and arena offsets)",
+           "ir");
+  a.option("batch", "B", "batch size: sequences per step (--emit=schedule|plan|PASS, required) or kernels' (cuda)", "1");
+  a.option("seq", "S", "sequence length (--emit=schedule|plan|PASS, required; --emit=cuda)", "128");
+  add_streaming_options(a, false);
   a.flag("params", "print the parameter count per stage and the bytes at bf16 instead of IR");
   a.flag("time-passes", "print each pass's run time to stderr");
   if (!a.parse(args)) return 0;
@@ -48,12 +98,15 @@ int run_compile(const Args& args) {
   passes::LowerOptions opts;
   opts.time_passes = a.get_flag("time-passes");
   std::string emit = a.get("emit");
-  if (emit != "ir") opts.stop_after = emit;
+  const bool schedule_stage = is_schedule_stage(emit);
+  if (emit != "ir" && emit != "cuda" && !schedule_stage) opts.stop_after = emit;
   passes::lower(m, opts);
   if (a.get_flag("params")) {
     print_params(m);
     return 0;
   }
+  if (schedule_stage) return print_schedule_stage(m, a, emit);
+  if (emit == "cuda") return print_cuda_kernels(m, a.get_int("batch"), a.get_int("seq"));
   std::cout << ir::print_module(m);
   return 0;
 }

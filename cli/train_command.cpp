@@ -1,6 +1,8 @@
 // `horizon train MODEL --data PATH ...`: trains a model on the CPU backend
 // (the CUDA backend arrives with the streaming runtime), with progress,
-// validation, metrics.jsonl and Hugging Face-loadable checkpoints.
+// validation, metrics.jsonl and Hugging Face-loadable checkpoints. With
+// --stream the steps run the compiled schedule on the emulated device — the
+// program a GPU would run, with the same result as the unstreamed step.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,7 +17,9 @@
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
 #include "passes/lower.h"
+#include "passes/schedule_pipeline.h"
 #include "runtime/generate.h"
+#include "runtime/schedule_executor.h"
 #include "runtime/trainer.h"
 #include "support/error.h"
 #include "support/numbers.h"
@@ -32,6 +36,12 @@ Arguments train_arguments() {
   a.option("steps", "N", "optimizer steps", "100");
   a.option("batch", "B", "sequences per step", "8");
   a.option("seq", "S", "tokens per sequence", "128");
+  a.option("micro-batches", "M", "split each batch into M micro-batches; gradients add up, their mean updates", "1");
+  a.flag("stream",
+         "run each step as the compiled schedule (weights streamed layer by layer through slots) on the\n"
+         "emulated device; same result as the unstreamed step");
+  a.option("checkpoint-every", "K", "with --stream: save every K-th block input, recompute the rest (0: choose)", "0");
+  a.option("slots", "N", "with --stream: weight slots on the device (0: choose)", "0");
   a.option("lr", "LR", "peak learning rate", "1e-3");
   a.option("min-lr-ratio", "R", "final learning rate as a fraction of the peak", "0.1");
   a.option("warmup", "W", "linear warm-up steps", "0");
@@ -75,7 +85,13 @@ int run_train(const Args& args) {
   Arguments a = train_arguments();
   if (!a.parse(args)) return 0;
   if (!a.has("data")) throw UserError("horizon train: missing --data PATH; e.g. --data /usr/share/games/fortunes");
-  for (const char* n : {"steps", "batch", "seq"}) check_positive(a, n);
+  for (const char* n : {"steps", "batch", "seq", "micro-batches"}) check_positive(a, n);
+  for (const char* n : {"checkpoint-every", "slots"})
+    if (a.get_int(n) < 0)
+      throw UserError(std::string("horizon train: --") + n + " must be 0 (choose) or positive, got " + a.get(n));
+  const bool stream = a.get_flag("stream");
+  if (!stream && (a.get_int("checkpoint-every") || a.get_int("slots")))
+    throw UserError("horizon train: --checkpoint-every and --slots shape the streamed schedule; add --stream");
   std::string device = a.get("device");
   if (device != "cpu" && device != "auto" && device != "cuda")
     throw UserError("horizon train: --device must be cpu, cuda or auto, got '" + device + "'");
@@ -84,7 +100,10 @@ int run_train(const Args& args) {
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
   passes::lower(model);
-  const int64_t B = a.get_int("batch"), S = a.get_int("seq");
+  const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
+  if (B % M)
+    throw UserError("horizon train: --batch " + std::to_string(B) + " is not divisible by --micro-batches " +
+                    std::to_string(M) + "; pick a batch that is a multiple of it");
   const int64_t max_seq = static_cast<int64_t>(model.config_number("max_seq", 0));
   if (max_seq > 0 && S > max_seq)
     throw UserError("horizon train: --seq " + std::to_string(S) + " exceeds the model's max_seq " + std::to_string(max_seq));
@@ -113,6 +132,7 @@ int run_train(const Args& args) {
   cfg.adamw.weight_decay = static_cast<float>(a.get_double("weight-decay"));
   cfg.clip = static_cast<float>(a.get_double("clip"));
   cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
+  cfg.micro_batches = M;
   // Resumed runs skip the batches the earlier run consumed, so data order matches an uninterrupted run.
   for (int64_t s = 0; s < store.step(); ++s) sampler.next();
 
@@ -123,11 +143,36 @@ int run_train(const Args& args) {
               format_bytes(static_cast<double>(store.bytes())).c_str(), store.bytes_per_parameter(), a.get("data").c_str(),
               format_count(static_cast<int64_t>(dataset.train().tokens.size())).c_str(),
               format_count(static_cast<int64_t>(dataset.validation().tokens.size())).c_str());
-  std::printf("device cpu | batch %lld x seq %lld | %lld steps from step %lld | lr %g %s\n", static_cast<long long>(B),
-              static_cast<long long>(S), static_cast<long long>(cfg.steps), static_cast<long long>(store.step()),
-              cfg.lr.peak, a.get("schedule").c_str());
+  std::printf("device cpu%s | batch %lld x seq %lld in %lld micro-batch(es) | %lld steps from step %lld | lr %g %s\n",
+              stream ? " (streamed schedule, emulated device)" : "", static_cast<long long>(B),
+              static_cast<long long>(S), static_cast<long long>(M), static_cast<long long>(cfg.steps),
+              static_cast<long long>(store.step()), cfg.lr.peak, a.get("schedule").c_str());
 
-  runtime::Trainer trainer(model, store, cfg);
+  std::unique_ptr<runtime::StepBackend> backend;
+  if (stream) {
+    passes::StreamingOptions opts;
+    opts.batch = B;
+    opts.seq = S;
+    opts.micro_batches = M;
+    opts.checkpoint_every = a.get_int("checkpoint-every");
+    opts.slots = a.get_int("slots");
+    opts.clip = cfg.clip > 0;
+    ir::Schedule schedule = passes::lower_to_schedule(model, opts);
+    int64_t arena = 0;
+    for (const ir::ArenaPlan& p : schedule.arena_plans) arena = std::max(arena, p.bytes);
+    std::printf("schedule: %lld instructions, %lld events | checkpoint every %lld (%s) | %lld slots | arena %s | "
+                "device %s, host %s\n",
+                static_cast<long long>(schedule.instrs.size()), static_cast<long long>(schedule.events),
+                static_cast<long long>(schedule.config.checkpoint_every),
+                schedule.config.host_checkpoints ? "host" : "device", static_cast<long long>(schedule.config.slots),
+                format_bytes(static_cast<double>(arena)).c_str(),
+                format_bytes(static_cast<double>(schedule.bytes(ir::Place::gpu))).c_str(),
+                format_bytes(static_cast<double>(schedule.bytes(ir::Place::host))).c_str());
+    backend = runtime::make_streamed_step(schedule, model, store, cfg);
+  } else {
+    backend = runtime::make_unstreamed_step(model, store, cfg);
+  }
+  runtime::Trainer trainer(model, store, cfg, std::move(backend));
   Progress progress(cfg.steps, flops_per_token(model, S), save.empty() ? "" : save + "/metrics.jsonl");
   trainer.run(
       [&] {

@@ -43,11 +43,14 @@ class Lexer {
       advance();
       t.kind = Token::string;
       while (i_ < s_.size() && s_[i_] != '"' && s_[i_] != '\n') t.text += advance();
-      if (i_ >= s_.size() || s_[i_] != '"') t.kind = Token::end, t.text = "\"";
-      else advance();
+      if (i_ >= s_.size() || s_[i_] != '"')
+        t.kind = Token::end, t.text = "\"";
+      else
+        advance();
     } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-') {
       t.kind = Token::number;
-      t.text = std::string(1, advance()) + take_while(name_char);
+      t.text = std::string(1, advance());
+      t.text += take_while(name_char);
     } else {
       t.kind = Token::punct;
       t.text = std::string(1, advance());
@@ -58,8 +61,10 @@ class Lexer {
  private:
   char advance() {
     char c = s_[i_++];
-    if (c == '\n') ++line_, col_ = 1;
-    else ++col_;
+    if (c == '\n')
+      ++line_, col_ = 1;
+    else
+      ++col_;
     return c;
   }
   template <class F>
@@ -70,9 +75,12 @@ class Lexer {
   }
   void skip_space() {
     while (i_ < s_.size()) {
-      if (std::isspace(static_cast<unsigned char>(s_[i_]))) advance();
-      else if (s_.compare(i_, 2, "//") == 0) while (i_ < s_.size() && s_[i_] != '\n') advance();
-      else break;
+      if (std::isspace(static_cast<unsigned char>(s_[i_])))
+        advance();
+      else if (s_.compare(i_, 2, "//") == 0)
+        while (i_ < s_.size() && s_[i_] != '\n') advance();
+      else
+        break;
     }
   }
   const std::string& s_;
@@ -131,8 +139,10 @@ class Parser {
         if (s == k.text) error_at(k, "config key '" + k.text + "' is given twice");
       seen.push_back(k.text);
       punct("=");
-      if (key->value) *key->value = integer("an integer", INT64_MIN, INT64_MAX);
-      else *key->flag = integer("0 or 1", 0, 1) != 0;
+      if (key->value)
+        *key->value = integer("an integer", INT64_MIN, INT64_MAX);
+      else
+        *key->flag = integer("0 or 1", 0, 1) != 0;
       if (!is_punct("}")) punct(",");
     }
     take();
@@ -168,7 +178,8 @@ class Parser {
     while (!is_punct("}")) {
       Token at = tok_;
       int64_t v = integer("a value index", 0, INT64_MAX);
-      if (v >= n) error_at(at, "value " + at.text + " is out of range", "the plan declares " + std::to_string(n) + " values");
+      if (v >= n)
+        error_at(at, "value " + at.text + " is out of range", "the plan declares " + std::to_string(n) + " values");
       if (listed[v]) error_at(at, "value " + at.text + " is placed twice");
       listed[v] = true;
       punct("=");
@@ -188,12 +199,11 @@ class Parser {
     int line = stream.line;
     Token op = expect(Token::ident, "an instruction name");
     auto o = parse_sched_op(op.text);
-    if (!o)
-      error_at(op, "unknown instruction '" + op.text + "'",
-               "see docs/schedule-ir.md for the instructions");
+    if (!o) error_at(op, "unknown instruction '" + op.text + "'", "see docs/schedule-ir.md for the instructions");
     in.op = *o;
     auto on_line = [&] { return tok_.kind != Token::end && tok_.line == line; };
-    if (on_line() && tok_.kind == Token::ident && tok_.text != "mb" && tok_.text != "accumulate") in.stage = take().text;
+    if (on_line() && tok_.kind == Token::ident && tok_.text != "mb" && tok_.text != "accumulate")
+      in.stage = take().text;
     if (on_line() && is_punct("[")) {
       take();
       in.instance = integer("an instance index", 0, INT64_MAX);
@@ -246,7 +256,8 @@ class Parser {
     op.range.offset = integer("a byte offset", 0, INT64_MAX);
     punct(":");
     int64_t end = integer("an end offset", 0, INT64_MAX);
-    if (end < op.range.offset) error_at(begin, "range [" + begin.text + ":" + std::to_string(end) + "] ends before it begins");
+    if (end < op.range.offset)
+      error_at(begin, "range [" + begin.text + ":" + std::to_string(end) + "] ends before it begins");
     op.range.bytes = end - op.range.offset;
     punct("]");
     Token access = expect(Token::ident, "r or w");
@@ -260,7 +271,8 @@ class Parser {
     int64_t v = 0;
     const std::string& s = tok_.text;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || end != s.data() + s.size()) error_at(tok_, "'" + s + "' is not an integer", "expected " + what);
+    if (ec != std::errc() || end != s.data() + s.size())
+      error_at(tok_, "'" + s + "' is not an integer", "expected " + what);
     if (v < lo || v > hi)
       error_at(tok_, "'" + s + "' is out of range for " + what,
                "expected " + std::to_string(lo) + " to " + std::to_string(hi));

@@ -25,7 +25,7 @@ struct StreamingOptions {
   int64_t checkpoint_every = 0;  // K; 0: the smallest K whose checkpoints fit the GPU budget (1 when they do)
   int64_t slots = 0;             // weight slots; 0: 2, or more when K needs them and memory allows
   int64_t prefetch = 0;          // 0: slots - 1
-  int host_checkpoints = -1;     // -1: only when GPU checkpoints do not fit; 0 / 1 force
+  int host_checkpoints = -1;     // -1 or 1: pinned host (GPU memory independent of depth); 0: on the GPU
   bool clip = true;              // global-norm clipping (defers updates to after the norm)
   double gpu_bytes = 80e9;       // budget for the GPU
   double host_bytes = 125.0 * (1ull << 30);

@@ -27,9 +27,13 @@ std::string chrome_trace_json(const ir::Schedule& s, const SimResult& r) {
   Json events = Json::array();
   events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 0}, {"args", {{"name", "step of " + s.model}}}});
   for (int k = 0; k < ir::kNumStreams; ++k) {
-    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", k},
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", 0},
+                      {"tid", k},
                       {"args", {{"name", ir::stream_name(static_cast<ir::Stream>(k))}}}});
-    events.push_back({{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", 0}, {"tid", k}, {"args", {{"sort_index", k}}}});
+    events.push_back(
+        {{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", 0}, {"tid", k}, {"args", {{"sort_index", k}}}});
   }
   for (size_t i = 0; i < s.instrs.size() && i < r.times.size(); ++i) {
     const ir::SchedInstr& in = s.instrs[i];

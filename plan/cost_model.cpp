@@ -36,8 +36,10 @@ const StageCost& CostModel::launch_cost(const std::string& stage) const {
   if (auto it = stages_.find(stage); it != stages_.end()) return it->second;
   const ir::Stage* st = graph_.find_stage(stage);
   if (!st)
-    throw_user_error("schedule", "", "a launch names stage '" + stage + "', which the graph of model '" + graph_.name +
-                                         "' does not have", "plan the schedule with the module it was lowered from");
+    throw_user_error(
+        "schedule", "",
+        "a launch names stage '" + stage + "', which the graph of model '" + graph_.name + "' does not have",
+        "plan the schedule with the module it was lowered from");
   return stages_.emplace(stage, stage_cost(*st, sequences_, seq_, machine_)).first->second;
 }
 
@@ -78,8 +80,12 @@ InstrCost CostModel::cost(const ir::SchedInstr& in) const {
     case ir::SchedOp::restore:
       c.bytes = copied_bytes(in);
       switch (in.stream) {
-        case ir::Stream::h2d: c.resource = Resource::h2d_link; break;
-        case ir::Stream::d2h: c.resource = Resource::d2h_link; break;
+        case ir::Stream::h2d:
+          c.resource = Resource::h2d_link;
+          break;
+        case ir::Stream::d2h:
+          c.resource = Resource::d2h_link;
+          break;
         case ir::Stream::compute:  // read and write in GPU memory
           c.resource = Resource::gpu;
           c.seconds = 2 * c.bytes / (m.elementwise_gbps * 1e9);

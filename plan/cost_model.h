@@ -36,11 +36,11 @@ struct InstrCost {
 
 /// One launch of a graph stage on one micro-batch.
 struct StageCost {
-  double gemm_flops = 0;     // GEMMs and attention
-  double gemm_seconds = 0;   // each at max(FLOPs / GEMM rate, bytes / memory bandwidth)
-  double memory_bytes = 0;   // bytes read and written by the other kernels
+  double gemm_flops = 0;    // GEMMs and attention
+  double gemm_seconds = 0;  // each at max(FLOPs / GEMM rate, bytes / memory bandwidth)
+  double memory_bytes = 0;  // bytes read and written by the other kernels
   double memory_seconds = 0;
-  int64_t kernels = 0;       // a fused elementwise group is one kernel
+  int64_t kernels = 0;  // a fused elementwise group is one kernel
   double overhead_seconds = 0;
   double seconds() const { return gemm_seconds + memory_seconds + overhead_seconds; }
 };

@@ -91,15 +91,19 @@ Machine parse_machine(const std::string& text, const std::string& file) {
       throw_user_error(file, "\"" + key + "\"", "unknown field", "fields are " + known);
     }
     double v = -1;
-    if (it->is_number()) v = it->get<double>();
-    else if (field->is_size && it->is_string()) v = parse_size(it->get<std::string>());
+    if (it->is_number())
+      v = it->get<double>();
+    else if (field->is_size && it->is_string())
+      v = parse_size(it->get<std::string>());
     if (!(v > 0) || !std::isfinite(v))
-      throw_user_error(file, "\"" + key + "\"", "must be a positive number" + std::string(field->is_size ? " or a size like \"125 GiB\"" : ""),
+      throw_user_error(file, "\"" + key + "\"",
+                       "must be a positive number" + std::string(field->is_size ? " or a size like \"125 GiB\"" : ""),
                        "got " + it->dump());
     m.*(field->value) = v;
   }
   for (const Field& f : kFields)
-    if (!doc.contains(f.key)) throw_user_error(file, "\"" + std::string(f.key) + "\"", "missing field", "every rate and size is required");
+    if (!doc.contains(f.key))
+      throw_user_error(file, "\"" + std::string(f.key) + "\"", "missing field", "every rate and size is required");
   if (m.name.empty()) m.name = file;
   return m;
 }

@@ -44,11 +44,12 @@ std::string where(const ir::Schedule& s, int i) {
     why += why.empty() ? "" : "; ";
     why += std::string(ir::stream_name(static_cast<ir::Stream>(k))) + " is held at " + where(s, st.current()) + ": ";
     int rec = w.event >= 0 && w.event < static_cast<int>(recorded_by.size()) ? recorded_by[w.event] : -1;
-    if (rec < 0) why += "^e" + std::to_string(w.event) + " is never recorded";
-    else why += "its record is " + where(s, rec) + ", which its stream has not reached";
+    if (rec < 0)
+      why += "^e" + std::to_string(w.event) + " is never recorded";
+    else
+      why += "its record is " + where(s, rec) + ", which its stream has not reached";
   }
-  throw_user_error("schedule \"" + s.model + "\"", "",
-                   "deadlock after " + format_double(now * 1e3) + " ms: " + why,
+  throw_user_error("schedule \"" + s.model + "\"", "", "deadlock after " + format_double(now * 1e3) + " ms: " + why,
                    "a wait needs a record that its stream reaches without waiting on the waiter");
 }
 
@@ -87,7 +88,8 @@ SimResult simulate(const ir::Schedule& s, const ir::Module& graph, const Machine
   auto retire = [&](StreamState& st) {
     int i = st.current();
     r.times[i].end = now;
-    if (costs[i].resource != Resource::none) r.streams[static_cast<size_t>(&st - streams.data())].busy += now - r.times[i].start;
+    if (costs[i].resource != Resource::none)
+      r.streams[static_cast<size_t>(&st - streams.data())].busy += now - r.times[i].start;
     st.running = false;
     ++st.pc;
   };

@@ -85,8 +85,10 @@ StageCost stage_cost(const ir::Stage& st, int64_t sequences, int64_t seq, const 
     for (size_t k = 0; k < in.operands.size(); ++k) {
       int v = in.operands[k];
       // A gather reads only the rows it looks up, not the whole table.
-      if (in.op == ir::Op::embedding && k == 1) moved += elements(in.results[0]) * ir::dtype_size(st.values[v].type.dtype);
-      else moved += bytes(v);
+      if (in.op == ir::Op::embedding && k == 1)
+        moved += elements(in.results[0]) * ir::dtype_size(st.values[v].type.dtype);
+      else
+        moved += bytes(v);
     }
     for (int v : in.results) moved += bytes(v);
     c.memory_bytes += moved;

@@ -1,48 +1,90 @@
 #include "runtime/emulated_streams.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace horizon::runtime {
 
-EmulatedEvents::EmulatedEvents(int count, std::chrono::milliseconds timeout) : timeout_(timeout) {
-  for (int e = 0; e < count; ++e) events_.push_back(std::make_unique<Event>());
-}
+EmulatedEvents::EmulatedEvents(int events, int streams)
+    : recorded_(static_cast<size_t>(events), 0),
+      waiting_for_(static_cast<size_t>(streams), -1),
+      waiter_(static_cast<size_t>(streams)),
+      finished_(static_cast<size_t>(streams), 0) {}
 
 void EmulatedEvents::reset() {
-  for (auto& e : events_) {
-    std::lock_guard<std::mutex> lock(e->mu);
-    e->recorded = false;
-    e->aborted = false;
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::fill(recorded_.begin(), recorded_.end(), 0);
+  std::fill(waiting_for_.begin(), waiting_for_.end(), -1);
+  std::fill(finished_.begin(), finished_.end(), 0);
+  failure_.clear();
 }
 
 void EmulatedEvents::record(int event) {
-  Event& e = *events_.at(static_cast<size_t>(event));
   {
-    std::lock_guard<std::mutex> lock(e.mu);
-    e.recorded = true;
+    std::lock_guard<std::mutex> lock(mu_);
+    recorded_.at(static_cast<size_t>(event)) = 1;
   }
-  e.cv.notify_all();
+  cv_.notify_all();
 }
 
-void EmulatedEvents::wait(int event, const std::string& waiter) {
-  Event& e = *events_.at(static_cast<size_t>(event));
-  std::unique_lock<std::mutex> lock(e.mu);
-  if (!e.cv.wait_for(lock, timeout_, [&] { return e.recorded || e.aborted; }))
-    throw std::runtime_error(waiter + ": event ^e" + std::to_string(event) + " was not recorded within " +
-                             std::to_string(timeout_.count()) +
-                             " ms; the schedule waits for an event no stream records before it (deadlock)");
-  if (!e.recorded) throw std::runtime_error(waiter + ": abandoned, another stream failed");
+bool EmulatedEvents::deadlocked() const {
+  for (size_t s = 0; s < finished_.size(); ++s) {
+    if (finished_[s]) continue;
+    const int e = waiting_for_[s];
+    if (e < 0 || recorded_[static_cast<size_t>(e)]) return false;  // running, or about to
+  }
+  return true;
+}
+
+std::string EmulatedEvents::blocked_waits() const {
+  std::string out;
+  for (size_t s = 0; s < waiting_for_.size(); ++s)
+    if (waiting_for_[s] >= 0 && !recorded_[static_cast<size_t>(waiting_for_[s])])
+      out += (out.empty() ? "" : "; ") + waiter_[s];
+  return out;
+}
+
+void EmulatedEvents::wait(int event, int stream, const std::string& waiter) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (recorded_.at(static_cast<size_t>(event))) return;
+  const size_t s = static_cast<size_t>(stream);
+  waiting_for_[s] = event;
+  waiter_[s] = waiter;
+  if (failure_.empty() && deadlocked()) {
+    failure_ = "deadlock: every running stream waits for an event that no stream will record: " + blocked_waits();
+    cv_.notify_all();
+  }
+  auto done = [&] { return recorded_[static_cast<size_t>(event)] || !failure_.empty(); };
+  if (timeout_.count() > 0) {
+    if (!cv_.wait_for(lock, timeout_, done) && failure_.empty())
+      failure_ = waiter + ": event ^e" + std::to_string(event) + " was not recorded within " +
+                 std::to_string(timeout_.count()) + " ms; blocked: " + blocked_waits();
+  } else {
+    cv_.wait(lock, done);
+  }
+  waiting_for_[s] = -1;
+  if (!recorded_[static_cast<size_t>(event)]) {
+    cv_.notify_all();
+    throw std::runtime_error(failure_);
+  }
+}
+
+void EmulatedEvents::finish(int stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  finished_[static_cast<size_t>(stream)] = 1;
+  // The last stream to leave may strand the others.
+  if (failure_.empty() && deadlocked() && blocked_waits() != "") {
+    failure_ = "deadlock: the streams still running wait for events that no stream will record: " + blocked_waits();
+    cv_.notify_all();
+  }
 }
 
 void EmulatedEvents::abort() {
-  for (auto& e : events_) {
-    {
-      std::lock_guard<std::mutex> lock(e->mu);
-      e->aborted = true;
-    }
-    e->cv.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failure_.empty()) failure_ = "abandoned: another stream failed";
   }
+  cv_.notify_all();
 }
 
 StreamWorkers::StreamWorkers(int streams, Body body, std::function<void()> on_failure)

@@ -19,34 +19,44 @@
 namespace horizon::runtime {
 
 /// A schedule's events for one step at a time. An event is recorded once per
-/// step; waits block until it is, and throw instead of hanging when it never
-/// is (a schedule bug must not deadlock silently).
+/// step and waits block until it is. A schedule bug must not hang silently:
+/// when every stream still running is blocked in a wait for an event nobody
+/// recorded, no stream can ever record it, so that is a deadlock — found the
+/// moment it happens, and reported naming every blocked wait.
 class EmulatedEvents {
  public:
-  EmulatedEvents(int count, std::chrono::milliseconds timeout);
+  EmulatedEvents(int events, int streams);
 
+  /// A wait longer than this fails even without a proven deadlock (a safety
+  /// net for a stream stuck elsewhere); zero, the default, waits for as long
+  /// as some stream makes progress.
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
-  /// Forgets every record: the next step starts with no event recorded.
+  /// Forgets every record: the next step starts with nothing recorded and
+  /// every stream running.
   void reset();
   void record(int event);
-  /// Blocks until `event` is recorded this step. Throws std::runtime_error
-  /// naming `waiter` when it is not within the timeout, or when abort() was
-  /// called (another stream failed and will never record it).
-  void wait(int event, const std::string& waiter);
-  /// Wakes every waiter with an error; lasts until reset().
+  /// Blocks `stream` until `event` is recorded this step. `waiter` describes
+  /// the wait for error messages. Throws std::runtime_error on a deadlock, a
+  /// timeout, or after abort().
+  void wait(int event, int stream, const std::string& waiter);
+  /// `stream` ran its last instruction of the step.
+  void finish(int stream);
+  /// Wakes every waiter with an error (another stream failed and will never
+  /// record what they wait for); lasts until reset().
   void abort();
 
-  int count() const { return static_cast<int>(events_.size()); }
-
  private:
-  struct Event {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool recorded = false;
-    bool aborted = false;
-  };
-  std::vector<std::unique_ptr<Event>> events_;
-  std::chrono::milliseconds timeout_;
+  bool deadlocked() const;  // with mu_ held
+  std::string blocked_waits() const;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<char> recorded_;       // per event
+  std::vector<int> waiting_for_;     // per stream: the event it is blocked on, or -1
+  std::vector<std::string> waiter_;  // per stream: that wait's description
+  std::vector<char> finished_;       // per stream
+  std::string failure_;              // set once the step cannot complete
+  std::chrono::milliseconds timeout_{0};
 };
 
 /// One persistent thread per stream. run() hands every thread its body for

@@ -21,8 +21,6 @@ int moment_bytes(codegen::cpu::MomentType t) { return t == codegen::cpu::MomentT
 
 HostStore::HostStore(const ir::Module& m, codegen::cpu::MomentType moments)
     : layout_(ir::layout_params(m)), moments_(moments) {
-  for (const ir::LaidOutTensor& t : layout_.tensors)
-    tensors_.push_back(StoredTensor{t.name, t.shape, t.elements, t.region, t.offset, t.decay, t.init});
   for (const ir::RegionLayout& rl : layout_.regions) {
     Region r;
     r.stage = rl.stage;
@@ -59,8 +57,8 @@ int HostStore::tensor_of(const std::string& stage, int64_t instance, int param) 
 }
 
 int HostStore::find_tensor(const std::string& name) const {
-  for (size_t i = 0; i < tensors_.size(); ++i)
-    if (tensors_[i].name == name) return static_cast<int>(i);
+  for (size_t i = 0; i < layout_.tensors.size(); ++i)
+    if (layout_.tensors[i].name == name) return static_cast<int>(i);
   return -1;
 }
 
@@ -68,47 +66,47 @@ int HostStore::bytes_per_parameter() const { return 4 + 2 * moment_bytes(moments
 
 int64_t HostStore::bytes() const { return parameters_ * bytes_per_parameter(); }
 
-uint16_t* HostStore::w_hi(int t) const { return regions_[tensors_[t].region].w_hi + tensors_[t].offset; }
-uint16_t* HostStore::w_lo(int t) const { return regions_[tensors_[t].region].w_lo + tensors_[t].offset; }
+uint16_t* HostStore::w_hi(int t) const { return regions_[layout_.tensors[t].region].w_hi + layout_.tensors[t].offset; }
+uint16_t* HostStore::w_lo(int t) const { return regions_[layout_.tensors[t].region].w_lo + layout_.tensors[t].offset; }
 void* HostStore::m(int t) const {
-  return static_cast<char*>(regions_[tensors_[t].region].m) + tensors_[t].offset * moment_bytes(moments_);
+  return static_cast<char*>(regions_[layout_.tensors[t].region].m) + layout_.tensors[t].offset * moment_bytes(moments_);
 }
 void* HostStore::v(int t) const {
-  return static_cast<char*>(regions_[tensors_[t].region].v) + tensors_[t].offset * moment_bytes(moments_);
+  return static_cast<char*>(regions_[layout_.tensors[t].region].v) + layout_.tensors[t].offset * moment_bytes(moments_);
 }
 
 void HostStore::set_master(int t, const float* values) {
   uint16_t* hi = w_hi(t);
   uint16_t* lo = w_lo(t);
-  for (int64_t i = 0; i < tensors_[t].elements; ++i) {
+  for (int64_t i = 0; i < layout_.tensors[t].elements; ++i) {
     uint32_t bits = std::bit_cast<uint32_t>(values[i]);
     hi[i] = static_cast<uint16_t>(bits >> 16);
     lo[i] = static_cast<uint16_t>(bits & 0xffffu);
   }
-  std::memset(m(t), 0, static_cast<size_t>(tensors_[t].elements * moment_bytes(moments_)));
-  std::memset(v(t), 0, static_cast<size_t>(tensors_[t].elements * moment_bytes(moments_)));
+  std::memset(m(t), 0, static_cast<size_t>(layout_.tensors[t].elements * moment_bytes(moments_)));
+  std::memset(v(t), 0, static_cast<size_t>(layout_.tensors[t].elements * moment_bytes(moments_)));
 }
 
 void HostStore::get_master(int t, float* out) const {
   const uint16_t* hi = w_hi(t);
   const uint16_t* lo = w_lo(t);
-  for (int64_t i = 0; i < tensors_[t].elements; ++i)
+  for (int64_t i = 0; i < layout_.tensors[t].elements; ++i)
     out[i] = std::bit_cast<float>(static_cast<uint32_t>(hi[i]) << 16 | lo[i]);
 }
 
 void HostStore::get_working(int t, float* out) const {
   const uint16_t* hi = w_hi(t);
-  for (int64_t i = 0; i < tensors_[t].elements; ++i) out[i] = bf16_to_float(hi[i]);
+  for (int64_t i = 0; i < layout_.tensors[t].elements; ++i) out[i] = bf16_to_float(hi[i]);
 }
 
 void HostStore::get_bf16(int t, uint16_t* out) const {
-  std::memcpy(out, w_hi(t), static_cast<size_t>(tensors_[t].elements) * sizeof(uint16_t));
+  std::memcpy(out, w_hi(t), static_cast<size_t>(layout_.tensors[t].elements) * sizeof(uint16_t));
 }
 
 void HostStore::init_random(uint64_t seed) {
   std::vector<float> values;
-  for (size_t t = 0; t < tensors_.size(); ++t) {
-    const StoredTensor& st = tensors_[t];
+  for (size_t t = 0; t < layout_.tensors.size(); ++t) {
+    const StoredTensor& st = layout_.tensors[t];
     values.assign(static_cast<size_t>(st.elements), 0.0f);
     switch (st.init.kind) {
       case ir::Init::Kind::ones:

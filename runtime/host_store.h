@@ -19,15 +19,8 @@
 
 namespace horizon::runtime {
 
-struct StoredTensor {
-  std::string name;  // checkpoint name with {i} resolved
-  std::vector<int64_t> shape;
-  int64_t elements = 0;
-  int region = -1;
-  int64_t offset = 0;  // element offset inside the region's planes
-  bool decay = true;
-  ir::Init init;
-};
+/// A stored tensor: its name, shape and place in its region (ir/param_layout.h).
+using StoredTensor = ir::LaidOutTensor;
 
 struct Region {
   std::string stage;
@@ -53,7 +46,7 @@ class HostStore {
   int tensor_of(const std::string& stage, int64_t instance, int param) const;
   int find_tensor(const std::string& name) const;  // -1 if absent
 
-  const std::vector<StoredTensor>& tensors() const { return tensors_; }
+  const std::vector<StoredTensor>& tensors() const { return layout_.tensors; }
   const std::vector<Region>& regions() const { return regions_; }
   const ir::ParamLayout& layout() const { return layout_; }
   int64_t parameter_count() const { return parameters_; }
@@ -88,7 +81,6 @@ class HostStore {
   void set_step(int64_t s) { step_ = s; }
 
  private:
-  std::vector<StoredTensor> tensors_;
   std::vector<Region> regions_;
   ir::ParamLayout layout_;
   codegen::cpu::MomentType moments_;

@@ -25,10 +25,10 @@ namespace horizon::runtime {
 struct ExecutorMeasurements {
   /// Highest arena byte any placed transient reached (offset + planned size).
   int64_t arena_high_water = 0;
-  std::array<double, ir::kNumStreams> busy_seconds{};  // per stream, waits excluded
+  std::array<double, ir::kNumStreams> busy_seconds{};   // per stream, waits excluded
   int64_t h2d_bytes = 0, d2h_bytes = 0, d2d_bytes = 0;  // by the places of source and destination
-  double loss = 0;       // mean over micro-batches
-  double grad_norm = 0;  // global norm of the mean gradient, before clipping
+  double loss = 0;                                      // mean over micro-batches
+  double grad_norm = 0;                                 // global norm of the mean gradient, before clipping
 };
 
 class ScheduleExecutor {
@@ -39,14 +39,16 @@ class ScheduleExecutor {
   /// stages, events and arena plans) and throws UserError naming the first
   /// bad one. `clip` is the global-norm threshold, used when the schedule
   /// clips (config.clip); 0 computes the norm but does not clip.
-  ScheduleExecutor(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store,
-                   const AdamWConfig& adamw, float clip = 1.0f);
+  ScheduleExecutor(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store, const AdamWConfig& adamw,
+                   float clip = 1.0f);
   ~ScheduleExecutor();
   ScheduleExecutor(const ScheduleExecutor&) = delete;
   ScheduleExecutor& operator=(const ScheduleExecutor&) = delete;
 
   void set_learning_rate(float lr);
-  /// How long a `wait` may block before the step fails naming its event (default 60 s).
+  /// A deadlock (every running stream waiting for an event nobody will
+  /// record) fails the step at once, naming the blocked waits. This bounds
+  /// any single wait on top (a safety net); zero, the default, does not.
   void set_wait_timeout(std::chrono::milliseconds timeout);
 
   /// Runs one whole step — every micro-batch forward and backward, then the

@@ -1,6 +1,6 @@
-// The schedule executor's state, shared by its three files:
-// schedule_executor.cpp (memory, validation, streams, copies),
-// schedule_executor_launch.cpp (stage launches) and
+// The schedule executor's state, shared by its files: schedule_executor.cpp
+// (streams, copies, the step), schedule_executor_validate.cpp (memory and
+// validation), schedule_executor_launch.cpp (stage launches) and
 // schedule_executor_update.cpp (gradient norm and AdamW). Everything here is
 // resolved once at construction, so a step only runs instructions.
 #pragma once
@@ -59,17 +59,19 @@ struct ScheduleExecutor::Impl {
   int64_t host_allocated = 0, device_allocated = 0;
 
   // The program, resolved.
-  std::vector<std::vector<int>> programs;       // per stream: instruction indices in program order
-  std::map<int, LaunchPlan> launches;           // by instruction index
-  std::map<int, UpdatePlan> updates;            // by instruction index
+  std::vector<std::vector<int>> programs;  // per stream: instruction indices in program order
+  std::map<int, LaunchPlan> launches;      // by instruction index
+  std::map<int, UpdatePlan> updates;       // by instruction index
+  std::vector<const UpdatePlan*> update_of_region;
   std::map<std::string, std::unique_ptr<CpuStageExecutor>> executors;  // by stage name
-  std::vector<int64_t> tied_offset;             // per tensor: elements into its binder's tied gradient, -1 if untied
+  std::vector<std::string> wait_names;  // by instruction index: how a deadlock report names a wait
+  std::vector<int64_t> tied_offset;     // per tensor: elements into its binder's tied gradient, -1 if untied
   bool has_grad_norm = false;
 
   // Emulation scratch (what a GPU does in registers or epilogues), allocated once.
-  std::vector<float> weights_fp32;   // a launch's weights widened from bf16
-  std::vector<float> grad_partial;   // an accumulating launch's gradient before it is added
-  std::vector<float> tied_sum;       // a tied tensor's two gradient parts added
+  std::vector<float> weights_fp32;  // a launch's weights widened from bf16
+  std::vector<float> grad_partial;  // an accumulating launch's gradient before it is added
+  std::vector<float> tied_sum;      // a tied tensor's two gradient parts added
   std::vector<double> tensor_squares;
   float grad_scale = 1.0f;
 

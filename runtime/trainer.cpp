@@ -86,7 +86,8 @@ class UnstreamedStep : public StepBackend {
 
 }  // namespace
 
-std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, HostStore& store, const TrainConfig& config) {
+std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, HostStore& store,
+                                                  const TrainConfig& config) {
   return std::make_unique<UnstreamedStep>(lowered, store, config);
 }
 
@@ -95,7 +96,10 @@ Trainer::Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig&
 
 Trainer::Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig& config,
                  std::unique_ptr<StepBackend> backend)
-    : store_(store), config_(config), model_(std::make_unique<CpuModel>(lowered, store)), backend_(std::move(backend)) {}
+    : store_(store),
+      config_(config),
+      model_(std::make_unique<CpuModel>(lowered, store)),
+      backend_(std::move(backend)) {}
 
 Trainer::~Trainer() = default;
 

@@ -36,7 +36,7 @@ struct TrainConfig {
 };
 
 struct StepMetrics {
-  int64_t step = 0;  // 1-based, after the update
+  int64_t step = 0;                // 1-based, after the update
   double loss = 0, val_loss = -1;  // val_loss < 0: not measured this step
   double lr = 0, grad_norm = 0;
   double step_seconds = 0;
@@ -61,7 +61,8 @@ class StepBackend {
 
 /// The reference backend: the whole model forward and backward on the CPU
 /// per micro-batch (CpuModel), then clipping and the update.
-std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, HostStore& store, const TrainConfig& config);
+std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, HostStore& store,
+                                                  const TrainConfig& config);
 
 /// Sum of squares in double, in element order: every backend computes the
 /// gradient norm this way (per tensor, tensors summed in store order), so

@@ -3,7 +3,10 @@
 // and malformed text is a UserError that points at the line and column.
 #include <gtest/gtest.h>
 
+#include "frontend/model_json.h"
 #include "ir/schedule.h"
+#include "passes/lower.h"
+#include "passes/schedule_pipeline.h"
 #include "support/error.h"
 #include "tests/test_support.h"
 
@@ -54,7 +57,8 @@ ir::Schedule every_op() {
   s.add_buffer("tokens", Place::gpu, BufferKind::batch_data, 64);
   s.events = 2;
   s.arena_plans.push_back({"block.bwd", {-1, 0, 128, -1, -1}, {0, 128, 64, 0, 0}, 192});
-  s.instrs.push_back(instr(Stream::h2d, SchedOp::stream_in, "block", 0, {rd("src", store, 0, 512), wr("dst", slot, 0, 512)}));
+  s.instrs.push_back(
+      instr(Stream::h2d, SchedOp::stream_in, "block", 0, {rd("src", store, 0, 512), wr("dst", slot, 0, 512)}));
   s.instrs.push_back(event(Stream::h2d, SchedOp::record, 0));
   s.instrs.push_back(event(Stream::compute, SchedOp::wait, 0));
   s.instrs.push_back(instr(Stream::compute, SchedOp::bind, "block", 0, {rd("weights", slot, 0, 512)}));
@@ -65,13 +69,17 @@ ir::Schedule every_op() {
   launch.accumulate = true;
   s.instrs.push_back(launch);
   s.instrs.push_back(instr(Stream::d2h, SchedOp::save, "block", 0, {rd("src", x, 0, 512), wr("dst", ckpt, 0, 512)}));
-  s.instrs.push_back(instr(Stream::h2d, SchedOp::restore, "block", 0, {rd("src", ckpt, 0, 512), wr("dst", x, 512, 512)}));
-  s.instrs.push_back(instr(Stream::compute, SchedOp::recompute, "block", 0, {rd("x", x, 512, 512), wr("y", x, 0, 512)}));
+  s.instrs.push_back(
+      instr(Stream::h2d, SchedOp::restore, "block", 0, {rd("src", ckpt, 0, 512), wr("dst", x, 512, 512)}));
+  s.instrs.push_back(
+      instr(Stream::compute, SchedOp::recompute, "block", 0, {rd("x", x, 512, 512), wr("y", x, 0, 512)}));
   s.instrs.push_back(event(Stream::compute, SchedOp::record, 1));
   s.instrs.push_back(event(Stream::d2h, SchedOp::wait, 1));
-  s.instrs.push_back(instr(Stream::d2h, SchedOp::offload, "block", 0, {rd("src", gacc, 0, 1024), wr("dst", slab, 0, 1024)}));
+  s.instrs.push_back(
+      instr(Stream::d2h, SchedOp::offload, "block", 0, {rd("src", gacc, 0, 1024), wr("dst", slab, 0, 1024)}));
   s.instrs.push_back(instr(Stream::cpu, SchedOp::grad_norm, "", -1, {rd("grad", slab, 0, 1024)}));
-  s.instrs.push_back(instr(Stream::cpu, SchedOp::optimizer_step, "block", 0, {rd("grad", slab, 0, 1024), wr("params", store, 0, 4096)}));
+  s.instrs.push_back(instr(Stream::cpu, SchedOp::optimizer_step, "block", 0,
+                           {rd("grad", slab, 0, 1024), wr("params", store, 0, 4096)}));
   s.instrs.push_back(instr(Stream::compute, SchedOp::free, "", -1, {rd("", x, 0, 1024)}));
   return s;
 }
@@ -167,26 +175,60 @@ std::string parse_error(int line, const std::string& replacement) {
 
 TEST(ScheduleText, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(parse_error(15, "  h2d      stream_in block[0] (src: %nowhere[0:512] r)"),
-            "bad.sched:15:39: use of undeclared buffer %nowhere; declare it with 'buffer'");
+            "bad.sched:15:37: use of undeclared buffer %nowhere; declare it with 'buffer'");
   EXPECT_EQ(parse_error(16, "  h2d      record ^e7"),
-            "bad.sched:16:20: event ^e7 is out of range; the schedule declares 2 events (raise 'events')");
+            "bad.sched:16:19: event ^e7 is out of range; the schedule declares 2 events (raise 'events')");
   EXPECT_EQ(parse_error(17, "  compute  teleport ^e0"),
             "bad.sched:17:12: unknown instruction 'teleport'; see docs/schedule-ir.md for the instructions");
   EXPECT_EQ(parse_error(18, "  compute  bind block[0] (weights: %slot0[512:0] r)"),
             "bad.sched:18:43: range [512:0] ends before it begins");
   EXPECT_EQ(parse_error(18, "  compute  bind block[0] (weights: %slot0[0:512] x)"),
-            "bad.sched:18:52: access must be r or w, got 'x'");
-  EXPECT_EQ(parse_error(4, "  buffer %store : disk store 4096"), "bad.sched:4:19: unknown place 'disk'; use gpu or host");
+            "bad.sched:18:50: access must be r or w, got 'x'");
+  EXPECT_EQ(parse_error(4, "  buffer %store : disk store 4096"),
+            "bad.sched:4:19: unknown place 'disk'; use gpu or host");
   EXPECT_EQ(parse_error(4, "  buffer %slot0 : gpu weight_slot 512"),
             "bad.sched:5:10: buffer %slot0 is declared twice; rename one");
   EXPECT_EQ(parse_error(2, "  config {batch = 8, warp = 9}"),
             "bad.sched:2:22: unknown config key 'warp'; keys are batch, seq, micro_batches, checkpoint_every, slots, "
             "prefetch, host_checkpoints, clip");
   EXPECT_EQ(parse_error(13, "  arena block.bwd 192 values 5 {7 = 0 + 128}"),
-            "bad.sched:13:34: value 7 is out of range; the plan declares 5 values");
+            "bad.sched:13:33: value 7 is out of range; the plan declares 5 values");
   EXPECT_EQ(parse_error(18, "  compute  bind block[0] (weights: %slot0[0:512] r) extra"),
-            "bad.sched:18:54: expected the end of the instruction's line (found 'extra')");
-  EXPECT_EQ(parse_error(2, "  config {batch = 1.5}"), "bad.sched:2:20: '1.5' is not an integer; expected an integer");
+            "bad.sched:18:53: expected the end of the instruction's line (found 'extra')");
+  EXPECT_EQ(parse_error(2, "  config {batch = 1.5}"), "bad.sched:2:19: '1.5' is not an integer; expected an integer");
+}
+
+// The lowered schedules of shipped models: what the runtime executes.
+struct LoweredCase {
+  const char* model;
+  int64_t batch, seq, micro_batches;
+  const char* golden;
+};
+const LoweredCase kLowered[] = {{"models/tiny.json", 8, 128, 2, "schedule-tiny.txt"},
+                                {"models/llama-1b.json", 8, 2048, 1, "schedule-llama-1b.txt"}};
+
+ir::Schedule lowered(const LoweredCase& c) {
+  ir::Module m = frontend::load_model(testing::source_path(c.model));
+  passes::lower(m);
+  passes::StreamingOptions o;
+  o.batch = c.batch;
+  o.seq = c.seq;
+  o.micro_batches = c.micro_batches;
+  return passes::lower_to_schedule(m, o);
+}
+
+TEST(ScheduleText, LoweredSchedulesRoundTrip) {
+  for (const LoweredCase& c : kLowered) {
+    std::string once = ir::print_schedule(lowered(c));
+    ir::Schedule parsed = ir::parse_schedule(once, c.golden);
+    ir::verify_schedule(parsed);
+    EXPECT_EQ(ir::print_schedule(parsed), once) << c.model;
+  }
+}
+
+TEST(ScheduleText, LoweredSchedulesMatchGoldenDumps) {
+  for (const LoweredCase& c : kLowered)
+    EXPECT_EQ(testing::check_golden(c.golden, ir::print_schedule(lowered(c))), "") << c.model;
 }
 
 }  // namespace

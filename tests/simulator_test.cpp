@@ -3,6 +3,8 @@
 // share the both-directions rate, a deadlock is reported, and a launch of a
 // real stage costs the FLOPs its GEMMs and attention do. Also the machine
 // description loader and the Chrome trace.
+#include "plan/simulator.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -10,10 +12,10 @@
 #include "frontend/model_json.h"
 #include "ir/schedule.h"
 #include "passes/lower.h"
+#include "passes/schedule_pipeline.h"
 #include "plan/chrome_trace.h"
 #include "plan/cost_model.h"
 #include "plan/machine.h"
-#include "plan/simulator.h"
 #include "support/error.h"
 #include "tests/test_support.h"
 
@@ -216,11 +218,13 @@ TEST(Simulator, LaunchCostsItsGemmAndAttentionFlops) {
   EXPECT_GT(r.step_seconds, r.gemm_flops / 780e12);
   EXPECT_EQ(r.bottleneck, "GPU compute");
 
-  // The backward stage recomputes the forward and does twice its GEMMs, and
+  // The backward stage recomputes the forward (all but down_proj, whose
+  // output only feeds the block's result), does twice its GEMMs, and
   // attention backward is 2.5x forward.
   plan::StageCost fwd = plan::stage_cost(*tiny.find_stage("block"), 4, 128, plan::default_machine());
   plan::StageCost bwd = plan::stage_cost(*tiny.find_stage("block.bwd"), 4, 128, plan::default_machine());
-  EXPECT_DOUBLE_EQ(bwd.gemm_flops, 3 * linear + attention * 3.5);
+  double down_proj = 2.0 * 512 * 688 * 256;
+  EXPECT_DOUBLE_EQ(bwd.gemm_flops, 3 * linear - down_proj + attention * 3.5);
   EXPECT_GT(bwd.kernels, fwd.kernels);
   EXPECT_GT(fwd.memory_bytes, 0);
 }
@@ -319,6 +323,38 @@ TEST(Simulator, MachineErrorsNameTheFileAndField) {
   doc["gpu_bytes"] = "1.5 TB";
   EXPECT_EQ(plan::parse_machine(doc.dump(), "box.json").gpu_bytes, 1.5e12);
   EXPECT_THROW(plan::load_machine("/nonexistent/box.json"), UserError);
+}
+
+// A lowered step: whatever the lowering emits, the simulated timeline must be
+// consistent — streams in program order, waits end no earlier than their
+// records, and the step no shorter than any stream's busy time.
+TEST(Simulator, LoweredStepTimelineIsConsistent) {
+  ir::Module tiny = lowered_tiny();
+  passes::StreamingOptions o;
+  o.batch = 8;
+  o.seq = 128;
+  o.micro_batches = 2;
+  ir::Schedule s = passes::lower_to_schedule(tiny, o);
+  plan::SimResult r = plan::simulate(s, tiny, plan::default_machine());
+  ASSERT_GT(r.step_seconds, 0);
+  std::vector<double> last_end(ir::kNumStreams, 0), recorded(s.events, -1);
+  for (size_t i = 0; i < s.instrs.size(); ++i) {
+    const ir::SchedInstr& in = s.instrs[i];
+    size_t k = static_cast<size_t>(in.stream);
+    EXPECT_GE(r.times[i].start, last_end[k] - 1e-12) << i;
+    EXPECT_GE(r.times[i].end, r.times[i].start) << i;
+    last_end[k] = r.times[i].end;
+    if (in.op == SchedOp::record) recorded[in.event] = r.times[i].end;
+  }
+  for (size_t i = 0; i < s.instrs.size(); ++i)
+    if (s.instrs[i].op == SchedOp::wait) {
+      EXPECT_GE(r.times[i].end, recorded[s.instrs[i].event] - 1e-12) << i;
+    }
+  for (int k = 0; k < ir::kNumStreams; ++k) EXPECT_LE(r.streams[k].busy, r.step_seconds + 1e-12);
+  // Every block's weights cross PCIe at least twice (forward and backward).
+  EXPECT_GE(r.h2d_bytes, 2.0 * 2 * 4 * 790528);
+  EXPECT_EQ(r.gpu_bytes, s.bytes(Place::gpu));
+  EXPECT_GT(r.gemm_flops, 0);
 }
 
 }  // namespace

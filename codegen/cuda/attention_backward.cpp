@@ -106,7 +106,7 @@ attention_backward_dkdv(float* __restrict__ dk, float* __restrict__ dv, const fl
         Ds[t] = valid ? delta[((long long)b * H + h) * S + i0 + t] : 0.0f;
       }
       __syncthreads();
-#pragma unroll 4
+#pragma unroll 1  // unrolling spills the four register slices at D = 128
       for (int ii = 0; ii < ROWS_PER_TILE; ++ii) {
         const int i = i0 + ii;
         const float s = group_sum<TPR>(slice_dot(kv, Qs + ii * D, l));
@@ -133,22 +133,41 @@ KernelSource attention_backward(const AttentionShape& a) {
               {"q", ir::DType::f32, q_elements},
               {"k", ir::DType::f32, kv_elements},
               {"v", ir::DType::f32, kv_elements}};
-  k.outputs = {{"dq", ir::DType::f32, q_elements},
-               {"dk", ir::DType::f32, kv_elements},
-               {"dv", ir::DType::f32, kv_elements}};
+  k.outputs = {
+      {"dq", ir::DType::f32, q_elements}, {"dk", ir::DType::f32, kv_elements}, {"dv", ir::DType::f32, kv_elements}};
   k.workspaces = {{"lse", a.B * a.H * a.S * 4}, {"delta", a.B * a.H * a.S * 4}};
   using K = Arg::Kind;
   const Dim3 block{static_cast<uint32_t>(l.rows * l.tpr), 1, 1};
   const Dim3 query_grid{blocks_for(a.S, l.rows), static_cast<uint32_t>(a.H), static_cast<uint32_t>(a.B)};
   const Dim3 key_grid{blocks_for(a.S, l.rows), static_cast<uint32_t>(a.KVH), static_cast<uint32_t>(a.B)};
   k.launches = {
-      {"attention_backward_stats", query_grid, block, 0,
+      {"attention_backward_stats",
+       query_grid,
+       block,
+       0,
        {{K::workspace, 0}, {K::workspace, 1}, {K::input, 0}, {K::input, 1}, {K::input, 2}, {K::input, 3}}},
-      {"attention_backward_dq", query_grid, block, 0,
-       {{K::output, 0}, {K::input, 0}, {K::input, 1}, {K::input, 2}, {K::input, 3}, {K::workspace, 0},
+      {"attention_backward_dq",
+       query_grid,
+       block,
+       0,
+       {{K::output, 0},
+        {K::input, 0},
+        {K::input, 1},
+        {K::input, 2},
+        {K::input, 3},
+        {K::workspace, 0},
         {K::workspace, 1}}},
-      {"attention_backward_dkdv", key_grid, block, 0,
-       {{K::output, 1}, {K::output, 2}, {K::input, 0}, {K::input, 1}, {K::input, 2}, {K::input, 3}, {K::workspace, 0},
+      {"attention_backward_dkdv",
+       key_grid,
+       block,
+       0,
+       {{K::output, 1},
+        {K::output, 2},
+        {K::input, 0},
+        {K::input, 1},
+        {K::input, 2},
+        {K::input, 3},
+        {K::workspace, 0},
         {K::workspace, 1}}},
   };
   return k;

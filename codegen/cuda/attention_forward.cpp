@@ -147,8 +147,8 @@ attention_forward(float* __restrict__ out, const float* __restrict__ q, const fl
 AttentionLayout attention_layout(const AttentionShape& a, const char* generator) {
   auto fail = [&](const std::string& why) {
     throw std::invalid_argument(std::string("CUDA codegen: ") + generator + ": " + why + " (B=" + std::to_string(a.B) +
-                                " S=" + std::to_string(a.S) + " H=" + std::to_string(a.H) + " KVH=" +
-                                std::to_string(a.KVH) + " D=" + std::to_string(a.D) +
+                                " S=" + std::to_string(a.S) + " H=" + std::to_string(a.H) +
+                                " KVH=" + std::to_string(a.KVH) + " D=" + std::to_string(a.D) +
                                 " window=" + std::to_string(a.window) + ")");
   };
   if (a.B < 1 || a.S < 1 || a.H < 1 || a.KVH < 1 || a.window < 0) fail("needs B, S, H, KVH >= 1 and window >= 0");

@@ -41,13 +41,20 @@ __device__ __forceinline__ float gelu_grad(float dy, float v) {
 std::string node_expr(ir::Op op, const std::vector<std::string>& x) {
   switch (op) {
     case ir::Op::add:
-    case ir::Op::bias_add: return x[0] + " + " + x[1];
-    case ir::Op::mul: return x[0] + " * " + x[1];
-    case ir::Op::silu: return "silu(" + x[0] + ")";
-    case ir::Op::gelu: return "gelu(" + x[0] + ")";
-    case ir::Op::silu_grad: return "silu_grad(" + x[0] + ", " + x[1] + ")";
-    case ir::Op::gelu_grad: return "gelu_grad(" + x[0] + ", " + x[1] + ")";
-    default: break;
+    case ir::Op::bias_add:
+      return x[0] + " + " + x[1];
+    case ir::Op::mul:
+      return x[0] + " * " + x[1];
+    case ir::Op::silu:
+      return "silu(" + x[0] + ")";
+    case ir::Op::gelu:
+      return "gelu(" + x[0] + ")";
+    case ir::Op::silu_grad:
+      return "silu_grad(" + x[0] + ", " + x[1] + ")";
+    case ir::Op::gelu_grad:
+      return "gelu_grad(" + x[0] + ", " + x[1] + ")";
+    default:
+      break;
   }
   bad_program(std::string("op ") + ir::op_name(op) + " is not elementwise-fusible");
 }
@@ -75,7 +82,8 @@ KernelSource elementwise(const cpu::ElementwiseProgram& program, int64_t rows, i
     const ir::DType t = input_types.empty() ? ir::DType::f32 : input_types[i];
     params += std::string(i ? ", " : "") + "const " + cuda_type(t) + "* in" + std::to_string(i);
     const std::string at = program.inputs[i].row_broadcast ? "e % COLS" : "e";
-    loads += "    const Vec<VEC> i" + std::to_string(i) + " = load_vec<VEC>(in" + std::to_string(i) + " + " + at + ");\n";
+    loads +=
+        "    const Vec<VEC> i" + std::to_string(i) + " = load_vec<VEC>(in" + std::to_string(i) + " + " + at + ");\n";
   }
   for (int n = 0; n < n_nodes; ++n) {
     const auto& node = program.nodes[n];
@@ -106,7 +114,8 @@ KernelSource elementwise(const cpu::ElementwiseProgram& program, int64_t rows, i
   b.text(kScalarOps).text("\n" + comment);
   b.text("extern \"C\" __global__ void __launch_bounds__(256) " + name + "(" + params + ") {\n" +
          "  constexpr long long VECTORS = (long long)ROWS * COLS / VEC;\n"
-         "  for (long long i = (long long)blockIdx.x * 256 + threadIdx.x; i < VECTORS; i += (long long)gridDim.x * 256) {\n"
+         "  for (long long i = (long long)blockIdx.x * 256 + threadIdx.x; i < VECTORS; i += (long long)gridDim.x * "
+         "256) {\n"
          "    const long long e = i * VEC;\n" +
          loads + decls + ";\n#pragma unroll\n    for (int l = 0; l < VEC; ++l) {\n" + body + "    }\n" + stores +
          "  }\n}\n");

@@ -134,7 +134,8 @@ KernelSource embedding_forward(int64_t N, int64_t C, int64_t V, ir::DType table)
   KernelSource k = b.text(kEmbeddingForward).finish();
   k.inputs = {{"tokens", ir::DType::i32, N}, {"table", table, V * C}};
   k.outputs = {{"y", ir::DType::f32, N * C}};
-  k.launches = {elementwise_launch("embedding_forward", N * (C / vec_for(C)), {{K::output, 0}, {K::input, 0}, {K::input, 1}})};
+  k.launches = {
+      elementwise_launch("embedding_forward", N * (C / vec_for(C)), {{K::output, 0}, {K::input, 0}, {K::input, 1}})};
   return k;
 }
 

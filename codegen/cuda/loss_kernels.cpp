@@ -118,8 +118,8 @@ cross_entropy_backward(float* __restrict__ dlogits, const float* __restrict__ lo
 
 SourceBuilder loss_source(const char* name, int64_t N, int64_t V) {
   if (N < 1 || V < 1)
-    throw std::invalid_argument(std::string("CUDA codegen: ") + name + ": needs N >= 1 and V >= 1, got N=" +
-                                std::to_string(N) + " V=" + std::to_string(V));
+    throw std::invalid_argument(std::string("CUDA codegen: ") + name +
+                                ": needs N >= 1 and V >= 1, got N=" + std::to_string(N) + " V=" + std::to_string(V));
   SourceBuilder b(name);
   b.constant("N", N).constant("V", V).constant("VEC", V % 4 == 0 ? 4 : 1).constant("THREADS", kThreads);
   b.text(kRowStats);
@@ -136,7 +136,10 @@ KernelSource cross_entropy_forward(int64_t N, int64_t V) {
   k.inputs = {{"logits", ir::DType::f32, N * V}, {"targets", ir::DType::i32, N}};
   k.outputs = {{"loss", ir::DType::f32, 1}};
   k.workspaces = {{"row_loss", N * 8}};
-  k.launches = {{"cross_entropy_rows", {static_cast<uint32_t>(N), 1, 1}, kBlock, 0,
+  k.launches = {{"cross_entropy_rows",
+                 {static_cast<uint32_t>(N), 1, 1},
+                 kBlock,
+                 0,
                  {{K::workspace, 0}, {K::input, 0}, {K::input, 1}}},
                 {"cross_entropy_mean", {1, 1, 1}, kBlock, 0, {{K::output, 0}, {K::workspace, 0}, {K::input, 1}}}};
   return k;
@@ -148,7 +151,10 @@ KernelSource cross_entropy_backward(int64_t N, int64_t V) {
   k.outputs = {{"dlogits", ir::DType::f32, N * V}};
   k.workspaces = {{"count", 4}};
   k.launches = {{"cross_entropy_count", {1, 1, 1}, kBlock, 0, {{K::workspace, 0}, {K::input, 1}}},
-                {"cross_entropy_backward", {static_cast<uint32_t>(N), 1, 1}, kBlock, 0,
+                {"cross_entropy_backward",
+                 {static_cast<uint32_t>(N), 1, 1},
+                 kBlock,
+                 0,
                  {{K::output, 0}, {K::input, 0}, {K::input, 1}, {K::workspace, 0}}}};
   return k;
 }

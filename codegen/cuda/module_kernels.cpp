@@ -136,7 +136,11 @@ class StageLowering {
     const ir::Attrs& a = in.attrs;
     auto eps = [&] { return static_cast<float>(ir::attr_number(a, "eps")); };
     auto attention = [&] {
-      return AttentionShape{B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "kv_heads"), ir::attr_int(a, "head_dim"),
+      return AttentionShape{B_,
+                            S_,
+                            ir::attr_int(a, "heads"),
+                            ir::attr_int(a, "kv_heads"),
+                            ir::attr_int(a, "head_dim"),
                             static_cast<int64_t>(ir::attr_number_or(a, "window", 0))};
     };
     KernelSource k;
@@ -147,7 +151,9 @@ class StageLowering {
       case Op::add_positions:
         k = add_positions_forward(B_, S_, last_dim(x[0]), type(x[1]).shape[0].value, type(x[1]).dtype);
         break;
-      case Op::rms_norm: k = rms_norm_forward(rows(x[0]), last_dim(x[0]), eps(), type(x[1]).dtype); break;
+      case Op::rms_norm:
+        k = rms_norm_forward(rows(x[0]), last_dim(x[0]), eps(), type(x[1]).dtype);
+        break;
       case Op::layer_norm:
         k = layer_norm_forward(rows(x[0]), last_dim(x[0]), eps(), type(x[1]).dtype, type(x[2]).dtype);
         break;
@@ -157,17 +163,33 @@ class StageLowering {
       case Op::rope_grad:
         k = rope_backward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), rope_params(a));
         break;
-      case Op::attention: k = attention_forward(attention()); break;
-      case Op::attention_grad: k = attention_backward(attention()); break;
-      case Op::cross_entropy: k = cross_entropy_forward(rows(x[0]), last_dim(x[0])); break;
-      case Op::cross_entropy_grad: k = cross_entropy_backward(rows(x[0]), last_dim(x[0])); break;
+      case Op::attention:
+        k = attention_forward(attention());
+        break;
+      case Op::attention_grad:
+        k = attention_backward(attention());
+        break;
+      case Op::cross_entropy:
+        k = cross_entropy_forward(rows(x[0]), last_dim(x[0]));
+        break;
+      case Op::cross_entropy_grad:
+        k = cross_entropy_backward(rows(x[0]), last_dim(x[0]));
+        break;
       case Op::embedding_grad:
         k = embedding_backward(elements(x[1]), last_dim(x[0]), ir::attr_int(a, "rows"));
         break;
-      case Op::add_positions_grad: k = add_positions_backward(B_, S_, last_dim(x[0]), ir::attr_int(a, "rows")); break;
-      case Op::bias_add_grad: k = bias_add_grad(rows(x[0]), last_dim(x[0])); break;
-      case Op::rms_norm_grad: k = rms_norm_backward(rows(x[1]), last_dim(x[1]), eps(), type(x[2]).dtype); break;
-      case Op::layer_norm_grad: k = layer_norm_backward(rows(x[1]), last_dim(x[1]), eps(), type(x[2]).dtype); break;
+      case Op::add_positions_grad:
+        k = add_positions_backward(B_, S_, last_dim(x[0]), ir::attr_int(a, "rows"));
+        break;
+      case Op::bias_add_grad:
+        k = bias_add_grad(rows(x[0]), last_dim(x[0]));
+        break;
+      case Op::rms_norm_grad:
+        k = rms_norm_backward(rows(x[1]), last_dim(x[1]), eps(), type(x[2]).dtype);
+        break;
+      case Op::layer_norm_grad:
+        k = layer_norm_backward(rows(x[1]), last_dim(x[1]), eps(), type(x[2]).dtype);
+        break;
       case Op::linear:
       case Op::linear_grad_x:
       case Op::linear_grad_w:
@@ -190,9 +212,12 @@ class StageLowering {
 
 std::string arg_name(const KernelSource& k, const Arg& a) {
   switch (a.kind) {
-    case Arg::Kind::input: return k.inputs[a.index].name;
-    case Arg::Kind::output: return k.outputs[a.index].name;
-    case Arg::Kind::workspace: return k.workspaces[a.index].name;
+    case Arg::Kind::input:
+      return k.inputs[a.index].name;
+    case Arg::Kind::output:
+      return k.outputs[a.index].name;
+    case Arg::Kind::workspace:
+      return k.workspaces[a.index].name;
   }
   return "?";
 }
@@ -211,8 +236,8 @@ std::vector<StageKernel> module_kernels(const ir::Module& m, int64_t batch, int6
 std::string print_kernel(const StageKernel& k) {
   const KernelSource& src = k.source;
   std::string t = "// ==== stage " + k.stage + ", instruction" +
-                  (k.first == k.last ? " " + std::to_string(k.first) : "s " + std::to_string(k.first) + ".." +
-                                                                            std::to_string(k.last)) +
+                  (k.first == k.last ? " " + std::to_string(k.first)
+                                     : "s " + std::to_string(k.first) + ".." + std::to_string(k.last)) +
                   "\n";
   size_t at = 0;
   for (size_t nl; (nl = k.instructions.find('\n', at)) != std::string::npos; at = nl + 1)
@@ -225,7 +250,8 @@ std::string print_kernel(const StageKernel& k) {
     for (size_t i = 0; i < l.args.size(); ++i) t += (i ? ", " : "") + arg_name(src, l.args[i]);
     t += ")\n";
   }
-  for (const Workspace& w : src.workspaces) t += "//   workspace " + w.name + ": " + std::to_string(w.bytes) + " bytes\n";
+  for (const Workspace& w : src.workspaces)
+    t += "//   workspace " + w.name + ": " + std::to_string(w.bytes) + " bytes\n";
   return t + src.code + "\n";
 }
 

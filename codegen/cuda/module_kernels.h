@@ -18,10 +18,10 @@ namespace horizon::codegen::cuda {
 /// One kernel source and the stage values it binds.
 struct StageKernel {
   std::string stage;
-  int first = 0, last = 0;    // instruction range [first, last]; a fused group spans several
-  std::string instructions;   // those instructions as IR text, one per line
-  std::vector<int> inputs;    // stage values bound to source.inputs, in order
-  std::vector<int> outputs;   // stage values bound to source.outputs, in order
+  int first = 0, last = 0;   // instruction range [first, last]; a fused group spans several
+  std::string instructions;  // those instructions as IR text, one per line
+  std::vector<int> inputs;   // stage values bound to source.inputs, in order
+  std::vector<int> outputs;  // stage values bound to source.outputs, in order
   KernelSource source;
 };
 

@@ -215,8 +215,8 @@ layer_norm_backward(float* __restrict__ dx, float* __restrict__ dw_partial, floa
 
 void check_rows(const char* generator, int64_t N, int64_t C) {
   if (N < 1 || C < 1)
-    throw std::invalid_argument(std::string("CUDA codegen: ") + generator + ": needs N >= 1 and C >= 1, got N=" +
-                                std::to_string(N) + " C=" + std::to_string(C));
+    throw std::invalid_argument(std::string("CUDA codegen: ") + generator +
+                                ": needs N >= 1 and C >= 1, got N=" + std::to_string(N) + " C=" + std::to_string(C));
 }
 
 SourceBuilder row_source(const char* name, int64_t N, int64_t C, float eps, const RowLayout& l) {
@@ -250,7 +250,8 @@ KernelSource rms_norm_forward(int64_t N, int64_t C, float eps, ir::DType w) {
 
 KernelSource rms_norm_backward(int64_t N, int64_t C, float eps, ir::DType w) {
   check_rows("rms_norm_backward", N, C);
-  const RowLayout l = row_layout(C, "rms_norm_backward");
+  RowLayout l = row_layout(C, "rms_norm_backward");
+  l.rows = 1;  // one block walks a group of rows
   const RowGroups g = row_groups(N);
   SourceBuilder b = row_source("rms_norm_backward", N, C, eps, l);
   b.storage_type("weight_t", w).constant("PER", g.per).constant("SUM_COLS", C).constant("SUM_GROUPS", g.groups);
@@ -283,7 +284,8 @@ KernelSource layer_norm_forward(int64_t N, int64_t C, float eps, ir::DType w, ir
 
 KernelSource layer_norm_backward(int64_t N, int64_t C, float eps, ir::DType w) {
   check_rows("layer_norm_backward", N, C);
-  const RowLayout l = row_layout(C, "layer_norm_backward");
+  RowLayout l = row_layout(C, "layer_norm_backward");
+  l.rows = 1;  // one block walks a group of rows
   const RowGroups g = row_groups(N);
   SourceBuilder b = row_source("layer_norm_backward", N, C, eps, l);
   b.storage_type("weight_t", w).constant("PER", g.per).constant("SUM_COLS", C).constant("SUM_GROUPS", g.groups);

@@ -45,7 +45,7 @@ std::string cuda_include_dir() {
 
 NvrtcCompiler::NvrtcCompiler(CompileOptions options)
     : options_(std::move(options)),
-      cache_(!options_.use_cache                ? std::string()
+      cache_(!options_.use_cache          ? std::string()
              : options_.cache_dir.empty() ? CubinCache::default_dir()
                                           : options_.cache_dir) {
   if (!std::regex_match(options_.arch, std::regex("sm_[0-9]+[a-z]?")))
@@ -59,11 +59,15 @@ std::vector<std::string> NvrtcCompiler::nvrtc_options() const {
   return {"--gpu-architecture=" + options_.arch, "-default-device", "-std=c++17", "-I" + cuda_include_dir()};
 }
 
+std::string NvrtcCompiler::cache_key(const KernelSource& source) const {
+  std::string key = "nvrtc " + nvrtc_version() + "\n";
+  for (const std::string& o : nvrtc_options()) key += o + "\n";
+  return key + source.code;
+}
+
 Cubin NvrtcCompiler::compile(const KernelSource& source) {
   const std::vector<std::string> opts = nvrtc_options();
-  std::string key = "nvrtc " + nvrtc_version() + "\n";
-  for (const std::string& o : opts) key += o + "\n";
-  key += source.code;
+  const std::string key = cache_key(source);
   if (auto hit = cache_.load(key)) {
     ++cache_hits_;
     return Cubin{std::move(*hit), options_.arch, true, 0};

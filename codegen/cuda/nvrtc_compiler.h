@@ -46,6 +46,9 @@ class NvrtcCompiler {
   /// else compiled now and stored. Thread-safe. Throws CompileError.
   Cubin compile(const KernelSource& source);
 
+  /// Everything that decides the cubin of `source`: NVRTC version, options, code.
+  std::string cache_key(const KernelSource& source) const;
+
   const CompileOptions& options() const { return options_; }
   /// The resolved cache folder ("" when caching is off).
   const std::string& cache_dir() const { return cache_.dir(); }

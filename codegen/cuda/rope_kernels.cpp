@@ -38,14 +38,15 @@ extern "C" __global__ void __launch_bounds__(256) ENTRY(float* __restrict__ y, c
 )CUDA";
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
 }
 
 KernelSource rope(const char* name, float sign, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p) {
   if (B < 1 || S < 1 || H < 1 || D < 2 || D % 2 != 0)
-    throw std::invalid_argument(std::string("CUDA codegen: ") + name + ": needs B, S, H >= 1 and an even D >= 2, got B=" +
-                                std::to_string(B) + " S=" + std::to_string(S) + " H=" + std::to_string(H) +
-                                " D=" + std::to_string(D));
+    throw std::invalid_argument(std::string("CUDA codegen: ") + name +
+                                ": needs B, S, H >= 1 and an even D >= 2, got B=" + std::to_string(B) +
+                                " S=" + std::to_string(S) + " H=" + std::to_string(H) + " D=" + std::to_string(D));
   std::string values;
   for (double f : rope_inv_freq(D, p)) values += (values.empty() ? "" : ", ") + double_literal(f);
   std::string body = kRope;
@@ -66,7 +67,10 @@ KernelSource rope(const char* name, float sign, int64_t B, int64_t S, int64_t H,
   const int64_t elements = B * S * H * D;
   k.inputs = {{sign > 0 ? "x" : "dy", ir::DType::f32, elements}};
   k.outputs = {{sign > 0 ? "y" : "dx", ir::DType::f32, elements}};
-  k.launches = {{name, {blocks_for(B * S * (D / 2), 256), 1, 1}, {256, 1, 1}, 0,
+  k.launches = {{name,
+                 {blocks_for(B * S * (D / 2), 256), 1, 1},
+                 {256, 1, 1},
+                 0,
                  {{Arg::Kind::output, 0}, {Arg::Kind::input, 0}}}};
   return k;
 }

@@ -54,9 +54,8 @@ struct CpuModel::Impl {
     return ptrs;
   }
 
-  void accumulate(const ir::Stage& s, const std::string& forward_name, int64_t instance,
-                  std::vector<StageOutput>& out, size_t first_grad, std::vector<std::vector<float>>& grads,
-                  std::vector<std::vector<float>>* tied) {
+  void accumulate(const ir::Stage& s, const std::string& forward_name, int64_t instance, std::vector<StageOutput>& out,
+                  size_t first_grad, std::vector<std::vector<float>>& grads, std::vector<std::vector<float>>* tied) {
     const int region = store.layout().region_of(forward_name, instance);
     for (size_t g = 0; g < s.grads.size(); ++g) {
       int t = store.tensor_of(forward_name, instance, s.grads[g].param);

@@ -155,9 +155,10 @@ std::vector<StageOutput> CpuStageExecutor::run(int64_t batch, int64_t seq, const
 
 void CpuStageExecutor::run_in_place(int64_t batch, int64_t seq, const StageBindings& b) {
   const ir::Stage& s = impl_->stage;
-  if (b.inputs.size() != s.inputs.size() || b.params.size() != s.params.size() || b.outputs.size() != s.outputs.size() ||
-      b.grads.size() != s.grads.size() || !b.transient)
-    throw std::invalid_argument("stage " + s.name + ": bindings do not match its inputs, parameters, outputs and gradients");
+  if (b.inputs.size() != s.inputs.size() || b.params.size() != s.params.size() ||
+      b.outputs.size() != s.outputs.size() || b.grads.size() != s.grads.size() || !b.transient)
+    throw std::invalid_argument("stage " + s.name +
+                                ": bindings do not match its inputs, parameters, outputs and gradients");
   ValueTable table(s, batch, seq);
   for (size_t i = 0; i < s.inputs.size(); ++i) table.bind(s.inputs[i], b.inputs[i]);
   for (size_t p = 0; p < s.params.size(); ++p) table.bind(s.params[p].value, b.params[p]);

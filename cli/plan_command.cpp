@@ -1,0 +1,246 @@
+// `horizon plan MODEL --batch B --seq S ...`: compiles a model to the
+// schedule of one training step, simulates it on a machine description and
+// prints where the memory goes, the largest micro-batch that fits, the
+// predicted step time and what bounds it. A step that does not fit is
+// refused (exit 1) with the numbers and the changes that would make it fit.
+// The streaming options are declared here once and shared with
+// `horizon compile --emit=schedule`.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "frontend/model_json.h"
+#include "ir/param_count.h"
+#include "passes/lower.h"
+#include "passes/schedule_pipeline.h"
+#include "plan/chrome_trace.h"
+#include "plan/machine.h"
+#include "plan/memory_table.h"
+#include "plan/micro_batch_search.h"
+#include "plan/simulator.h"
+#include "support/error.h"
+#include "support/numbers.h"
+
+namespace horizon::cli {
+
+void add_streaming_options(Arguments& a, bool declare_shape) {
+  if (declare_shape) {
+    a.option("batch", "B", "sequences per step (all micro-batches)");
+    a.option("seq", "S", "tokens per sequence");
+  }
+  a.option("micro-batches", "M", "micro-batches per step; each block's weights stream once for all of them", "1");
+  a.option("checkpoint-every", "K", "save the input of every K-th block (0: smallest K that fits the GPU)", "0");
+  a.option("slots", "N", "GPU weight slots (0: choose)", "0");
+  a.option("prefetch", "P", "blocks streamed ahead of the one computing (0: slots - 1)", "0");
+  a.option("host-checkpoints", "WHEN", "auto | on | off: keep checkpoints in pinned host memory", "auto");
+  a.option("host-mem", "SIZE", "host memory budget, e.g. 120G (default: the machine's)");
+  a.option("gpu-mem", "SIZE", "GPU memory budget, e.g. 80G (default: the machine's)");
+  a.option("machine", "FILE", "machine description, e.g. machines/h100-pcie5.json (default: built-in H100 PCIe)");
+  a.flag("no-clip", "no global-norm clipping: layers update as their gradients land (two gradient slabs)");
+}
+
+plan::Machine machine_option(const Arguments& a) {
+  plan::Machine m = a.has("machine") ? plan::load_machine(a.get("machine")) : plan::default_machine();
+  if (a.has("host-mem")) m.host_bytes = a.get_bytes("host-mem");
+  if (a.has("gpu-mem")) m.gpu_bytes = a.get_bytes("gpu-mem");
+  return m;
+}
+
+passes::StreamingOptions streaming_options(const Arguments& a, const std::string& command, const plan::Machine& m) {
+  for (const char* required : {"batch", "seq"})
+    if (!a.has(required))
+      throw UserError("horizon " + command + ": missing --" + required + "; e.g. --batch 8 --seq 2048");
+  passes::StreamingOptions o;
+  o.batch = a.get_int("batch");
+  o.seq = a.get_int("seq");
+  o.micro_batches = a.get_int("micro-batches");
+  o.checkpoint_every = a.get_int("checkpoint-every");
+  o.slots = a.get_int("slots");
+  o.prefetch = a.get_int("prefetch");
+  if (o.batch <= 0 || o.seq <= 0 || o.micro_batches <= 0)
+    throw UserError("horizon " + command + ": --batch, --seq and --micro-batches must be positive");
+  if (o.checkpoint_every < 0 || o.slots < 0 || o.prefetch < 0)
+    throw UserError("horizon " + command +
+                    ": --checkpoint-every, --slots and --prefetch must be 0 (choose) or positive");
+  std::string when = a.get("host-checkpoints");
+  if (when != "auto" && when != "on" && when != "off")
+    throw UserError("horizon " + command + ": --host-checkpoints must be auto, on or off, got '" + when + "'");
+  o.host_checkpoints = when == "auto" ? -1 : when == "on" ? 1 : 0;
+  o.clip = !a.get_flag("no-clip");
+  o.gpu_bytes = m.gpu_bytes;
+  o.host_bytes = m.host_bytes;
+  return o;
+}
+
+namespace {
+
+// The trainer's model FLOPs per token: 6 per parameter (forward and
+// backward) plus attention's 12 * layers * hidden * seq.
+double flops_per_token(const ir::Module& m, int64_t seq) {
+  double params = static_cast<double>(ir::summarize_params(m).total);
+  double layers = m.config_number("layers", 0), hidden = m.config_number("hidden", 0);
+  return 6.0 * params + 12.0 * layers * hidden * static_cast<double>(seq);
+}
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// The smallest micro-batch count that divides the batch and leaves at most
+// `fit` sequences per micro-batch; 0 if none does.
+int64_t micro_batches_for(int64_t batch, int64_t fit) {
+  for (int64_t m = 1; m <= batch; ++m)
+    if (batch % m == 0 && batch / m <= fit) return m;
+  return 0;
+}
+
+// "--host-mem 791G": the smallest whole GiB at or above `bytes`.
+std::string gib_flag(const char* flag, double bytes) {
+  return std::string(flag) + " " + std::to_string(static_cast<int64_t>(std::ceil(bytes / (1ull << 30)))) + "G";
+}
+
+// What would make a refused step fit, each checked by lowering the step again
+// with one option changed; only changes that fit by themselves are offered,
+// besides more memory.
+class Refusal {
+ public:
+  Refusal(const ir::Module& graph, const passes::StreamingOptions& options, const ir::Schedule& s)
+      : graph_(graph), options_(options), s_(s) {}
+
+  std::string message(const plan::MemoryTable& host, const plan::MemoryTable& gpu, int64_t fit) {
+    std::string problem;
+    const ir::ScheduleConfig& c = s_.config;
+    if (!gpu.fits()) {
+      problem = "GPU memory: the step needs " + format_bytes(gpu.total) + ", the budget is " + format_bytes(gpu.budget);
+      if (int64_t m = micro_batches_for(c.batch, fit); fit > 0 && m > 0)
+        fix("fewer sequences per micro-batch (at most " + std::to_string(fit) + " fit): --micro-batches " +
+            std::to_string(m));
+      passes::StreamingOptions o = options_;
+      o.host_checkpoints = 1;
+      if (!c.host_checkpoints) offer("--host-checkpoints on", o, ir::Place::gpu);
+      for (int64_t k = c.checkpoint_every * 2; k <= layers(); k *= 2) {
+        o = options_;
+        o.checkpoint_every = k;
+        if (offer("--checkpoint-every " + std::to_string(k), o, ir::Place::gpu)) break;
+      }
+      for (int64_t seq = c.seq / 2; seq >= 128; seq /= 2) {
+        o = options_;
+        o.seq = seq;
+        if (offer("--seq " + std::to_string(seq), o, ir::Place::gpu)) break;
+      }
+      fix("more GPU memory (" + gib_flag("--gpu-mem", gpu.total) + ")");
+    }
+    if (!host.fits()) {
+      problem += std::string(problem.empty() ? "" : "; and ") + "host memory: the step needs " +
+                 format_bytes(host.total) + ", the budget is " + format_bytes(host.budget);
+      passes::StreamingOptions o = options_;
+      o.clip = false;
+      if (c.clip) offer("--no-clip (two gradient slabs instead of one per layer)", o, ir::Place::host);
+      o = options_;
+      o.host_checkpoints = 0;
+      if (c.host_checkpoints) offer("--host-checkpoints off", o, ir::Place::host);
+      fix("more host RAM (" + gib_flag("--host-mem", host.total) + ")");
+      double store = 0;
+      for (const ir::Buffer& b : s_.buffers)
+        if (b.kind == ir::BufferKind::store) store += static_cast<double>(b.bytes);
+      if (store > host.budget)
+        fixes_ += " — the host store alone (weights, master, moments at 8 B/param) needs " + format_bytes(store) +
+                  ", more than the budget, so no other option can fit this model";
+    }
+    return s_.model + " does not fit: " + problem + "; to fit: " + fixes_;
+  }
+
+ private:
+  void fix(const std::string& f) { fixes_ += (fixes_.empty() ? "" : "; or ") + f; }
+
+  // Offers `what` if the step lowered with `o` fits the budget of `place`.
+  bool offer(const std::string& what, const passes::StreamingOptions& o, ir::Place place) {
+    const double budget = place == ir::Place::gpu ? options_.gpu_bytes : options_.host_bytes;
+    try {
+      double bytes = static_cast<double>(passes::lower_to_schedule(graph_, o).bytes(place));
+      if (bytes > budget) return false;
+      fix(what + " (" + ir::place_name(place) + " " + format_bytes(bytes) + ")");
+      return true;
+    } catch (const UserError&) {
+      return false;
+    }
+  }
+  int64_t layers() const { return static_cast<int64_t>(graph_.config_number("layers", 0)); }
+
+  const ir::Module& graph_;
+  const passes::StreamingOptions& options_;
+  const ir::Schedule& s_;
+  std::string fixes_;
+};
+
+}  // namespace
+
+int run_plan(const Args& args) {
+  Arguments a("plan", "horizon plan MODEL --batch B --seq S [options]",
+              "Plans one training step of MODEL: host and GPU memory by kind, the largest micro-batch that fits,\n"
+              "and the simulated step time, tokens/s, TFLOPS and bottleneck on a machine description. A step\n"
+              "that does not fit is refused (exit 1) with what would make it fit.");
+  a.positional("MODEL", "model file: models/*.json, a Hugging Face config.json, or a .hir dump");
+  add_streaming_options(a);
+  a.option("trace", "FILE", "write the simulated step as a Chrome trace (open it in ui.perfetto.dev)");
+  if (!a.parse(args)) return 0;
+
+  const plan::Machine machine = machine_option(a);
+  const passes::StreamingOptions options = streaming_options(a, "plan", machine);
+  ir::Module graph = frontend::load_model(a.get("MODEL"));
+  passes::lower(graph);
+  const ir::Schedule s = passes::lower_to_schedule(graph, options);
+  const ir::ScheduleConfig& c = s.config;
+
+  const int64_t tokens = c.batch * c.seq;
+  std::printf("plan for %s on %s: batch %lld x seq %lld = %s tokens per step\n", s.model.c_str(), machine.name.c_str(),
+              static_cast<long long>(c.batch), static_cast<long long>(c.seq), format_count(tokens).c_str());
+  std::printf(
+      "  %lld micro-batch(es) of %lld sequences, checkpoint every %lld block(s) on the %s, %lld weight slots, "
+      "prefetch %lld, clipping %s\n\n",
+      static_cast<long long>(c.micro_batches), static_cast<long long>(c.batch / c.micro_batches),
+      static_cast<long long>(c.checkpoint_every), c.host_checkpoints ? "host" : "GPU", static_cast<long long>(c.slots),
+      static_cast<long long>(c.prefetch), c.clip ? "on" : "off");
+
+  const plan::MemoryTable host = plan::host_memory(s, graph, machine.host_bytes);
+  const plan::MemoryTable gpu = plan::gpu_memory(s, machine.gpu_bytes);
+  const int64_t fit = plan::largest_micro_batch(graph, options);
+  std::cout << plan::format_memory_table(host) << "\n" << plan::format_memory_table(gpu);
+  std::printf("  largest micro-batch that fits: %lld sequences (%s tokens)\n\n", static_cast<long long>(fit),
+              format_count(fit * c.seq).c_str());
+
+  if (!host.fits() || !gpu.fits()) {
+    std::fflush(stdout);
+    throw UserError(Refusal(graph, options, s).message(host, gpu, fit));
+  }
+
+  const plan::SimResult r = plan::simulate(s, graph, machine);
+  const double step = r.step_seconds;
+  const double model_flops = flops_per_token(graph, c.seq) * static_cast<double>(tokens);
+  std::printf("step (simulated)\n");
+  std::printf("  %-24s %s s\n", "step time", fmt("%.4g", step).c_str());
+  std::printf("  %-24s %s\n", "tokens/s",
+              format_count(static_cast<int64_t>(static_cast<double>(tokens) / step)).c_str());
+  std::printf("  %-24s %s  (6N + 12 L hidden S per token; GEMM incl. recompute %s)\n", "model TFLOPS",
+              fmt("%.1f", model_flops / step / 1e12).c_str(), fmt("%.1f", r.gemm_flops / step / 1e12).c_str());
+  std::printf("  %-24s %s %%\n", "GPU busy", fmt("%.1f", 100 * r.stream(ir::Stream::compute).busy / step).c_str());
+  std::printf("  %-24s %s GB/s  (H2D %s GB in %s s busy, D2H %s GB in %s s busy)\n", "PCIe",
+              fmt("%.1f", (r.h2d_bytes + r.d2h_bytes) / step / 1e9).c_str(), fmt("%.1f", r.h2d_bytes / 1e9).c_str(),
+              fmt("%.3g", r.stream(ir::Stream::h2d).busy).c_str(), fmt("%.1f", r.d2h_bytes / 1e9).c_str(),
+              fmt("%.3g", r.stream(ir::Stream::d2h).busy).c_str());
+  std::printf("  %-24s %s %%\n", "CPU optimizer busy",
+              fmt("%.1f", 100 * r.stream(ir::Stream::cpu).busy / step).c_str());
+  std::printf("  %-24s %s (busy %s %% of the step)\n", "bottleneck", r.bottleneck.c_str(),
+              fmt("%.1f", 100 * r.bottleneck_share).c_str());
+  if (a.has("trace")) {
+    plan::write_chrome_trace(a.get("trace"), s, r);
+    std::printf("\ntrace: %s (open in ui.perfetto.dev)\n", a.get("trace").c_str());
+  }
+  return 0;
+}
+
+}  // namespace horizon::cli
