@@ -85,6 +85,12 @@ std::string Arguments::help() const {
 
 bool Arguments::has(const std::string& name) const { return values_.count(name) > 0; }
 
+bool Arguments::declares(const std::string& name) const {
+  for (const Spec& s : specs_)
+    if (s.name == name) return true;
+  return false;
+}
+
 std::string Arguments::get(const std::string& name) const {
   if (auto it = values_.find(name); it != values_.end()) return it->second;
   for (const Spec& s : specs_)

@@ -28,6 +28,8 @@ class Arguments {
   std::string help() const;
 
   bool has(const std::string& name) const;
+  /// Whether an option or flag of this name was declared.
+  bool declares(const std::string& name) const;
   std::string get(const std::string& name) const;
   bool get_flag(const std::string& name) const;
   int64_t get_int(const std::string& name) const;

@@ -39,6 +39,7 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
   a.option("gpu-mem", "SIZE", "GPU memory budget, e.g. 80G (default: the machine's)");
   a.option("machine", "FILE", "machine description, e.g. machines/h100-pcie5.json (default: built-in H100 PCIe)");
   a.flag("no-clip", "no global-norm clipping: layers update as their gradients land (two gradient slabs)");
+  if (!a.declares("moments")) a.option("moments", "TYPE", "Adam moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
 }
 
 plan::Machine machine_option(const Arguments& a) {
@@ -69,6 +70,10 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
     throw UserError("horizon " + command + ": --host-checkpoints must be auto, on or off, got '" + when + "'");
   o.host_checkpoints = when == "auto" ? -1 : when == "on" ? 1 : 0;
   o.clip = !a.get_flag("no-clip");
+  const std::string moments = a.get("moments");
+  if (moments != "bf16" && moments != "f32")
+    throw UserError("horizon " + command + ": --moments must be bf16 or f32, got '" + moments + "'");
+  o.bytes_per_param = moments == "bf16" ? 8 : 12;
   o.gpu_bytes = m.gpu_bytes;
   o.host_bytes = m.host_bytes;
   return o;

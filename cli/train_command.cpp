@@ -157,6 +157,7 @@ int run_train(const Args& args) {
     opts.checkpoint_every = a.get_int("checkpoint-every");
     opts.slots = a.get_int("slots");
     opts.clip = cfg.clip > 0;
+    opts.bytes_per_param = store.bytes_per_parameter();
     ir::Schedule schedule = passes::lower_to_schedule(model, opts);
     int64_t arena = 0;
     for (const ir::ArenaPlan& p : schedule.arena_plans) arena = std::max(arena, p.bytes);

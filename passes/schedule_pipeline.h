@@ -27,6 +27,7 @@ struct StreamingOptions {
   int64_t prefetch = 0;          // 0: slots - 1
   int host_checkpoints = -1;     // -1 or 1: pinned host (GPU memory independent of depth); 0: on the GPU
   bool clip = true;              // global-norm clipping (defers updates to after the norm)
+  int64_t bytes_per_param = 8;   // host store: 8 with bf16 Adam moments, 12 with fp32
   double gpu_bytes = 80e9;       // budget for the GPU
   double host_bytes = 125.0 * (1ull << 30);
 };

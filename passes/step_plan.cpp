@@ -40,6 +40,7 @@ StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& o) {
       p.tied_elements += p.params.tensors[static_cast<size_t>(t)].elements;
     }
   p.clip = o.clip;
+  p.bytes_per_param = o.bytes_per_param;
   return p;
 }
 
