@@ -4,6 +4,8 @@
 #include "frontend/hf_export.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/test_support.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,7 +21,7 @@ using namespace horizon::frontend;
 
 namespace {
 
-std::string source(const std::string& rel) { return std::string(HORIZON_SOURCE_DIR) + "/" + rel; }
+std::string source(const std::string& rel) { return horizon::testing::source_path(rel); }
 
 /// print(import(export(m))) must equal print(m).
 Json expect_round_trip(const ir::Module& m, const std::string& label) {

@@ -4,6 +4,8 @@
 // whole block and head stage of models/tiny.json through the interpreter.
 #include <gtest/gtest.h>
 
+#include "tests/test_support.h"
+
 #include <cmath>
 #include <map>
 #include <numbers>
@@ -184,7 +186,7 @@ StageData random_stage_data(const reference::ReferenceInterpreter& interp, int32
 
 class ReferenceInterpreterTiny : public ::testing::Test {
  protected:
-  void SetUp() override { module = frontend::load_model(HORIZON_SOURCE_DIR "/models/tiny.json"); }
+  void SetUp() override { module = frontend::load_model(horizon::testing::source_path("models/tiny.json")); }
   const ir::Stage& stage(const char* name) {
     const ir::Stage* s = module.find_stage(name);
     EXPECT_NE(s, nullptr) << name;

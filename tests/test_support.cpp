@@ -10,7 +10,11 @@
 
 namespace horizon::testing {
 
-std::string source_path(const std::string& relative) { return std::string(HORIZON_SOURCE_DIR) + "/" + relative; }
+std::string source_path(const std::string& relative) {
+  // A test binary carried to another machine (the GPU box) finds the tree there.
+  const char* root = std::getenv("HORIZON_SOURCE_DIR");
+  return std::string(root && *root ? root : HORIZON_SOURCE_DIR) + "/" + relative;
+}
 
 TempDir::TempDir() {
   std::random_device rd;
@@ -62,7 +66,8 @@ std::string check_golden(const std::string& name, const std::string& actual) {
 CommandResult run_horizon(const std::string& args) {
   TempDir tmp;
   std::string out = tmp.path() + "/out", err = tmp.path() + "/err";
-  std::string cmd = std::string(HORIZON_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const char* binary = std::getenv("HORIZON_BINARY");
+  std::string cmd = std::string(binary && *binary ? binary : HORIZON_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
   int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

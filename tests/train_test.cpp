@@ -91,6 +91,8 @@ TEST(Train, SaveLoadGivesIdenticalLogits) {
   train_losses(m, 5, 5, store);
   testing::TempDir dir;
   cli::save_checkpoint(dir.path(), m, store);
+  // A Llama-family model also gets the config.json transformers loads.
+  EXPECT_NE(testing::read_file(dir.path() + "/config.json").find("Qwen2ForCausalLM"), std::string::npos);
 
   runtime::HostStore loaded(m, codegen::cpu::MomentType::bf16);
   cli::load_weights(dir.path(), loaded);
