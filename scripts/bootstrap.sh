@@ -36,8 +36,8 @@ case "$mode" in
   demo)
     echo "== demo: training models/tiny.json on the fortunes corpus"
     "$build/horizon" train models/tiny.json --data /usr/share/games/fortunes \
-      --steps 120 --batch 16 --seq 128 --lr 3e-3 --warmup 10 --schedule cosine \
-      --eval-every 40 --save "$build/demo-run" --sample 300
+      --steps 200 --batch 16 --seq 128 --lr 3e-3 --warmup 10 --schedule cosine \
+      --eval-every 50 --save "$build/demo-run" --sample 300
     ;;
   test)
     echo "== tests"
