@@ -1,8 +1,9 @@
-// `horizon train MODEL --data PATH ...`: trains a model on the CPU backend
-// (the CUDA backend arrives with the streaming runtime), with progress,
-// validation, metrics.jsonl and Hugging Face-loadable checkpoints. With
-// --stream the steps run the compiled schedule on the emulated device — the
-// program a GPU would run, with the same result as the unstreamed step.
+// `horizon train MODEL --data PATH ...`: trains a model with progress,
+// validation, metrics.jsonl and Hugging Face-loadable checkpoints. On the
+// CPU backend a step is the unstreamed reference, or with --stream the
+// compiled schedule on the emulated device (same result). With --device
+// cuda (or auto where a GPU is present) the compiled schedule runs on the
+// GPU, weights streamed from the host store, the optimizer on the CPU.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +24,13 @@
 #include "runtime/trainer.h"
 #include "support/error.h"
 #include "support/numbers.h"
+#ifdef HORIZON_HAVE_CUDA
+#include "plan/machine.h"
+#include "plan/simulator.h"
+#include "runtime/cuda/cuda_step.h"
+#include "runtime/cuda/cuda_step_trace.h"
+#include "support/process_memory.h"
+#endif
 
 namespace horizon::cli {
 namespace {
@@ -59,7 +67,9 @@ Arguments train_arguments() {
   a.option("init", "FILE", "start from these weights (safetensors, Hugging Face names) instead of random");
   a.option("resume", "DIR", "continue a run saved with --save (weights, optimizer state, step)");
   a.option("sample", "N", "after training, print N sampled tokens", "0");
-  a.option("device", "DEV", "cpu | cuda | auto", "auto");
+  a.option("device", "DEV",
+           "cpu | cuda | auto (cuda where a GPU is present); cuda runs the compiled schedule on the GPU", "auto");
+  a.option("trace", "FILE", "with --device cuda: write the last step's measured timeline as a Chrome trace");
   return a;
 }
 
@@ -79,6 +89,121 @@ void check_positive(const Arguments& a, const char* name) {
   if (a.get_int(name) <= 0) throw UserError(std::string("horizon train: --") + name + " must be positive, got " + a.get(name));
 }
 
+// --device: cuda where this build has the CUDA backend and a device answers;
+// auto picks it then, except with --stream, which asks for the emulated device.
+std::string resolve_device(const std::string& requested, bool stream) {
+  if (requested != "cpu" && requested != "auto" && requested != "cuda")
+    throw UserError("horizon train: --device must be cpu, cuda or auto, got '" + requested + "'");
+  if (requested == "cuda" && stream)
+    throw UserError("horizon train: --stream runs the schedule on the emulated device and --device cuda on the GPU; "
+                    "pick one");
+  if (requested == "cpu" || stream) return "cpu";
+#ifdef HORIZON_HAVE_CUDA
+  std::string why;
+  if (runtime::cuda::cuda_device_count(&why) > 0) return "cuda";
+  if (requested == "cuda")
+    throw UserError("horizon train: --device cuda: no usable CUDA device (" + why + "); use --device cpu");
+#else
+  if (requested == "cuda")
+    throw UserError("horizon train: --device cuda: this build has no CUDA backend (no CUDA toolkit at build time); "
+                    "use --device cpu");
+#endif
+  return "cpu";
+}
+
+#ifdef HORIZON_HAVE_CUDA
+/// The GPU half of the progress report: per step the measured step time,
+/// compute busy share and PCIe rates next to the planner's prediction for
+/// the reference box; at the end their mean over the steady steps (all but
+/// the first, which loads modules) and the last step's trace.
+class CudaReport {
+ public:
+  CudaReport(runtime::cuda::CudaStep& backend, const ir::Module& model, int64_t total_steps, std::string trace)
+      : backend_(backend),
+        predicted_(plan::simulate(backend.executor().schedule(), model, plan::default_machine())),
+        total_(total_steps),
+        trace_(std::move(trace)) {}
+
+  void step(const runtime::StepMetrics& s, Progress& progress) {
+    const runtime::cuda::CudaStepMeasurements& m = backend_.executor().last_step();
+    last_step_ = s.step;
+    if (s.step > 1 || total_ == 1) {
+      ++steady_;
+      sum_seconds_ += m.step_seconds;
+      sum_compute_ += m.busy_share(ir::Stream::compute);
+      sum_h2d_ += m.h2d_gbps();
+      sum_d2h_ += m.d2h_gbps();
+    }
+    const int64_t every = std::max<int64_t>(1, total_ / 20);
+    if (s.step != 1 && s.step % every != 0 && s.step != total_) return;
+    progress.finish();
+    std::printf("  gpu: step %.2f ms (planned %.2f) | compute busy %.0f%% (planned %.0f%%) | H2D %.1f GB/s, "
+                "D2H %.1f GB/s | CPU optimizer busy %.0f%% | host RSS %s\n",
+                m.step_seconds * 1e3, predicted_.step_seconds * 1e3, 100 * m.busy_share(ir::Stream::compute),
+                100 * share(ir::Stream::compute), m.h2d_gbps(), m.d2h_gbps(), 100 * m.busy_share(ir::Stream::cpu),
+                format_bytes(static_cast<double>(current_rss_bytes())).c_str());
+    std::fflush(stdout);
+  }
+
+  void finish() {
+    if (steady_ > 0) {
+      const double n = static_cast<double>(steady_);
+      std::printf("gpu mean of %lld steady steps: step %.2f ms (planned %.2f) | compute busy %.0f%% | H2D %.1f GB/s, "
+                  "D2H %.1f GB/s | peak host RSS %s\n",
+                  static_cast<long long>(steady_), sum_seconds_ / n * 1e3, predicted_.step_seconds * 1e3,
+                  100 * sum_compute_ / n, sum_h2d_ / n, sum_d2h_ / n,
+                  format_bytes(static_cast<double>(peak_rss_bytes())).c_str());
+    }
+    if (!trace_.empty() && last_step_ > 0) {
+      const runtime::cuda::CudaScheduleExecutor& e = backend_.executor();
+      runtime::cuda::write_cuda_trace(trace_, e.schedule(), e.last_step(),
+                                      "step " + std::to_string(last_step_) + " of " + e.schedule().model + " on " +
+                                          e.device_description());
+      std::printf("wrote the measured timeline of step %lld to %s\n", static_cast<long long>(last_step_),
+                  trace_.c_str());
+    }
+  }
+
+ private:
+  double share(ir::Stream s) const {
+    return predicted_.step_seconds > 0 ? predicted_.stream(s).busy / predicted_.step_seconds : 0;
+  }
+
+  runtime::cuda::CudaStep& backend_;
+  plan::SimResult predicted_;
+  int64_t total_ = 0, last_step_ = 0, steady_ = 0;
+  double sum_seconds_ = 0, sum_compute_ = 0, sum_h2d_ = 0, sum_d2h_ = 0;
+  std::string trace_;
+};
+
+std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule& schedule, const ir::Module& model,
+                                                        runtime::HostStore& store, const runtime::TrainConfig& cfg,
+                                                        int64_t total_steps, const std::string& trace,
+                                                        std::unique_ptr<CudaReport>& report) {
+  std::unique_ptr<runtime::cuda::CudaStep> step = runtime::cuda::make_cuda_step(schedule, model, store, cfg);
+  const runtime::cuda::CudaScheduleExecutor& e = step->executor();
+  std::printf("cuda: %s | device memory %s (schedule %s + stage scratch %s) | pinned host %s\n",
+              e.device_description().c_str(), format_bytes(static_cast<double>(e.device_bytes())).c_str(),
+              format_bytes(static_cast<double>(e.device_bytes() - e.scratch_bytes())).c_str(),
+              format_bytes(static_cast<double>(e.scratch_bytes())).c_str(),
+              format_bytes(static_cast<double>(e.host_bytes() - store.bytes())).c_str());
+  report = std::make_unique<CudaReport>(*step, model, total_steps, trace);
+  return step;
+}
+#else
+class CudaReport {
+ public:
+  void step(const runtime::StepMetrics&, Progress&) {}
+  void finish() {}
+};
+
+std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule&, const ir::Module&, runtime::HostStore&,
+                                                        const runtime::TrainConfig&, int64_t, const std::string&,
+                                                        std::unique_ptr<CudaReport>&) {
+  throw UserError("horizon train: this build has no CUDA backend");
+}
+#endif
+
 }  // namespace
 
 int run_train(const Args& args) {
@@ -90,13 +215,12 @@ int run_train(const Args& args) {
     if (a.get_int(n) < 0)
       throw UserError(std::string("horizon train: --") + n + " must be 0 (choose) or positive, got " + a.get(n));
   const bool stream = a.get_flag("stream");
-  if (!stream && (a.get_int("checkpoint-every") || a.get_int("slots")))
+  const std::string device = resolve_device(a.get("device"), stream);
+  const bool cuda = device == "cuda";
+  if (!stream && !cuda && (a.get_int("checkpoint-every") || a.get_int("slots")))
     throw UserError("horizon train: --checkpoint-every and --slots shape the streamed schedule; add --stream");
-  std::string device = a.get("device");
-  if (device != "cpu" && device != "auto" && device != "cuda")
-    throw UserError("horizon train: --device must be cpu, cuda or auto, got '" + device + "'");
-  if (device == "cuda")
-    throw UserError("horizon train: --device cuda: this build has no CUDA backend yet; use --device cpu");
+  if (a.has("trace") && !cuda)
+    throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
   passes::lower(model);
@@ -143,13 +267,15 @@ int run_train(const Args& args) {
               format_bytes(static_cast<double>(store.bytes())).c_str(), store.bytes_per_parameter(), a.get("data").c_str(),
               format_count(static_cast<int64_t>(dataset.train().tokens.size())).c_str(),
               format_count(static_cast<int64_t>(dataset.validation().tokens.size())).c_str());
-  std::printf("device cpu%s | batch %lld x seq %lld in %lld micro-batch(es) | %lld steps from step %lld | lr %g %s\n",
-              stream ? " (streamed schedule, emulated device)" : "", static_cast<long long>(B),
+  std::printf("device %s | batch %lld x seq %lld in %lld micro-batch(es) | %lld steps from step %lld | lr %g %s\n",
+              cuda ? "cuda (streamed schedule)" : stream ? "cpu (streamed schedule, emulated device)" : "cpu",
+              static_cast<long long>(B),
               static_cast<long long>(S), static_cast<long long>(M), static_cast<long long>(cfg.steps),
               static_cast<long long>(store.step()), cfg.lr.peak, a.get("schedule").c_str());
 
   std::unique_ptr<runtime::StepBackend> backend;
-  if (stream) {
+  std::unique_ptr<CudaReport> cuda_report;
+  if (stream || cuda) {
     passes::StreamingOptions opts;
     opts.batch = B;
     opts.seq = S;
@@ -169,7 +295,10 @@ int run_train(const Args& args) {
                 format_bytes(static_cast<double>(arena)).c_str(),
                 format_bytes(static_cast<double>(schedule.bytes(ir::Place::gpu))).c_str(),
                 format_bytes(static_cast<double>(schedule.bytes(ir::Place::host))).c_str());
-    backend = runtime::make_streamed_step(schedule, model, store, cfg);
+    if (cuda)
+      backend = make_cuda_backend(schedule, model, store, cfg, cfg.steps, a.get("trace"), cuda_report);
+    else
+      backend = runtime::make_streamed_step(schedule, model, store, cfg);
   } else {
     backend = runtime::make_unstreamed_step(model, store, cfg);
   }
@@ -186,8 +315,12 @@ int run_train(const Args& args) {
           out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets)});
         return out;
       },
-      [&](const runtime::StepMetrics& m) { progress.step(m); });
+      [&](const runtime::StepMetrics& m) {
+        progress.step(m);
+        if (cuda_report) cuda_report->step(m, progress);
+      });
   progress.finish();
+  if (cuda_report) cuda_report->finish();
   if (progress.first_loss() >= 0)
     std::printf("loss %.4f -> %.4f (validation %.4f)\n", progress.first_loss(), progress.last_loss(), progress.last_val_loss());
 

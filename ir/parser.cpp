@@ -3,79 +3,15 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "ir/text_parser.h"
 #include "support/error.h"
 
 namespace horizon::ir {
 namespace {
 
-struct Token {
-  enum Kind { ident, value, string, number, punct, end } kind = end;
-  std::string text;
-  int line = 1, col = 1;
-};
-
-class Lexer {
+class Parser : TextParser {
  public:
-  explicit Lexer(const std::string& text) : s_(text) {}
-
-  Token next() {
-    skip_space();
-    Token t;
-    t.line = line_;
-    t.col = col_;
-    if (i_ >= s_.size()) return t;
-    char c = s_[i_];
-    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      t.kind = Token::ident;
-      t.text = take_while([](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.'; });
-    } else if (c == '%') {
-      advance();
-      t.kind = Token::value;
-      t.text = take_while([](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.'; });
-    } else if (c == '"') {
-      advance();
-      t.kind = Token::string;
-      while (i_ < s_.size() && s_[i_] != '"' && s_[i_] != '\n') t.text += advance();
-      if (i_ >= s_.size() || s_[i_] != '"') t.kind = Token::end, t.text = "\"";
-      else advance();
-    } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+') {
-      t.kind = Token::number;
-      t.text = take_while([](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '+'; });
-    } else {
-      t.kind = Token::punct;
-      t.text = std::string(1, advance());
-    }
-    return t;
-  }
-
- private:
-  char advance() {
-    char c = s_[i_++];
-    if (c == '\n') ++line_, col_ = 1;
-    else ++col_;
-    return c;
-  }
-  template <class F>
-  std::string take_while(F f) {
-    std::string out;
-    while (i_ < s_.size() && f(s_[i_])) out += advance();
-    return out;
-  }
-  void skip_space() {
-    while (i_ < s_.size()) {
-      if (std::isspace(static_cast<unsigned char>(s_[i_]))) advance();
-      else if (s_.compare(i_, 2, "//") == 0) while (i_ < s_.size() && s_[i_] != '\n') advance();
-      else break;
-    }
-  }
-  const std::string& s_;
-  size_t i_ = 0;
-  int line_ = 1, col_ = 1;
-};
-
-class Parser {
- public:
-  Parser(const std::string& text, const std::string& file) : lex_(text), file_(file) { tok_ = lex_.next(); }
+  Parser(const std::string& text, const std::string& file) : TextParser(text, file) {}
 
   Module module() {
     Module m;
@@ -140,17 +76,17 @@ class Parser {
     p.checkpoint_name = expect(Token::string, "the quoted checkpoint name").text;
     keyword("init");
     punct("=");
-    std::string kind = expect(Token::ident, "normal(STD), ones or zeros").text;
-    if (kind == "normal") {
+    const Token init = expect(Token::ident, "normal(STD), ones or zeros");
+    if (init.text == "normal") {
       punct("(");
       p.init.std = std::strtod(expect(Token::number, "a standard deviation").text.c_str(), nullptr);
       punct(")");
-    } else if (kind == "ones") {
+    } else if (init.text == "ones") {
       p.init.kind = Init::Kind::ones;
-    } else if (kind == "zeros") {
+    } else if (init.text == "zeros") {
       p.init.kind = Init::Kind::zeros;
     } else {
-      error("unknown init '" + kind + "'", "use normal(STD), ones or zeros");
+      error_at(init, "unknown init '" + init.text + "'", "use normal(STD), ones or zeros");
     }
     if (is_ident("nodecay")) take(), p.decay = false;
     s.params.push_back(p);
@@ -237,38 +173,6 @@ class Parser {
     return static_cast<int64_t>(std::stoll(t.text));
   }
 
-  Token take() {
-    Token t = tok_;
-    tok_ = lex_.next();
-    return t;
-  }
-  bool is_punct(const char* p) const { return tok_.kind == Token::punct && tok_.text == p; }
-  bool is_ident(const char* w) const { return tok_.kind == Token::ident && tok_.text == w; }
-  void punct(const char* p) {
-    if (!is_punct(p)) error(std::string("expected '") + p + "'");
-    take();
-  }
-  void keyword(const char* w) {
-    if (!is_ident(w)) error(std::string("expected '") + w + "'");
-    take();
-  }
-  Token expect(Token::Kind k, const std::string& what) {
-    if (tok_.kind != k) error("expected " + what);
-    return take();
-  }
-  // An error about what was expected here: says what was found instead.
-  [[noreturn]] void error(const std::string& msg, const std::string& fix = "") {
-    std::string found = tok_.kind == Token::end ? "end of input" : "'" + tok_.text + "'";
-    error_at(tok_, msg + " (found " + found + ")", fix);
-  }
-  // An error about the token itself, whose text the message already quotes.
-  [[noreturn]] void error_at(const Token& t, const std::string& msg, const std::string& fix = "") {
-    throw_user_error(file_ + ":" + std::to_string(t.line) + ":" + std::to_string(t.col), "", msg, fix);
-  }
-
-  Lexer lex_;
-  std::string file_;
-  Token tok_;
 };
 
 }  // namespace

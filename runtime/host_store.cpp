@@ -12,8 +12,12 @@ namespace horizon::runtime {
 namespace {
 
 constexpr int64_t kAlign = 64;  // cache line; also what DMA engines like
+// A region's allocation covers whole pages of its own, so a GPU executor can
+// pin (cudaHostRegister) one region's planes without sharing a page with
+// another region's registration, which the driver would refuse.
+constexpr int64_t kPage = 4096;
 
-int64_t align_up(int64_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+int64_t align_up(int64_t bytes, int64_t to = kAlign) { return (bytes + to - 1) / to * to; }
 
 int moment_bytes(codegen::cpu::MomentType t) { return t == codegen::cpu::MomentType::bf16 ? 2 : 4; }
 
@@ -34,8 +38,8 @@ HostStore::HostStore(const ir::Module& m, codegen::cpu::MomentType moments)
   const int mb = moment_bytes(moments_);
   for (Region& r : regions_) {
     int64_t plane16 = align_up(r.elements * 2), plane_m = align_up(r.elements * mb);
-    int64_t total = std::max<int64_t>(kAlign, 2 * plane16 + 2 * plane_m);
-    auto* base = static_cast<char*>(std::aligned_alloc(kAlign, static_cast<size_t>(total)));
+    int64_t total = align_up(std::max<int64_t>(kAlign, 2 * plane16 + 2 * plane_m), kPage);
+    auto* base = static_cast<char*>(std::aligned_alloc(kPage, static_cast<size_t>(total)));
     if (!base) throw std::bad_alloc();
     allocations_.push_back(base);
     r.w_hi = reinterpret_cast<uint16_t*>(base);

@@ -22,6 +22,8 @@ namespace horizon::runtime {
 /// A stored tensor: its name, shape and place in its region (ir/param_layout.h).
 using StoredTensor = ir::LaidOutTensor;
 
+/// A region's planes lie in one page-aligned allocation of whole pages that
+/// no other region shares (so each can be pinned on its own), w_hi first.
 struct Region {
   std::string stage;
   int64_t instance = 0;

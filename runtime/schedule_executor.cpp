@@ -1,7 +1,9 @@
-// The schedule executor's streams: one thread per stream runs that stream's
-// instructions in program order — copies, launches, the norm and the
-// optimizer — and a step is every stream running its program once. Also the
-// Trainer backend that runs its steps through the executor.
+// The schedule executor's memory and streams: every buffer of the schedule
+// allocated once (%store maps onto the HostStore's regions), one thread per
+// stream running that stream's instructions in program order — copies,
+// launches, the norm and the optimizer — and a step is every stream running
+// its program once. Also the Trainer backend that runs its steps through the
+// executor.
 #include "runtime/schedule_executor.h"
 
 #include <algorithm>
@@ -11,53 +13,77 @@
 #include "support/error.h"
 
 namespace horizon::runtime {
+namespace {
+
+// Emulated device memory is aligned like a device allocation (the arena's
+// offsets assume 256-byte alignment).
+constexpr int64_t kAlignment = 256;
+
+int64_t aligned(int64_t bytes) {
+  return std::max<int64_t>(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
+}
+
+MemoryBlock allocate_block(int64_t bytes) {
+  char* p = static_cast<char*>(std::aligned_alloc(kAlignment, static_cast<size_t>(aligned(bytes))));
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, static_cast<size_t>(aligned(bytes)));
+  return MemoryBlock(p);
+}
+
+}  // namespace
 
 ScheduleExecutor::Impl::Impl(const ir::Schedule& s, const ir::Module& g, HostStore& st, const AdamWConfig& adamw,
-                             float clip_threshold)
-    : schedule(s),
-      graph(g),
-      store(st),
-      optimizer(st, adamw),
-      clip(clip_threshold),
-      events(s.events, ir::kNumStreams),
-      stream_stats(ir::kNumStreams) {
-  const ir::ScheduleConfig& c = s.config;
-  if (c.batch <= 0 || c.seq <= 0 || c.micro_batches <= 0 || c.batch % c.micro_batches)
-    throw UserError("schedule of " + s.model + ": batch " + std::to_string(c.batch) +
-                    " must be a positive multiple of " + std::to_string(c.micro_batches) + " micro-batches");
-  micro_batches = c.micro_batches;
-  mb_batch = c.batch / c.micro_batches;
-  seq = c.seq;
+                             float clip)
+    : plan(s, g, st), store(st), events(s.events, ir::kNumStreams), stream_stats(ir::kNumStreams) {
   allocate();
-  validate();
+  std::vector<char*> host_buffers(blocks.size(), nullptr);
+  for (size_t b = 0; b < blocks.size(); ++b) host_buffers[b] = blocks[b].get();  // every buffer is host memory here
+  updates = std::make_unique<HostUpdates>(plan, store, adamw, clip, std::move(host_buffers));
+  for (const auto& [index, p] : plan.launches) {
+    auto& executor = executors[p.stage->name];
+    if (!executor) executor = std::make_unique<CpuStageExecutor>(*p.stage);
+  }
+  weights_fp32.resize(static_cast<size_t>(plan.max_slot_elements));
+  grad_partial.resize(static_cast<size_t>(plan.max_slot_elements));
   workers = std::make_unique<StreamWorkers>(
       ir::kNumStreams, [this](int stream) { run_stream(stream); }, [this] { events.abort(); });
 }
 
+void ScheduleExecutor::Impl::allocate() {
+  for (size_t b = 0; b < plan.schedule.buffers.size(); ++b) {
+    const ir::Buffer& buf = plan.schedule.buffers[b];
+    if (static_cast<int>(b) == plan.store_buffer) {
+      blocks.emplace_back();
+      continue;
+    }
+    blocks.push_back(allocate_block(buf.bytes));
+    (buf.place == ir::Place::host ? host_allocated : device_allocated) += aligned(buf.bytes);
+  }
+}
+
+char* ScheduleExecutor::Impl::at(const ir::Range& r) const {
+  if (r.buffer == plan.store_buffer) return plan.store_weights(r);
+  return blocks[static_cast<size_t>(r.buffer)].get() + r.offset;
+}
+
 void ScheduleExecutor::Impl::copy(int index, StreamStats& stats) {
-  const auto& ops = schedule.instrs[static_cast<size_t>(index)].operands;
-  size_t s = 0, d = 0;
-  for (;;) {
-    while (s < ops.size() && ops[s].role != "src") ++s;
-    while (d < ops.size() && ops[d].role != "dst") ++d;
-    if (s == ops.size() || d == ops.size()) return;
-    std::memcpy(at(ops[d].range), at(ops[s].range), static_cast<size_t>(ops[s].range.bytes));
-    const bool from_host = schedule.buffers[static_cast<size_t>(ops[s].range.buffer)].place == ir::Place::host;
-    const bool to_host = schedule.buffers[static_cast<size_t>(ops[d].range.buffer)].place == ir::Place::host;
-    if (from_host && !to_host) stats.h2d += ops[s].range.bytes;
-    if (!from_host && to_host) stats.d2h += ops[s].range.bytes;
-    if (!from_host && !to_host) stats.d2d += ops[s].range.bytes;
-    ++s, ++d;
+  for (const auto& [src, dst] : copy_pairs(plan.instr(index))) {
+    std::memcpy(at(dst), at(src), static_cast<size_t>(src.bytes));
+    const bool from_host = plan.buffer(src.buffer).place == ir::Place::host;
+    const bool to_host = plan.buffer(dst.buffer).place == ir::Place::host;
+    if (from_host && !to_host) stats.h2d += src.bytes;
+    if (!from_host && to_host) stats.d2h += src.bytes;
+    if (!from_host && !to_host) stats.d2d += src.bytes;
   }
 }
 
 void ScheduleExecutor::Impl::run_stream(int stream) {
   StreamStats& stats = stream_stats[static_cast<size_t>(stream)];
   stats = StreamStats{};
-  for (int i : programs[static_cast<size_t>(stream)]) {
-    const ir::SchedInstr& in = schedule.instrs[static_cast<size_t>(i)];
+  for (int i : plan.programs[static_cast<size_t>(stream)]) {
+    const ir::SchedInstr& in = plan.instr(i);
     if (in.op == ir::SchedOp::wait) {
-      events.wait(in.event, stream, wait_names.at(static_cast<size_t>(i)));
+      events.wait(in.event, stream, plan.wait_names.at(static_cast<size_t>(i)));
       continue;
     }
     const auto start = std::chrono::steady_clock::now();
@@ -74,12 +100,12 @@ void ScheduleExecutor::Impl::run_stream(int stream) {
         }
         case ir::SchedOp::grad_norm: {
           std::lock_guard<std::mutex> lock(pool_mu);
-          grad_norm(i);
+          updates->grad_norm();
           break;
         }
         case ir::SchedOp::optimizer_step: {
           std::lock_guard<std::mutex> lock(pool_mu);
-          optimizer_step(i);
+          updates->optimizer_step(i);
           break;
         }
         case ir::SchedOp::bind:
@@ -92,7 +118,7 @@ void ScheduleExecutor::Impl::run_stream(int stream) {
     } catch (const UserError&) {
       throw;
     } catch (const std::exception& e) {
-      throw std::runtime_error(where(i) + ": " + e.what());
+      throw std::runtime_error(plan.where(i) + ": " + e.what());
     }
     stats.busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
@@ -105,23 +131,22 @@ ScheduleExecutor::ScheduleExecutor(const ir::Schedule& schedule, const ir::Modul
 
 ScheduleExecutor::~ScheduleExecutor() = default;
 
-void ScheduleExecutor::set_learning_rate(float lr) { impl_->lr = lr; }
+void ScheduleExecutor::set_learning_rate(float lr) { impl_->updates->set_learning_rate(lr); }
 void ScheduleExecutor::set_wait_timeout(std::chrono::milliseconds timeout) { impl_->events.set_timeout(timeout); }
 const ExecutorMeasurements& ScheduleExecutor::last_step() const { return impl_->last; }
 int64_t ScheduleExecutor::host_bytes() const { return impl_->host_allocated + impl_->store.bytes(); }
 int64_t ScheduleExecutor::device_bytes() const { return impl_->device_allocated; }
-const ir::Schedule& ScheduleExecutor::schedule() const { return impl_->schedule; }
+const ir::Schedule& ScheduleExecutor::schedule() const { return impl_->plan.schedule; }
 
 float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
   Impl& m = *impl_;
-  const size_t batch_bytes = static_cast<size_t>(m.schedule.config.batch * m.seq * 4);
+  const ResolvedSchedule& p = m.plan;
+  const size_t batch_bytes = static_cast<size_t>(p.schedule.config.batch * p.seq * 4);
   // The batch is on the device when the step starts (the schedule reads it, never loads it).
-  std::memcpy(m.blocks[static_cast<size_t>(m.tokens_buffer)].get(), tokens, batch_bytes);
-  std::memcpy(m.blocks[static_cast<size_t>(m.targets_buffer)].get(), targets, batch_bytes);
+  std::memcpy(m.blocks[static_cast<size_t>(p.tokens_buffer)].get(), tokens, batch_bytes);
+  std::memcpy(m.blocks[static_cast<size_t>(p.targets_buffer)].get(), targets, batch_bytes);
   m.events.reset();
-  std::fill(m.tensor_squares.begin(), m.tensor_squares.end(), 0.0);
-  m.grad_scale = gradient_scale(0.0, 0.0f, m.micro_batches);  // replaced by grad_norm when the schedule clips
-  m.optimizer.begin_step();
+  m.updates->begin_step();
   m.workers->run();
 
   ExecutorMeasurements& out = m.last;
@@ -134,11 +159,11 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
     out.d2d_bytes += st.d2d;
     out.arena_high_water = std::max(out.arena_high_water, st.arena_high_water);
   }
-  const float* losses = reinterpret_cast<const float*>(m.blocks[static_cast<size_t>(m.loss_buffer)].get());
+  const float* losses = reinterpret_cast<const float*>(m.blocks[static_cast<size_t>(p.loss_buffer)].get());
   double loss = 0;
-  for (int64_t i = 0; i < m.micro_batches; ++i) loss += losses[i];
-  out.loss = loss / static_cast<double>(m.micro_batches);
-  out.grad_norm = m.norm_of_last_step();
+  for (int64_t i = 0; i < p.micro_batches; ++i) loss += losses[i];
+  out.loss = loss / static_cast<double>(p.micro_batches);
+  out.grad_norm = m.updates->norm();
   return static_cast<float>(out.loss);
 }
 

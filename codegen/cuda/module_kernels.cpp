@@ -1,5 +1,6 @@
 #include "codegen/cuda/module_kernels.h"
 
+#include <iterator>
 #include <map>
 #include <stdexcept>
 
@@ -225,11 +226,20 @@ std::string arg_name(const KernelSource& k, const Arg& a) {
 }  // namespace
 
 std::vector<StageKernel> module_kernels(const ir::Module& m, int64_t batch, int64_t seq) {
+  std::vector<StageKernel> out;
+  for (const ir::Stage& s : m.stages) {
+    std::vector<StageKernel> k = stage_kernels(s, batch, seq);
+    out.insert(out.end(), std::make_move_iterator(k.begin()), std::make_move_iterator(k.end()));
+  }
+  return out;
+}
+
+std::vector<StageKernel> stage_kernels(const ir::Stage& stage, int64_t batch, int64_t seq) {
   if (batch < 1 || seq < 1)
     throw std::invalid_argument("module_kernels: batch and seq must be >= 1, got " + std::to_string(batch) + " and " +
                                 std::to_string(seq));
   std::vector<StageKernel> out;
-  for (const ir::Stage& s : m.stages) StageLowering(s, batch, seq).run(out);
+  StageLowering(stage, batch, seq).run(out);
   return out;
 }
 

@@ -32,6 +32,10 @@ struct StageKernel {
 /// an op has no CUDA generator for its shapes.
 std::vector<StageKernel> module_kernels(const ir::Module& m, int64_t batch, int64_t seq);
 
+/// The kernels of one stage, exactly as module_kernels lists them for it
+/// (the CUDA stage executor builds one stage at a time).
+std::vector<StageKernel> stage_kernels(const ir::Stage& stage, int64_t batch, int64_t seq);
+
 /// The source with a header comment naming the stage, the instructions, the
 /// shapes and the launches, as `horizon compile --emit=cuda` prints it.
 std::string print_kernel(const StageKernel& k);

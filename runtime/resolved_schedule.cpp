@@ -1,40 +1,48 @@
-// Memory and validation of the schedule executor: every buffer of the
-// schedule allocated once (%store maps onto the HostStore's regions), and
-// every instruction checked before the first step — operand ranges inside
-// their buffers, copies in matching pairs, events that exist — so a bad
-// schedule fails naming its instruction instead of corrupting memory.
-#include <algorithm>
-#include <cstring>
+// Buffers and instructions of a resolved schedule: %store maps onto the
+// HostStore's regions, the batch buffers have the sizes the config implies,
+// and every instruction is checked before any executor allocates or runs
+// anything — operand ranges inside their buffers, copies in matching pairs,
+// events that exist, launches running the slot their stream bound last.
+#include "runtime/resolved_schedule.h"
 
-#include "runtime/schedule_executor_impl.h"
+#include <algorithm>
+
 #include "support/error.h"
 
 namespace horizon::runtime {
-namespace {
-
-// Emulated device memory is aligned like a device allocation (the arena's
-// offsets assume 256-byte alignment).
-constexpr int64_t kAlignment = 256;
-
-int64_t aligned(int64_t bytes) {
-  return std::max<int64_t>(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
-}
-
-MemoryBlock allocate_block(int64_t bytes) {
-  char* p = static_cast<char*>(std::aligned_alloc(kAlignment, static_cast<size_t>(aligned(bytes))));
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, static_cast<size_t>(aligned(bytes)));
-  return MemoryBlock(p);
-}
 
 bool is_copy(ir::SchedOp op) {
   return op == ir::SchedOp::stream_in || op == ir::SchedOp::save || op == ir::SchedOp::restore ||
          op == ir::SchedOp::offload;
 }
 
-}  // namespace
+std::vector<std::pair<ir::Range, ir::Range>> copy_pairs(const ir::SchedInstr& in) {
+  std::vector<std::pair<ir::Range, ir::Range>> pairs;
+  const auto& ops = in.operands;
+  size_t s = 0, d = 0;
+  for (;;) {
+    while (s < ops.size() && ops[s].role != "src") ++s;
+    while (d < ops.size() && ops[d].role != "dst") ++d;
+    if (s == ops.size() || d == ops.size()) return pairs;
+    pairs.emplace_back(ops[s].range, ops[d].range);
+    ++s, ++d;
+  }
+}
 
-void ScheduleExecutor::Impl::allocate() {
+ResolvedSchedule::ResolvedSchedule(const ir::Schedule& s, const ir::Module& g, const HostStore& st)
+    : schedule(s), graph(g), store(st) {
+  const ir::ScheduleConfig& c = s.config;
+  if (c.batch <= 0 || c.seq <= 0 || c.micro_batches <= 0 || c.batch % c.micro_batches)
+    throw UserError("schedule of " + s.model + ": batch " + std::to_string(c.batch) +
+                    " must be a positive multiple of " + std::to_string(c.micro_batches) + " micro-batches");
+  micro_batches = c.micro_batches;
+  mb_batch = c.batch / c.micro_batches;
+  seq = c.seq;
+  resolve_buffers();
+  resolve_instructions();
+}
+
+void ResolvedSchedule::resolve_buffers() {
   int64_t params = 0;
   for (const Region& r : store.regions()) params += r.elements;
   for (size_t b = 0; b < schedule.buffers.size(); ++b) {
@@ -54,38 +62,32 @@ void ScheduleExecutor::Impl::allocate() {
         store_offsets.push_back(offset);
         offset += r.elements * store_bytes_per_param;
       }
-      blocks.emplace_back();
       continue;
     }
     if (buf.bytes < 0) throw UserError("schedule buffer %" + buf.name + " has a negative size");
-    blocks.push_back(allocate_block(buf.bytes));
-    (buf.place == ir::Place::host ? host_allocated : device_allocated) += aligned(buf.bytes);
     if (buf.name == "tokens") tokens_buffer = static_cast<int>(b);
     if (buf.name == "targets") targets_buffer = static_cast<int>(b);
     if (buf.name == "loss") loss_buffer = static_cast<int>(b);
   }
   if (store_buffer < 0) throw UserError("schedule of " + schedule.model + " has no store buffer");
   const int64_t batch_bytes = schedule.config.batch * seq * 4;
-  auto need = [&](int buffer, const char* name, int64_t bytes) {
-    if (buffer < 0) throw UserError(std::string("schedule of ") + schedule.model + " has no %" + name + " buffer");
-    if (schedule.buffers[static_cast<size_t>(buffer)].bytes != bytes)
-      throw UserError(std::string("schedule buffer %") + name + " has " +
-                      std::to_string(schedule.buffers[static_cast<size_t>(buffer)].bytes) + " bytes, expected " +
-                      std::to_string(bytes));
+  auto need = [&](int b, const char* name, int64_t bytes) {
+    if (b < 0) throw UserError(std::string("schedule of ") + schedule.model + " has no %" + name + " buffer");
+    if (buffer(b).bytes != bytes)
+      throw UserError(std::string("schedule buffer %") + name + " has " + std::to_string(buffer(b).bytes) +
+                      " bytes, expected " + std::to_string(bytes));
   };
   need(tokens_buffer, "tokens", batch_bytes);
   need(targets_buffer, "targets", batch_bytes);
   need(loss_buffer, "loss", micro_batches * 4);
 }
 
-std::string ScheduleExecutor::Impl::where(int index) const {
-  return "schedule instruction #" + std::to_string(index) + " `" +
-         ir::print_instr(schedule, schedule.instrs[static_cast<size_t>(index)]) + "`";
+std::string ResolvedSchedule::where(int index) const {
+  return "schedule instruction #" + std::to_string(index) + " `" + ir::print_instr(schedule, instr(index)) + "`";
 }
 
-char* ScheduleExecutor::Impl::at(const ir::Range& r) const {
-  if (r.buffer != store_buffer) return blocks[static_cast<size_t>(r.buffer)].get() + r.offset;
-  // %store is the HostStore: only its bf16 weight planes are addressed by range.
+char* ResolvedSchedule::store_weights(const ir::Range& r) const {
+  if (r.buffer != store_buffer) return nullptr;
   auto it = std::upper_bound(store_offsets.begin(), store_offsets.end(), r.offset);
   const size_t region = static_cast<size_t>(it - store_offsets.begin()) - 1;
   const int64_t local = r.offset - store_offsets[region];
@@ -94,17 +96,17 @@ char* ScheduleExecutor::Impl::at(const ir::Range& r) const {
   return reinterpret_cast<char*>(reg.w_hi) + local;
 }
 
-void ScheduleExecutor::Impl::validate() {
+void ResolvedSchedule::resolve_instructions() {
   programs.assign(ir::kNumStreams, {});
   wait_names.assign(schedule.instrs.size(), "");
   std::vector<int> last_bind(ir::kNumStreams, -1);  // per stream: its latest bind
   for (int i = 0; i < static_cast<int>(schedule.instrs.size()); ++i) {
-    const ir::SchedInstr& in = schedule.instrs[static_cast<size_t>(i)];
+    const ir::SchedInstr& in = instr(i);
     for (const ir::Operand& op : in.operands) {
       const ir::Range& r = op.range;
       if (r.buffer < 0 || r.buffer >= static_cast<int>(schedule.buffers.size()))
         throw UserError(where(i) + ": operand '" + op.role + "' names no buffer of the schedule");
-      const ir::Buffer& b = schedule.buffers[static_cast<size_t>(r.buffer)];
+      const ir::Buffer& b = buffer(r.buffer);
       if (r.offset < 0 || r.bytes < 0 || r.offset + r.bytes > b.bytes)
         throw UserError(where(i) + ": operand '" + op.role + "' [" + std::to_string(r.offset) + ":" +
                         std::to_string(r.offset + r.bytes) + "] is outside %" + b.name + " (" +
@@ -115,11 +117,10 @@ void ScheduleExecutor::Impl::validate() {
                       std::to_string(schedule.events));
     if (is_copy(in.op)) {
       int srcs = 0, dsts = 0;
-      for (size_t k = 0; k < in.operands.size(); ++k) {
-        const ir::Operand& op = in.operands[k];
+      for (const ir::Operand& op : in.operands) {
         if (op.role == "src") {
           ++srcs;
-          if (op.range.buffer == store_buffer && !at(op.range))
+          if (op.range.buffer == store_buffer && !store_weights(op.range))
             throw UserError(where(i) + ": a store range must lie in one region's bf16 weight plane");
         } else if (op.role == "dst") {
           ++dsts;
@@ -127,22 +128,17 @@ void ScheduleExecutor::Impl::validate() {
         }
       }
       if (srcs != dsts || srcs == 0) throw UserError(where(i) + ": a copy needs src/dst operand pairs");
-      int s = 0, d = 0;
-      for (int k = 0; k < srcs; ++k) {
-        while (in.operands[static_cast<size_t>(s)].role != "src") ++s;
-        while (in.operands[static_cast<size_t>(d)].role != "dst") ++d;
-        if (in.operands[static_cast<size_t>(s)].range.bytes != in.operands[static_cast<size_t>(d)].range.bytes)
-          throw UserError(where(i) + ": source and destination of a copy differ in size");
-        ++s, ++d;
-      }
+      for (const auto& [src, dst] : copy_pairs(in))
+        if (src.bytes != dst.bytes) throw UserError(where(i) + ": source and destination of a copy differ in size");
     }
     if (in.op == ir::SchedOp::wait) wait_names[static_cast<size_t>(i)] = where(i);
     if (in.op == ir::SchedOp::bind) last_bind[static_cast<size_t>(in.stream)] = i;
     if (in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute) {
       const LaunchPlan& p = launches.emplace(i, prepare_launch(i)).first->second;
+      max_slot_elements = std::max(max_slot_elements, p.slot_elements);
       // A launch runs the template its stream bound last: the same weights of the same instance.
       const int bound = last_bind[static_cast<size_t>(in.stream)];
-      const ir::SchedInstr* bind = bound >= 0 ? &schedule.instrs[static_cast<size_t>(bound)] : nullptr;
+      const ir::SchedInstr* bind = bound >= 0 ? &instr(bound) : nullptr;
       const ir::RegionLayout& region = store.layout().regions[static_cast<size_t>(p.region)];
       if (!bind || bind->stage != region.stage || bind->instance != region.instance || bind->operands.empty() ||
           !(bind->operands[0].range == p.weights))
@@ -156,7 +152,6 @@ void ScheduleExecutor::Impl::validate() {
   if (has_grad_norm != schedule.config.clip)
     throw UserError("schedule of " + schedule.model + ": config.clip and the presence of grad_norm disagree");
   prepare_tied();
-  tensor_squares.assign(store.tensors().size(), 0.0);
 }
 
 }  // namespace horizon::runtime

@@ -1,0 +1,275 @@
+// The CUDA schedule executor's memory and program: every GPU buffer of the
+// schedule allocated (one cudaMalloc each) and zeroed once, every host buffer
+// allocated-touched-registered, the store's bf16 weight planes registered in
+// place, each copy and launch resolved to addresses, and the streams and
+// events created — all before the first step. A step uploads the batch,
+// lets the issuing threads enqueue the program, and waits once for the loss.
+#include "runtime/cuda/cuda_schedule_executor.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/cuda_schedule_executor_impl.h"
+#include "support/error.h"
+#include "support/numbers.h"
+
+namespace horizon::runtime::cuda {
+
+OwnedStream::OwnedStream(const std::string& what) {
+  // Non-blocking: no implicit ordering with the legacy default stream, which
+  // libraries may use behind our back.
+  check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags", what);
+}
+
+OwnedStream::~OwnedStream() {
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+OwnedEvent::OwnedEvent(bool timing, const std::string& what) {
+  check_cuda(cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault : cudaEventDisableTiming),
+             "cudaEventCreateWithFlags", what);
+}
+
+OwnedEvent::~OwnedEvent() {
+  if (event_) cudaEventDestroy(event_);
+}
+
+CudaScheduleExecutor::Impl::Impl(const ir::Schedule& s, const ir::Module& g, HostStore& st, const AdamWConfig& adamw,
+                                 float clip)
+    : plan(s, g, st), store(st), issued(s.events, ir::kNumStreams) {
+  describe_device();
+  check_streams();
+  allocate();
+  std::vector<char*> host(plan.schedule.buffers.size(), nullptr);
+  for (size_t b = 0; b < host.size(); ++b) host[b] = host_buffers[b].get();
+  updates = std::make_unique<HostUpdates>(plan, store, adamw, clip, std::move(host));
+  resolve_copies();
+  resolve_launches();
+  create_events();
+  host_spans.resize(plan.schedule.instrs.size());
+  // Zeroing and the stage executors' setup ran on the legacy stream, which
+  // our non-blocking streams do not wait for.
+  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize", "preparing the schedule of " + plan.schedule.model);
+  workers = std::make_unique<StreamWorkers>(
+      ir::kNumStreams, [this](int stream) { run_stream(stream); }, [this] { issued.abort(); });
+}
+
+CudaScheduleExecutor::Impl::~Impl() {
+  workers.reset();  // no thread may enqueue while the streams go away
+  for (OwnedStream& s : streams)
+    if (s.get()) cudaStreamSynchronize(s.get());
+}
+
+void CudaScheduleExecutor::Impl::describe_device() {
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice", "choosing the device of the schedule of " + plan.schedule.model);
+  cudaDeviceProp prop{};
+  check_cuda(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties",
+             "describing device " + std::to_string(device));
+  description = std::string(prop.name) + " (device " + std::to_string(device) + ", sm_" +
+                std::to_string(prop.major * 10 + prop.minor) + ", " +
+                format_bytes(static_cast<double>(prop.totalGlobalMem)) + ")";
+}
+
+void CudaScheduleExecutor::Impl::check_streams() {
+  for (int i = 0; i < static_cast<int>(plan.schedule.instrs.size()); ++i) {
+    const ir::SchedInstr& in = plan.instr(i);
+    const bool on_gpu = is_gpu_stream(static_cast<int>(in.stream));
+    const bool gpu_work = is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute ||
+                          in.op == ir::SchedOp::bind;
+    const bool cpu_work = in.op == ir::SchedOp::grad_norm || in.op == ir::SchedOp::optimizer_step;
+    if (gpu_work && !on_gpu) throw UserError(plan.where(i) + ": the CUDA executor runs copies and launches on a GPU stream");
+    if (cpu_work && on_gpu) throw UserError(plan.where(i) + ": the CUDA executor runs the optimizer on the cpu stream");
+  }
+}
+
+void CudaScheduleExecutor::Impl::allocate() {
+  const size_t n = plan.schedule.buffers.size();
+  device_buffers.resize(n);
+  host_buffers.resize(n);
+  for (size_t b = 0; b < n; ++b) {
+    const ir::Buffer& buf = plan.schedule.buffers[b];
+    if (static_cast<int>(b) == plan.store_buffer) continue;
+    const std::string what = "schedule buffer %" + buf.name + " of " + plan.schedule.model;
+    if (buf.place == ir::Place::gpu) {
+      device_buffers[b] = DeviceMemory(buf.bytes, what);
+      // Nothing reads a buffer before the schedule writes it; zeroing keeps a
+      // bug in that proof from showing up as nondeterminism.
+      if (buf.bytes > 0)
+        check_cuda(cudaMemset(device_buffers[b].get(), 0, static_cast<size_t>(buf.bytes)), "cudaMemset", what);
+      device_allocated += buf.bytes;
+    } else {
+      host_buffers[b] = PinnedBuffer(buf.bytes, what);
+      host_allocated += host_buffers[b].allocated_bytes();
+    }
+  }
+  // Only the w_hi plane of a region is streamed; pinning just it keeps 2 of
+  // the store's 8 bytes per parameter page-locked.
+  for (size_t r = 0; r < store.regions().size(); ++r) {
+    const Region& reg = store.regions()[r];
+    store_pins.emplace_back(reg.w_hi, reg.elements * 2,
+                            "host store " + reg.stage + "[" + std::to_string(reg.instance) + "] bf16 weights");
+  }
+  const int64_t batch_bytes = plan.schedule.config.batch * plan.seq * 4;
+  batch_staging = PinnedBuffer(2 * batch_bytes, "the batch's tokens and targets");
+  loss_host = PinnedBuffer(plan.micro_batches * 4, "the micro-batch losses");
+  host_allocated += batch_staging.allocated_bytes() + loss_host.allocated_bytes();
+}
+
+char* CudaScheduleExecutor::Impl::address(const ir::Range& r) const {
+  if (r.buffer == plan.store_buffer) return plan.store_weights(r);
+  const size_t b = static_cast<size_t>(r.buffer);
+  if (plan.buffer(r.buffer).place == ir::Place::host) return host_buffers[b].get() + r.offset;
+  return device_buffers[b].at(r.offset);
+}
+
+void CudaScheduleExecutor::Impl::resolve_copies() {
+  for (int i = 0; i < static_cast<int>(plan.schedule.instrs.size()); ++i) {
+    if (!is_copy(plan.instr(i).op)) continue;
+    std::vector<CopyPlan>& pairs = copies[i];
+    for (const auto& [src, dst] : copy_pairs(plan.instr(i))) {
+      pairs.push_back(CopyPlan{address(dst), address(src), static_cast<size_t>(src.bytes)});
+      const bool from_host = plan.buffer(src.buffer).place == ir::Place::host;
+      const bool to_host = plan.buffer(dst.buffer).place == ir::Place::host;
+      copy_bytes[from_host && !to_host ? 0 : !from_host && to_host ? 1 : 2] += src.bytes;
+    }
+  }
+}
+
+void CudaScheduleExecutor::Impl::resolve_launches() {
+  for (const auto& [index, p] : plan.launches) {
+    const ir::SchedInstr& in = plan.instr(index);
+    const ir::Stage& s = *p.stage;
+    auto& executor = executors[{s.name, static_cast<int>(in.stream)}];
+    if (!executor) {
+      // Stage executors keep scratch between the kernels of one launch, so
+      // each stream that launches a stage gets its own.
+      executor = std::make_unique<CudaStageExecutor>(s, *p.arena_plan, plan.mb_batch, plan.seq);
+      scratch += executor->scratch_bytes();
+    }
+    DeviceLaunch& d = launches[index];
+    d.executor = executor.get();
+    DeviceStageBindings& b = d.bindings;
+    char* weights = address(p.weights);
+    for (size_t k = 0; k < s.params.size(); ++k) b.params.push_back(weights + p.slot_offsets[k] * 2);
+    for (const ir::Range& r : p.inputs) b.inputs.push_back(address(r));
+    for (const ir::Range& r : p.outputs) b.outputs.push_back(address(r));
+    auto gradient_home = [&](int64_t slot_offset) {
+      const auto [range, elements] = p.gradient_home(slot_offset);
+      return reinterpret_cast<float*>(address(*range)) + elements;
+    };
+    std::vector<bool> has_grad(s.params.size(), false);
+    for (const ir::ParamGrad& g : s.grads) {
+      has_grad[static_cast<size_t>(g.param)] = true;
+      b.grads.push_back(gradient_home(p.slot_offsets[static_cast<size_t>(g.param)]));
+    }
+    b.accumulate = in.accumulate;
+    b.arena = address(p.arena);
+    if (!s.grads.empty() && !in.accumulate)
+      for (size_t k = 0; k < s.params.size(); ++k)
+        if (!has_grad[k]) {
+          const int64_t n = s.values[static_cast<size_t>(s.params[k].value)].type.static_elements();
+          d.clears.emplace_back(gradient_home(p.slot_offsets[k]), static_cast<size_t>(n) * 4);
+        }
+  }
+}
+
+void CudaScheduleExecutor::Impl::create_events() {
+  const std::string& model = plan.schedule.model;
+  for (int s = 0; s < 3; ++s)
+    streams[static_cast<size_t>(s)] =
+        OwnedStream(std::string(ir::stream_name(static_cast<ir::Stream>(s))) + " stream of " + model);
+  recorder.assign(static_cast<size_t>(plan.schedule.events), -1);
+  for (int e = 0; e < plan.schedule.events; ++e)
+    events.emplace_back(false, "event ^e" + std::to_string(e) + " of " + model);
+  span_begin.resize(plan.schedule.instrs.size());
+  span_end.resize(plan.schedule.instrs.size());
+  span_recorded.assign(plan.schedule.instrs.size(), 0);
+  for (int i = 0; i < static_cast<int>(plan.schedule.instrs.size()); ++i) {
+    const ir::SchedInstr& in = plan.instr(i);
+    if (in.op == ir::SchedOp::record) {
+      int& r = recorder[static_cast<size_t>(in.event)];
+      if (r >= 0) throw UserError(plan.where(i) + ": event ^e" + std::to_string(in.event) + " is recorded twice");
+      r = static_cast<int>(in.stream);
+    }
+    const bool timed = is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute ||
+                       in.op == ir::SchedOp::wait;
+    if (timed && is_gpu_stream(static_cast<int>(in.stream))) {
+      span_begin[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));
+      span_end[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));
+    }
+  }
+  step_begin = OwnedEvent(true, "the start of a step of " + model);
+  step_end = OwnedEvent(true, "the end of a step of " + model);
+  for (OwnedEvent& e : stream_done) e = OwnedEvent(false, "a stream's end of a step of " + model);
+}
+
+void CudaScheduleExecutor::Impl::finish_step() {
+  // The single host wait of the step: compute joins the copy streams, brings
+  // the losses home and records the end; once that completes, every GPU
+  // stream is idle and the batch and loss buffers are free for the next step.
+  cudaStream_t compute = streams[0].get();
+  for (int s : {1, 2}) {
+    check_cuda(cudaEventRecord(stream_done[static_cast<size_t>(s)].get(), streams[static_cast<size_t>(s)].get()),
+               "cudaEventRecord", "the end of the step on a copy stream");
+    check_cuda(cudaStreamWaitEvent(compute, stream_done[static_cast<size_t>(s)].get(), 0), "cudaStreamWaitEvent",
+               "joining the copy streams at the end of the step");
+  }
+  check_cuda(cudaMemcpyAsync(loss_host.get(), device_buffers[static_cast<size_t>(plan.loss_buffer)].get(),
+                             static_cast<size_t>(plan.micro_batches * 4), cudaMemcpyDeviceToHost, compute),
+             "cudaMemcpyAsync", "copying the micro-batch losses to the host");
+  check_cuda(cudaEventRecord(step_end.get(), compute), "cudaEventRecord", "the end of the step");
+  check_cuda(cudaEventSynchronize(step_end.get()), "cudaEventSynchronize", "waiting for the step's losses");
+}
+
+CudaScheduleExecutor::CudaScheduleExecutor(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store,
+                                           const AdamWConfig& adamw, float clip)
+    : impl_(std::make_unique<Impl>(schedule, lowered, store, adamw, clip)) {}
+
+CudaScheduleExecutor::~CudaScheduleExecutor() = default;
+
+void CudaScheduleExecutor::set_learning_rate(float lr) { impl_->updates->set_learning_rate(lr); }
+void CudaScheduleExecutor::set_timing(bool on) { impl_->timing = on; }
+const CudaStepMeasurements& CudaScheduleExecutor::last_step() const { return impl_->last; }
+int64_t CudaScheduleExecutor::device_bytes() const { return impl_->device_allocated + impl_->scratch; }
+int64_t CudaScheduleExecutor::scratch_bytes() const { return impl_->scratch; }
+int64_t CudaScheduleExecutor::host_bytes() const { return impl_->host_allocated + impl_->store.bytes(); }
+const ir::Schedule& CudaScheduleExecutor::schedule() const { return impl_->plan.schedule; }
+const std::string& CudaScheduleExecutor::device_description() const { return impl_->description; }
+
+float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
+  Impl& m = *impl_;
+  check_cuda(cudaSetDevice(m.device), "cudaSetDevice", "starting a step of " + m.plan.schedule.model);
+  const size_t batch_bytes = static_cast<size_t>(m.plan.schedule.config.batch * m.plan.seq * 4);
+  std::memcpy(m.batch_staging.get(), tokens, batch_bytes);
+  std::memcpy(m.batch_staging.get() + batch_bytes, targets, batch_bytes);
+  m.issued.reset();
+  m.updates->begin_step();
+  std::fill(m.host_spans.begin(), m.host_spans.end(), InstrSpan{});
+
+  cudaStream_t compute = m.streams[0].get();
+  try {
+    // The batch goes in on compute, the only stream that reads it; the copy
+    // streams start with the step's first event so spans share its origin.
+    m.host_begin = std::chrono::steady_clock::now();
+    check_cuda(cudaEventRecord(m.step_begin.get(), compute), "cudaEventRecord", "the start of the step");
+    for (int b : {m.plan.tokens_buffer, m.plan.targets_buffer})
+      check_cuda(cudaMemcpyAsync(m.device_buffers[static_cast<size_t>(b)].get(),
+                                 m.batch_staging.get() + (b == m.plan.tokens_buffer ? 0 : batch_bytes), batch_bytes,
+                                 cudaMemcpyHostToDevice, compute),
+                 "cudaMemcpyAsync", "uploading the batch's tokens and targets");
+    for (int s : {1, 2})
+      check_cuda(cudaStreamWaitEvent(m.streams[static_cast<size_t>(s)].get(), m.step_begin.get(), 0),
+                 "cudaStreamWaitEvent", "starting a copy stream with the step");
+    m.workers->run();
+    m.finish_step();
+  } catch (...) {
+    // Nothing enqueued may outlive the step it belongs to.
+    for (OwnedStream& s : m.streams) cudaStreamSynchronize(s.get());
+    throw;
+  }
+  m.measure();
+  return static_cast<float>(m.last.loss);
+}
+
+}  // namespace horizon::runtime::cuda

@@ -1,0 +1,146 @@
+// The CUDA schedule executor's state, shared by its files:
+// cuda_schedule_executor.cpp (memory, the program resolved to device
+// pointers, the step) and cuda_schedule_executor_streams.cpp (the issuing
+// threads and the CPU worker, measurements). Everything is created at
+// construction; a step only enqueues work and runs the host updates.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/cuda/cuda_schedule_executor.h"
+#include "runtime/cuda/cuda_stage_executor.h"
+#include "runtime/cuda/device_memory.h"
+#include "runtime/cuda/pinned_memory.h"
+#include "runtime/emulated_streams.h"
+#include "runtime/host_updates.h"
+#include "runtime/resolved_schedule.h"
+
+namespace horizon::runtime::cuda {
+
+/// A cudaStream_t destroyed with its owner.
+class OwnedStream {
+ public:
+  OwnedStream() = default;
+  explicit OwnedStream(const std::string& what);
+  ~OwnedStream();
+  OwnedStream(OwnedStream&& o) noexcept : stream_(std::exchange(o.stream_, nullptr)) {}
+  OwnedStream& operator=(OwnedStream&& o) noexcept {
+    std::swap(stream_, o.stream_);
+    return *this;
+  }
+  OwnedStream(const OwnedStream&) = delete;
+  OwnedStream& operator=(const OwnedStream&) = delete;
+  cudaStream_t get() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+/// A cudaEvent_t destroyed with its owner; `timing` events can be measured.
+class OwnedEvent {
+ public:
+  OwnedEvent() = default;
+  OwnedEvent(bool timing, const std::string& what);
+  ~OwnedEvent();
+  OwnedEvent(OwnedEvent&& o) noexcept : event_(std::exchange(o.event_, nullptr)) {}
+  OwnedEvent& operator=(OwnedEvent&& o) noexcept {
+    std::swap(event_, o.event_);
+    return *this;
+  }
+  OwnedEvent(const OwnedEvent&) = delete;
+  OwnedEvent& operator=(const OwnedEvent&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+/// One src -> dst pair of a copy instruction, as addresses.
+struct CopyPlan {
+  void* dst = nullptr;
+  const void* src = nullptr;
+  size_t bytes = 0;
+};
+
+/// A launch or recompute resolved to device pointers.
+struct DeviceLaunch {
+  CudaStageExecutor* executor = nullptr;
+  DeviceStageBindings bindings;
+  // A first micro-batch overwrites its gradient accumulator; the slices of
+  // parameters the stage computes no gradient for still hold the previous
+  // layer's, so they are cleared (as the emulated executor clears them).
+  std::vector<std::pair<void*, size_t>> clears;
+};
+
+struct CudaScheduleExecutor::Impl {
+  Impl(const ir::Schedule& schedule, const ir::Module& graph, HostStore& store, const AdamWConfig& adamw, float clip);
+  ~Impl();
+
+  ResolvedSchedule plan;
+  HostStore& store;
+  int device = 0;
+  std::string description;
+  bool timing = true;
+
+  // Memory, per schedule buffer: device memory for GPU buffers, pinned host
+  // memory for host buffers; %store is the HostStore, its weight planes pinned.
+  std::vector<DeviceMemory> device_buffers;
+  std::vector<PinnedBuffer> host_buffers;
+  std::vector<PinnedRange> store_pins;  // per region: its w_hi plane
+  PinnedBuffer batch_staging;           // tokens, then targets: the step's batch on its way in
+  PinnedBuffer loss_host;               // %loss on its way out
+  int64_t device_allocated = 0, host_allocated = 0, scratch = 0;
+
+  std::map<std::pair<std::string, int>, std::unique_ptr<CudaStageExecutor>> executors;  // by (stage, stream)
+  std::unique_ptr<HostUpdates> updates;
+
+  // The program resolved to addresses, by instruction index.
+  std::map<int, std::vector<CopyPlan>> copies;
+  std::map<int, DeviceLaunch> launches;
+  std::array<int64_t, 3> copy_bytes{};  // per direction (h2d, d2h, d2d) over one step's copies
+
+  // Streams and events. The schedule's events are recorded once per step;
+  // `issued` is their host-side handshake: a GPU stream marks an event once
+  // it has enqueued its cudaEventRecord (the cpu stream once its work is
+  // done), so a waiter never waits on an event not yet enqueued this step.
+  std::array<OwnedStream, 3> streams;  // indexed by ir::Stream: compute, h2d, d2h
+  std::vector<OwnedEvent> events;      // per schedule event
+  std::vector<int> recorder;           // per schedule event: the stream recording it, -1 if none
+  std::vector<OwnedEvent> span_begin, span_end;  // per instruction, timing events where it can be timed
+  std::vector<char> span_recorded;                // per instruction: its span events were recorded this step
+  OwnedEvent step_begin, step_end;
+  std::array<OwnedEvent, 3> stream_done;  // per GPU stream: its last instruction of the step
+  EmulatedEvents issued;
+  std::unique_ptr<StreamWorkers> workers;
+  std::chrono::steady_clock::time_point host_begin;  // host time when step_begin was enqueued
+  std::vector<InstrSpan> host_spans;                 // per instruction of the cpu stream
+  CudaStepMeasurements last;
+
+  // cuda_schedule_executor.cpp
+  void describe_device();
+  void allocate();
+  void check_streams();
+  void resolve_copies();
+  void resolve_launches();
+  void create_events();
+  char* address(const ir::Range& r) const;
+  void finish_step();
+
+  // cuda_schedule_executor_streams.cpp
+  void run_stream(int stream);
+  void issue_gpu(int index, cudaStream_t stream);
+  void run_cpu(int index);
+  void measure();
+};
+
+inline bool is_gpu_stream(int stream) { return stream != static_cast<int>(ir::Stream::cpu); }
+
+}  // namespace horizon::runtime::cuda

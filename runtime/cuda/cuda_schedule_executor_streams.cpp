@@ -1,0 +1,184 @@
+// The CUDA executor's threads. Each GPU stream has an issuing thread that
+// walks the stream's instructions in program order and enqueues them: a
+// record is cudaEventRecord; a wait for an event of another GPU stream is
+// cudaStreamWaitEvent, issued only after the recording thread has enqueued
+// the record (the host handshake, so a wait never sees last step's record);
+// a wait for the cpu stream blocks the issuing thread until the CPU did the
+// work. The cpu stream is a worker thread that runs the norm and AdamW on
+// the pinned slabs, waiting for GPU events with cudaEventSynchronize. No
+// thread synchronizes the device; only the step's end waits for the loss.
+#include <algorithm>
+
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/cuda_schedule_executor_impl.h"
+#include "support/error.h"
+
+namespace horizon::runtime::cuda {
+namespace {
+
+double seconds_between(cudaEvent_t from, cudaEvent_t to) {
+  float ms = 0;
+  check_cuda(cudaEventElapsedTime(&ms, from, to), "cudaEventElapsedTime", "timing an instruction of the step");
+  return static_cast<double>(ms) * 1e-3;
+}
+
+}  // namespace
+
+double CudaStepMeasurements::busy_share(ir::Stream s) const {
+  return step_seconds > 0 ? busy_seconds[static_cast<size_t>(s)] / step_seconds : 0;
+}
+
+double CudaStepMeasurements::h2d_gbps() const {
+  const double busy = busy_seconds[static_cast<size_t>(ir::Stream::h2d)];
+  return busy > 0 ? static_cast<double>(h2d_bytes) / busy * 1e-9 : 0;
+}
+
+double CudaStepMeasurements::d2h_gbps() const {
+  const double busy = busy_seconds[static_cast<size_t>(ir::Stream::d2h)];
+  return busy > 0 ? static_cast<double>(d2h_bytes) / busy * 1e-9 : 0;
+}
+
+void CudaScheduleExecutor::Impl::run_stream(int stream) {
+  check_cuda(cudaSetDevice(device), "cudaSetDevice",
+             std::string("the ") + ir::stream_name(static_cast<ir::Stream>(stream)) + " stream's issuing thread");
+  const bool gpu = is_gpu_stream(stream);
+  for (int i : plan.programs[static_cast<size_t>(stream)]) {
+    const ir::SchedInstr& in = plan.instr(i);
+    if (in.op == ir::SchedOp::wait) {
+      // Deadlocks (a wait for an event no stream will record) fail here, naming the waits.
+      const auto start = std::chrono::steady_clock::now();
+      issued.wait(in.event, stream, plan.wait_names[static_cast<size_t>(i)]);
+      if (!gpu) host_spans[static_cast<size_t>(i)].start = std::chrono::duration<double>(start - host_begin).count();
+    }
+    try {
+      if (gpu)
+        issue_gpu(i, streams[static_cast<size_t>(stream)].get());
+      else
+        run_cpu(i);
+    } catch (const UserError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw std::runtime_error(plan.where(i) + ": " + e.what());
+    }
+  }
+  issued.finish(stream);
+}
+
+void CudaScheduleExecutor::Impl::issue_gpu(int index, cudaStream_t stream) {
+  const ir::SchedInstr& in = plan.instr(index);
+  const size_t i = static_cast<size_t>(index);
+  const bool timed = timing && span_begin[i].get();
+  span_recorded[i] = timed;
+  auto begin = [&] {
+    if (timed) check_cuda(cudaEventRecord(span_begin[i].get(), stream), "cudaEventRecord", "timing the instruction");
+  };
+  auto end = [&] {
+    if (timed) check_cuda(cudaEventRecord(span_end[i].get(), stream), "cudaEventRecord", "timing the instruction");
+  };
+  switch (in.op) {
+    case ir::SchedOp::record:
+      check_cuda(cudaEventRecord(events[static_cast<size_t>(in.event)].get(), stream), "cudaEventRecord",
+                 "recording ^e" + std::to_string(in.event));
+      issued.record(in.event);
+      return;
+    case ir::SchedOp::wait: {
+      const int by = recorder[static_cast<size_t>(in.event)];
+      // The handshake already ordered this stream after work of its own or
+      // of the CPU; only another GPU stream's event needs a device-side wait.
+      if (by < 0 || by == static_cast<int>(in.stream) || !is_gpu_stream(by)) {
+        span_recorded[i] = false;
+        return;
+      }
+      begin();
+      check_cuda(cudaStreamWaitEvent(stream, events[static_cast<size_t>(in.event)].get(), 0), "cudaStreamWaitEvent",
+                 "waiting for ^e" + std::to_string(in.event));
+      end();
+      return;
+    }
+    case ir::SchedOp::launch:
+    case ir::SchedOp::recompute: {
+      const DeviceLaunch& l = launches.at(index);
+      begin();
+      for (const auto& [ptr, bytes] : l.clears)
+        check_cuda(cudaMemsetAsync(ptr, 0, bytes, stream), "cudaMemsetAsync",
+                   "clearing the gradient of a parameter without one");
+      l.executor->launch(l.bindings, stream);
+      end();
+      return;
+    }
+    case ir::SchedOp::stream_in:
+    case ir::SchedOp::save:
+    case ir::SchedOp::restore:
+    case ir::SchedOp::offload:
+      begin();
+      for (const CopyPlan& c : copies.at(index))
+        check_cuda(cudaMemcpyAsync(c.dst, c.src, c.bytes, cudaMemcpyDefault, stream), "cudaMemcpyAsync",
+                   "copying " + std::to_string(c.bytes) + " bytes");
+      end();
+      return;
+    default:  // bind and free move nothing
+      span_recorded[i] = false;
+      return;
+  }
+}
+
+void CudaScheduleExecutor::Impl::run_cpu(int index) {
+  const ir::SchedInstr& in = plan.instr(index);
+  InstrSpan& span = host_spans[static_cast<size_t>(index)];
+  auto now = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - host_begin).count(); };
+  switch (in.op) {
+    case ir::SchedOp::record:
+      issued.record(in.event);
+      return;
+    case ir::SchedOp::wait: {
+      const int by = recorder[static_cast<size_t>(in.event)];
+      if (by >= 0 && is_gpu_stream(by))
+        check_cuda(cudaEventSynchronize(events[static_cast<size_t>(in.event)].get()), "cudaEventSynchronize",
+                   "the CPU waiting for ^e" + std::to_string(in.event));
+      span.end = now();
+      return;
+    }
+    case ir::SchedOp::grad_norm:
+      span.start = now();
+      updates->grad_norm();
+      span.end = now();
+      return;
+    case ir::SchedOp::optimizer_step:
+      span.start = now();
+      updates->optimizer_step(index);
+      span.end = now();
+      return;
+    default:
+      return;
+  }
+}
+
+void CudaScheduleExecutor::Impl::measure() {
+  CudaStepMeasurements& out = last;
+  out.step_seconds = seconds_between(step_begin.get(), step_end.get());
+  const float* losses = reinterpret_cast<const float*>(loss_host.get());
+  double loss = 0;
+  for (int64_t m = 0; m < plan.micro_batches; ++m) loss += losses[m];
+  out.loss = loss / static_cast<double>(plan.micro_batches);
+  out.grad_norm = updates->norm();
+  out.h2d_bytes = copy_bytes[0];
+  out.d2h_bytes = copy_bytes[1];
+  out.d2d_bytes = copy_bytes[2];
+  out.busy_seconds.fill(0);
+  out.spans.assign(plan.schedule.instrs.size(), InstrSpan{});
+  for (size_t i = 0; i < plan.schedule.instrs.size(); ++i) {
+    const ir::SchedInstr& in = plan.schedule.instrs[i];
+    InstrSpan& span = out.spans[i];
+    if (!is_gpu_stream(static_cast<int>(in.stream))) {
+      span = host_spans[i];
+      if (span.start < 0) continue;
+    } else {
+      if (!span_recorded[i]) continue;
+      span.start = seconds_between(step_begin.get(), span_begin[i].get());
+      span.end = seconds_between(step_begin.get(), span_end[i].get());
+    }
+    if (in.op != ir::SchedOp::wait) out.busy_seconds[static_cast<size_t>(in.stream)] += span.end - span.start;
+  }
+}
+
+}  // namespace horizon::runtime::cuda

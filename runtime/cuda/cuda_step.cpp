@@ -1,0 +1,50 @@
+#include "runtime/cuda/cuda_step.h"
+
+#include <cuda_runtime.h>
+
+#include "support/error.h"
+
+namespace horizon::runtime::cuda {
+
+int cuda_device_count(std::string* why_not) {
+  int count = 0;
+  // The runtime loads the driver lazily: on a machine without it this
+  // returns cudaErrorInsufficientDriver or cudaErrorNoDevice, not a crash.
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    if (why_not) *why_not = std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    cudaGetLastError();  // not sticky, but leave nothing behind for the next caller
+    return 0;
+  }
+  if (count == 0 && why_not) *why_not = "cudaGetDeviceCount found no device";
+  return count;
+}
+
+CudaStep::CudaStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store,
+                   const TrainConfig& config)
+    : executor_(schedule, lowered, store, config.adamw, config.clip) {
+  for (const ir::Buffer& b : schedule.buffers)
+    if (b.place == ir::Place::gpu &&
+        (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint ||
+         b.kind == ir::BufferKind::workspace))
+      activation_bytes_ += b.bytes;
+}
+
+StepResult CudaStep::step(const TokenBatch& batch, float lr) {
+  const ir::ScheduleConfig& c = executor_.schedule().config;
+  if (batch.batch != c.batch || batch.seq != c.seq)
+    throw UserError("the schedule was compiled for batch " + std::to_string(c.batch) + " x seq " +
+                    std::to_string(c.seq) + ", got " + std::to_string(batch.batch) + " x " +
+                    std::to_string(batch.seq));
+  executor_.set_learning_rate(lr);
+  executor_.step(batch.tokens.data(), batch.targets.data());
+  const CudaStepMeasurements& m = executor_.last_step();
+  return StepResult{m.loss, m.grad_norm, activation_bytes_};
+}
+
+std::unique_ptr<CudaStep> make_cuda_step(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store,
+                                         const TrainConfig& config) {
+  return std::make_unique<CudaStep>(schedule, lowered, store, config);
+}
+
+}  // namespace horizon::runtime::cuda

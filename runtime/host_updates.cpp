@@ -1,0 +1,85 @@
+#include "runtime/host_updates.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/thread_pool.h"
+#include "runtime/trainer.h"
+#include "support/error.h"
+
+namespace horizon::runtime {
+
+HostUpdates::HostUpdates(const ResolvedSchedule& plan, HostStore& store, const AdamWConfig& adamw, float clip,
+                         std::vector<char*> host_buffers)
+    : plan_(plan),
+      store_(store),
+      optimizer_(store, adamw),
+      clip_(clip),
+      host_buffers_(std::move(host_buffers)),
+      tied_sum_(static_cast<size_t>(plan.max_tied_elements)),
+      tensor_squares_(store.tensors().size(), 0.0) {
+  for (const auto& [index, u] : plan.updates)
+    for (const ir::Range& r : {u.grad, u.grad_tied})
+      if (r.buffer >= 0 && !host_buffers_.at(static_cast<size_t>(r.buffer)))
+        throw UserError(plan.where(index) + ": the CPU optimizer reads its gradient from host memory");
+}
+
+void HostUpdates::begin_step() {
+  std::fill(tensor_squares_.begin(), tensor_squares_.end(), 0.0);
+  grad_scale_ = gradient_scale(0.0, 0.0f, plan_.micro_batches);  // replaced by grad_norm when the schedule clips
+  optimizer_.begin_step();
+}
+
+const float* HostUpdates::slab(const ir::Range& r) const {
+  return reinterpret_cast<const float*>(host_buffers_[static_cast<size_t>(r.buffer)] + r.offset);
+}
+
+const float* HostUpdates::tensor_gradient(int tensor, const UpdatePlan& u, float* sum) const {
+  const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
+  const float* own = slab(u.grad) + t.offset;
+  const int64_t tied = plan_.tied_offset[static_cast<size_t>(tensor)];
+  if (tied < 0) return own;
+  const float* other = slab(u.grad_tied) + tied;
+  for (int64_t i = 0; i < t.elements; ++i) sum[i] = own[i] + other[i];
+  return sum;
+}
+
+void HostUpdates::grad_norm() {
+  const auto& of_region = plan_.update_of_region;
+  const auto& tensors = store_.tensors();
+  const auto& tied_offset = plan_.tied_offset;
+  // Untied tensors in parallel, each summed serially: the same bits as the reference.
+  parallel_for(static_cast<int64_t>(tensors.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t)
+      if (tied_offset[static_cast<size_t>(t)] < 0)
+        tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(
+            tensor_gradient(static_cast<int>(t),
+                            *of_region[static_cast<size_t>(tensors[static_cast<size_t>(t)].region)], nullptr),
+            tensors[static_cast<size_t>(t)].elements);
+  });
+  for (size_t t = 0; t < tensors.size(); ++t)
+    if (tied_offset[t] >= 0)
+      tensor_squares_[t] = sum_of_squares(
+          tensor_gradient(static_cast<int>(t), *of_region[static_cast<size_t>(tensors[t].region)], tied_sum_.data()),
+          tensors[t].elements);
+  grad_scale_ = gradient_scale(norm(), clip_, plan_.micro_batches);
+}
+
+void HostUpdates::optimizer_step(int index) {
+  const UpdatePlan& u = plan_.updates.at(index);
+  for (int t : store_.regions()[static_cast<size_t>(u.region)].tensors) {
+    const float* g = tensor_gradient(t, u, tied_sum_.data());
+    const int64_t n = store_.tensors()[static_cast<size_t>(t)].elements;
+    // Without clipping nothing else reads the slab: measure the norm on the way.
+    if (!plan_.has_grad_norm) tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(g, n);
+    optimizer_.update(t, g, lr_, grad_scale_);
+  }
+}
+
+double HostUpdates::norm() const {
+  double sq = 0;
+  for (double s : tensor_squares_) sq += s;
+  return std::sqrt(sq) / static_cast<double>(plan_.micro_batches);
+}
+
+}  // namespace horizon::runtime

@@ -1,0 +1,50 @@
+// The host side of a streamed step, shared by both schedule executors: the
+// global gradient norm over the slabs and AdamW from a region's slab into
+// the store. A tensor the head binds from another region (tied embeddings)
+// has two gradient parts — its own region's slab and the binder's tied
+// slab — added here, in the order the unstreamed reference adds them, so
+// every backend gives the same bits from the same gradients.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/optimizer.h"
+#include "runtime/resolved_schedule.h"
+
+namespace horizon::runtime {
+
+class HostUpdates {
+ public:
+  /// `host_buffers` holds, per schedule buffer, the host address of its
+  /// first byte (null for GPU buffers and %store); every slab an update or
+  /// the norm reads must have one. `clip` is the global-norm threshold used
+  /// when the schedule clips; 0 measures the norm without clipping.
+  HostUpdates(const ResolvedSchedule& plan, HostStore& store, const AdamWConfig& adamw, float clip,
+              std::vector<char*> host_buffers);
+
+  void set_learning_rate(float lr) { lr_ = lr; }
+  /// Starts a step: the store's step count goes up, the norm is forgotten and
+  /// updates scale by 1/M until grad_norm() sets the clip factor.
+  void begin_step();
+  /// The schedule's grad_norm: every tensor's sum of squares, then the scale.
+  void grad_norm();
+  /// The schedule's optimizer_step at instruction `index`.
+  void optimizer_step(int index);
+  /// Global norm of the mean gradient of the step so far, before clipping.
+  double norm() const;
+
+ private:
+  const float* slab(const ir::Range& r) const;
+  const float* tensor_gradient(int tensor, const UpdatePlan& u, float* sum_scratch) const;
+
+  const ResolvedSchedule& plan_;
+  HostStore& store_;
+  AdamWOptimizer optimizer_;
+  float clip_ = 0, lr_ = 0, grad_scale_ = 1;
+  std::vector<char*> host_buffers_;
+  std::vector<float> tied_sum_;  // a tied tensor's two gradient parts added
+  std::vector<double> tensor_squares_;
+};
+
+}  // namespace horizon::runtime

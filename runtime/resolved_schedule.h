@@ -1,0 +1,100 @@
+// A schedule checked against the graph it was compiled from and the host
+// store it updates, and resolved for execution: every operand range inside
+// its buffer, copies in matching src/dst pairs, events that exist, each
+// launch's operands mapped by role onto its stage's inputs, outputs and
+// gradients, each optimizer_step's slabs, and every tied tensor's place in
+// its binder's gradient. Both executors of the schedule — the emulated
+// device (schedule_executor) and the GPU (cuda/cuda_schedule_executor) —
+// start from this, so they accept the same programs and read the same bytes
+// for the same role; a bad schedule fails here naming its instruction
+// instead of corrupting memory.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ir/module.h"
+#include "ir/schedule.h"
+#include "runtime/host_store.h"
+
+namespace horizon::runtime {
+
+/// A launch or recompute with its operands resolved to the stage's values.
+struct LaunchPlan {
+  const ir::Stage* stage = nullptr;
+  const ir::ArenaPlan* arena_plan = nullptr;
+  int region = -1;
+  std::vector<int64_t> slot_offsets;  // per parameter: elements into the slot (and into the gradient)
+  int64_t slot_elements = 0, region_elements = 0;
+  ir::Range weights, grad, grad_tied, arena;
+  std::vector<ir::Range> inputs, outputs;  // per Stage::inputs / Stage::outputs
+
+  /// Where the gradient of the parameter at `slot_offset` (elements into the
+  /// slot) lives: `grad` at the same offset for the region's own tensors,
+  /// `grad_tied` after the region for tensors bound from another region.
+  /// Returns the range and the element offset into it.
+  std::pair<const ir::Range*, int64_t> gradient_home(int64_t slot_offset) const {
+    if (slot_offset < region_elements) return {&grad, slot_offset};
+    return {&grad_tied, slot_offset - region_elements};
+  }
+};
+
+/// An optimizer_step: the region it updates and the slabs holding its gradient.
+struct UpdatePlan {
+  int region = -1;
+  ir::Range grad, grad_tied;  // grad_tied.buffer < 0 when the region has no tied tensor
+};
+
+struct ResolvedSchedule {
+  /// Validates `schedule` against `graph` (passes::lower'd) and `store` (laid
+  /// out from it); throws UserError naming the first bad instruction.
+  ResolvedSchedule(const ir::Schedule& schedule, const ir::Module& graph, const HostStore& store);
+  // Plans point into `schedule` and `updates`: the object stays where it was built.
+  ResolvedSchedule(const ResolvedSchedule&) = delete;
+  ResolvedSchedule& operator=(const ResolvedSchedule&) = delete;
+
+  ir::Schedule schedule;
+  const ir::Module& graph;
+  const HostStore& store;
+  int64_t micro_batches = 1, mb_batch = 0, seq = 0;
+
+  int store_buffer = -1, tokens_buffer = -1, targets_buffer = -1, loss_buffer = -1;
+  int64_t store_bytes_per_param = 0;
+  std::vector<int64_t> store_offsets;  // per region: its byte offset in %store
+
+  std::vector<std::vector<int>> programs;  // per stream: instruction indices in program order
+  std::map<int, LaunchPlan> launches;      // by instruction index
+  std::map<int, UpdatePlan> updates;       // by instruction index
+  std::vector<const UpdatePlan*> update_of_region;
+  std::vector<std::string> wait_names;  // by instruction index: how a blocked wait is reported
+  std::vector<int64_t> tied_offset;     // per tensor: elements into its binder's tied gradient, -1 if untied
+  int64_t max_slot_elements = 0;        // the largest slot any launch reads (scratch sizes)
+  int64_t max_tied_elements = 0;        // the largest tied tensor (scratch for its two parts added)
+  bool has_grad_norm = false;
+
+  /// "schedule instruction #N `text`", the prefix of every error about it.
+  std::string where(int index) const;
+  const ir::SchedInstr& instr(int index) const { return schedule.instrs[static_cast<size_t>(index)]; }
+  const ir::Buffer& buffer(int b) const { return schedule.buffers[static_cast<size_t>(b)]; }
+  /// The host address of a %store range: only the bf16 weight plane of one
+  /// region is addressable; nullptr for anything else.
+  char* store_weights(const ir::Range& r) const;
+
+ private:
+  void resolve_buffers();
+  void resolve_instructions();
+  LaunchPlan prepare_launch(int index) const;
+  UpdatePlan prepare_update(int index) const;
+  void prepare_tied();
+};
+
+/// Whether `op` moves bytes between src/dst operand pairs.
+bool is_copy(ir::SchedOp op);
+
+/// The src/dst pairs of a copy instruction, in operand order.
+std::vector<std::pair<ir::Range, ir::Range>> copy_pairs(const ir::SchedInstr& in);
+
+}  // namespace horizon::runtime

@@ -1,0 +1,165 @@
+// Operand roles of a resolved schedule. A launch maps its operands onto the
+// graph-IR stage's interface (docs/schedule-ir.md): int32 inputs are
+// `tokens` then `targets`, the float input `x` then `dy`, a scalar output
+// `loss`, a forward output `y`, a backward output `dx`, parameter gradients
+// `grad` (and `grad_tied`), transients `arena`. An optimizer_step reads its
+// region's slab (and the binder's tied slab) and writes the region's whole
+// store range. Sizes are checked against what the stage implies.
+#include <algorithm>
+
+#include "runtime/resolved_schedule.h"
+#include "support/error.h"
+
+namespace horizon::runtime {
+namespace {
+
+// The forward stage whose parameters a stage binds ("block.bwd" -> "block").
+std::string forward_name(const std::string& stage) { return stage.substr(0, stage.find('.')); }
+
+// Operand roles of a stage's inputs: a backward stage takes its forward's
+// inputs, then the gradient of the forward's activation output ("dy").
+std::string input_role(const ir::Stage& fwd, const ir::Stage& s, size_t i) {
+  if (i >= fwd.inputs.size()) return "dy";
+  if (s.values[static_cast<size_t>(s.inputs[i])].type.dtype == ir::DType::i32) return i == 0 ? "tokens" : "targets";
+  return "x";
+}
+
+std::string output_role(const ir::Stage& s, size_t o) {
+  if (s.values[static_cast<size_t>(s.outputs[o])].type.rank() == 0) return "loss";
+  return s.grads.empty() ? "y" : "dx";
+}
+
+const ir::Operand* find_operand(const ir::SchedInstr& in, const std::string& role, bool write) {
+  for (const ir::Operand& op : in.operands)
+    if (op.role == role && op.write == write) return &op;
+  return nullptr;
+}
+
+bool contains(const ir::Range& outer, const ir::Range& inner) {
+  return outer.buffer == inner.buffer && outer.offset <= inner.offset &&
+         inner.offset + inner.bytes <= outer.offset + outer.bytes;
+}
+
+}  // namespace
+
+LaunchPlan ResolvedSchedule::prepare_launch(int index) const {
+  const ir::SchedInstr& in = instr(index);
+  auto fail = [&](const std::string& problem) { return UserError(where(index) + ": " + problem); };
+  LaunchPlan p;
+  p.stage = graph.find_stage(in.stage);
+  if (!p.stage) throw fail("the graph has no stage '" + in.stage + "'");
+  const ir::Stage* fwd = graph.find_stage(forward_name(in.stage));
+  if (!fwd) throw fail("the graph has no forward stage for '" + in.stage + "'");
+  if (in.op == ir::SchedOp::recompute && !p.stage->grads.empty()) throw fail("recompute runs a forward stage");
+  const ir::ParamLayout& layout = store.layout();
+  p.region = layout.region_of(fwd->name, in.instance);
+  if (p.region < 0) throw fail("no parameter region for " + fwd->name + "[" + std::to_string(in.instance) + "]");
+  p.slot_offsets = ir::slot_offsets(layout, p.region, &p.slot_elements);
+  p.region_elements = layout.regions[static_cast<size_t>(p.region)].elements;
+  if (p.slot_offsets.size() != p.stage->params.size()) throw fail("the stage's parameters do not match its region");
+  for (const ir::ArenaPlan& a : schedule.arena_plans)
+    if (a.stage == in.stage) p.arena_plan = &a;
+  if (!p.arena_plan) throw fail("the schedule has no arena plan for stage " + in.stage);
+  if (p.arena_plan->offsets.size() != p.stage->values.size() || p.arena_plan->sizes.size() != p.stage->values.size())
+    throw fail("the arena plan of " + in.stage + " does not cover the stage's values");
+
+  auto operand = [&](const std::string& role, bool write, int64_t bytes, bool exact) {
+    const ir::Operand* op = find_operand(in, role, write);
+    if (!op) throw fail(std::string("missing operand '") + role + "' (" + (write ? "w" : "r") + ")");
+    if (exact ? op->range.bytes != bytes : op->range.bytes < bytes)
+      throw fail("operand '" + role + "' has " + std::to_string(op->range.bytes) + " bytes, the stage needs " +
+                 std::to_string(bytes));
+    return op->range;
+  };
+  auto bytes_of = [&](int value) {
+    return p.stage->values[static_cast<size_t>(value)].type.elements(mb_batch, seq) * 4;  // f32 and i32 alike
+  };
+  p.weights = operand("weights", false, p.slot_elements * 2, false);
+  for (size_t i = 0; i < p.stage->inputs.size(); ++i)
+    p.inputs.push_back(operand(input_role(*fwd, *p.stage, i), false, bytes_of(p.stage->inputs[i]), true));
+  for (size_t o = 0; o < p.stage->outputs.size(); ++o)
+    p.outputs.push_back(operand(output_role(*p.stage, o), true, bytes_of(p.stage->outputs[o]), true));
+  if (!p.stage->grads.empty()) {
+    p.grad = operand("grad", true, p.region_elements * 4, true);
+    if (p.slot_elements > p.region_elements)
+      p.grad_tied = operand("grad_tied", true, (p.slot_elements - p.region_elements) * 4, true);
+  }
+  p.arena = operand("arena", true, p.arena_plan->bytes, false);
+  if (buffer(p.arena.buffer).kind != ir::BufferKind::workspace)
+    throw fail("operand 'arena' is not the workspace buffer");
+  return p;
+}
+
+UpdatePlan ResolvedSchedule::prepare_update(int index) const {
+  const ir::SchedInstr& in = instr(index);
+  auto fail = [&](const std::string& problem) { return UserError(where(index) + ": " + problem); };
+  UpdatePlan u;
+  u.region = store.layout().region_of(in.stage, in.instance);
+  if (u.region < 0) throw fail("no parameter region for " + in.stage + "[" + std::to_string(in.instance) + "]");
+  const Region& r = store.regions()[static_cast<size_t>(u.region)];
+  const ir::Operand* grad = find_operand(in, "grad", false);
+  if (!grad || grad->range.bytes != r.elements * 4) throw fail("needs a 'grad' slab of the region's fp32 gradient");
+  if (buffer(grad->range.buffer).place != ir::Place::host)
+    throw fail("the CPU optimizer reads its gradient from host memory");
+  u.grad = grad->range;
+  if (const ir::Operand* tied = find_operand(in, "grad_tied", false)) {
+    if (buffer(tied->range.buffer).place != ir::Place::host)
+      throw fail("the CPU optimizer reads its tied gradient from host memory");
+    u.grad_tied = tied->range;
+  }
+  const ir::Operand* params = find_operand(in, "params", true);
+  const ir::Range region_range{store_buffer, store_offsets[static_cast<size_t>(u.region)],
+                               r.elements * store_bytes_per_param};
+  if (!params || !(params->range == region_range)) throw fail("'params' must be the region's whole store range");
+  return u;
+}
+
+void ResolvedSchedule::prepare_tied() {
+  const ir::ParamLayout& layout = store.layout();
+  tied_offset.assign(layout.tensors.size(), -1);
+  for (size_t h = 0; h < layout.regions.size(); ++h) {
+    std::vector<int64_t> offsets = ir::slot_offsets(layout, static_cast<int>(h));
+    for (size_t k = 0; k < layout.regions[h].bound.size(); ++k) {
+      const int t = layout.regions[h].bound[k];
+      if (layout.tensors[static_cast<size_t>(t)].region == static_cast<int>(h)) continue;
+      if (tied_offset[static_cast<size_t>(t)] >= 0)
+        throw UserError(layout.tensors[static_cast<size_t>(t)].name +
+                        " is bound by two other stages; the streamed executor supports one");
+      tied_offset[static_cast<size_t>(t)] = offsets[k] - layout.regions[h].elements;
+      max_tied_elements = std::max(max_tied_elements, layout.tensors[static_cast<size_t>(t)].elements);
+    }
+  }
+
+  std::vector<int> updated(layout.regions.size(), 0);
+  update_of_region.assign(layout.regions.size(), nullptr);
+  for (const auto& [index, u] : updates) {
+    ++updated[static_cast<size_t>(u.region)];
+    update_of_region[static_cast<size_t>(u.region)] = &u;
+    for (int t : layout.regions[static_cast<size_t>(u.region)].tensors) {
+      const int64_t off = tied_offset[static_cast<size_t>(t)];
+      if (off < 0) continue;
+      if (u.grad_tied.buffer < 0 || (off + layout.tensors[static_cast<size_t>(t)].elements) * 4 > u.grad_tied.bytes)
+        throw UserError(where(index) + ": " + layout.tensors[static_cast<size_t>(t)].name +
+                        " is tied; its update needs the binder's gradient as a 'grad_tied' slab");
+    }
+  }
+  for (size_t r = 0; r < updated.size(); ++r)
+    if (updated[r] != 1)
+      throw UserError("schedule of " + schedule.model + ": " + layout.regions[r].stage + "[" +
+                      std::to_string(layout.regions[r].instance) + "] is updated " + std::to_string(updated[r]) +
+                      " times; every stage instance needs exactly one optimizer_step");
+  // The norm must see every slab an update reads.
+  for (size_t i = 0; i < schedule.instrs.size(); ++i) {
+    const ir::SchedInstr& in = schedule.instrs[i];
+    if (in.op != ir::SchedOp::grad_norm) continue;
+    for (const auto& [index, u] : updates)
+      for (const ir::Range& r : {u.grad, u.grad_tied}) {
+        if (r.buffer < 0) continue;
+        bool covered = false;
+        for (const ir::Operand& op : in.operands) covered = covered || (!op.write && contains(op.range, r));
+        if (!covered) throw UserError(where(static_cast<int>(i)) + ": does not read the slab of " + where(index));
+      }
+  }
+}
+
+}  // namespace horizon::runtime
