@@ -28,8 +28,8 @@
 #include "plan/machine.h"
 #include "plan/simulator.h"
 #include "runtime/cuda/cuda_step.h"
+#include "runtime/cuda/cuda_step_report.h"
 #include "runtime/cuda/cuda_step_trace.h"
-#include "support/process_memory.h"
 #endif
 
 namespace horizon::cli {
@@ -112,67 +112,46 @@ std::string resolve_device(const std::string& requested, bool stream) {
 }
 
 #ifdef HORIZON_HAVE_CUDA
-/// The GPU half of the progress report: per step the measured step time,
-/// compute busy share and PCIe rates next to the planner's prediction for
-/// the reference box; at the end their mean over the steady steps (all but
-/// the first, which loads modules) and the last step's trace.
+/// Prints the GPU metrics under the progress lines (on the same cadence),
+/// their mean at the end, and writes the last step's trace.
 class CudaReport {
  public:
   CudaReport(runtime::cuda::CudaStep& backend, const ir::Module& model, int64_t total_steps, std::string trace)
-      : backend_(backend),
-        predicted_(plan::simulate(backend.executor().schedule(), model, plan::default_machine())),
-        total_(total_steps),
-        trace_(std::move(trace)) {}
+      : backend_(backend), report_(prediction(backend, model)), total_(total_steps), trace_(std::move(trace)) {}
 
   void step(const runtime::StepMetrics& s, Progress& progress) {
     const runtime::cuda::CudaStepMeasurements& m = backend_.executor().last_step();
     last_step_ = s.step;
-    if (s.step > 1 || total_ == 1) {
-      ++steady_;
-      sum_seconds_ += m.step_seconds;
-      sum_compute_ += m.busy_share(ir::Stream::compute);
-      sum_h2d_ += m.h2d_gbps();
-      sum_d2h_ += m.d2h_gbps();
-    }
+    report_.add(s.step, total_, m);
     const int64_t every = std::max<int64_t>(1, total_ / 20);
     if (s.step != 1 && s.step % every != 0 && s.step != total_) return;
     progress.finish();
-    std::printf("  gpu: step %.2f ms (planned %.2f) | compute busy %.0f%% (planned %.0f%%) | H2D %.1f GB/s, "
-                "D2H %.1f GB/s | CPU optimizer busy %.0f%% | host RSS %s\n",
-                m.step_seconds * 1e3, predicted_.step_seconds * 1e3, 100 * m.busy_share(ir::Stream::compute),
-                100 * share(ir::Stream::compute), m.h2d_gbps(), m.d2h_gbps(), 100 * m.busy_share(ir::Stream::cpu),
-                format_bytes(static_cast<double>(current_rss_bytes())).c_str());
+    std::printf("  %s\n", report_.line(m).c_str());
     std::fflush(stdout);
   }
 
   void finish() {
-    if (steady_ > 0) {
-      const double n = static_cast<double>(steady_);
-      std::printf("gpu mean of %lld steady steps: step %.2f ms (planned %.2f) | compute busy %.0f%% | H2D %.1f GB/s, "
-                  "D2H %.1f GB/s | peak host RSS %s\n",
-                  static_cast<long long>(steady_), sum_seconds_ / n * 1e3, predicted_.step_seconds * 1e3,
-                  100 * sum_compute_ / n, sum_h2d_ / n, sum_d2h_ / n,
-                  format_bytes(static_cast<double>(peak_rss_bytes())).c_str());
-    }
-    if (!trace_.empty() && last_step_ > 0) {
-      const runtime::cuda::CudaScheduleExecutor& e = backend_.executor();
-      runtime::cuda::write_cuda_trace(trace_, e.schedule(), e.last_step(),
-                                      "step " + std::to_string(last_step_) + " of " + e.schedule().model + " on " +
-                                          e.device_description());
-      std::printf("wrote the measured timeline of step %lld to %s\n", static_cast<long long>(last_step_),
-                  trace_.c_str());
-    }
+    if (std::string summary = report_.summary(); !summary.empty()) std::printf("%s\n", summary.c_str());
+    if (trace_.empty() || last_step_ == 0) return;
+    const runtime::cuda::CudaScheduleExecutor& e = backend_.executor();
+    runtime::cuda::write_cuda_trace(trace_, e.schedule(), e.last_step(),
+                                    "step " + std::to_string(last_step_) + " of " + e.schedule().model + " on " +
+                                        e.device_description());
+    std::printf("wrote the measured timeline of step %lld to %s\n", static_cast<long long>(last_step_),
+                trace_.c_str());
   }
 
  private:
-  double share(ir::Stream s) const {
-    return predicted_.step_seconds > 0 ? predicted_.stream(s).busy / predicted_.step_seconds : 0;
+  // The planner's simulation of the same schedule on the reference box.
+  static runtime::cuda::CudaStepReport::Prediction prediction(runtime::cuda::CudaStep& backend,
+                                                              const ir::Module& model) {
+    const plan::SimResult r = plan::simulate(backend.executor().schedule(), model, plan::default_machine());
+    return {r.step_seconds, r.step_seconds > 0 ? r.stream(ir::Stream::compute).busy / r.step_seconds : 0};
   }
 
   runtime::cuda::CudaStep& backend_;
-  plan::SimResult predicted_;
-  int64_t total_ = 0, last_step_ = 0, steady_ = 0;
-  double sum_seconds_ = 0, sum_compute_ = 0, sum_h2d_ = 0, sum_d2h_ = 0;
+  runtime::cuda::CudaStepReport report_;
+  int64_t total_ = 0, last_step_ = 0;
   std::string trace_;
 };
 

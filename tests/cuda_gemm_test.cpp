@@ -11,6 +11,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 
@@ -31,7 +32,8 @@ constexpr double kTolerance = 1e-5;
 
 std::string why_no_device() {
   int n = 0;
-  if (cudaError_t e = cudaGetDeviceCount(&n); e != cudaSuccess) return std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e);
+  if (cudaError_t e = cudaGetDeviceCount(&n); e != cudaSuccess)
+    return std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e);
   return n == 0 ? "cudaGetDeviceCount returned 0" : "";
 }
 

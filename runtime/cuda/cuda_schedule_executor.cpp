@@ -1,9 +1,10 @@
-// The CUDA schedule executor's memory and program: every GPU buffer of the
-// schedule allocated (one cudaMalloc each) and zeroed once, every host buffer
-// allocated-touched-registered, the store's bf16 weight planes registered in
-// place, each copy and launch resolved to addresses, and the streams and
-// events created — all before the first step. A step uploads the batch,
-// lets the issuing threads enqueue the program, and waits once for the loss.
+// The CUDA schedule executor's memory and its step. Every GPU buffer of the
+// schedule is allocated (one cudaMalloc each) and zeroed once, every host
+// buffer allocated, touched and registered, and the store's bf16 weight
+// planes registered in place — all before the first step
+// (cuda_schedule_executor_program.cpp resolves the program onto them). A
+// step uploads the batch, lets the issuing threads enqueue the program, and
+// waits once, for the loss.
 #include "runtime/cuda/cuda_schedule_executor.h"
 
 #include <algorithm>
@@ -15,25 +16,6 @@
 #include "support/numbers.h"
 
 namespace horizon::runtime::cuda {
-
-OwnedStream::OwnedStream(const std::string& what) {
-  // Non-blocking: no implicit ordering with the legacy default stream, which
-  // libraries may use behind our back.
-  check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags", what);
-}
-
-OwnedStream::~OwnedStream() {
-  if (stream_) cudaStreamDestroy(stream_);
-}
-
-OwnedEvent::OwnedEvent(bool timing, const std::string& what) {
-  check_cuda(cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault : cudaEventDisableTiming),
-             "cudaEventCreateWithFlags", what);
-}
-
-OwnedEvent::~OwnedEvent() {
-  if (event_) cudaEventDestroy(event_);
-}
 
 CudaScheduleExecutor::Impl::Impl(const ir::Schedule& s, const ir::Module& g, HostStore& st, const AdamWConfig& adamw,
                                  float clip)
@@ -123,87 +105,6 @@ char* CudaScheduleExecutor::Impl::address(const ir::Range& r) const {
   return device_buffers[b].at(r.offset);
 }
 
-void CudaScheduleExecutor::Impl::resolve_copies() {
-  for (int i = 0; i < static_cast<int>(plan.schedule.instrs.size()); ++i) {
-    if (!is_copy(plan.instr(i).op)) continue;
-    std::vector<CopyPlan>& pairs = copies[i];
-    for (const auto& [src, dst] : copy_pairs(plan.instr(i))) {
-      pairs.push_back(CopyPlan{address(dst), address(src), static_cast<size_t>(src.bytes)});
-      const bool from_host = plan.buffer(src.buffer).place == ir::Place::host;
-      const bool to_host = plan.buffer(dst.buffer).place == ir::Place::host;
-      copy_bytes[from_host && !to_host ? 0 : !from_host && to_host ? 1 : 2] += src.bytes;
-    }
-  }
-}
-
-void CudaScheduleExecutor::Impl::resolve_launches() {
-  for (const auto& [index, p] : plan.launches) {
-    const ir::SchedInstr& in = plan.instr(index);
-    const ir::Stage& s = *p.stage;
-    auto& executor = executors[{s.name, static_cast<int>(in.stream)}];
-    if (!executor) {
-      // Stage executors keep scratch between the kernels of one launch, so
-      // each stream that launches a stage gets its own.
-      executor = std::make_unique<CudaStageExecutor>(s, *p.arena_plan, plan.mb_batch, plan.seq);
-      scratch += executor->scratch_bytes();
-    }
-    DeviceLaunch& d = launches[index];
-    d.executor = executor.get();
-    DeviceStageBindings& b = d.bindings;
-    char* weights = address(p.weights);
-    for (size_t k = 0; k < s.params.size(); ++k) b.params.push_back(weights + p.slot_offsets[k] * 2);
-    for (const ir::Range& r : p.inputs) b.inputs.push_back(address(r));
-    for (const ir::Range& r : p.outputs) b.outputs.push_back(address(r));
-    auto gradient_home = [&](int64_t slot_offset) {
-      const auto [range, elements] = p.gradient_home(slot_offset);
-      return reinterpret_cast<float*>(address(*range)) + elements;
-    };
-    std::vector<bool> has_grad(s.params.size(), false);
-    for (const ir::ParamGrad& g : s.grads) {
-      has_grad[static_cast<size_t>(g.param)] = true;
-      b.grads.push_back(gradient_home(p.slot_offsets[static_cast<size_t>(g.param)]));
-    }
-    b.accumulate = in.accumulate;
-    b.arena = address(p.arena);
-    if (!s.grads.empty() && !in.accumulate)
-      for (size_t k = 0; k < s.params.size(); ++k)
-        if (!has_grad[k]) {
-          const int64_t n = s.values[static_cast<size_t>(s.params[k].value)].type.static_elements();
-          d.clears.emplace_back(gradient_home(p.slot_offsets[k]), static_cast<size_t>(n) * 4);
-        }
-  }
-}
-
-void CudaScheduleExecutor::Impl::create_events() {
-  const std::string& model = plan.schedule.model;
-  for (int s = 0; s < 3; ++s)
-    streams[static_cast<size_t>(s)] =
-        OwnedStream(std::string(ir::stream_name(static_cast<ir::Stream>(s))) + " stream of " + model);
-  recorder.assign(static_cast<size_t>(plan.schedule.events), -1);
-  for (int e = 0; e < plan.schedule.events; ++e)
-    events.emplace_back(false, "event ^e" + std::to_string(e) + " of " + model);
-  span_begin.resize(plan.schedule.instrs.size());
-  span_end.resize(plan.schedule.instrs.size());
-  span_recorded.assign(plan.schedule.instrs.size(), 0);
-  for (int i = 0; i < static_cast<int>(plan.schedule.instrs.size()); ++i) {
-    const ir::SchedInstr& in = plan.instr(i);
-    if (in.op == ir::SchedOp::record) {
-      int& r = recorder[static_cast<size_t>(in.event)];
-      if (r >= 0) throw UserError(plan.where(i) + ": event ^e" + std::to_string(in.event) + " is recorded twice");
-      r = static_cast<int>(in.stream);
-    }
-    const bool timed = is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute ||
-                       in.op == ir::SchedOp::wait;
-    if (timed && is_gpu_stream(static_cast<int>(in.stream))) {
-      span_begin[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));
-      span_end[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));
-    }
-  }
-  step_begin = OwnedEvent(true, "the start of a step of " + model);
-  step_end = OwnedEvent(true, "the end of a step of " + model);
-  for (OwnedEvent& e : stream_done) e = OwnedEvent(false, "a stream's end of a step of " + model);
-}
-
 void CudaScheduleExecutor::Impl::finish_step() {
   // The single host wait of the step: compute joins the copy streams, brings
   // the losses home and records the end; once that completes, every GPU
@@ -231,8 +132,10 @@ CudaScheduleExecutor::~CudaScheduleExecutor() = default;
 void CudaScheduleExecutor::set_learning_rate(float lr) { impl_->updates->set_learning_rate(lr); }
 void CudaScheduleExecutor::set_timing(bool on) { impl_->timing = on; }
 const CudaStepMeasurements& CudaScheduleExecutor::last_step() const { return impl_->last; }
-int64_t CudaScheduleExecutor::device_bytes() const { return impl_->device_allocated + impl_->scratch; }
-int64_t CudaScheduleExecutor::scratch_bytes() const { return impl_->scratch; }
+int64_t CudaScheduleExecutor::device_bytes() const {
+  return impl_->device_allocated + impl_->scratch + impl_->scalar_landing.bytes();
+}
+int64_t CudaScheduleExecutor::scratch_bytes() const { return impl_->scratch + impl_->scalar_landing.bytes(); }
 int64_t CudaScheduleExecutor::host_bytes() const { return impl_->host_allocated + impl_->store.bytes(); }
 const ir::Schedule& CudaScheduleExecutor::schedule() const { return impl_->plan.schedule; }
 const std::string& CudaScheduleExecutor::device_description() const { return impl_->description; }

@@ -74,9 +74,10 @@ class CudaScheduleExecutor {
   float step(const int32_t* tokens, const int32_t* targets);
 
   const CudaStepMeasurements& last_step() const;
-  /// Device memory: the schedule's GPU buffers plus the stage executors' scratch.
+  /// Device memory: the schedule's GPU buffers plus scratch_bytes().
   int64_t device_bytes() const;
-  /// The stage executors' part of device_bytes().
+  /// The stage executors' scratch (GEMM workspaces, bf16 operand copies),
+  /// plus 16 bytes where a scalar output needs an aligned landing slot.
   int64_t scratch_bytes() const;
   /// Pinned host memory allocated for the schedule's host buffers and the
   /// batch, plus the store (whose weight planes are registered, not copied).

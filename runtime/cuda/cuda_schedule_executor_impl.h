@@ -1,7 +1,7 @@
 // The CUDA schedule executor's state, shared by its files:
-// cuda_schedule_executor.cpp (memory, the program resolved to device
-// pointers, the step) and cuda_schedule_executor_streams.cpp (the issuing
-// threads and the CPU worker, measurements). Everything is created at
+// cuda_schedule_executor.cpp (memory, the step), _program.cpp (copies and
+// launches resolved to addresses, streams and events) and _streams.cpp (the
+// issuing threads, the CPU worker, measurements). Everything is created at
 // construction; a step only enqueues work and runs the host updates.
 #pragma once
 
@@ -78,6 +78,9 @@ struct DeviceLaunch {
   // parameters the stage computes no gradient for still hold the previous
   // layer's, so they are cleared (as the emulated executor clears them).
   std::vector<std::pair<void*, size_t>> clears;
+  // Stage kernels want 16-byte aligned operands, but a micro-batch's loss
+  // is one float of %loss: it lands in an aligned slot and is copied home.
+  std::vector<CopyPlan> after;
 };
 
 struct CudaScheduleExecutor::Impl {
@@ -97,6 +100,7 @@ struct CudaScheduleExecutor::Impl {
   std::vector<PinnedRange> store_pins;  // per region: its w_hi plane
   PinnedBuffer batch_staging;           // tokens, then targets: the step's batch on its way in
   PinnedBuffer loss_host;               // %loss on its way out
+  DeviceMemory scalar_landing;          // aligned landing slot of scalar outputs (see DeviceLaunch::after)
   int64_t device_allocated = 0, host_allocated = 0, scratch = 0;
 
   std::map<std::pair<std::string, int>, std::unique_ptr<CudaStageExecutor>> executors;  // by (stage, stream)
@@ -126,13 +130,15 @@ struct CudaScheduleExecutor::Impl {
 
   // cuda_schedule_executor.cpp
   void describe_device();
-  void allocate();
   void check_streams();
+  void allocate();
+  char* address(const ir::Range& r) const;
+  void finish_step();
+
+  // cuda_schedule_executor_program.cpp
   void resolve_copies();
   void resolve_launches();
   void create_events();
-  char* address(const ir::Range& r) const;
-  void finish_step();
 
   // cuda_schedule_executor_streams.cpp
   void run_stream(int stream);

@@ -103,6 +103,9 @@ void CudaScheduleExecutor::Impl::issue_gpu(int index, cudaStream_t stream) {
         check_cuda(cudaMemsetAsync(ptr, 0, bytes, stream), "cudaMemsetAsync",
                    "clearing the gradient of a parameter without one");
       l.executor->launch(l.bindings, stream);
+      for (const CopyPlan& c : l.after)
+        check_cuda(cudaMemcpyAsync(c.dst, c.src, c.bytes, cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync",
+                   "moving a scalar output home");
       end();
       return;
     }

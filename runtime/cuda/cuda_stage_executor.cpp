@@ -44,11 +44,13 @@ std::vector<int> compile_all(const std::vector<codegen::cuda::StageKernel>& kern
   cubins.assign(distinct.size(), {});
   std::vector<std::exception_ptr> errors(distinct.size());
   parallel_for(static_cast<int64_t>(distinct.size()), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) try {
+    for (int64_t i = begin; i < end; ++i) {
+      try {
         cubins[i] = compiler.compile(distinct[i]->source);
-      } catch (...) {
+      } catch (...) {  // rethrown on the calling thread, naming the kernel
         errors[i] = std::current_exception();
       }
+    }
   });
   for (size_t i = 0; i < errors.size(); ++i) {
     if (!errors[i]) continue;
@@ -192,37 +194,40 @@ struct CudaStageExecutor::Impl {
 
   void run(const DeviceStageBindings& b, cudaStream_t stream) {
     bind(b);
-    for (const Step& st : program.steps) {
-      switch (st.kind) {
-        case Step::Kind::kernel:
-          for (KernelLaunch& l : launches[st.kernel]) {
-            for (size_t i = 0; i < l.args.size(); ++i)
-              l.values[i] = l.args[i].value >= 0 ? where[l.args[i].value] : scratch.at(l.args[i].scratch);
-            const cudaError_t e = cudaLaunchKernel(reinterpret_cast<const void*>(l.fn), l.grid, l.block,
-                                                   l.argv.data(), l.shared_bytes, stream);
-            if (e != cudaSuccess) check_cuda(e, "cudaLaunchKernel", st.what + ", entry " + l.entry);
-          }
-          break;
-        case Step::Kind::gemm: {
-          auto operand = [&](const GemmOperand& o) -> const void* {
-            if (o.bf16_offset < 0) return where[o.value];
-            void* copy = scratch.at(o.bf16_offset);
-            if (o.convert) operand_kernels->to_bf16(static_cast<const float*>(where[o.value]), copy, o.elements, stream,
-                                                    st.what);
-            return copy;
-          };
-          const void* a = operand(st.a);
-          const void* bb = operand(st.b);
-          gemm->run(st.shape, a, bb, static_cast<float*>(where[st.result]), b.accumulate && st.beta_into_grad, stream,
-                    st.what);
-          break;
+    for (const Step& st : program.steps) run_step(st, b, stream);
+  }
+
+  /// Enqueues one step; GEMM operands are narrowed to bf16 first where the program says.
+  void run_step(const Step& st, const DeviceStageBindings& b, cudaStream_t stream) {
+    switch (st.kind) {
+      case Step::Kind::kernel:
+        for (KernelLaunch& l : launches[st.kernel]) {
+          for (size_t i = 0; i < l.args.size(); ++i)
+            l.values[i] = l.args[i].value >= 0 ? where[l.args[i].value] : scratch.at(l.args[i].scratch);
+          const cudaError_t e = cudaLaunchKernel(reinterpret_cast<const void*>(l.fn), l.grid, l.block, l.argv.data(),
+                                                 l.shared_bytes, stream);
+          if (e != cudaSuccess) check_cuda(e, "cudaLaunchKernel", st.what + ", entry " + l.entry);
         }
-        case Step::Kind::accumulate:
-          if (b.accumulate)
-            operand_kernels->accumulate(b.grads[st.grad], static_cast<const float*>(where[st.result]), st.elements,
-                                        stream, st.what);
-          break;
+        break;
+      case Step::Kind::gemm: {
+        auto operand = [&](const GemmOperand& o) -> const void* {
+          if (o.bf16_offset < 0) return where[o.value];
+          void* copy = scratch.at(o.bf16_offset);
+          if (o.convert)
+            operand_kernels->to_bf16(static_cast<const float*>(where[o.value]), copy, o.elements, stream, st.what);
+          return copy;
+        };
+        const void* a = operand(st.a);
+        const void* bb = operand(st.b);
+        gemm->run(st.shape, a, bb, static_cast<float*>(where[st.result]), b.accumulate && st.beta_into_grad, stream,
+                  st.what);
+        break;
       }
+      case Step::Kind::accumulate:
+        if (b.accumulate)
+          operand_kernels->accumulate(b.grads[st.grad], static_cast<const float*>(where[st.result]), st.elements,
+                                      stream, st.what);
+        break;
     }
   }
 };
@@ -232,7 +237,38 @@ CudaStageExecutor::CudaStageExecutor(const ir::Stage& stage, const ir::ArenaPlan
 
 CudaStageExecutor::~CudaStageExecutor() = default;
 
-void CudaStageExecutor::launch(const DeviceStageBindings& bindings, cudaStream_t stream) { impl_->run(bindings, stream); }
+void CudaStageExecutor::launch(const DeviceStageBindings& bindings, cudaStream_t stream) {
+  impl_->run(bindings, stream);
+}
+
+std::vector<CudaStageExecutor::StepTime> CudaStageExecutor::profile(const DeviceStageBindings& bindings,
+                                                                    cudaStream_t stream) {
+  Impl& m = *impl_;
+  m.bind(bindings);
+  const std::string what = "profiling stage " + m.stage_name;
+  std::vector<cudaEvent_t> events(m.program.steps.size() + 1, nullptr);
+  struct Destroy {
+    std::vector<cudaEvent_t>& e;
+    ~Destroy() {
+      for (cudaEvent_t x : e)
+        if (x) cudaEventDestroy(x);
+    }
+  } destroy{events};
+  for (cudaEvent_t& e : events) check_cuda(cudaEventCreate(&e), "cudaEventCreate", what);
+  for (size_t i = 0; i < m.program.steps.size(); ++i) {
+    check_cuda(cudaEventRecord(events[i], stream), "cudaEventRecord", what);
+    m.run_step(m.program.steps[i], bindings, stream);
+  }
+  check_cuda(cudaEventRecord(events.back(), stream), "cudaEventRecord", what);
+  check_cuda(cudaEventSynchronize(events.back()), "cudaEventSynchronize", what);
+  std::vector<StepTime> times;
+  for (size_t i = 0; i < m.program.steps.size(); ++i) {
+    float ms = 0;
+    check_cuda(cudaEventElapsedTime(&ms, events[i], events[i + 1]), "cudaEventElapsedTime", what);
+    times.push_back({m.program.steps[i].what, ms});
+  }
+  return times;
+}
 
 int64_t CudaStageExecutor::scratch_bytes() const {
   return impl_->scratch.bytes() + (impl_->gemm ? impl_->gemm->workspace_bytes() : 0);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "ir/module.h"
@@ -36,8 +37,18 @@ class CudaStageExecutor {
   CudaStageExecutor(const CudaStageExecutor&) = delete;
   CudaStageExecutor& operator=(const CudaStageExecutor&) = delete;
 
-  /// Enqueues the whole stage on `stream`.
+  /// Enqueues the whole stage on `stream`. Launch arguments live in the
+  /// executor until enqueued: one thread launches a given executor at a time.
   void launch(const DeviceStageBindings& bindings, cudaStream_t stream);
+
+  /// One step of the stage (a kernel, a GEMM, a gradient addition) and its GPU time.
+  struct StepTime {
+    std::string what;  // the stage, instruction(s), kernel or GEMM and shapes
+    double ms = 0;
+  };
+  /// Runs the stage like launch() with an event around every step and waits
+  /// for it: where a stage's time goes, for perf reports (not for training).
+  std::vector<StepTime> profile(const DeviceStageBindings& bindings, cudaStream_t stream);
 
   /// Device bytes this executor allocated for itself (scratch, workspace).
   int64_t scratch_bytes() const;

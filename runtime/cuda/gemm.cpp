@@ -124,8 +124,9 @@ void CublasLtGemm::run(const GemmShape& shape, const void* a, const void* b, flo
   if ((reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b) | reinterpret_cast<uintptr_t>(out)) & 15)
     throw CudaError(where() + ": operands must be 16-byte aligned");
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  const cublasStatus_t status = cublasLtMatmul(handle_, p.desc, &alpha, b, p.a, a, p.b, &beta, out, p.c, out, p.c,
-                                               &p.algo, workspace_.get(), static_cast<size_t>(workspace_.bytes()), stream);
+  const cublasStatus_t status =
+      cublasLtMatmul(handle_, p.desc, &alpha, b, p.a, a, p.b, &beta, out, p.c, out, p.c, &p.algo, workspace_.get(),
+                     static_cast<size_t>(workspace_.bytes()), stream);
   if (status != CUBLAS_STATUS_SUCCESS) check_cublas(status, "cublasLtMatmul", where());
 }
 

@@ -66,7 +66,8 @@ void OperandKernels::launch(cudaKernel_t k, const char* entry, const void* first
   long long count = n;
   void* args[] = {&first, &second, &count};
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(kMaxBlocks, (n + 4 * kThreads - 1) / (4 * kThreads)));
-  const cudaError_t e = cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(blocks), dim3(kThreads), args, 0, stream);
+  const cudaError_t e =
+      cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(blocks), dim3(kThreads), args, 0, stream);
   if (e != cudaSuccess)
     check_cuda(e, "cudaLaunchKernel", std::string(entry) + " (n=" + std::to_string(n) + ") for " + what);
 }

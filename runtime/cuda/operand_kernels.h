@@ -35,8 +35,8 @@ class OperandKernels {
 
  private:
   /// Launches `k(first, second, n)`.
-  void launch(cudaKernel_t k, const char* entry, const void* first, const void* second, int64_t n,
-              cudaStream_t stream, const std::string& what) const;
+  void launch(cudaKernel_t k, const char* entry, const void* first, const void* second, int64_t n, cudaStream_t stream,
+              const std::string& what) const;
 
   std::unique_ptr<CubinLibrary> library_;
   cudaKernel_t to_bf16_ = nullptr, accumulate_ = nullptr;

@@ -21,8 +21,13 @@ int64_t whole_pages(int64_t bytes) { return (bytes + kPage - 1) / kPage * kPage;
 PinnedRange::PinnedRange(void* ptr, int64_t bytes, const std::string& what) {
   if (bytes <= 0) return;
   // Portable: the range is pinned for every device's context, not only the current one.
-  check_cuda(cudaHostRegister(ptr, static_cast<size_t>(bytes), cudaHostRegisterPortable), "cudaHostRegister",
-             "pinning " + what + " (" + std::to_string(bytes) + " bytes)");
+  const cudaError_t e = cudaHostRegister(ptr, static_cast<size_t>(bytes), cudaHostRegisterPortable);
+  if (e == cudaErrorHostMemoryAlreadyRegistered) {
+    // Someone else (another executor over the same store) pinned it and will unpin it.
+    cudaGetLastError();
+    return;
+  }
+  check_cuda(e, "cudaHostRegister", "pinning " + what + " (" + std::to_string(bytes) + " bytes)");
   ptr_ = ptr;
   bytes_ = bytes;
 }

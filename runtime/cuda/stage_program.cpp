@@ -55,6 +55,13 @@ class Builder {
                                  " (" + instr_text(s_, s_.instrs[instr]) + "): " + why);
   }
   bool is_grad(int v) const { return p_.homes[v].kind == ValueHome::Kind::grad; }
+  /// Every value a kernel or GEMM binds needs a place.
+  void require_home(int v) const {
+    if (p_.homes[v].kind == ValueHome::Kind::none)
+      throw std::invalid_argument("CUDA stage executor: stage " + s_.name + ", value %" + s_.values[v].name +
+                                  ": a transient that the arena plan gives no offset (run passes::plan_memory on "
+                                  "the same stage, batch and sequence length)");
+  }
 
   /// Kernels and GEMMs in instruction order.
   void order_steps() {
@@ -62,9 +69,14 @@ class Builder {
     for (size_t k = 0; k < p_.kernels.size(); ++k) kernel_at[p_.kernels[k].first] = static_cast<int>(k);
     for (int i = 0; i < static_cast<int>(s_.instrs.size());) {
       if (auto k = kernel_at.find(i); k != kernel_at.end()) {
-        specs_.push_back({i, p_.kernels[k->second].last, k->second});
+        const codegen::cuda::StageKernel& sk = p_.kernels[k->second];
+        for (int v : sk.inputs) require_home(v);
+        for (int v : sk.outputs) require_home(v);
+        specs_.push_back({i, sk.last, k->second});
         i = p_.kernels[k->second].last + 1;
       } else if (ir::op_kind(s_.instrs[i].op) == ir::OpKind::matmul) {
+        for (int v : s_.instrs[i].operands) require_home(v);
+        for (int v : s_.instrs[i].results) require_home(v);
         specs_.push_back({i, i, -1});
         ++i;
       } else {
@@ -230,7 +242,7 @@ class Builder {
   StageProgram p_;
   std::vector<bool> read_;
   std::vector<Spec> specs_;
-  std::vector<std::vector<int64_t>> workspace_rel_;     // per kernel, relative to the workspace region
+  std::vector<std::vector<int64_t>> workspace_rel_;      // per kernel, relative to the workspace region
   std::map<int, std::pair<bool, int64_t>> staging_rel_;  // value -> (dedicated?, offset in its region)
   int64_t operand_size_ = 0, workspace_base_ = 0;
 };

@@ -3,8 +3,9 @@
 // launch's DeviceStageBindings), every other result at the offset
 // passes/plan_memory gave it in the arena. A result that nothing reads and
 // the plan left out (the last value of a fused group whose results are all
-// dead, which the kernel still writes) goes to the executor's sink. Anything
-// else without a home is a planner bug, reported when the executor is built.
+// dead, which the kernel still writes) goes to the executor's sink. A value
+// read only inside its fused group needs no home; any other value without one
+// is a planner bug, reported when the executor is built.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +27,9 @@ struct ValueHome {
 /// std::invalid_argument naming the stage and the value when `plan` does not
 /// belong to the stage, a value is bound twice (a stage output that is also
 /// a gradient), an output or gradient is not computed by the stage, or a
-/// result that is read has no arena offset, or fewer bytes than it needs at
-/// `batch` x `seq` (a plan made for another shape).
+/// transient has fewer bytes than it needs at `batch` x `seq` (a plan made
+/// for another shape). Results read without an arena offset are left
+/// Kind::none (fused-group internals need none).
 std::vector<ValueHome> value_homes(const ir::Stage& stage, const ir::ArenaPlan& plan, int64_t batch, int64_t seq);
 
 /// Bytes of fp32 `value` at `batch` x `seq`.
