@@ -92,6 +92,8 @@ class OutOfMemory:
 
     def describe(self):
         size = f"{self.what} {format_bytes(self.bytes)}" if self.bytes is not None else "size not reported"
+        if self.where == "plan":
+            return f"OOM, refused before allocating ({size})"
         return f"{self.where.upper()} OOM ({size})"
 
     def as_dict(self):

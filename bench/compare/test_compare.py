@@ -16,8 +16,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import compare  # noqa: E402
+import engine_runs  # noqa: E402
+import optimizer_compare  # noqa: E402
 import report  # noqa: E402
+import run_setup  # noqa: E402
 from depth_search import DepthSearch  # noqa: E402
 from measurements import (flops_per_token, format_bytes, median, model_tflops, parse_bench_optimizer,  # noqa: E402
                           parse_compute_apps, parse_count, parse_horizon_device_memory, parse_metrics_jsonl,
@@ -182,6 +184,7 @@ class OutOfMemoryMessages(unittest.TestCase):
     def test_horizon_refusal(self):
         oom = parse_oom("error: horizon train: GPU memory: the step needs 91.20 GiB, the budget is 80.00 GiB")
         self.assertEqual((oom.where, oom.bytes), ("plan", int(round(91.2 * 2**30))))
+        self.assertEqual(oom.describe(), "OOM, refused before allocating (GPU memory needed 91.20 GiB)")
 
     def test_plain_messages(self):
         self.assertEqual(parse_oom("RuntimeError: CUDA error: out of memory").where, "gpu")
@@ -291,10 +294,10 @@ class DepthSearchLogic(unittest.TestCase):
 
 class Tables(unittest.TestCase):
     def rows(self):
-        entry = compare.ModelEntry("llama-1b", "m.json", model_file("llama-1b"), 8, 2048)
-        h, g, f = (compare.row("shape", entry, e, 8, 2048) for e in compare.ENGINES)
-        compare.finish_timing(h, [500.0, 400.0, 450.0], 8, 2048)
-        compare.finish_timing(g, [900.0], 8, 2048)
+        entry = run_setup.ModelEntry("llama-1b", "m.json", model_file("llama-1b"), 8, 2048)
+        h, g, f = (engine_runs.row("shape", entry, e, 8, 2048) for e in run_setup.ENGINES)
+        engine_runs.finish_timing(h, [500.0, 400.0, 450.0], 8, 2048)
+        engine_runs.finish_timing(g, [900.0], 8, 2048)
         h["status"] = g["status"] = "ok"
         f.update(status="oom", detail="GPU OOM (tried to allocate 2.00 GiB) in step 1 optimizer")
         return h, g, f
@@ -315,8 +318,8 @@ class Tables(unittest.TestCase):
             self.assertTrue(line.endswith("| — |"), line)
 
     def test_largest_row(self):
-        entry = compare.ModelEntry("llama2-7b", None, with_layers(model_file("llama2-7b"), 78), 4, 2048)
-        r = compare.row("largest", entry, "horizon", 4, 2048)
+        entry = run_setup.ModelEntry("llama2-7b", None, with_layers(model_file("llama2-7b"), 78), 4, 2048)
+        r = engine_runs.row("largest", entry, "horizon", 4, 2048)
         r["status"], r["tokens_per_s"], r["tflops"] = "ok", 1000.0, 100.0
         self.assertIn("largest trainable: 78 layers, 16.05B", report.training_table([r]))
 
@@ -329,24 +332,38 @@ class Tables(unittest.TestCase):
         self.assertIn("NVIDIA H100 80GB HBM3 (81559 MiB, driver 580.159.04)", text)
 
 
+class OptimizerRounds(unittest.TestCase):
+    def test_median_round_and_notes(self):
+        rounds = [{"status": "ok", "gparams_per_s": g, "median_ms": 256 / g, "notes": ["fused"]} for g in (6.0, 5.0, 7.0)]
+        row = optimizer_compare.combine_rounds({"engine": "torch", "label": "t"}, rounds)
+        self.assertEqual((row["status"], row["gparams_per_s"]), ("ok", 6.0))
+        self.assertEqual(row["notes"][0], "fused")
+        self.assertIn("6.000, 5.000, 7.000", row["notes"][-1])
+
+    def test_a_failed_round_fails_the_row(self):
+        rounds = [{"status": "ok", "gparams_per_s": 6.0}, {"status": "error", "detail": "exit status 1"}]
+        row = optimizer_compare.combine_rounds({"engine": "horizon", "label": "h"}, rounds)
+        self.assertEqual((row["status"], row["detail"]), ("error", "exit status 1"))
+
+
 class CommandLine(unittest.TestCase):
     def test_models_and_shapes(self):
-        e = compare.resolve_model("llama-1b")
+        e = run_setup.resolve_model("llama-1b")
         self.assertEqual((e.batch, e.seq, e.params), (8, 2048, 940_640_256))
-        self.assertEqual(compare.resolve_model("tiny:4x64").batch, 4)
-        with self.assertRaises(compare.CompareError):
-            compare.resolve_model("tiny")  # no default shape
-        with self.assertRaises(compare.CompareError):
-            compare.resolve_model("tiny:4by64")
+        self.assertEqual(run_setup.resolve_model("tiny:4x64").batch, 4)
+        with self.assertRaises(run_setup.CompareError):
+            run_setup.resolve_model("tiny")  # no default shape
+        with self.assertRaises(run_setup.CompareError):
+            run_setup.resolve_model("tiny:4by64")
 
     def test_engines(self):
-        self.assertEqual(compare.parse_engines("pytorch-gpu, horizon"), ["pytorch-gpu", "horizon"])
-        with self.assertRaises(compare.CompareError):
-            compare.parse_engines("deepspeed")
+        self.assertEqual(run_setup.parse_engines("pytorch-gpu, horizon"), ["pytorch-gpu", "horizon"])
+        with self.assertRaises(run_setup.CompareError):
+            run_setup.parse_engines("deepspeed")
 
     def test_token_count_covers_the_validation_split(self):
         for b, s in ((8, 2048), (1, 32768), (64, 4096)):
-            n = compare.token_count(b, s)
+            n = run_setup.token_count(b, s)
             self.assertGreaterEqual(n * 0.01, s + 1)
             self.assertGreaterEqual(n, b * s + 1)
 

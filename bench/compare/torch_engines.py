@@ -107,10 +107,7 @@ def rebuild_rotary(model, config, device):
         if name.rpartition(".")[2] != "rotary_emb":
             continue
         parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
-        try:
-            fresh = type(module)(config=config, device=device)
-        except TypeError:
-            fresh = type(module)(config=config).to(device)
+        fresh = type(module)(config=config).to(device)
         setattr(parent, "rotary_emb", fresh)
     leftover = [n for n, b in model.named_buffers() if "rotary_emb" not in n]
     return leftover
