@@ -95,8 +95,9 @@ std::string resolve_device(const std::string& requested, bool stream) {
   if (requested != "cpu" && requested != "auto" && requested != "cuda")
     throw UserError("horizon train: --device must be cpu, cuda or auto, got '" + requested + "'");
   if (requested == "cuda" && stream)
-    throw UserError("horizon train: --stream runs the schedule on the emulated device and --device cuda on the GPU; "
-                    "pick one");
+    throw UserError(
+        "horizon train: --stream runs the schedule on the emulated device and --device cuda on the GPU; "
+        "pick one");
   if (requested == "cpu" || stream) return "cpu";
 #ifdef HORIZON_HAVE_CUDA
   std::string why;
@@ -105,8 +106,9 @@ std::string resolve_device(const std::string& requested, bool stream) {
     throw UserError("horizon train: --device cuda: no usable CUDA device (" + why + "); use --device cpu");
 #else
   if (requested == "cuda")
-    throw UserError("horizon train: --device cuda: this build has no CUDA backend (no CUDA toolkit at build time); "
-                    "use --device cpu");
+    throw UserError(
+        "horizon train: --device cuda: this build has no CUDA backend (no CUDA toolkit at build time); "
+        "use --device cpu");
 #endif
   return "cpu";
 }
@@ -134,11 +136,10 @@ class CudaReport {
     if (std::string summary = report_.summary(); !summary.empty()) std::printf("%s\n", summary.c_str());
     if (trace_.empty() || last_step_ == 0) return;
     const runtime::cuda::CudaScheduleExecutor& e = backend_.executor();
-    runtime::cuda::write_cuda_trace(trace_, e.schedule(), e.last_step(),
-                                    "step " + std::to_string(last_step_) + " of " + e.schedule().model + " on " +
-                                        e.device_description());
-    std::printf("wrote the measured timeline of step %lld to %s\n", static_cast<long long>(last_step_),
-                trace_.c_str());
+    runtime::cuda::write_cuda_trace(
+        trace_, e.schedule(), e.last_step(),
+        "step " + std::to_string(last_step_) + " of " + e.schedule().model + " on " + e.device_description());
+    std::printf("wrote the measured timeline of step %lld to %s\n", static_cast<long long>(last_step_), trace_.c_str());
   }
 
  private:
@@ -246,11 +247,12 @@ int run_train(const Args& args) {
               format_bytes(static_cast<double>(store.bytes())).c_str(), store.bytes_per_parameter(), a.get("data").c_str(),
               format_count(static_cast<int64_t>(dataset.train().tokens.size())).c_str(),
               format_count(static_cast<int64_t>(dataset.validation().tokens.size())).c_str());
+  const char* device_text =
+      cuda ? "cuda (streamed schedule)" : stream ? "cpu (streamed schedule, emulated device)" : "cpu";
   std::printf("device %s | batch %lld x seq %lld in %lld micro-batch(es) | %lld steps from step %lld | lr %g %s\n",
-              cuda ? "cuda (streamed schedule)" : stream ? "cpu (streamed schedule, emulated device)" : "cpu",
-              static_cast<long long>(B),
-              static_cast<long long>(S), static_cast<long long>(M), static_cast<long long>(cfg.steps),
-              static_cast<long long>(store.step()), cfg.lr.peak, a.get("schedule").c_str());
+              device_text, static_cast<long long>(B), static_cast<long long>(S), static_cast<long long>(M),
+              static_cast<long long>(cfg.steps), static_cast<long long>(store.step()), cfg.lr.peak,
+              a.get("schedule").c_str());
 
   std::unique_ptr<runtime::StepBackend> backend;
   std::unique_ptr<CudaReport> cuda_report;

@@ -1,3 +1,6 @@
+// The norm runs tensors in parallel but sums each one serially in element
+// order, and AdamW takes one tensor at a time from its slab: the same
+// arithmetic, in the same order, as the unstreamed reference step.
 #include "runtime/host_updates.h"
 
 #include <algorithm>

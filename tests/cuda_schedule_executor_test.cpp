@@ -4,9 +4,13 @@
 // host checkpoints, clipping on and off. The GPU runs bf16 GEMMs where the
 // CPU computes in fp32 from the same bf16 weights, so the comparison is by
 // tolerance: losses within 2e-2 relative, and the weight change of the two
-// steps (master after minus master before) within a few percent relative L2
-// — AdamW's first steps move each weight by about lr * sign(gradient), so
-// gradients that differ slightly change only the near-zero ones. Also: a
+// steps (master after minus master before) within a few percent relative L2.
+// AdamW's first steps move each weight by about lr * sign(gradient): an
+// element whose gradient is below the noise of bf16 GEMM operands moves the
+// other way, which costs 2 lr on that element — on the H200, about 0.1% of
+// them, 5-6% relative L2 of the change. A wrong gradient costs 100% or more
+// on its tensor, which the per-tensor bound catches even in a small tensor.
+// Also: a
 // steady step allocates no device memory, the executor holds exactly the
 // schedule's GPU buffers plus its stage executors' scratch, the copies move
 // the bytes the emulated executor moves, and the measured timeline and the
@@ -20,8 +24,10 @@
 #include <array>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "frontend/model_json.h"
+#include "ir/param_layout.h"
 #include "passes/lower.h"
 #include "passes/schedule_pipeline.h"
 #include "runtime/cuda/cuda_schedule_executor.h"
@@ -37,8 +43,9 @@ namespace {
 
 constexpr int64_t kBatch = 4, kSeq = 32, kSteps = 2;
 constexpr float kClip = 0.5f, kLr = 2e-3f;
-constexpr double kLossTolerance = 2e-2;    // relative
-constexpr double kChangeTolerance = 5e-2;  // relative L2 of the two steps' weight change
+constexpr double kLossTolerance = 2e-2;         // relative
+constexpr double kChangeTolerance = 8e-2;       // relative L2 of the two steps' weight change, whole model
+constexpr double kTensorChangeTolerance = 0.5;  // the same per tensor
 
 ir::Module lowered(const std::string& name) {
   ir::Module m = frontend::load_model(testing::source_path("models/" + name));
@@ -88,26 +95,33 @@ ir::Schedule schedule_of(const ir::Module& m, const Config& c) {
   return passes::lower_to_schedule(m, o);
 }
 
-std::vector<float> masters(const runtime::HostStore& store) {
-  std::vector<float> all;
+/// Every tensor's fp32 master.
+std::vector<std::vector<float>> masters(const runtime::HostStore& store) {
+  std::vector<std::vector<float>> all;
   for (size_t t = 0; t < store.tensors().size(); ++t) {
-    std::vector<float> w(static_cast<size_t>(store.tensors()[t].elements));
-    store.get_master(static_cast<int>(t), w.data());
-    all.insert(all.end(), w.begin(), w.end());
+    all.emplace_back(static_cast<size_t>(store.tensors()[t].elements));
+    store.get_master(static_cast<int>(t), all.back().data());
   }
   return all;
 }
 
 struct Outcome {
   std::vector<double> losses, norms;
-  std::vector<float> change;  // master after the steps minus master before
+  std::vector<std::vector<float>> change;  // per tensor: master after the steps minus master before
   int64_t h2d = 0, d2h = 0;
 };
+
+std::vector<std::vector<float>> minus(std::vector<std::vector<float>> after,
+                                      const std::vector<std::vector<float>>& before) {
+  for (size_t t = 0; t < after.size(); ++t)
+    for (size_t i = 0; i < after[t].size(); ++i) after[t][i] -= before[t][i];
+  return after;
+}
 
 Outcome on_emulated_device(const ir::Module& m, const ir::Schedule& s, bool clip) {
   runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
   store.init_random(21);
-  const std::vector<float> before = masters(store);
+  const std::vector<std::vector<float>> before = masters(store);
   runtime::ScheduleExecutor exec(s, m, store, adamw(), clip ? kClip : 0.0f);
   exec.set_learning_rate(kLr);
   Outcome r;
@@ -118,15 +132,14 @@ Outcome on_emulated_device(const ir::Module& m, const ir::Schedule& s, bool clip
     r.h2d = exec.last_step().h2d_bytes;
     r.d2h = exec.last_step().d2h_bytes;
   }
-  r.change = masters(store);
-  for (size_t i = 0; i < r.change.size(); ++i) r.change[i] -= before[i];
+  r.change = minus(masters(store), before);
   return r;
 }
 
 Outcome on_gpu(const ir::Module& m, const ir::Schedule& s, bool clip) {
   runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
   store.init_random(21);
-  const std::vector<float> before = masters(store);
+  const std::vector<std::vector<float>> before = masters(store);
   runtime::cuda::CudaScheduleExecutor exec(s, m, store, adamw(), clip ? kClip : 0.0f);
   exec.set_learning_rate(kLr);
   Outcome r;
@@ -137,18 +150,18 @@ Outcome on_gpu(const ir::Module& m, const ir::Schedule& s, bool clip) {
     r.h2d = exec.last_step().h2d_bytes;
     r.d2h = exec.last_step().d2h_bytes;
   }
-  r.change = masters(store);
-  for (size_t i = 0; i < r.change.size(); ++i) r.change[i] -= before[i];
+  r.change = minus(masters(store), before);
   return r;
 }
 
-double relative_l2(const std::vector<float>& got, const std::vector<float>& want) {
+/// Squared L2 of got - want and of want.
+std::pair<double, double> squares(const std::vector<float>& got, const std::vector<float>& want) {
   double diff = 0, norm = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
     norm += static_cast<double>(want[i]) * want[i];
   }
-  return std::sqrt(diff / norm);
+  return {diff, norm};
 }
 
 class CudaScheduleExecutorTest : public ::testing::Test {
@@ -170,11 +183,22 @@ class CudaScheduleExecutorTest : public ::testing::Test {
         EXPECT_NEAR(got.losses[i], want.losses[i], kLossTolerance * std::abs(want.losses[i])) << "step " << i + 1;
         EXPECT_NEAR(got.norms[i], want.norms[i], 5e-2 * want.norms[i]) << "gradient norm of step " << i + 1;
       }
-      const double change = relative_l2(got.change, want.change);
+      double diff = 0, norm = 0, worst = 0;
+      std::string worst_name;
+      const ir::ParamLayout layout = ir::layout_params(m);  // the stores' tensors, in order
+      for (size_t t = 0; t < want.change.size(); ++t) {
+        const auto [d, n] = squares(got.change[t], want.change[t]);
+        diff += d;
+        norm += n;
+        const double rel = n > 0 ? std::sqrt(d / n) : std::sqrt(d);
+        EXPECT_LT(rel, kTensorChangeTolerance) << "the change of " << layout.tensors[t].name << " differs";
+        if (rel > worst) worst = rel, worst_name = layout.tensors[t].name;
+      }
+      const double change = std::sqrt(diff / norm);
       EXPECT_LT(change, kChangeTolerance) << "weight change differs by " << change << " relative L2";
-      std::printf("[ info     ] %s %s: losses %.5f %.5f (cpu %.5f %.5f), weight change rel L2 %.4f\n",
-                  model.c_str(), c.name().c_str(), got.losses[0], got.losses[1], want.losses[0], want.losses[1],
-                  change);
+      std::printf("[ info     ] %s %s: losses %.5f %.5f (cpu %.5f %.5f), weight change rel L2 %.4f (worst %s %.3f)\n",
+                  model.c_str(), c.name().c_str(), got.losses[0], got.losses[1], want.losses[0], want.losses[1], change,
+                  worst_name.c_str(), worst);
       EXPECT_EQ(got.h2d, want.h2d);
       EXPECT_EQ(got.d2h, want.d2h);
     }
@@ -190,7 +214,9 @@ std::vector<Config> standard_configs() {
   return out;
 }
 
-TEST_F(CudaScheduleExecutorTest, TinyMatchesEmulatedDevice) { expect_matches_emulated("tiny.json", standard_configs()); }
+TEST_F(CudaScheduleExecutorTest, TinyMatchesEmulatedDevice) {
+  expect_matches_emulated("tiny.json", standard_configs());
+}
 
 TEST_F(CudaScheduleExecutorTest, TiedQwenMatchesEmulatedDevice) {
   expect_matches_emulated("tiny-qwen.json", standard_configs());

@@ -202,7 +202,7 @@ TEST(ScheduleExecutor, TrainCommandStreamedPrintsTheSameLosses) {
   const std::string data = dir.write("corpus.txt", text);
   const std::string common = testing::source_path("models/tiny-qwen.json") + " --data " + data +
                              " --steps 3 --batch 4 --seq 32 --micro-batches 2 --seed 2";
-  testing::CommandResult plain = testing::run_horizon("train " + common);
+  testing::CommandResult plain = testing::run_horizon("train " + common + " --device cpu");
   testing::CommandResult streamed =
       testing::run_horizon("train " + common + " --stream --checkpoint-every 2 --slots 3");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;

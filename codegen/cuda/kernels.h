@@ -1,7 +1,8 @@
 // The CUDA source generators for every op that is not a GEMM, forward and
 // backward, one family per file: norm_kernels.cpp, rope_kernels.cpp,
-// attention_forward.cpp / attention_backward.cpp, embedding_kernels.cpp,
-// loss_kernels.cpp, column_sum_kernels.cpp, elementwise_kernels.cpp.
+// attention_forward.cpp / attention_backward.cpp (attention_tc_*.cpp on
+// tensor cores), embedding_kernels.cpp, loss_kernels.cpp,
+// column_sum_kernels.cpp, elementwise_kernels.cpp.
 //
 // Each returns a KernelSource specialized to its shapes. Its `inputs` and
 // `outputs` follow the IR op's operand and result order (ir/ops.def), and its
@@ -65,6 +66,26 @@ KernelSource attention_forward(const AttentionShape& a);
 /// delta = dout . out per query (a workspace), then dq per query tile and
 /// dk, dv per key tile, each owned by one block (no atomics).
 KernelSource attention_backward(const AttentionShape& a);
+
+// ---- the same attention on tensor cores: bf16 operands, fp32 softmax and
+// accumulation (attention_tc_forward.cpp, attention_tc_backward.cpp); head
+// dims 64 and 128. Same inputs, outputs and source names as the fp32
+// kernels above, which stay the reference ----
+/// Whether attention_forward_tc / attention_backward_tc serve `a`.
+bool attention_tc_supported(const AttentionShape& a);
+/// inputs q, k, v; output out.
+KernelSource attention_forward_tc(const AttentionShape& a);
+/// inputs dout, q, k, v; outputs dq, dk, dv. Rounds the inputs to bf16
+/// copies, reruns the forward for the log-sum-exp and delta, then dq per
+/// query tile and dk, dv per key tile (each owned by one block: fixed bits).
+KernelSource attention_backward_tc(const AttentionShape& a);
+/// Queries per block and threads of the forward's tile loop, which the
+/// backward's statistics pass shares.
+inline constexpr int kAttentionTcRows = 128, kAttentionTcThreads = 256;
+/// The shape constants and the device code both directions share
+/// (attention_tc_common.cpp); throws std::invalid_argument naming `name`
+/// for shapes not served.
+SourceBuilder attention_tc_source(const char* name, const AttentionShape& a);
 
 // ---- embeddings ----
 /// inputs tokens i32[N], table[V, C]; output y[N, C]. Tokens must lie in [0, V).

@@ -1,5 +1,7 @@
 #include "codegen/cuda/module_kernels.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <map>
 #include <stdexcept>
@@ -38,6 +40,13 @@ RopeParams rope_params(const ir::Attrs& a) {
   p.high_freq_factor = ir::attr_number_or(a, "high_freq_factor", 0.0);
   p.original_max_positions = ir::attr_number_or(a, "original_max_positions", 0.0);
   return p;
+}
+
+/// The tensor-core attention kernels (bf16 operands) serve every shape they
+/// can unless HORIZON_PRECISE_ATTENTION=1 asks for the fp32 reference kernels.
+bool tensor_core_attention(const AttentionShape& a) {
+  const char* precise = std::getenv("HORIZON_PRECISE_ATTENTION");
+  return !(precise && std::strcmp(precise, "1") == 0) && attention_tc_supported(a);
 }
 
 /// Builds the kernels of one stage.
@@ -165,10 +174,10 @@ class StageLowering {
         k = rope_backward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), rope_params(a));
         break;
       case Op::attention:
-        k = attention_forward(attention());
+        k = tensor_core_attention(attention()) ? attention_forward_tc(attention()) : attention_forward(attention());
         break;
       case Op::attention_grad:
-        k = attention_backward(attention());
+        k = tensor_core_attention(attention()) ? attention_backward_tc(attention()) : attention_backward(attention());
         break;
       case Op::cross_entropy:
         k = cross_entropy_forward(rows(x[0]), last_dim(x[0]));

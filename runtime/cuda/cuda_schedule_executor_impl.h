@@ -115,11 +115,11 @@ struct CudaScheduleExecutor::Impl {
   // `issued` is their host-side handshake: a GPU stream marks an event once
   // it has enqueued its cudaEventRecord (the cpu stream once its work is
   // done), so a waiter never waits on an event not yet enqueued this step.
-  std::array<OwnedStream, 3> streams;  // indexed by ir::Stream: compute, h2d, d2h
-  std::vector<OwnedEvent> events;      // per schedule event
-  std::vector<int> recorder;           // per schedule event: the stream recording it, -1 if none
+  std::array<OwnedStream, 3> streams;            // indexed by ir::Stream: compute, h2d, d2h
+  std::vector<OwnedEvent> events;                // per schedule event
+  std::vector<int> recorder;                     // per schedule event: the stream recording it, -1 if none
   std::vector<OwnedEvent> span_begin, span_end;  // per instruction, timing events where it can be timed
-  std::vector<char> span_recorded;                // per instruction: its span events were recorded this step
+  std::vector<char> span_recorded;               // per instruction: its span events were recorded this step
   OwnedEvent step_begin, step_end;
   std::array<OwnedEvent, 3> stream_done;  // per GPU stream: its last instruction of the step
   EmulatedEvents issued;

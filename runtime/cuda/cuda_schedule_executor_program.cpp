@@ -73,7 +73,8 @@ void CudaScheduleExecutor::Impl::resolve_launches() {
         continue;
       }
       if (!scalar_landing.get())
-        scalar_landing = DeviceMemory(kOperandAlignment, "the landing slot of scalar outputs of " + plan.schedule.model);
+        scalar_landing =
+            DeviceMemory(kOperandAlignment, "the landing slot of scalar outputs of " + plan.schedule.model);
       b.outputs.push_back(scalar_landing.get());
       d.after.push_back(CopyPlan{home, scalar_landing.get(), static_cast<size_t>(p.outputs[o].bytes)});
     }
@@ -115,8 +116,8 @@ void CudaScheduleExecutor::Impl::create_events() {
       if (r >= 0) throw UserError(plan.where(i) + ": event ^e" + std::to_string(in.event) + " is recorded twice");
       r = static_cast<int>(in.stream);
     }
-    const bool timed = is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute ||
-                       in.op == ir::SchedOp::wait;
+    const bool timed =
+        is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute || in.op == ir::SchedOp::wait;
     if (timed && is_gpu_stream(static_cast<int>(in.stream))) {
       span_begin[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));
       span_end[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));

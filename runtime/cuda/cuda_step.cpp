@@ -1,3 +1,6 @@
+// The CUDA StepBackend is a thin shell over CudaScheduleExecutor; the probe
+// asks the CUDA runtime, which loads the driver only now, so a machine
+// without one answers "no device" instead of failing to start.
 #include "runtime/cuda/cuda_step.h"
 
 #include <cuda_runtime.h>
@@ -12,7 +15,8 @@ int cuda_device_count(std::string* why_not) {
   // returns cudaErrorInsufficientDriver or cudaErrorNoDevice, not a crash.
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
-    if (why_not) *why_not = std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    if (why_not)
+      *why_not = std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
     cudaGetLastError();  // not sticky, but leave nothing behind for the next caller
     return 0;
   }
@@ -20,13 +24,11 @@ int cuda_device_count(std::string* why_not) {
   return count;
 }
 
-CudaStep::CudaStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store,
-                   const TrainConfig& config)
+CudaStep::CudaStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store, const TrainConfig& config)
     : executor_(schedule, lowered, store, config.adamw, config.clip) {
   for (const ir::Buffer& b : schedule.buffers)
-    if (b.place == ir::Place::gpu &&
-        (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint ||
-         b.kind == ir::BufferKind::workspace))
+    if (b.place == ir::Place::gpu && (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint ||
+                                      b.kind == ir::BufferKind::workspace))
       activation_bytes_ += b.bytes;
 }
 
@@ -34,8 +36,7 @@ StepResult CudaStep::step(const TokenBatch& batch, float lr) {
   const ir::ScheduleConfig& c = executor_.schedule().config;
   if (batch.batch != c.batch || batch.seq != c.seq)
     throw UserError("the schedule was compiled for batch " + std::to_string(c.batch) + " x seq " +
-                    std::to_string(c.seq) + ", got " + std::to_string(batch.batch) + " x " +
-                    std::to_string(batch.seq));
+                    std::to_string(c.seq) + ", got " + std::to_string(batch.batch) + " x " + std::to_string(batch.seq));
   executor_.set_learning_rate(lr);
   executor_.step(batch.tokens.data(), batch.targets.data());
   const CudaStepMeasurements& m = executor_.last_step();

@@ -1,3 +1,5 @@
+// Shares are of the GPU-timeline step time; rates are bytes over the busy
+// time of the stream that moved them, so they read as PCIe efficiency.
 #include "runtime/cuda/cuda_step_report.h"
 
 #include <cstdio>

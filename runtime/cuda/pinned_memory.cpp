@@ -1,3 +1,6 @@
+// Registration covers whole pages; a PinnedBuffer owns its pages outright,
+// a PinnedRange relies on its owner (the HostStore) to give each region
+// pages of its own.
 #include "runtime/cuda/pinned_memory.h"
 
 #include <cuda_runtime.h>

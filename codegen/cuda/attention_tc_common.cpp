@@ -1,0 +1,342 @@
+// What the tensor-core attention generators share: the shape check, the
+// constants and the device code of both directions. The matrix products
+// run as warp-level mma.sync m16n8k16 with bf16 operands and fp32
+// accumulators (sm_80 and later); operands reach the tensor cores from
+// registers or through ldmatrix from XOR-swizzled shared-memory tiles, and
+// the accumulator layout of one product is the operand layout of the next
+// (the scores become P in registers, never in shared memory). Scores live in
+// the log2 domain: s = q.k * SCALE * log2(e), so every exponential is exp2f.
+//
+// The fragment layouts (PTX ISA, "mma.m16n8k16"), with g = lane / 4 and
+// t = lane % 4: an A fragment (16 x 16) holds rows g, g + 8 and columns
+// 2t, 2t + 1, 2t + 8, 2t + 9; a B fragment (16 x 8) holds column g and rows
+// 2t, 2t + 1, 2t + 8, 2t + 9; an accumulator (16 x 8) holds rows g, g + 8
+// and columns 2t, 2t + 1.
+#include <cmath>
+#include <stdexcept>
+
+#include "codegen/cuda/kernels.h"
+
+namespace horizon::codegen::cuda {
+namespace {
+
+constexpr const char* kDevice = R"CUDA(
+constexpr int GROUP = H / KVH;
+constexpr int DC = D / 16;          // 16-wide k-chunks of a head row
+constexpr int DN = D / 8;           // 8-wide n-blocks of a head row
+constexpr int ROW_CHUNKS = D / 8;   // 16-byte chunks of a bf16 head row
+
+__device__ __forceinline__ bool visible(int i, int j) { return j <= i && (WINDOW == 0 || j > i - WINDOW); }
+__device__ __forceinline__ int first_key(int i) { return WINDOW > 0 && i - WINDOW + 1 > 0 ? i - WINDOW + 1 : 0; }
+// One past the last query that sees key j.
+__device__ __forceinline__ int query_end(int j) { return WINDOW > 0 && j + WINDOW < S ? j + WINDOW : S; }
+
+// Byte offset of 16-byte chunk c of row r in a [rows][D] bf16 tile. The XOR
+// spreads the same chunk of 8 consecutive rows (one ldmatrix phase) over all
+// 32 banks.
+__device__ __forceinline__ unsigned tile_offset(int r, int c) {
+  return static_cast<unsigned>(r * (D * 2) + ((c ^ (r & 7)) << 4));
+}
+
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], unsigned addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+__device__ __forceinline__ void ldsm_x4_trans(unsigned (&r)[4], unsigned addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+// c += a * b for one 16 x 8 x 16 block.
+__device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats rounded to bf16, `lo` in the low half (the lower column).
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const unsigned*>(&v);
+}
+
+// ldmatrix lane addresses: lane l hands in row l % 8 of 8 x 8 matrix l / 8.
+// The A fragment of rows r0..r0+15, k-chunk kc of a [row][k] tile.
+__device__ __forceinline__ unsigned a_frag_address(unsigned tile, int r0, int kc, int lane) {
+  const int m = lane >> 3;
+  return tile + tile_offset(r0 + (lane & 7) + (m & 1) * 8, kc * 2 + (m >> 1));
+}
+// B fragments of the n-blocks at rows n0 and n0 + 8 of an [n][k] tile, k-chunk
+// kc: registers 0, 1 serve n0, registers 2, 3 serve n0 + 8.
+__device__ __forceinline__ unsigned b_frag_address(unsigned tile, int n0, int kc, int lane) {
+  const int m = lane >> 3;
+  return tile + tile_offset(n0 + (lane & 7) + (m >> 1) * 8, kc * 2 + (m & 1));
+}
+// B fragments (ldmatrix .trans) of a [k][n] tile: k rows 16 kc.., n-blocks
+// 2 np (registers 0, 1) and 2 np + 1 (registers 2, 3).
+__device__ __forceinline__ unsigned bt_frag_address(unsigned tile, int kc, int np, int lane) {
+  const int m = lane >> 3;
+  return tile + tile_offset(kc * 16 + (lane & 7) + (m & 1) * 8, np * 2 + (m >> 1));
+}
+
+// A fragments of a 16 x D block of fp32 rows straight from global memory,
+// rounded to bf16; pa, pb are this lane's rows g and g + 8 (nullptr: zeros).
+__device__ __forceinline__ void load_a_rows(unsigned (&f)[DC][4], const float* pa, const float* pb, int t) {
+  const float2 zero = make_float2(0.0f, 0.0f);
+#pragma unroll
+  for (int kc = 0; kc < DC; ++kc) {
+    const int c = kc * 16 + 2 * t;
+    const float2 x0 = pa ? *reinterpret_cast<const float2*>(pa + c) : zero;
+    const float2 x1 = pb ? *reinterpret_cast<const float2*>(pb + c) : zero;
+    const float2 x2 = pa ? *reinterpret_cast<const float2*>(pa + c + 8) : zero;
+    const float2 x3 = pb ? *reinterpret_cast<const float2*>(pb + c + 8) : zero;
+    f[kc][0] = pack_bf16(x0.x, x0.y);
+    f[kc][1] = pack_bf16(x1.x, x1.y);
+    f[kc][2] = pack_bf16(x2.x, x2.y);
+    f[kc][3] = pack_bf16(x3.x, x3.y);
+  }
+}
+
+// Accumulators of a 16 x 16k block as the A fragments of the next product:
+// n-blocks 2kc and 2kc + 1 make k-chunk kc.
+template <int NB>
+__device__ __forceinline__ void to_a_frags(unsigned (&f)[NB / 2][4], const float (&c)[NB][4]) {
+#pragma unroll
+  for (int kc = 0; kc < NB / 2; ++kc) {
+    f[kc][0] = pack_bf16(c[2 * kc][0], c[2 * kc][1]);
+    f[kc][1] = pack_bf16(c[2 * kc][2], c[2 * kc][3]);
+    f[kc][2] = pack_bf16(c[2 * kc + 1][0], c[2 * kc + 1][1]);
+    f[kc][3] = pack_bf16(c[2 * kc + 1][2], c[2 * kc + 1][3]);
+  }
+}
+
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+__device__ __forceinline__ float quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+// ---- the forward's tile loop, also the backward's statistics pass ----
+// A block owns FWD_ROWS queries of one (batch, head), 16 per warp, and walks
+// the visible keys FWD_KEYS at a time. Keys and values are read as fp32 into
+// registers one tile ahead and rounded to bf16 into shared memory: V's load
+// flies during Q K^T and the softmax, the next K's during P V.
+constexpr int FWD_KEYS = 64;
+constexpr int FWD_TILES = (S + FWD_ROWS - 1) / FWD_ROWS;
+constexpr int FETCH = FWD_KEYS * ROW_CHUNKS / FWD_THREADS;  // 8-channel chunks per thread and tile
+
+__device__ __forceinline__ void fetch_keys(float4 (&r)[2 * FETCH], const float* src, int b, int j0, int kvh) {
+#pragma unroll
+  for (int c = 0; c < FETCH; ++c) {
+    const int f = threadIdx.x + c * FWD_THREADS, row = f / ROW_CHUNKS, ch = f % ROW_CHUNKS;
+    float4 lo = make_float4(0.0f, 0.0f, 0.0f, 0.0f), hi = lo;
+    if (j0 + row < S) {
+      const float4* p = reinterpret_cast<const float4*>(src + (((long long)b * S + j0 + row) * KVH + kvh) * D + ch * 8);
+      lo = p[0];
+      hi = p[1];
+    }
+    r[2 * c] = lo;
+    r[2 * c + 1] = hi;
+  }
+}
+
+__device__ __forceinline__ void stash_keys(char* tile, const float4 (&r)[2 * FETCH]) {
+#pragma unroll
+  for (int c = 0; c < FETCH; ++c) {
+    const int f = threadIdx.x + c * FWD_THREADS, row = f / ROW_CHUNKS, ch = f % ROW_CHUNKS;
+    const float4 lo = r[2 * c], hi = r[2 * c + 1];
+    *reinterpret_cast<uint4*>(tile + tile_offset(row, ch)) =
+        make_uint4(pack_bf16(lo.x, lo.y), pack_bf16(lo.z, lo.w), pack_bf16(hi.x, hi.y), pack_bf16(hi.z, hi.w));
+  }
+}
+
+// One row pair's online-softmax step over a tile of scores (already scaled
+// and masked to -inf): new max, rescale of the running sum and output, and
+// the scores replaced by their exponentials. `e0` picks the row (0: g, 2: g + 8).
+template <int NB>
+__device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&o)[DN][4], float& m, float& l, int e0) {
+  float mx = m;
+#pragma unroll
+  for (int nb = 0; nb < NB; ++nb) mx = fmaxf(mx, fmaxf(s[nb][e0], s[nb][e0 + 1]));
+  mx = quad_max(mx);
+  const float base = mx == -HZ_INFINITY ? 0.0f : mx;  // a row with nothing visible yet stays at zero
+  const float alpha = exp2f(m - base);
+  m = mx;
+  float sum = 0.0f;
+#pragma unroll
+  for (int nb = 0; nb < NB; ++nb) {
+    s[nb][e0] = exp2f(s[nb][e0] - base);
+    s[nb][e0 + 1] = exp2f(s[nb][e0 + 1] - base);
+    sum += s[nb][e0] + s[nb][e0 + 1];
+  }
+  l = l * alpha + sum;  // this lane's part; the quad is summed once at the end
+#pragma unroll
+  for (int dn = 0; dn < DN; ++dn) {
+    o[dn][e0] *= alpha;
+    o[dn][e0 + 1] *= alpha;
+  }
+}
+
+// STATS = false: out = softmax(q k^T) v. STATS = true (the backward's first
+// pass): per query the log2-domain log-sum-exp and delta = dout . out, both
+// [B, H, S].
+template <bool STATS>
+__device__ __forceinline__ void attention_rows(float* __restrict__ out, float* __restrict__ lse,
+                                               float* __restrict__ delta, const float* __restrict__ dout,
+                                               const float* __restrict__ q, const float* __restrict__ k,
+                                               const float* __restrict__ v) {
+  __shared__ __align__(128) char Ks[FWD_KEYS * D * 2];
+  __shared__ __align__(128) char Vs[FWD_KEYS * D * 2];
+  const int i0 = (FWD_TILES - 1 - blockIdx.x) * FWD_ROWS;  // the longest rows start first
+  const int h = blockIdx.y, b = blockIdx.z, kvh = h / GROUP;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int w0 = i0 + warp * 16, ia = w0 + g, ib = ia + 8;
+  const long long row_a = (((long long)b * S + ia) * H + h) * D, row_b = row_a + 8LL * H * D;
+
+  unsigned qf[DC][4];
+  load_a_rows(qf, ia < S ? q + row_a : nullptr, ib < S ? q + row_b : nullptr, t);
+  float o[DN][4];
+#pragma unroll
+  for (int dn = 0; dn < DN; ++dn) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.0f;
+  float m_a = -HZ_INFINITY, m_b = -HZ_INFINITY, l_a = 0.0f, l_b = 0.0f;
+
+  const int i_last = (i0 + FWD_ROWS < S ? i0 + FWD_ROWS : S) - 1;
+  const int j_begin = first_key(i0);
+  const unsigned ks = shared_address(Ks), vs = shared_address(Vs);
+  float4 r[2 * FETCH];
+  fetch_keys(r, k, b, j_begin, kvh);
+  stash_keys(Ks, r);
+  __syncthreads();
+  for (int j0 = j_begin; j0 <= i_last; j0 += FWD_KEYS) {
+    fetch_keys(r, v, b, j0, kvh);
+    // Warp-uniform: does any of the warp's rows see a key of the tile, and do all see all?
+    const bool active = w0 < S && j0 <= w0 + 15 && (WINDOW == 0 || j0 + FWD_KEYS - 1 > w0 - WINDOW);
+    const bool full = j0 + FWD_KEYS - 1 <= w0 && (WINDOW == 0 || j0 > w0 + 15 - WINDOW);
+    unsigned pf[FWD_KEYS / 16][4];
+    if (active) {
+      float s[FWD_KEYS / 8][4];
+#pragma unroll
+      for (int nb = 0; nb < FWD_KEYS / 8; ++nb) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
+#pragma unroll
+      for (int kc = 0; kc < DC; ++kc)
+#pragma unroll
+        for (int np = 0; np < FWD_KEYS / 16; ++np) {
+          unsigned bf[4];
+          ldsm_x4(bf, b_frag_address(ks, np * 16, kc, lane));
+          mma(s[2 * np], qf[kc], bf[0], bf[1]);
+          mma(s[2 * np + 1], qf[kc], bf[2], bf[3]);
+        }
+#pragma unroll
+      for (int nb = 0; nb < FWD_KEYS / 8; ++nb)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int i = e < 2 ? ia : ib, j = j0 + nb * 8 + 2 * t + (e & 1);
+          s[nb][e] = full || visible(i, j) ? s[nb][e] * SCALE_LOG2 : -HZ_INFINITY;
+        }
+      softmax_step(s, o, m_a, l_a, 0);
+      softmax_step(s, o, m_b, l_b, 2);
+      to_a_frags(pf, s);
+    }
+    __syncthreads();  // every warp is done with Ks (this tile) and Vs (the last one)
+    stash_keys(Vs, r);
+    const bool more = j0 + FWD_KEYS <= i_last;
+    if (more) fetch_keys(r, k, b, j0 + FWD_KEYS, kvh);
+    __syncthreads();  // Vs holds this tile
+    if (active) {
+#pragma unroll
+      for (int kc = 0; kc < FWD_KEYS / 16; ++kc)
+#pragma unroll
+        for (int np = 0; np < D / 16; ++np) {
+          unsigned bf[4];
+          ldsm_x4_trans(bf, bt_frag_address(vs, kc, np, lane));
+          mma(o[2 * np], pf[kc], bf[0], bf[1]);
+          mma(o[2 * np + 1], pf[kc], bf[2], bf[3]);
+        }
+    }
+    if (more) stash_keys(Ks, r);
+    __syncthreads();  // Ks holds the next tile
+  }
+
+  l_a = quad_sum(l_a);
+  l_b = quad_sum(l_b);
+  const float inv_a = 1.0f / l_a, inv_b = 1.0f / l_b;
+  if constexpr (!STATS) {
+#pragma unroll
+    for (int dn = 0; dn < DN; ++dn) {
+      const int c = dn * 8 + 2 * t;
+      if (ia < S) *reinterpret_cast<float2*>(out + row_a + c) = make_float2(o[dn][0] * inv_a, o[dn][1] * inv_a);
+      if (ib < S) *reinterpret_cast<float2*>(out + row_b + c) = make_float2(o[dn][2] * inv_b, o[dn][3] * inv_b);
+    }
+  } else {
+    float d_a = 0.0f, d_b = 0.0f;
+#pragma unroll
+    for (int dn = 0; dn < DN; ++dn) {
+      const int c = dn * 8 + 2 * t;
+      if (ia < S) {
+        const float2 x = *reinterpret_cast<const float2*>(dout + row_a + c);
+        d_a += x.x * o[dn][0] + x.y * o[dn][1];
+      }
+      if (ib < S) {
+        const float2 x = *reinterpret_cast<const float2*>(dout + row_b + c);
+        d_b += x.x * o[dn][2] + x.y * o[dn][3];
+      }
+    }
+    d_a = quad_sum(d_a) * inv_a;
+    d_b = quad_sum(d_b) * inv_b;
+    const long long stat = ((long long)b * H + h) * S;
+    if (t == 0 && ia < S) {
+      lse[stat + ia] = m_a + log2f(l_a);
+      delta[stat + ia] = d_a;
+    }
+    if (t == 0 && ib < S) {
+      lse[stat + ib] = m_b + log2f(l_b);
+      delta[stat + ib] = d_b;
+    }
+  }
+}
+)CUDA";
+
+[[noreturn]] void unsupported(const AttentionShape& a, const char* generator, const std::string& why) {
+  throw std::invalid_argument(std::string("CUDA codegen: ") + generator + ": " + why + " (B=" + std::to_string(a.B) +
+                              " S=" + std::to_string(a.S) + " H=" + std::to_string(a.H) +
+                              " KVH=" + std::to_string(a.KVH) + " D=" + std::to_string(a.D) +
+                              " window=" + std::to_string(a.window) +
+                              "); attention_forward / attention_backward serve it in fp32");
+}
+
+}  // namespace
+
+bool attention_tc_supported(const AttentionShape& a) {
+  return a.B >= 1 && a.S >= 1 && a.H >= 1 && a.KVH >= 1 && a.window >= 0 && a.H % a.KVH == 0 &&
+         (a.D == 64 || a.D == 128);
+}
+
+SourceBuilder attention_tc_source(const char* name, const AttentionShape& a) {
+  if (a.B < 1 || a.S < 1 || a.H < 1 || a.KVH < 1 || a.window < 0)
+    unsupported(a, name, "needs B, S, H, KVH >= 1 and window >= 0");
+  if (a.H % a.KVH != 0) unsupported(a, name, "H must be a multiple of KVH");
+  if (a.D != 64 && a.D != 128) unsupported(a, name, "the tensor-core kernels serve head dims 64 and 128");
+  const float scale = 1.0f / std::sqrt(static_cast<float>(a.D));
+  // The source names the op it computes (attention_forward / _backward) so
+  // that tools and messages read the same on either path; `mma=bf16` in the
+  // shapes tells this one from the fp32 kernels.
+  SourceBuilder b(name);
+  b.constant("B", a.B).constant("S", a.S).constant("H", a.H).constant("KVH", a.KVH).constant("D", a.D);
+  b.constant("WINDOW", a.window).constant_f32("SCALE", scale);
+  b.constant_f32("SCALE_LOG2", static_cast<float>(static_cast<double>(scale) * 1.4426950408889634));
+  b.constant("FWD_ROWS", kAttentionTcRows).constant("FWD_THREADS", kAttentionTcThreads);
+  b.note("mma", "bf16");
+  b.text(kDevice);
+  return b;
+}
+
+}  // namespace horizon::codegen::cuda
