@@ -7,7 +7,8 @@
 // D in {64, 128}, window in {0, 37}; outputs and workspaces poisoned with NaN
 // before each of two runs, which must agree bit for bit; tolerance relative
 // L2 1e-2 (bf16 operands, fp32 accumulation). With HORIZON_CUDA_PERF=1,
-// times both directions at Llama sizes next to the fp32 kernels.
+// times both directions at Llama sizes next to the fp32 kernels (and each
+// launch alone), checking the two paths agree at those sizes too.
 #include <gtest/gtest.h>
 
 #ifdef HORIZON_HAVE_CUDA
@@ -190,19 +191,22 @@ class Loaded {
 
   /// Issues every launch on the default stream.
   void launch(const std::vector<void*>& in, const std::vector<void*>& out) {
-    for (size_t n = 0; n < source_.launches.size(); ++n) {
-      const codegen::cuda::Launch& l = source_.launches[n];
-      std::vector<void*> ptrs;
-      for (const codegen::cuda::Arg& a : l.args)
-        ptrs.push_back(a.kind == codegen::cuda::Arg::Kind::input    ? in.at(a.index)
-                       : a.kind == codegen::cuda::Arg::Kind::output ? out.at(a.index)
-                                                                    : work_.at(a.index)->ptr);
-      std::vector<void*> argv;
-      for (void*& p : ptrs) argv.push_back(&p);
-      check(cudaLaunchKernel(reinterpret_cast<const void*>(kernels_[n]), dim3(l.grid.x, l.grid.y, l.grid.z),
-                             dim3(l.block.x, l.block.y, l.block.z), argv.data(), l.shared_bytes, nullptr),
-            source_.describe() + ": launch of " + l.entry);
-    }
+    for (size_t n = 0; n < source_.launches.size(); ++n) launch_one(n, in, out);
+  }
+
+  /// Issues launch `n` alone (the workspaces hold what earlier launches wrote).
+  void launch_one(size_t n, const std::vector<void*>& in, const std::vector<void*>& out) {
+    const codegen::cuda::Launch& l = source_.launches.at(n);
+    std::vector<void*> ptrs;
+    for (const codegen::cuda::Arg& a : l.args)
+      ptrs.push_back(a.kind == codegen::cuda::Arg::Kind::input    ? in.at(a.index)
+                     : a.kind == codegen::cuda::Arg::Kind::output ? out.at(a.index)
+                                                                  : work_.at(a.index)->ptr);
+    std::vector<void*> argv;
+    for (void*& p : ptrs) argv.push_back(&p);
+    check(cudaLaunchKernel(reinterpret_cast<const void*>(kernels_[n]), dim3(l.grid.x, l.grid.y, l.grid.z),
+                           dim3(l.block.x, l.block.y, l.block.z), argv.data(), l.shared_bytes, nullptr),
+          source_.describe() + ": launch of " + l.entry);
   }
 
  private:
@@ -345,9 +349,10 @@ TEST_F(CudaAttentionTc, ForwardAndBackwardMatchTheCpu) {
 
 // ---- perf mode (HORIZON_CUDA_PERF=1) ----
 
-/// Median milliseconds of `k` over `reps` runs, rotating among input sets.
-double median_ms(Loaded& k, const std::vector<std::vector<void*>>& inputs, const std::vector<void*>& outputs,
-                 int reps) {
+/// Median milliseconds of `k` over `reps` runs, rotating among input sets;
+/// `only` >= 0 times that launch alone (after one whole run fills the workspaces).
+double median_ms(Loaded& k, const std::vector<std::vector<void*>>& inputs, const std::vector<void*>& outputs, int reps,
+                 int only = -1) {
   for (int i = 0; i < 3; ++i) k.launch(inputs[i % inputs.size()], outputs);
   check(cudaDeviceSynchronize(), k.source().describe() + " (warm-up)");
   cudaEvent_t start, stop;
@@ -356,7 +361,10 @@ double median_ms(Loaded& k, const std::vector<std::vector<void*>>& inputs, const
   std::vector<float> ms;
   for (int i = 0; i < reps; ++i) {
     check(cudaEventRecord(start), "cudaEventRecord");
-    k.launch(inputs[i % inputs.size()], outputs);
+    if (only >= 0)
+      k.launch_one(static_cast<size_t>(only), inputs[i % inputs.size()], outputs);
+    else
+      k.launch(inputs[i % inputs.size()], outputs);
     check(cudaEventRecord(stop), "cudaEventRecord");
     check(cudaEventSynchronize(stop), k.source().describe() + " (timed)");
     float t = 0;
@@ -367,6 +375,19 @@ double median_ms(Loaded& k, const std::vector<std::vector<void*>>& inputs, const
   cudaEventDestroy(stop);
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+/// "entry 0.123 ms, ..." for every launch of `k` timed alone.
+std::string launch_times(Loaded& k, const std::vector<std::vector<void*>>& inputs, const std::vector<void*>& outputs,
+                         int reps) {
+  std::string t;
+  for (size_t n = 0; n < k.source().launches.size(); ++n) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%s%s %.3f ms", n ? ", " : "", k.source().launches[n].entry.c_str(),
+                  median_ms(k, inputs, outputs, reps, static_cast<int>(n)));
+    t += buf;
+  }
+  return t;
 }
 
 F download(void* p, int64_t n) {
@@ -428,6 +449,9 @@ TEST_F(CudaAttentionTc, Perf) {
     const double e_dk = rel_l2(download(dk.ptr, nkv), download(dk32.ptr, nkv));
     const double e_dv = rel_l2(download(dv.ptr, nkv), download(dv32.ptr, nkv));
     EXPECT_LT(std::max({e_out, e_dq, e_dk, e_dv}), kTolerance) << describe(a);
+    std::printf("[ perf ]   forward launches: %s\n", launch_times(fwd, fwd_in, {out.ptr}, kReps).c_str());
+    std::printf("[ perf ]   backward launches: %s\n",
+                launch_times(bwd, bwd_in, {dq.ptr, dk.ptr, dv.ptr}, kReps).c_str());
     const double flops = 2.0 * a.B * a.H * static_cast<double>(a.S) * a.S * a.D;  // causal forward
     std::printf(
         "[ perf ] %s %s: forward %.3f ms (%.0f TFLOP/s) vs fp32 %.3f ms (%.1f TFLOP/s), %.1fx; backward %.3f ms "
@@ -442,6 +466,8 @@ TEST_F(CudaAttentionTc, Perf) {
 
 #else
 
-TEST(CudaAttentionTcCompile, NeedsTheCudaToolkit) { GTEST_SKIP() << "built without the CUDA toolkit (CMake found none)"; }
+TEST(CudaAttentionTcCompile, NeedsTheCudaToolkit) {
+  GTEST_SKIP() << "built without the CUDA toolkit (CMake found none)";
+}
 
 #endif

@@ -125,43 +125,52 @@ __device__ __forceinline__ float quad_sum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
+// Rows [r0, r0 + ROWS) of head `head` of a bf16 [B, S, HEADS, D] tensor into
+// a swizzled tile, asynchronously; rows past S are zero-filled.
+template <int ROWS, int HEADS, int THREADS>
+__device__ __forceinline__ void copy_rows(unsigned tile, const __nv_bfloat16* src, int b, int r0, int head) {
+  static_assert(ROWS * ROW_CHUNKS % THREADS == 0, "whole chunks per thread");
+#pragma unroll
+  for (int c = 0; c < ROWS * ROW_CHUNKS / THREADS; ++c) {
+    const int f = threadIdx.x + c * THREADS, r = f / ROW_CHUNKS, ch = f % ROW_CHUNKS;
+    const bool valid = r0 + r < S;
+    const __nv_bfloat16* p = src + (((long long)b * S + (valid ? r0 + r : 0)) * HEADS + head) * D + ch * 8;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(tile + tile_offset(r, ch)), "l"(p),
+                 "r"(valid ? 16 : 0));
+  }
+}
+__device__ __forceinline__ void copy_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void copy_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// bf16 copies of up to four fp32 tensors, blockIdx.y picking one: the first
+// ROUND_Q have q's size, the others k's. The later passes stream the copies
+// through shared memory with cp.async.
+extern "C" __global__ void __launch_bounds__(ROUND_THREADS)
+attention_round_bf16(uint4* __restrict__ d0, uint4* __restrict__ d1, uint4* __restrict__ d2, uint4* __restrict__ d3,
+                     const float4* __restrict__ s0, const float4* __restrict__ s1, const float4* __restrict__ s2,
+                     const float4* __restrict__ s3) {
+  const int which = blockIdx.y;
+  const float4* src = which == 0 ? s0 : which == 1 ? s1 : which == 2 ? s2 : s3;
+  uint4* dst = which == 0 ? d0 : which == 1 ? d1 : which == 2 ? d2 : d3;
+  const long long chunks = (which < ROUND_Q ? (long long)B * S * H * D : (long long)B * S * KVH * D) / 8;
+  for (long long c = (long long)blockIdx.x * ROUND_THREADS + threadIdx.x; c < chunks;
+       c += (long long)gridDim.x * ROUND_THREADS) {
+    const float4 lo = src[2 * c], hi = src[2 * c + 1];
+    dst[c] = make_uint4(pack_bf16(lo.x, lo.y), pack_bf16(lo.z, lo.w), pack_bf16(hi.x, hi.y), pack_bf16(hi.z, hi.w));
+  }
+}
+
 // ---- the forward's tile loop, also the backward's statistics pass ----
-// A block owns FWD_ROWS queries of one (batch, head), 16 per warp, and walks
-// the visible keys FWD_KEYS at a time. Keys and values are read as fp32 into
-// registers one tile ahead and rounded to bf16 into shared memory: V's load
-// flies during Q K^T and the softmax, the next K's during P V.
-constexpr int FWD_KEYS = 64;
+// A block of 4 warps owns FWD_ROWS = 64 queries of one (batch, head), 16 per
+// warp (q in registers as A fragments), and walks the visible keys FWD_KEYS
+// at a time: bf16 K and V tiles double-buffered in shared memory by cp.async,
+// the next tile in flight while this one is multiplied.
+constexpr int FWD_KEYS = D == 128 ? 32 : 64;
 constexpr int FWD_TILES = (S + FWD_ROWS - 1) / FWD_ROWS;
-constexpr int FETCH = FWD_KEYS * ROW_CHUNKS / FWD_THREADS;  // 8-channel chunks per thread and tile
 
-__device__ __forceinline__ void fetch_keys(float4 (&r)[2 * FETCH], const float* src, int b, int j0, int kvh) {
-#pragma unroll
-  for (int c = 0; c < FETCH; ++c) {
-    const int f = threadIdx.x + c * FWD_THREADS, row = f / ROW_CHUNKS, ch = f % ROW_CHUNKS;
-    float4 lo = make_float4(0.0f, 0.0f, 0.0f, 0.0f), hi = lo;
-    if (j0 + row < S) {
-      const float4* p = reinterpret_cast<const float4*>(src + (((long long)b * S + j0 + row) * KVH + kvh) * D + ch * 8);
-      lo = p[0];
-      hi = p[1];
-    }
-    r[2 * c] = lo;
-    r[2 * c + 1] = hi;
-  }
-}
-
-__device__ __forceinline__ void stash_keys(char* tile, const float4 (&r)[2 * FETCH]) {
-#pragma unroll
-  for (int c = 0; c < FETCH; ++c) {
-    const int f = threadIdx.x + c * FWD_THREADS, row = f / ROW_CHUNKS, ch = f % ROW_CHUNKS;
-    const float4 lo = r[2 * c], hi = r[2 * c + 1];
-    *reinterpret_cast<uint4*>(tile + tile_offset(row, ch)) =
-        make_uint4(pack_bf16(lo.x, lo.y), pack_bf16(lo.z, lo.w), pack_bf16(hi.x, hi.y), pack_bf16(hi.z, hi.w));
-  }
-}
-
-// One row pair's online-softmax step over a tile of scores (already scaled
-// and masked to -inf): new max, rescale of the running sum and output, and
-// the scores replaced by their exponentials. `e0` picks the row (0: g, 2: g + 8).
+// One row's online-softmax step over a tile of scores (already scaled and
+// masked to -inf): new max, rescale of the running sum and output, and the
+// scores replaced by their exponentials. `e0` picks the row (0: g, 2: g + 8).
 template <int NB>
 __device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&o)[DN][4], float& m, float& l, int e0) {
   float mx = m;
@@ -186,21 +195,30 @@ __device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&o)[DN][4
   }
 }
 
+__device__ __forceinline__ float bf16_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
 // STATS = false: out = softmax(q k^T) v. STATS = true (the backward's first
 // pass): per query the log2-domain log-sum-exp and delta = dout . out, both
-// [B, H, S].
+// [B, H, S]; delta takes dout rounded to bf16, as the backward's dP = dout v^T
+// does, so that dP - delta cancels where it should (one visible key: dS = 0).
 template <bool STATS>
 __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* __restrict__ lse,
                                                float* __restrict__ delta, const float* __restrict__ dout,
-                                               const float* __restrict__ q, const float* __restrict__ k,
-                                               const float* __restrict__ v) {
-  __shared__ __align__(128) char Ks[FWD_KEYS * D * 2];
-  __shared__ __align__(128) char Vs[FWD_KEYS * D * 2];
+                                               const float* __restrict__ q, const __nv_bfloat16* __restrict__ k16,
+                                               const __nv_bfloat16* __restrict__ v16) {
+  constexpr int TILE = FWD_KEYS * D * 2;
+  __shared__ __align__(128) char tiles[2 * 2 * TILE];  // [stage][K, V]
   const int i0 = (FWD_TILES - 1 - blockIdx.x) * FWD_ROWS;  // the longest rows start first
   const int h = blockIdx.y, b = blockIdx.z, kvh = h / GROUP;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int w0 = i0 + warp * 16, ia = w0 + g, ib = ia + 8;
   const long long row_a = (((long long)b * S + ia) * H + h) * D, row_b = row_a + 8LL * H * D;
+  const unsigned base = shared_address(tiles);
+  const int i_last = (i0 + FWD_ROWS < S ? i0 + FWD_ROWS : S) - 1;
+  const int j_begin = first_key(i0), n = (i_last - j_begin) / FWD_KEYS + 1;
+  copy_rows<FWD_KEYS, KVH, FWD_THREADS>(base, k16, b, j_begin, kvh);
+  copy_rows<FWD_KEYS, KVH, FWD_THREADS>(base + TILE, v16, b, j_begin, kvh);
+  copy_commit();
 
   unsigned qf[DC][4];
   load_a_rows(qf, ia < S ? q + row_a : nullptr, ib < S ? q + row_b : nullptr, t);
@@ -209,19 +227,22 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
   for (int dn = 0; dn < DN; ++dn) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.0f;
   float m_a = -HZ_INFINITY, m_b = -HZ_INFINITY, l_a = 0.0f, l_b = 0.0f;
 
-  const int i_last = (i0 + FWD_ROWS < S ? i0 + FWD_ROWS : S) - 1;
-  const int j_begin = first_key(i0);
-  const unsigned ks = shared_address(Ks), vs = shared_address(Vs);
-  float4 r[2 * FETCH];
-  fetch_keys(r, k, b, j_begin, kvh);
-  stash_keys(Ks, r);
-  __syncthreads();
-  for (int j0 = j_begin; j0 <= i_last; j0 += FWD_KEYS) {
-    fetch_keys(r, v, b, j0, kvh);
+  for (int it = 0; it < n; ++it) {
+    const int j0 = j_begin + it * FWD_KEYS;
+    const unsigned ks = base + (it & 1) * 2 * TILE, vs = ks + TILE;
+    if (it + 1 < n) {
+      const unsigned next = base + ((it + 1) & 1) * 2 * TILE;
+      copy_rows<FWD_KEYS, KVH, FWD_THREADS>(next, k16, b, j0 + FWD_KEYS, kvh);
+      copy_rows<FWD_KEYS, KVH, FWD_THREADS>(next + TILE, v16, b, j0 + FWD_KEYS, kvh);
+      copy_commit();
+      copy_wait<1>();
+    } else {
+      copy_wait<0>();
+    }
+    __syncthreads();  // this stage has landed for every thread
     // Warp-uniform: does any of the warp's rows see a key of the tile, and do all see all?
     const bool active = w0 < S && j0 <= w0 + 15 && (WINDOW == 0 || j0 + FWD_KEYS - 1 > w0 - WINDOW);
     const bool full = j0 + FWD_KEYS - 1 <= w0 && (WINDOW == 0 || j0 > w0 + 15 - WINDOW);
-    unsigned pf[FWD_KEYS / 16][4];
     if (active) {
       float s[FWD_KEYS / 8][4];
 #pragma unroll
@@ -244,14 +265,8 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
         }
       softmax_step(s, o, m_a, l_a, 0);
       softmax_step(s, o, m_b, l_b, 2);
+      unsigned pf[FWD_KEYS / 16][4];
       to_a_frags(pf, s);
-    }
-    __syncthreads();  // every warp is done with Ks (this tile) and Vs (the last one)
-    stash_keys(Vs, r);
-    const bool more = j0 + FWD_KEYS <= i_last;
-    if (more) fetch_keys(r, k, b, j0 + FWD_KEYS, kvh);
-    __syncthreads();  // Vs holds this tile
-    if (active) {
 #pragma unroll
       for (int kc = 0; kc < FWD_KEYS / 16; ++kc)
 #pragma unroll
@@ -262,8 +277,7 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
           mma(o[2 * np + 1], pf[kc], bf[2], bf[3]);
         }
     }
-    if (more) stash_keys(Ks, r);
-    __syncthreads();  // Ks holds the next tile
+    __syncthreads();  // every warp is done with this stage before it is refilled
   }
 
   l_a = quad_sum(l_a);
@@ -283,11 +297,11 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
       const int c = dn * 8 + 2 * t;
       if (ia < S) {
         const float2 x = *reinterpret_cast<const float2*>(dout + row_a + c);
-        d_a += x.x * o[dn][0] + x.y * o[dn][1];
+        d_a += bf16_round(x.x) * o[dn][0] + bf16_round(x.y) * o[dn][1];
       }
       if (ib < S) {
         const float2 x = *reinterpret_cast<const float2*>(dout + row_b + c);
-        d_b += x.x * o[dn][2] + x.y * o[dn][3];
+        d_b += bf16_round(x.x) * o[dn][2] + bf16_round(x.y) * o[dn][3];
       }
     }
     d_a = quad_sum(d_a) * inv_a;
@@ -308,9 +322,8 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
 [[noreturn]] void unsupported(const AttentionShape& a, const char* generator, const std::string& why) {
   throw std::invalid_argument(std::string("CUDA codegen: ") + generator + ": " + why + " (B=" + std::to_string(a.B) +
                               " S=" + std::to_string(a.S) + " H=" + std::to_string(a.H) +
-                              " KVH=" + std::to_string(a.KVH) + " D=" + std::to_string(a.D) +
-                              " window=" + std::to_string(a.window) +
-                              "); attention_forward / attention_backward serve it in fp32");
+                              " KVH=" + std::to_string(a.KVH) + " D=" + std::to_string(a.D) + " window=" +
+                              std::to_string(a.window) + "); attention_forward / attention_backward serve it in fp32");
 }
 
 }  // namespace
@@ -320,7 +333,7 @@ bool attention_tc_supported(const AttentionShape& a) {
          (a.D == 64 || a.D == 128);
 }
 
-SourceBuilder attention_tc_source(const char* name, const AttentionShape& a) {
+SourceBuilder attention_tc_source(const char* name, const AttentionShape& a, int round_q) {
   if (a.B < 1 || a.S < 1 || a.H < 1 || a.KVH < 1 || a.window < 0)
     unsupported(a, name, "needs B, S, H, KVH >= 1 and window >= 0");
   if (a.H % a.KVH != 0) unsupported(a, name, "H must be a multiple of KVH");
@@ -334,6 +347,7 @@ SourceBuilder attention_tc_source(const char* name, const AttentionShape& a) {
   b.constant("WINDOW", a.window).constant_f32("SCALE", scale);
   b.constant_f32("SCALE_LOG2", static_cast<float>(static_cast<double>(scale) * 1.4426950408889634));
   b.constant("FWD_ROWS", kAttentionTcRows).constant("FWD_THREADS", kAttentionTcThreads);
+  b.constant("ROUND_Q", round_q).constant("ROUND_THREADS", kAttentionTcRoundThreads);
   b.note("mma", "bf16");
   b.text(kDevice);
   return b;

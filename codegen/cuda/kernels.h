@@ -77,15 +77,20 @@ bool attention_tc_supported(const AttentionShape& a);
 KernelSource attention_forward_tc(const AttentionShape& a);
 /// inputs dout, q, k, v; outputs dq, dk, dv. Rounds the inputs to bf16
 /// copies, reruns the forward for the log-sum-exp and delta, then dq per
-/// query tile and dk, dv per key tile (each owned by one block: fixed bits).
+/// query tile and dk, dv per key tile and query head, the heads of a kv
+/// head summed in order (each block owns what it writes: fixed bits).
 KernelSource attention_backward_tc(const AttentionShape& a);
 /// Queries per block and threads of the forward's tile loop, which the
 /// backward's statistics pass shares.
-inline constexpr int kAttentionTcRows = 128, kAttentionTcThreads = 256;
+inline constexpr int kAttentionTcRows = 64, kAttentionTcThreads = 128;
+/// Threads per block of attention_round_bf16, which writes bf16 copies of
+/// the inputs.
+inline constexpr int kAttentionTcRoundThreads = 256;
 /// The shape constants and the device code both directions share
-/// (attention_tc_common.cpp); throws std::invalid_argument naming `name`
-/// for shapes not served.
-SourceBuilder attention_tc_source(const char* name, const AttentionShape& a);
+/// (attention_tc_common.cpp): attention_round_bf16, whose first `round_q`
+/// tensors have q's size, and the forward's tile loop. Throws
+/// std::invalid_argument naming `name` for shapes not served.
+SourceBuilder attention_tc_source(const char* name, const AttentionShape& a, int round_q);
 
 // ---- embeddings ----
 /// inputs tokens i32[N], table[V, C]; output y[N, C]. Tokens must lie in [0, V).
