@@ -23,6 +23,7 @@
 
 #include "codegen/cpu/cpu_jit.h"
 #include "codegen/cuda/kernel_source.h"
+#include "ir/rope.h"
 #include "ir/types.h"
 
 namespace horizon::codegen::cuda {
@@ -38,17 +39,10 @@ KernelSource layer_norm_forward(int64_t N, int64_t C, float eps, ir::DType w, ir
 KernelSource layer_norm_backward(int64_t N, int64_t C, float eps, ir::DType w);
 
 // ---- rotary embedding, Hugging Face rotate-half layout; x: [B, S, H*D] ----
-struct RopeParams {
-  double theta = 10000.0;
-  /// Llama 3 scaling when low_freq_factor > 0; linear scaling of positions
-  /// when only scaling_factor > 0 (as runtime/cpu/kernels.h).
-  double scaling_factor = 0.0;
-  double low_freq_factor = 0.0, high_freq_factor = 0.0;
-  double original_max_positions = 0.0;
-};
-/// The D/2 inverse frequencies after scaling, computed on the host exactly as
-/// cpu::rope_inv_freq does; the kernels bake them in as double constants.
-std::vector<double> rope_inv_freq(int64_t D, const RopeParams& p);
+using RopeParams = ir::RopeParams;
+/// The D/2 inverse frequencies (ir/rope.h, shared with the CPU kernels); the
+/// kernels bake them in as double constants.
+using ir::rope_inv_freq;
 /// input x; output y (may alias x).
 KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
 /// input dy; output dx (the inverse rotation; may alias dy).

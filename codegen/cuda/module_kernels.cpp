@@ -32,15 +32,6 @@ std::string instr_text(const ir::Stage& s, const ir::Instr& in) {
   return t;
 }
 
-RopeParams rope_params(const ir::Attrs& a) {
-  RopeParams p;
-  p.theta = ir::attr_number(a, "theta");
-  p.scaling_factor = ir::attr_number_or(a, "scaling_factor", 0.0);
-  p.low_freq_factor = ir::attr_number_or(a, "low_freq_factor", 0.0);
-  p.high_freq_factor = ir::attr_number_or(a, "high_freq_factor", 0.0);
-  p.original_max_positions = ir::attr_number_or(a, "original_max_positions", 0.0);
-  return p;
-}
 
 /// The tensor-core attention kernels (bf16 operands) serve every shape they
 /// can unless HORIZON_PRECISE_ATTENTION=1 asks for the fp32 reference kernels.
@@ -168,10 +159,10 @@ class StageLowering {
         k = layer_norm_forward(rows(x[0]), last_dim(x[0]), eps(), type(x[1]).dtype, type(x[2]).dtype);
         break;
       case Op::rope:
-        k = rope_forward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), rope_params(a));
+        k = rope_forward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a));
         break;
       case Op::rope_grad:
-        k = rope_backward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), rope_params(a));
+        k = rope_backward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a));
         break;
       case Op::attention:
         k = tensor_core_attention(attention()) ? attention_forward_tc(attention()) : attention_forward(attention());

@@ -77,30 +77,6 @@ KernelSource rope(const char* name, float sign, int64_t B, int64_t S, int64_t H,
 
 }  // namespace
 
-std::vector<double> rope_inv_freq(int64_t D, const RopeParams& p) {
-  // The same expression, in the same order, as cpu::rope_inv_freq (tests
-  // check the bits agree); codegen may not include runtime headers.
-  std::vector<double> inv_freq(D / 2);
-  for (int64_t i = 0; i < D / 2; ++i) {
-    double f = 1.0 / std::pow(p.theta, static_cast<double>(2 * i) / static_cast<double>(D));
-    if (p.low_freq_factor > 0) {
-      const double low_freq_wavelen = p.original_max_positions / p.low_freq_factor;
-      const double high_freq_wavelen = p.original_max_positions / p.high_freq_factor;
-      const double wavelen = 2 * std::numbers::pi / f;
-      if (wavelen > low_freq_wavelen) {
-        f = f / p.scaling_factor;
-      } else if (!(wavelen < high_freq_wavelen)) {
-        const double smooth =
-            (p.original_max_positions / wavelen - p.low_freq_factor) / (p.high_freq_factor - p.low_freq_factor);
-        f = (1 - smooth) * f / p.scaling_factor + smooth * f;
-      }
-    } else if (p.scaling_factor > 0) {
-      f = f / p.scaling_factor;
-    }
-    inv_freq[i] = f;
-  }
-  return inv_freq;
-}
 
 KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p) {
   return rope("rope_forward", 1.0f, B, S, H, D, p);

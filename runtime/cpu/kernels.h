@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "ir/rope.h"
+
 namespace horizon::cpu {
 
 // ---- linear (OpenBLAS sgemm); weights in Hugging Face layout w[out, in] ----
@@ -30,18 +32,11 @@ void layer_norm_backward(float* dx, float* dw, float* db, const float* dy, const
                          int64_t C, float eps);
 
 // ---- rotary embedding (Hugging Face rotate-half layout) ----
-struct RopeParams {
-  double theta = 10000.0;
-  // Llama 3 scaling when low_freq_factor > 0; plain linear scaling of
-  // positions when only scaling_factor > 0.
-  double scaling_factor = 0.0;
-  double low_freq_factor = 0.0, high_freq_factor = 0.0;
-  double original_max_positions = 0.0;
-};
+using RopeParams = ir::RopeParams;
 /// x, y: [B, S, H*D]; position of row (b, s) is s.
 void rope_forward(float* y, const float* x, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
 void rope_backward(float* dx, const float* dy, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
-/// The inverse frequencies (D/2 of them) after scaling, as HF computes them.
+/// The inverse frequencies (D/2 of them) after scaling (ir::rope_inv_freq).
 void rope_inv_freq(double* inv_freq, int64_t D, const RopeParams& p);
 
 // ---- causal grouped-query attention; q: [B, S, H*D], k, v: [B, S, KVH*D] ----

@@ -69,15 +69,6 @@ namespace {
 
 int64_t last_dim(const ir::TensorType& t) { return t.shape.back().value; }
 
-cpu::RopeParams rope_params(const ir::Attrs& a) {
-  cpu::RopeParams p;
-  p.theta = ir::attr_number(a, "theta");
-  p.scaling_factor = ir::attr_number_or(a, "scaling_factor", 0.0);
-  p.low_freq_factor = ir::attr_number_or(a, "low_freq_factor", 0.0);
-  p.high_freq_factor = ir::attr_number_or(a, "high_freq_factor", 0.0);
-  p.original_max_positions = ir::attr_number_or(a, "original_max_positions", 0.0);
-  return p;
-}
 
 }  // namespace
 
@@ -132,10 +123,10 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
                               last_dim(type(x[0])), eps());
       return;
     case Op::rope:
-      cpu::rope_forward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), rope_params(in.attrs));
+      cpu::rope_forward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), ir::rope_params(in.attrs));
       return;
     case Op::rope_grad:
-      cpu::rope_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), rope_params(in.attrs));
+      cpu::rope_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), ir::rope_params(in.attrs));
       return;
     case Op::attention:
       cpu::attention_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), B, S, attr("heads"),

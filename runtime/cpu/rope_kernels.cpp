@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "runtime/cpu/kernels.h"
+
+#include <algorithm>
+#include <vector>
 #include "runtime/cpu/row_reductions.h"
 #include "runtime/thread_pool.h"
 
@@ -62,26 +65,8 @@ void rotate(float* y, const float* x, int64_t B, int64_t S, int64_t H, int64_t D
 }  // namespace
 
 void rope_inv_freq(double* inv_freq, int64_t D, const RopeParams& p) {
-  for (int64_t i = 0; i < D / 2; ++i) {
-    double f = 1.0 / std::pow(p.theta, static_cast<double>(2 * i) / static_cast<double>(D));
-    if (p.low_freq_factor > 0) {
-      // transformers' _compute_llama3_parameters: long wavelengths are slowed
-      // by the factor, short ones kept, the band between interpolated.
-      const double low_freq_wavelen = p.original_max_positions / p.low_freq_factor;
-      const double high_freq_wavelen = p.original_max_positions / p.high_freq_factor;
-      const double wavelen = 2 * std::numbers::pi / f;
-      if (wavelen > low_freq_wavelen) {
-        f = f / p.scaling_factor;
-      } else if (!(wavelen < high_freq_wavelen)) {
-        const double smooth =
-            (p.original_max_positions / wavelen - p.low_freq_factor) / (p.high_freq_factor - p.low_freq_factor);
-        f = (1 - smooth) * f / p.scaling_factor + smooth * f;
-      }
-    } else if (p.scaling_factor > 0) {
-      f = f / p.scaling_factor;  // linear scaling: positions / factor
-    }
-    inv_freq[i] = f;
-  }
+  const std::vector<double> f = ir::rope_inv_freq(D, p);
+  std::copy(f.begin(), f.end(), inv_freq);
 }
 
 void rope_forward(float* y, const float* x, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p) {
