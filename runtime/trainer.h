@@ -57,6 +57,13 @@ class StepBackend {
   virtual ~StepBackend() = default;
   /// Forward and backward over `batch`, then one AdamW update at `lr`.
   virtual StepResult step(const TokenBatch& batch, float lr) = 0;
+  /// Mean validation loss over `batches` on this backend's device; false
+  /// when the backend leaves evaluation to the CPU model.
+  virtual bool evaluate(const std::vector<TokenBatch>& batches, double* loss) {
+    (void)batches;
+    (void)loss;
+    return false;
+  }
 };
 
 /// The reference backend: the whole model forward and backward on the CPU

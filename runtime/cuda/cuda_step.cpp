@@ -3,6 +3,8 @@
 // without one answers "no device" instead of failing to start.
 #include "runtime/cuda/cuda_step.h"
 
+#include "runtime/cuda/cuda_evaluator.h"
+
 #include <cuda_runtime.h>
 
 #include "support/error.h"
@@ -25,11 +27,20 @@ int cuda_device_count(std::string* why_not) {
 }
 
 CudaStep::CudaStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store, const TrainConfig& config)
-    : executor_(schedule, lowered, store, config.adamw, config.clip) {
+    : executor_(schedule, lowered, store, config.adamw, config.clip), lowered_(lowered), store_(store) {
   for (const ir::Buffer& b : schedule.buffers)
     if (b.place == ir::Place::gpu && (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint ||
                                       b.kind == ir::BufferKind::workspace))
       activation_bytes_ += b.bytes;
+}
+
+CudaStep::~CudaStep() = default;
+
+bool CudaStep::evaluate(const std::vector<TokenBatch>& batches, double* loss) {
+  if (batches.empty()) return false;
+  if (!evaluator_) evaluator_ = std::make_unique<CudaEvaluator>(lowered_, store_, batches[0].batch, batches[0].seq);
+  *loss = evaluator_->loss(batches);
+  return true;
 }
 
 StepResult CudaStep::step(const TokenBatch& batch, float lr) {

@@ -23,17 +23,25 @@ int cuda_device_count(std::string* why_not = nullptr);
 
 /// A Trainer backend on the current CUDA device. The schedule fixes batch,
 /// seq and micro-batches; `config` gives AdamW and the clip threshold.
+class CudaEvaluator;
+
 class CudaStep : public StepBackend {
  public:
+  ~CudaStep() override;
   CudaStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store, const TrainConfig& config);
 
   StepResult step(const TokenBatch& batch, float lr) override;
+  /// Validation on the GPU (a CudaEvaluator built on first use).
+  bool evaluate(const std::vector<TokenBatch>& batches, double* loss) override;
 
   /// The executor, for its measurements and memory.
   CudaScheduleExecutor& executor() { return executor_; }
 
  private:
   CudaScheduleExecutor executor_;
+  const ir::Module& lowered_;
+  const HostStore& store_;
+  std::unique_ptr<CudaEvaluator> evaluator_;
   int64_t activation_bytes_ = 0;  // residual streams, GPU checkpoints and the arena, as planned
 };
 
