@@ -2,6 +2,8 @@
 // damaged), text folders with binary files and symlinks, the train/validation
 // split and the seeded batch sampler.
 #include <gtest/gtest.h>
+
+#include "tests/test_support.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -21,23 +23,9 @@ using namespace horizon::data;
 
 namespace {
 
-/// A fresh folder per test under the system temp dir, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("horizon-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
+using horizon::testing::TempDir;
+using horizon::testing::expect_user_error;
 
- private:
-  fs::path path_;
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
@@ -50,16 +38,6 @@ std::string read_all(const std::string& path) {
 }
 
 /// Runs `fn`, expects a UserError whose message contains every one of `parts`.
-template <class F>
-void expect_user_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a UserError";
-  } catch (const UserError& e) {
-    for (const std::string& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
-  }
-}
 
 std::vector<int32_t> iota_tokens(int n) {
   std::vector<int32_t> t(n);
@@ -178,7 +156,7 @@ TEST(DataTokenFile, FailedWriteKeepsOldFile) {
 
 TEST(DataDataset, FolderSkipsBinaryDuplicatesAndHidden) {
   TempDir dir;
-  fs::create_directories(dir.path() / "corpus" / "sub");
+  fs::create_directories(fs::path(dir.path()) / "corpus" / "sub");
   const std::string c = dir / "corpus";
   write_bytes(c + "/b.txt", "bravo");
   write_bytes(c + "/a.txt", "alpha");

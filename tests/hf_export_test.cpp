@@ -21,6 +21,9 @@ using namespace horizon::frontend;
 
 namespace {
 
+using horizon::testing::TempDir;
+using horizon::testing::expect_user_error;
+
 std::string source(const std::string& rel) { return horizon::testing::source_path(rel); }
 
 /// print(import(export(m))) must equal print(m).
@@ -31,16 +34,6 @@ Json expect_round_trip(const ir::Module& m, const std::string& label) {
   return hf;
 }
 
-template <class F>
-void expect_user_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a UserError";
-  } catch (const UserError& e) {
-    for (const std::string& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
-  }
-}
 
 }  // namespace
 

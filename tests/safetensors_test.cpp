@@ -4,6 +4,8 @@
 #include "frontend/safetensors.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/test_support.h"
 #include <unistd.h>
 
 #include <bit>
@@ -22,21 +24,9 @@ using namespace horizon::frontend;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("horizon-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+using horizon::testing::TempDir;
+using horizon::testing::expect_user_error;
 
- private:
-  fs::path path_;
-};
 
 std::string read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -55,16 +45,6 @@ std::string make_file(const std::string& dir_file, const std::string& header, co
   return dir_file;
 }
 
-template <class F>
-void expect_user_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a UserError";
-  } catch (const UserError& e) {
-    for (const std::string& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
-  }
-}
 
 }  // namespace
 

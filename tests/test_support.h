@@ -2,7 +2,12 @@
 // directories, golden-file comparison and running the `horizon` binary.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <initializer_list>
 #include <string>
+
+#include "support/error.h"
 
 namespace horizon::testing {
 
@@ -17,12 +22,26 @@ class TempDir {
   const std::string& path() const { return path_; }
   /// Writes `text` to path()/name and returns the full path.
   std::string write(const std::string& name, const std::string& text) const;
+  /// path()/name.
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
 
  private:
   std::string path_;
 };
 
 std::string read_file(const std::string& path);
+
+/// Runs `fn`, which must throw a UserError whose message contains every one of `parts`.
+template <class F>
+void expect_user_error(F&& fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected a UserError";
+  } catch (const UserError& e) {
+    for (const std::string& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
+  }
+}
 
 /// Compares `actual` with tests/golden/NAME; with HORIZON_UPDATE_GOLDEN=1 in the
 /// environment it rewrites the golden file instead. Returns "" or a diff summary.
