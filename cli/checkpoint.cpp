@@ -1,5 +1,6 @@
 #include "cli/checkpoint.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "frontend/hf_export.h"
@@ -59,9 +60,10 @@ void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime:
                               {{"step", std::to_string(store.step())}, {"model", m.name}});
   try {
     frontend::write_hf_config(m, dir + "/config.json");
-  } catch (const UserError&) {
+  } catch (const UserError& e) {
     // Models outside the Llama family have no Hugging Face config; the
     // weights are still saved under their checkpoint names.
+    std::fprintf(stderr, "note: no config.json in %s: %s\n", dir.c_str(), e.what());
   }
 }
 

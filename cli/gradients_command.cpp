@@ -1,24 +1,86 @@
 // `horizon gradients MODEL --weights W --text TEXT --out FILE`: one forward
-// and backward pass on the CPU backend, writing the loss and every
-// parameter's gradient (Hugging Face names, f32) to a safetensors file, so
-// a step can be compared with another framework tensor by tensor
-// (bench/pytorch/compare_gradients.py does this against transformers).
+// and backward pass, writing the loss and every parameter's gradient
+// (Hugging Face names, f32) to a safetensors file, so a step can be compared
+// with another framework tensor by tensor (bench/pytorch/compare_gradients.py
+// does this against transformers). On the CPU it is the unstreamed reference
+// step; with --device cuda it is the compiled streamed step on the GPU, its
+// gradients captured where the CPU optimizer would have consumed them.
 #include <cstdio>
+#include <stdexcept>
 
 #include "cli/arguments.h"
 #include "cli/checkpoint.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 #include "data/byte_tokenizer.h"
 #include "frontend/model_json.h"
 #include "frontend/safetensors.h"
 #include "passes/lower.h"
 #include "runtime/cpu/cpu_model.h"
 #include "support/error.h"
+#ifdef HORIZON_HAVE_CUDA
+#include "passes/schedule_pipeline.h"
+#include "runtime/cuda/cuda_schedule_executor.h"
+#endif
 
 namespace horizon::cli {
+namespace {
+
+struct Gradients {
+  float loss = 0;
+  std::vector<std::vector<float>> grads;  // per stored tensor
+  std::string device;                     // for the file's metadata
+};
+
+Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const std::vector<int32_t>& tokens,
+                 const std::vector<int32_t>& targets, int64_t B, int64_t S) {
+  Gradients g{0, {}, "cpu"};
+  for (const auto& t : store.tensors()) g.grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
+  runtime::CpuModel cpu(model, store);
+  g.loss = cpu.forward_backward(tokens.data(), targets.data(), B, S, g.grads);
+  return g;
+}
+
+#ifdef HORIZON_HAVE_CUDA
+// One micro-batch, no clipping: the schedule's updates come right after each
+// region's gradient lands, and the sink takes them instead of AdamW.
+Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const std::vector<int32_t>& tokens,
+                  const std::vector<int32_t>& targets, int64_t B, int64_t S) {
+  passes::StreamingOptions opts;
+  opts.batch = B;
+  opts.seq = S;
+  opts.clip = false;
+  opts.bytes_per_param = store.bytes_per_parameter();
+  const ir::Schedule schedule = passes::lower_to_schedule(model, opts);
+  runtime::cuda::CudaScheduleExecutor exec(schedule, model, store, runtime::AdamWConfig{}, 0.0f);
+  runtime::GradientCapture capture(store.tensors().size());
+  exec.set_gradient_sink(&capture);
+  const float loss = exec.step(tokens.data(), targets.data());
+  exec.finish_updates();
+  Gradients g{loss, std::move(capture.gradients), "cuda: " + exec.device_description()};
+  for (size_t t = 0; t < g.grads.size(); ++t)
+    if (g.grads[t].size() != static_cast<size_t>(store.tensors()[t].elements))
+      throw std::runtime_error("the streamed step produced no gradient for " + store.tensors()[t].name);
+  return g;
+}
+#else
+Gradients on_cuda(const ir::Module&, runtime::HostStore&, const std::vector<int32_t>&, const std::vector<int32_t>&,
+                  int64_t, int64_t) {
+  throw UserError("horizon gradients: this build has no CUDA backend");
+}
+#endif
+
+std::string joined(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  return out;
+}
+
+}  // namespace
 
 int run_gradients(const Args& args) {
-  Arguments a("gradients", "horizon gradients MODEL --weights FILE|DIR --text TEXT --out FILE [--batch B --seq S]",
+  Arguments a("gradients",
+              "horizon gradients MODEL --weights FILE|DIR --text TEXT --out FILE [--batch B --seq S --device DEV]",
               "Computes the loss and every parameter gradient of one batch (byte tokens of TEXT, windows of S+1\n"
               "tokens, targets shifted by one) and writes them to a safetensors file under the checkpoint names.");
   a.positional("MODEL", "model file the weights belong to");
@@ -27,11 +89,16 @@ int run_gradients(const Args& args) {
   a.option("out", "FILE", "where to write the gradients (safetensors)");
   a.option("batch", "B", "sequences", "2");
   a.option("seq", "S", "tokens per sequence", "16");
+  // cpu by default, unlike train: the fp32 reference is what a float64
+  // comparison at 1e-4 needs; the GPU's bf16 GEMMs are checked at 2e-2.
+  a.option("device", "DEV",
+           "cpu (the unstreamed fp32 reference) | cuda (the streamed step on the GPU, bf16 GEMMs) | auto", "cpu");
   if (!a.parse(args)) return 0;
   for (const char* required : {"weights", "text", "out"})
     if (!a.has(required)) throw UserError(std::string("horizon gradients: missing --") + required);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq");
   if (B <= 0 || S <= 0) throw UserError("horizon gradients: --batch and --seq must be positive");
+  const bool cuda = resolve_device("gradients", a.get("device")) == "cuda";
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
   passes::lower(model);
@@ -41,31 +108,30 @@ int run_gradients(const Args& args) {
   std::vector<int32_t> text = data::ByteTokenizer().encode(a.get("text"));
   if (static_cast<int64_t>(text.size()) < B * (S + 1))
     throw UserError("horizon gradients: --text has " + std::to_string(text.size()) + " bytes; " +
-                    std::to_string(B * (S + 1)) + " are needed for --batch " + std::to_string(B) + " --seq " + std::to_string(S));
+                    std::to_string(B * (S + 1)) + " are needed for --batch " + std::to_string(B) + " --seq " +
+                    std::to_string(S));
   std::vector<int32_t> tokens, targets;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t s = 0; s < S; ++s) {
       tokens.push_back(text[static_cast<size_t>(b * (S + 1) + s)]);
       targets.push_back(text[static_cast<size_t>(b * (S + 1) + s + 1)]);
     }
-  std::vector<std::vector<float>> grads;
-  for (const auto& t : store.tensors()) grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
-  runtime::CpuModel cpu(model, store);
-  const float loss = cpu.forward_backward(tokens.data(), targets.data(), B, S, grads);
+  const Gradients g = cuda ? on_cuda(model, store, tokens, targets, B, S) : on_cpu(model, store, tokens, targets, B, S);
 
   std::vector<frontend::SafetensorsTensorRef> refs;
-  for (size_t t = 0; t < grads.size(); ++t)
-    refs.push_back({store.tensors()[t].name, ir::DType::f32, store.tensors()[t].shape, grads[t].data()});
-  std::string ids;
-  for (size_t i = 0; i < tokens.size(); ++i) ids += (i ? "," : "") + std::to_string(tokens[i]);
-  std::string tids;
-  for (size_t i = 0; i < targets.size(); ++i) tids += (i ? "," : "") + std::to_string(targets[i]);
+  for (size_t t = 0; t < g.grads.size(); ++t)
+    refs.push_back({store.tensors()[t].name, ir::DType::f32, store.tensors()[t].shape, g.grads[t].data()});
   char loss_text[32];
-  std::snprintf(loss_text, sizeof loss_text, "%.9g", loss);
+  std::snprintf(loss_text, sizeof loss_text, "%.9g", g.loss);
   frontend::write_safetensors(a.get("out"), refs,
-                              {{"loss", loss_text}, {"batch", std::to_string(B)}, {"seq", std::to_string(S)},
-                               {"tokens", ids}, {"targets", tids}});
-  std::printf("loss %.6f, %zu gradients written to %s\n", loss, grads.size(), a.get("out").c_str());
+                              {{"loss", loss_text},
+                               {"batch", std::to_string(B)},
+                               {"seq", std::to_string(S)},
+                               {"tokens", joined(tokens)},
+                               {"targets", joined(targets)},
+                               {"device", g.device}});
+  std::printf("loss %.6f, %zu gradients written to %s (%s)\n", g.loss, g.grads.size(), a.get("out").c_str(),
+              g.device.c_str());
   return 0;
 }
 

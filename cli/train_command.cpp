@@ -11,6 +11,7 @@
 #include "cli/arguments.h"
 #include "cli/checkpoint.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 #include "cli/progress.h"
 #include "data/batch_sampler.h"
 #include "data/byte_tokenizer.h"
@@ -41,7 +42,7 @@ Arguments train_arguments() {
               "validation loss, tokens/s, TFLOPS and memory; --save writes Hugging Face-loadable weights.");
   a.positional("MODEL", "model file: models/*.json or a Hugging Face config.json");
   a.option("data", "PATH", "training data: text file, folder of text files, or .tokens file");
-  a.option("steps", "N", "optimizer steps", "100");
+  a.option("steps", "N", "optimizer steps (0 with --save: write the initial weights)", "100");
   a.option("batch", "B", "sequences per step", "8");
   a.option("seq", "S", "tokens per sequence", "128");
   a.option("micro-batches", "M", "split each batch into M micro-batches; gradients add up, their mean updates", "1");
@@ -89,28 +90,14 @@ void check_positive(const Arguments& a, const char* name) {
   if (a.get_int(name) <= 0) throw UserError(std::string("horizon train: --") + name + " must be positive, got " + a.get(name));
 }
 
-// --device: cuda where this build has the CUDA backend and a device answers;
-// auto picks it then, except with --stream, which asks for the emulated device.
-std::string resolve_device(const std::string& requested, bool stream) {
-  if (requested != "cpu" && requested != "auto" && requested != "cuda")
-    throw UserError("horizon train: --device must be cpu, cuda or auto, got '" + requested + "'");
+// --device; auto picks cpu with --stream, which asks for the emulated device.
+std::string train_device(const std::string& requested, bool stream) {
   if (requested == "cuda" && stream)
     throw UserError(
         "horizon train: --stream runs the schedule on the emulated device and --device cuda on the GPU; "
         "pick one");
-  if (requested == "cpu" || stream) return "cpu";
-#ifdef HORIZON_HAVE_CUDA
-  std::string why;
-  if (runtime::cuda::cuda_device_count(&why) > 0) return "cuda";
-  if (requested == "cuda")
-    throw UserError("horizon train: --device cuda: no usable CUDA device (" + why + "); use --device cpu");
-#else
-  if (requested == "cuda")
-    throw UserError(
-        "horizon train: --device cuda: this build has no CUDA backend (no CUDA toolkit at build time); "
-        "use --device cpu");
-#endif
-  return "cpu";
+  if (stream && requested == "auto") return "cpu";
+  return resolve_device("train", requested);
 }
 
 #ifdef HORIZON_HAVE_CUDA
@@ -190,12 +177,14 @@ int run_train(const Args& args) {
   Arguments a = train_arguments();
   if (!a.parse(args)) return 0;
   if (!a.has("data")) throw UserError("horizon train: missing --data PATH; e.g. --data /usr/share/games/fortunes");
-  for (const char* n : {"steps", "batch", "seq", "micro-batches"}) check_positive(a, n);
+  for (const char* n : {"batch", "seq", "micro-batches"}) check_positive(a, n);
+  // --steps 0 --save DIR writes the initial weights: a run another engine can start from too.
+  if (a.get_int("steps") < 0) throw UserError("horizon train: --steps must be 0 or positive, got " + a.get("steps"));
   for (const char* n : {"checkpoint-every", "slots"})
     if (a.get_int(n) < 0)
       throw UserError(std::string("horizon train: --") + n + " must be 0 (choose) or positive, got " + a.get(n));
   const bool stream = a.get_flag("stream");
-  const std::string device = resolve_device(a.get("device"), stream);
+  const std::string device = train_device(a.get("device"), stream);
   const bool cuda = device == "cuda";
   if (!stream && !cuda && (a.get_int("checkpoint-every") || a.get_int("slots")))
     throw UserError("horizon train: --checkpoint-every and --slots shape the streamed schedule; add --stream");

@@ -5,6 +5,7 @@
 
 #include "frontend/hf_config.h"
 #include "frontend/model_json.h"
+#include "ir/lm_head_loss.h"
 #include "ir/printer.h"
 #include "support/atomic_file.h"
 #include "support/error.h"
@@ -88,8 +89,8 @@ class HfWriter {
     return Json{{"type", "linear"}, {"factor", factor}};
   }
 
-  // The model as written, before the compiler added backward stages and
-  // fusion groups: what an import reproduces.
+  // The model as written, before the compiler added backward stages,
+  // fusion groups and the fused lm head loss: what an import reproduces.
   static ir::Module forward_graph(const ir::Module& m) {
     ir::Module f = m;
     f.stages.clear();
@@ -97,6 +98,7 @@ class HfWriter {
       if (!s.grads.empty()) continue;
       f.stages.push_back(s);
       for (ir::Instr& in : f.stages.back().instrs) in.attrs.erase("group");
+      ir::split_lm_head_loss(f.stages.back());
     }
     return f;
   }

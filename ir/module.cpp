@@ -62,6 +62,30 @@ int64_t Stage::param_elements() const {
   return n;
 }
 
+void Stage::drop_undefined_results() {
+  std::vector<bool> keep(values.size(), false);
+  for (size_t v = 0; v < values.size(); ++v) keep[v] = values[v].kind != ValueKind::result;
+  for (const Instr& in : instrs)
+    for (int r : in.results) keep[r] = true;
+  std::vector<int> remap(values.size(), -1);
+  std::vector<Value> kept;
+  for (size_t v = 0; v < values.size(); ++v) {
+    if (!keep[v]) continue;
+    remap[v] = static_cast<int>(kept.size());
+    kept.push_back(std::move(values[v]));
+  }
+  auto fix = [&](int& v) { v = remap[v]; };
+  for (int& v : inputs) fix(v);
+  for (Param& p : params) fix(p.value);
+  for (Instr& in : instrs) {
+    for (int& v : in.operands) fix(v);
+    for (int& v : in.results) fix(v);
+  }
+  for (int& v : outputs) fix(v);
+  for (ParamGrad& g : grads) fix(g.value);
+  values = std::move(kept);
+}
+
 const Stage* Module::find_stage(const std::string& n) const {
   for (const Stage& s : stages)
     if (s.name == n) return &s;

@@ -81,6 +81,9 @@ struct Stage {
   std::string checkpoint_name(const Param& p, int64_t instance) const;
   /// Elements of all parameters of one instance.
   int64_t param_elements() const;
+  /// Drops the result values no instruction defines any more (after a pass
+  /// removed or rewrote instructions) and renumbers the rest in order.
+  void drop_undefined_results();
 };
 
 /// Hyperparameters, in the order they were declared.

@@ -20,8 +20,9 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
 }};
 
 // Bump when adding a row to ops.def, after giving the op a shape rule
-// (shape_rules.cpp), a reference implementation and, for forward ops, a VJP.
-static_assert(kNumOps == 25, "ops.def changed: update shape rules, reference, VJPs, then this count");
+// (shape_rules.cpp), a reference implementation and, for forward ops of model
+// files, a VJP.
+static_assert(kNumOps == 27, "ops.def changed: update shape rules, reference, VJPs, then this count");
 
 }  // namespace
 

@@ -113,6 +113,17 @@ struct ArenaPlan {
   std::vector<int64_t> offsets;  // per graph-IR value of the stage: byte offset in %arena, -1 if not a transient
   std::vector<int64_t> sizes;    // per value: bytes (0 if not a transient)
   int64_t bytes = 0;             // high-water mark: max offset + size
+  /// Per instruction of the stage (empty: none has any): byte offset of the
+  /// scratch it uses only while it runs (the logits chunks of a fused lm
+  /// head loss), -1 if none; and its bytes.
+  std::vector<int64_t> scratch_offsets = {}, scratch_sizes = {};
+
+  int64_t scratch_offset(int instr) const {
+    return instr < static_cast<int>(scratch_offsets.size()) ? scratch_offsets[instr] : -1;
+  }
+  int64_t scratch_size(int instr) const {
+    return instr < static_cast<int>(scratch_sizes.size()) ? scratch_sizes[instr] : 0;
+  }
 };
 
 struct Schedule {

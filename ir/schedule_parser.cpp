@@ -96,26 +96,36 @@ class Parser : TextParser {
     a.stage = expect(Token::ident, "a stage name").text;
     a.bytes = integer("the arena size in bytes", 0, INT64_MAX);
     keyword("values");
-    int64_t n = integer("the stage's value count", 0, 1 << 24);
-    a.offsets.assign(n, -1);
-    a.sizes.assign(n, 0);
+    placements("value", a.offsets, a.sizes);
+    if (is_ident("scratch")) {
+      take();
+      placements("instruction", a.scratch_offsets, a.scratch_sizes);
+    }
+    s_.arena_plans.push_back(std::move(a));
+  }
+
+  // `N {INDEX = OFFSET + SIZE, ...}` into per-index vectors of length N.
+  void placements(const std::string& what, std::vector<int64_t>& offsets, std::vector<int64_t>& sizes) {
+    int64_t n = integer("the stage's " + what + " count", 0, 1 << 24);
+    offsets.assign(n, -1);
+    sizes.assign(n, 0);
     std::vector<bool> listed(n, false);
     punct("{");
     while (!is_punct("}")) {
       Token at = tok_;
-      int64_t v = integer("a value index", 0, INT64_MAX);
+      int64_t v = integer("a " + what + " index", 0, INT64_MAX);
       if (v >= n)
-        error_at(at, "value " + at.text + " is out of range", "the plan declares " + std::to_string(n) + " values");
-      if (listed[v]) error_at(at, "value " + at.text + " is placed twice");
+        error_at(at, what + " " + at.text + " is out of range",
+                 "the plan declares " + std::to_string(n) + " " + what + "s");
+      if (listed[v]) error_at(at, what + " " + at.text + " is placed twice");
       listed[v] = true;
       punct("=");
-      a.offsets[v] = integer("an offset", -1, INT64_MAX);
+      offsets[v] = integer("an offset", -1, INT64_MAX);
       punct("+");
-      a.sizes[v] = integer("a size", 0, INT64_MAX);
+      sizes[v] = integer("a size", 0, INT64_MAX);
       if (!is_punct("}")) punct(",");
     }
     take();
-    s_.arena_plans.push_back(std::move(a));
   }
 
   void instr() {

@@ -16,19 +16,33 @@ void print_config(std::ostream& o, const ScheduleConfig& c) {
     << ", host_checkpoints = " << (c.host_checkpoints ? 1 : 0) << ", clip = " << (c.clip ? 1 : 0) << "}\n";
 }
 
-// `arena STAGE BYTES values N {INDEX = OFFSET + SIZE, ...}`: N keeps the
-// length of the per-value vectors, so values that are not transients (offset
-// -1, size 0) need not be listed.
-void print_arena(std::ostream& o, const ArenaPlan& a) {
-  o << "  arena " << a.stage << " " << a.bytes << " values " << a.offsets.size() << " {";
+// `{INDEX = OFFSET + SIZE, ...}` of the entries with an offset or a size.
+void print_placements(std::ostream& o, const std::vector<int64_t>& offsets, const std::vector<int64_t>& sizes) {
+  o << "{";
   bool first = true;
-  for (size_t v = 0; v < a.offsets.size(); ++v) {
-    int64_t size = v < a.sizes.size() ? a.sizes[v] : 0;
-    if (a.offsets[v] < 0 && size == 0) continue;
-    o << (first ? "" : ", ") << v << " = " << a.offsets[v] << " + " << size;
+  for (size_t v = 0; v < offsets.size(); ++v) {
+    int64_t size = v < sizes.size() ? sizes[v] : 0;
+    if (offsets[v] < 0 && size == 0) continue;
+    o << (first ? "" : ", ") << v << " = " << offsets[v] << " + " << size;
     first = false;
   }
-  o << "}\n";
+  o << "}";
+}
+
+// `arena STAGE BYTES values N {INDEX = OFFSET + SIZE, ...}`: N keeps the
+// length of the per-value vectors, so values that are not transients (offset
+// -1, size 0) need not be listed. Instructions with scratch of their own
+// follow as `scratch N {INSTRUCTION = OFFSET + SIZE, ...}`, only if any has.
+void print_arena(std::ostream& o, const ArenaPlan& a) {
+  o << "  arena " << a.stage << " " << a.bytes << " values " << a.offsets.size() << " ";
+  print_placements(o, a.offsets, a.sizes);
+  bool scratch = false;
+  for (int64_t off : a.scratch_offsets) scratch |= off >= 0;
+  if (scratch) {
+    o << " scratch " << a.scratch_offsets.size() << " ";
+    print_placements(o, a.scratch_offsets, a.scratch_sizes);
+  }
+  o << "\n";
 }
 
 std::string range_str(const Schedule& s, const Range& r) {

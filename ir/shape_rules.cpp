@@ -146,6 +146,20 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
       if (op == Op::cross_entropy) return {TensorType{DType::f32, {}}};
       return {f32_like(in[0])};
     }
+    case Op::linear_cross_entropy:
+    case Op::linear_cross_entropy_grad: {
+      expect_float(op, in[0], "h");
+      expect_min_rank(op, in[0], 2, "h");
+      expect_rank(op, in[1], 2, "w ([V, C])");
+      expect_dim(op, in[1].shape[1], last(in[0]), "w's input dim (w is [V, C])");
+      if (in[2].dtype != DType::i32) fail(op, "targets must be i32, got " + in[2].str());
+      std::vector<Dim> lead(in[0].shape.begin(), in[0].shape.end() - 1);
+      if (in[2].shape != lead) fail(op, "targets " + in[2].str() + " must match h " + in[0].str() + " without its last dim");
+      positive_attr(op, attrs, "chunk");
+      const TensorType loss{DType::f32, {}};
+      if (op == Op::linear_cross_entropy) return {loss};
+      return {loss, f32_like(in[0]), matrix(in[1].shape[0], in[1].shape[1])};
+    }
     case Op::embedding_grad:
       if (in[1].dtype != DType::i32) fail(op, "tokens must be i32, got " + in[1].str());
       return {matrix(Dim::of(positive_attr(op, attrs, "rows")), last(in[0]))};

@@ -19,33 +19,11 @@ bool eliminate_in_stage(ir::Stage& s) {
 
   // Inputs and parameters stay (they are the stage's interface); results of
   // removed instructions go, and indices are renumbered in order.
-  std::vector<bool> keep_value(s.values.size(), false);
-  for (int v : s.inputs) keep_value[v] = true;
-  for (const ir::Param& p : s.params) keep_value[p.value] = true;
   std::vector<ir::Instr> instrs;
-  for (size_t i = 0; i < s.instrs.size(); ++i) {
-    if (!keep[i]) continue;
-    for (int r : s.instrs[i].results) keep_value[r] = true;
-    instrs.push_back(std::move(s.instrs[i]));
-  }
-  std::vector<int> remap(s.values.size(), -1);
-  std::vector<ir::Value> values;
-  for (size_t v = 0; v < s.values.size(); ++v) {
-    if (!keep_value[v]) continue;
-    remap[v] = static_cast<int>(values.size());
-    values.push_back(std::move(s.values[v]));
-  }
-  auto fix = [&](int& v) { v = remap[v]; };
-  for (int& v : s.inputs) fix(v);
-  for (ir::Param& p : s.params) fix(p.value);
-  for (ir::Instr& in : instrs) {
-    for (int& v : in.operands) fix(v);
-    for (int& v : in.results) fix(v);
-  }
-  for (int& v : s.outputs) fix(v);
-  for (ir::ParamGrad& g : s.grads) fix(g.value);
-  s.values = std::move(values);
+  for (size_t i = 0; i < s.instrs.size(); ++i)
+    if (keep[i]) instrs.push_back(std::move(s.instrs[i]));
   s.instrs = std::move(instrs);
+  s.drop_undefined_results();
   return true;
 }
 

@@ -10,6 +10,7 @@
 #include "passes/autodiff.h"
 #include "passes/eliminate_dead_code.h"
 #include "passes/fuse_elementwise.h"
+#include "passes/fuse_lm_head_loss.h"
 #include "passes/infer_shapes.h"
 #include "support/error.h"
 
@@ -34,6 +35,7 @@ const std::vector<Pass>& pipeline() {
       {"autodiff", autodiff},
       {"eliminate_dead_code", eliminate_dead_code},
       {"fuse_elementwise", fuse_elementwise},
+      {"fuse_lm_head_loss", fuse_lm_head_loss},
   };
   return passes;
 }

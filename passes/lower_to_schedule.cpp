@@ -1,5 +1,6 @@
 #include "passes/lower_to_schedule.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 
@@ -35,10 +36,10 @@ class Emitter {
     forward();
     backward();
     if (p_.clip) {
-      SchedInstr norm = instr(SchedOp::grad_norm, Stream::cpu, "", -1);
-      for (int slab : slabs_) norm.operands.push_back(read("grad", whole(slab)));
-      if (tied_slab_ >= 0) norm.operands.push_back(read("grad_tied", whole(tied_slab_)));
-      b_.emit(norm);
+      // Forward order (regions are numbered embedding, blocks, head): the
+      // executor may run these while the next step begins, whose forward
+      // then waits for each layer's update just before it streams it in.
+      std::sort(update_order_.begin(), update_order_.end());
       for (int r : update_order_) optimizer_step(r, slabs_[static_cast<size_t>(r)]);
     }
     b_.finish();
@@ -262,7 +263,21 @@ class Emitter {
       b_.emit(tied);
     }
     update_order_.push_back(r);
-    if (!p_.clip) optimizer_step(r, slab);
+    if (p_.clip)
+      grad_norm(r, slab);
+    else
+      optimizer_step(r, slab);
+  }
+
+  // The region's share of the global norm, measured as soon as its slab
+  // lands (the CPU is idle in the backward when clipping): only the last
+  // share is left between the backward's end and the first update.
+  void grad_norm(int r, int slab) {
+    const auto& region = p_.params.regions[static_cast<size_t>(r)];
+    SchedInstr in = instr(SchedOp::grad_norm, Stream::cpu, region.stage, region.instance);
+    in.operands.push_back(read("grad", region_elements(slab, r, 4)));
+    if (tied_slab_ >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", whole(tied_slab_)));
+    b_.emit(in);
   }
 
   void optimizer_step(int r, int slab) {

@@ -139,6 +139,14 @@ std::string format_memory_plan(const ir::Schedule& s, const ir::Module& graph) {
                     format_count(size).c_str());
       out += line;
     }
+    for (size_t i = 0; i < a.scratch_offsets.size(); ++i) {
+      if (a.scratch_offsets[i] < 0) continue;
+      std::string name = "scratch of instruction " + std::to_string(i);
+      if (stage && i < stage->instrs.size()) name += std::string(" (") + ir::op_name(stage->instrs[i].op) + ")";
+      std::snprintf(line, sizeof line, "  %-24s %16s + %s\n", name.c_str(), format_count(a.scratch_offsets[i]).c_str(),
+                    format_count(a.scratch_size(static_cast<int>(i))).c_str());
+      out += line;
+    }
   }
   return out;
 }

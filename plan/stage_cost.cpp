@@ -57,6 +57,27 @@ StageCost stage_cost(const ir::Stage& st, int64_t sequences, int64_t seq, const 
       case ir::Op::linear_grad_w:  // dy[..., N] x[..., K] -> dw[N, K]
         flops = 2 * elements(in.operands[0]) * static_cast<double>(last_dim(st, in.operands[1]));
         break;
+      case ir::Op::linear_cross_entropy:
+      case ir::Op::linear_cross_entropy_grad: {
+        // The lm head GEMM (for the gradient also the dh and dw GEMMs, which
+        // read the bf16 d_logits chunk), then the loss kernel between them:
+        // it reads the fp32 logits chunk and writes the bf16 d_logits.
+        const double logits = elements(in.operands[2]) * static_cast<double>(first_dim(st, in.operands[1]));
+        const double C = static_cast<double>(last_dim(st, in.operands[0]));
+        const bool grad = in.op == ir::Op::linear_cross_entropy_grad;
+        flops = 2 * logits * C * (grad ? 3 : 1);
+        double moved = logits * (grad ? 4 + 2 * 2 : 4);
+        for (int v : in.operands) moved += bytes(v);
+        for (int v : in.results) moved += bytes(v);
+        c.gemm_flops += flops;
+        c.gemm_seconds += std::max(flops / gemm_rate, moved / bandwidth);
+        c.memory_bytes += logits * (grad ? 4 + 2 : 4);
+        // Per chunk: the GEMMs and the loss kernel; then the count and the mean.
+        const int64_t rows = static_cast<int64_t>(elements(in.operands[2]));
+        const int64_t chunk = std::max<int64_t>(1, ir::attr_int(in.attrs, "chunk"));
+        c.kernels += (rows + chunk - 1) / chunk * (grad ? 4 : 2) + 2;
+        continue;
+      }
       case ir::Op::attention:
       case ir::Op::attention_grad: {
         // QK^T and PV: 2 FLOPs per multiply-add, two products, per attended pair.

@@ -32,8 +32,7 @@ int32_t sample_token(const float* logits, int64_t vocab, double temperature, int
 std::vector<int32_t> generate(const ir::Module& lowered, const HostStore& store, const std::vector<int32_t>& prompt,
                               const SampleOptions& opts) {
   CpuModel model(lowered, store);
-  const ir::Stage& head = *lowered.find_stage("head");
-  const int64_t vocab = head.values[head.find_value("logits")].type.shape.back().value;
+  const int64_t vocab = model.vocab();
   Rng rng(opts.seed);
   std::vector<int32_t> context = prompt;
   if (context.empty()) context.push_back(static_cast<int32_t>('\n'));

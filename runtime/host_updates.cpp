@@ -1,12 +1,11 @@
-// The norm runs tensors in parallel but sums each one serially in element
-// order, and AdamW takes one tensor at a time from its slab: the same
-// arithmetic, in the same order, as the unstreamed reference step.
+// The norm sums each tensor with sum_of_squares and AdamW takes one tensor
+// at a time from its slab: the same arithmetic, in the same order, as the
+// unstreamed reference step.
 #include "runtime/host_updates.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/thread_pool.h"
 #include "runtime/trainer.h"
 #include "support/error.h"
 
@@ -30,7 +29,7 @@ HostUpdates::HostUpdates(const ResolvedSchedule& plan, HostStore& store, const A
 void HostUpdates::begin_step() {
   std::fill(tensor_squares_.begin(), tensor_squares_.end(), 0.0);
   grad_scale_ = gradient_scale(0.0, 0.0f, plan_.micro_batches);  // replaced by grad_norm when the schedule clips
-  optimizer_.begin_step();
+  if (!sink_) optimizer_.begin_step();
 }
 
 const float* HostUpdates::slab(const ir::Range& r) const {
@@ -47,24 +46,15 @@ const float* HostUpdates::tensor_gradient(int tensor, const UpdatePlan& u, float
   return sum;
 }
 
-void HostUpdates::grad_norm() {
-  const auto& of_region = plan_.update_of_region;
-  const auto& tensors = store_.tensors();
-  const auto& tied_offset = plan_.tied_offset;
-  // Untied tensors in parallel, each summed serially: the same bits as the reference.
-  parallel_for(static_cast<int64_t>(tensors.size()), 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t)
-      if (tied_offset[static_cast<size_t>(t)] < 0)
-        tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(
-            tensor_gradient(static_cast<int>(t),
-                            *of_region[static_cast<size_t>(tensors[static_cast<size_t>(t)].region)], nullptr),
-            tensors[static_cast<size_t>(t)].elements);
-  });
-  for (size_t t = 0; t < tensors.size(); ++t)
-    if (tied_offset[t] >= 0)
-      tensor_squares_[t] = sum_of_squares(
-          tensor_gradient(static_cast<int>(t), *of_region[static_cast<size_t>(tensors[t].region)], tied_sum_.data()),
-          tensors[t].elements);
+void HostUpdates::grad_norm(int index) {
+  // Tensor by tensor, each summed in parallel blocks of fixed size: the
+  // same bits as the reference, and norm() adds them in tensor order.
+  for (int region : plan_.norm_regions.at(index)) {
+    const UpdatePlan& u = *plan_.update_of_region[static_cast<size_t>(region)];
+    for (int t : store_.regions()[static_cast<size_t>(region)].tensors)
+      tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(tensor_gradient(t, u, tied_sum_.data()),
+                                                               store_.tensors()[static_cast<size_t>(t)].elements);
+  }
   grad_scale_ = gradient_scale(norm(), clip_, plan_.micro_batches);
 }
 
@@ -75,8 +65,22 @@ void HostUpdates::optimizer_step(int index) {
     const int64_t n = store_.tensors()[static_cast<size_t>(t)].elements;
     // Without clipping nothing else reads the slab: measure the norm on the way.
     if (!plan_.has_grad_norm) tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(g, n);
-    optimizer_.update(t, g, lr_, grad_scale_);
+    if (sink_)
+      give_to_sink(t, g, n);
+    else
+      optimizer_.update(t, g, lr_, grad_scale_);
   }
+}
+
+void HostUpdates::give_to_sink(int tensor, const float* g, int64_t n) {
+  const int64_t M = plan_.micro_batches;
+  if (M > 1) {
+    sink_mean_.resize(static_cast<size_t>(n));
+    const float inverse = gradient_scale(0.0, 0.0f, M);  // 1/M, the factor AdamW would apply
+    for (int64_t i = 0; i < n; ++i) sink_mean_[static_cast<size_t>(i)] = g[i] * inverse;
+    g = sink_mean_.data();
+  }
+  sink_->gradient(tensor, g, n);
 }
 
 double HostUpdates::norm() const {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/gradient_sink.h"
 #include "runtime/optimizer.h"
 #include "runtime/resolved_schedule.h"
 
@@ -27,16 +28,23 @@ class HostUpdates {
   /// Starts a step: the store's step count goes up, the norm is forgotten and
   /// updates scale by 1/M until grad_norm() sets the clip factor.
   void begin_step();
-  /// The schedule's grad_norm: every tensor's sum of squares, then the scale.
-  void grad_norm();
+  /// The schedule's grad_norm at instruction `index`: the sums of squares of
+  /// its regions' tensors, then the clip factor of the norm so far (final
+  /// after the last grad_norm, which every update follows).
+  void grad_norm(int index);
   /// The schedule's optimizer_step at instruction `index`.
   void optimizer_step(int index);
   /// Global norm of the mean gradient of the step so far, before clipping.
   double norm() const;
+  /// With a sink, each optimizer_step hands its tensors' gradients to it
+  /// instead of updating them, and begin_step leaves the step count alone:
+  /// the store is not touched. Null (the default) trains.
+  void set_gradient_sink(GradientSink* sink) { sink_ = sink; }
 
  private:
   const float* slab(const ir::Range& r) const;
   const float* tensor_gradient(int tensor, const UpdatePlan& u, float* sum_scratch) const;
+  void give_to_sink(int tensor, const float* g, int64_t n);
 
   const ResolvedSchedule& plan_;
   HostStore& store_;
@@ -45,6 +53,8 @@ class HostUpdates {
   std::vector<char*> host_buffers_;
   std::vector<float> tied_sum_;  // a tied tensor's two gradient parts added
   std::vector<double> tensor_squares_;
+  GradientSink* sink_ = nullptr;
+  std::vector<float> sink_mean_;  // a gradient summed over micro-batches, divided by their count
 };
 
 }  // namespace horizon::runtime

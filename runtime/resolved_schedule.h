@@ -69,6 +69,7 @@ struct ResolvedSchedule {
   std::map<int, LaunchPlan> launches;      // by instruction index
   std::map<int, UpdatePlan> updates;       // by instruction index
   std::vector<const UpdatePlan*> update_of_region;
+  std::map<int, std::vector<int>> norm_regions;  // by grad_norm instruction: the regions it measures
   std::vector<std::string> wait_names;  // by instruction index: how a blocked wait is reported
   std::vector<int64_t> tied_offset;     // per tensor: elements into its binder's tied gradient, -1 if untied
   int64_t max_slot_elements = 0;        // the largest slot any launch reads (scratch sizes)

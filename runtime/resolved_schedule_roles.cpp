@@ -148,18 +148,40 @@ void ResolvedSchedule::prepare_tied() {
       throw UserError("schedule of " + schedule.model + ": " + layout.regions[r].stage + "[" +
                       std::to_string(layout.regions[r].instance) + "] is updated " + std::to_string(updated[r]) +
                       " times; every stage instance needs exactly one optimizer_step");
-  // The norm must see every slab an update reads.
+  // Each grad_norm measures the regions whose slabs it reads (all of an
+  // update's slabs); together they measure every region exactly once, and
+  // every update follows the last of them, when the clip factor is final.
+  std::vector<int> measured(layout.regions.size(), 0);
+  int last_norm = -1;
   for (size_t i = 0; i < schedule.instrs.size(); ++i) {
     const ir::SchedInstr& in = schedule.instrs[i];
     if (in.op != ir::SchedOp::grad_norm) continue;
-    for (const auto& [index, u] : updates)
+    last_norm = static_cast<int>(i);
+    std::vector<int>& regions = norm_regions[static_cast<int>(i)];
+    for (const auto& [index, u] : updates) {
+      bool covered = true;
       for (const ir::Range& r : {u.grad, u.grad_tied}) {
         if (r.buffer < 0) continue;
-        bool covered = false;
-        for (const ir::Operand& op : in.operands) covered = covered || (!op.write && contains(op.range, r));
-        if (!covered) throw UserError(where(static_cast<int>(i)) + ": does not read the slab of " + where(index));
+        bool read = false;
+        for (const ir::Operand& op : in.operands) read = read || (!op.write && contains(op.range, r));
+        covered = covered && read;
       }
+      if (!covered) continue;
+      regions.push_back(u.region);
+      ++measured[static_cast<size_t>(u.region)];
+    }
+    if (regions.empty()) throw UserError(where(static_cast<int>(i)) + ": reads no update's whole gradient");
   }
+  if (last_norm < 0) return;
+  for (size_t r = 0; r < measured.size(); ++r)
+    if (measured[r] != 1)
+      throw UserError("schedule of " + schedule.model + ": the gradient of " + layout.regions[r].stage + "[" +
+                      std::to_string(layout.regions[r].instance) + "] is measured by " + std::to_string(measured[r]) +
+                      " grad_norm instructions; the norm needs each slab exactly once");
+  for (const auto& [index, u] : updates)
+    if (index < last_norm)
+      throw UserError(where(index) + ": comes before " + where(last_norm) +
+                      "; with clipping every update follows the last grad_norm");
 }
 
 }  // namespace horizon::runtime

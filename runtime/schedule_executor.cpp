@@ -100,7 +100,7 @@ void ScheduleExecutor::Impl::run_stream(int stream) {
         }
         case ir::SchedOp::grad_norm: {
           std::lock_guard<std::mutex> lock(pool_mu);
-          updates->grad_norm();
+          updates->grad_norm(i);
           break;
         }
         case ir::SchedOp::optimizer_step: {
@@ -132,6 +132,7 @@ ScheduleExecutor::ScheduleExecutor(const ir::Schedule& schedule, const ir::Modul
 ScheduleExecutor::~ScheduleExecutor() = default;
 
 void ScheduleExecutor::set_learning_rate(float lr) { impl_->updates->set_learning_rate(lr); }
+void ScheduleExecutor::set_gradient_sink(GradientSink* sink) { impl_->updates->set_gradient_sink(sink); }
 void ScheduleExecutor::set_wait_timeout(std::chrono::milliseconds timeout) { impl_->events.set_timeout(timeout); }
 const ExecutorMeasurements& ScheduleExecutor::last_step() const { return impl_->last; }
 int64_t ScheduleExecutor::host_bytes() const { return impl_->host_allocated + impl_->store.bytes(); }

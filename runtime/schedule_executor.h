@@ -15,6 +15,7 @@
 
 #include "ir/module.h"
 #include "ir/schedule.h"
+#include "runtime/gradient_sink.h"
 #include "runtime/host_store.h"
 #include "runtime/optimizer.h"
 #include "runtime/trainer.h"
@@ -46,6 +47,9 @@ class ScheduleExecutor {
   ScheduleExecutor& operator=(const ScheduleExecutor&) = delete;
 
   void set_learning_rate(float lr);
+  /// Non-null: steps hand every tensor's gradient to `sink` and leave the
+  /// store unchanged (see gradient_sink.h); null: steps train.
+  void set_gradient_sink(GradientSink* sink);
   /// A deadlock (every running stream waiting for an event nobody will
   /// record) fails the step at once, naming the blocked waits. This bounds
   /// any single wait on top (a safety net); zero, the default, does not.

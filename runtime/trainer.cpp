@@ -124,6 +124,7 @@ Trainer::Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig&
 Trainer::~Trainer() = default;
 
 double Trainer::evaluate(const std::vector<TokenBatch>& batches) {
+  if (backend_) backend_->finish_updates();
   if (double on_device = 0; backend_ && backend_->evaluate(batches, &on_device)) return on_device;
   double sum = 0;
   for (const TokenBatch& b : batches) sum += model_->loss(b.tokens.data(), b.targets.data(), b.batch, b.seq);
@@ -147,6 +148,7 @@ void Trainer::run(const BatchSource& next_batch, const ValidationSource& validat
     m.step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (on_step) on_step(m);
   }
+  if (backend_) backend_->finish_updates();
 }
 
 }  // namespace horizon::runtime

@@ -59,6 +59,11 @@ class StepBackend {
   virtual StepResult step(const TokenBatch& batch, float lr) = 0;
   /// Mean validation loss over `batches` on this backend's device; false
   /// when the backend leaves evaluation to the CPU model.
+  /// Blocks until every update of the steps so far is in the store; a
+  /// backend may return from step() with updates still running (they
+  /// overlap the next step). The trainer calls this before anything else
+  /// reads the store.
+  virtual void finish_updates() {}
   virtual bool evaluate(const std::vector<TokenBatch>& batches, double* loss) {
     (void)batches;
     (void)loss;

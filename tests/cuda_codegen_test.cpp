@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <tuple>
 
 #include "codegen/cuda/kernels.h"
 #include "codegen/cuda/module_kernels.h"
@@ -87,6 +88,24 @@ TEST(CudaCodegen, CompilesEveryKernelOfTiny) { compile_model("models/tiny.json",
 TEST(CudaCodegen, CompilesEveryKernelOfTinyQwen) { compile_model("models/tiny-qwen.json", 2, 37); }
 TEST(CudaCodegen, CompilesEveryKernelOfTinyGpt2) { compile_model("models/tiny-gpt2.json", 3, 50); }
 TEST(CudaCodegen, CompilesEveryKernelOfLlama1bHeadDim128) { compile_model("models/llama-1b.json", 1, 256); }
+
+// The loss kernel of the fused lm head loss at real vocabularies (Llama 2,
+// Qwen2.5 with its chunk of 288 rows) and at an odd V (scalar loads).
+TEST(CudaCodegen, CompilesTheLossChunkKernels) {
+  std::vector<KernelSource> sources;
+  for (const auto& [N, V, rows] :
+       {std::tuple<int64_t, int64_t, int64_t>{16384, 32000, 1392}, {8192, 152064, 288}, {45, 259, 16}}) {
+    sources.push_back(codegen::cuda::linear_cross_entropy_forward(N, V, rows));
+    sources.push_back(codegen::cuda::linear_cross_entropy_backward(N, V, rows));
+  }
+  compile_all(sources, "sm_90");
+  const KernelSource& k = sources[1];
+  EXPECT_EQ(k.launches.at(codegen::cuda::kLossChunkRows).entry, "loss_chunk_rows");
+  EXPECT_EQ(k.launches.at(codegen::cuda::kLossChunkRows).grid.x, 1392u);
+  EXPECT_EQ(k.outputs.at(1).dtype, ir::DType::bf16);
+  EXPECT_EQ(k.workspaces.at(0).bytes, 16384 * 8);
+  EXPECT_THROW(codegen::cuda::linear_cross_entropy_backward(16, 300, 17), std::invalid_argument);
+}
 
 TEST(CudaCodegen, CompilesRopeScalingSlidingWindowAndWideHeads) {
   codegen::cuda::RopeParams llama3{500000.0, 8.0, 1.0, 4.0, 8192.0};
@@ -258,7 +277,8 @@ TEST(CudaCodegen, EmitCudaPrintsEveryStage) {
       testing::run_horizon("compile " + testing::source_path("models/tiny.json") + " --emit=cuda --batch 2 --seq 64");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* want : {"// ==== stage embed, instruction 0", "stage block.bwd", "attention_backward (B=2 S=64",
-                           "launch rms_norm_backward<<<", "embedding_backward", "cross_entropy_backward"})
+                           "launch rms_norm_backward<<<", "embedding_backward", "linear_cross_entropy_backward",
+                           "launch loss_chunk_rows<<<(128,1,1)", "loss_chunk_rows runs once per chunk"})
     EXPECT_NE(r.out.find(want), std::string::npos) << want;
 }
 

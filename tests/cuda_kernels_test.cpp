@@ -119,9 +119,12 @@ class CudaRunner {
     };
     std::vector<DeviceBuffer> ins, outs, work;
     for (size_t i = 0; i < in.size(); ++i) ins.push_back(alloc(in[i].bytes.size(), k.inputs[i].name));
+    // Outputs are f32 except the bf16 d_logits of the fused loss, widened on download.
+    auto out_bytes = [&](size_t o) {
+      return static_cast<size_t>(k.outputs[o].elements * ir::dtype_size(k.outputs[o].dtype));
+    };
     for (size_t o = 0; o < k.outputs.size(); ++o)
-      outs.push_back(alias.count(static_cast<int>(o)) ? DeviceBuffer()
-                                                      : alloc(k.outputs[o].elements * 4, k.outputs[o].name));
+      outs.push_back(alias.count(static_cast<int>(o)) ? DeviceBuffer() : alloc(out_bytes(o), k.outputs[o].name));
     for (const auto& w : k.workspaces) work.push_back(alloc(static_cast<size_t>(w.bytes), w.name));
     auto out_ptr = [&](size_t o) {
       return alias.count(static_cast<int>(o)) ? ins[alias.at(static_cast<int>(o))].ptr : outs[o].ptr;
@@ -133,7 +136,7 @@ class CudaRunner {
         check(cudaMemcpy(ins[i].ptr, in[i].bytes.data(), in[i].bytes.size(), cudaMemcpyHostToDevice),
               name + ": upload");
       for (size_t o = 0; o < outs.size(); ++o)
-        if (outs[o].ptr) check(cudaMemset(outs[o].ptr, 0xff, k.outputs[o].elements * 4), name + ": poison");  // NaN
+        if (outs[o].ptr) check(cudaMemset(outs[o].ptr, 0xff, out_bytes(o)), name + ": poison");  // NaN
       for (size_t w = 0; w < work.size(); ++w)
         check(cudaMemset(work[w].ptr, 0xff, static_cast<size_t>(k.workspaces[w].bytes)), name + ": poison");
       for (const codegen::cuda::Launch& l : k.launches) {
@@ -155,7 +158,13 @@ class CudaRunner {
       std::vector<F> got;
       for (size_t o = 0; o < k.outputs.size(); ++o) {
         F host(k.outputs[o].elements);
-        check(cudaMemcpy(host.data(), out_ptr(o), host.size() * 4, cudaMemcpyDeviceToHost), name + ": download");
+        if (k.outputs[o].dtype == ir::DType::bf16) {
+          std::vector<uint16_t> bits(host.size());
+          check(cudaMemcpy(bits.data(), out_ptr(o), out_bytes(o), cudaMemcpyDeviceToHost), name + ": download");
+          for (size_t i = 0; i < bits.size(); ++i) host[i] = bf16_to_float(bits[i]);
+        } else {
+          check(cudaMemcpy(host.data(), out_ptr(o), out_bytes(o), cudaMemcpyDeviceToHost), name + ": download");
+        }
         got.push_back(std::move(host));
       }
       if (attempt == 0) {
@@ -443,6 +452,36 @@ TEST_F(CudaKernels, CrossEntropy) {
         "dlogits",
         run(codegen::cuda::cross_entropy_backward(c.N, c.V), {HostTensor::f32(logits), HostTensor::i32(targets)})[0],
         dlogits);
+  }
+}
+
+// The loss kernel of the fused lm head loss, run as listed (its first chunk
+// of `rows` rows): the chunk's loss over the count of all N targets, and its
+// d_logits rounded to bf16 (hence the bf16-sized tolerance).
+TEST_F(CudaKernels, LossChunkRows) {
+  struct Case {
+    int64_t N, V, rows;
+  };
+  for (const Case& c : std::vector<Case>{{40, 1000, 40}, {45, 259, 16}, {30, 64, 30}}) {
+    SCOPED_TRACE("loss chunk N=" + std::to_string(c.N) + " V=" + std::to_string(c.V) +
+                 " rows=" + std::to_string(c.rows));
+    F logits = random(c.rows * c.V, 3.0);
+    std::vector<int32_t> targets = ints(c.N, 0, static_cast<int32_t>(c.V));
+    std::uniform_real_distribution<double> u(0, 1);
+    for (int32_t& t : targets)
+      if (u(rng_) < 0.25) t = -1;
+    const int64_t count = cpu::count_targets(targets.data(), c.N);
+    std::vector<double> row_loss(c.N, 0.0);
+    F dlogits(c.rows * c.V);
+    cpu::cross_entropy_rows(row_loss.data(), dlogits.data(), logits.data(), targets.data(), c.rows, c.V, count);
+    const float loss = cpu::mean_loss(row_loss.data(), c.N, count);
+    const std::vector<HostTensor> in = {HostTensor::f32(logits), HostTensor::i32(targets)};
+    const F fwd = run(codegen::cuda::linear_cross_entropy_forward(c.N, c.V, c.rows), in)[0];
+    const std::vector<F> bwd = run(codegen::cuda::linear_cross_entropy_backward(c.N, c.V, c.rows), in);
+    EXPECT_NEAR(fwd[0], loss, 1e-5 * std::max(1.0f, std::fabs(loss))) << "forward mean loss";
+    EXPECT_NEAR(bwd[0][0], fwd[0], 1e-6 * std::max(1.0f, std::fabs(loss))) << "backward mean loss";
+    const double e = rel_l2(bwd[1], dlogits);
+    EXPECT_LT(e, 4e-3) << "bf16 dlogits: relative L2 " << e << ", " << worst(bwd[1], dlogits);
   }
 }
 

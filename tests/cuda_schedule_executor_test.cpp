@@ -136,12 +136,13 @@ Outcome on_emulated_device(const ir::Module& m, const ir::Schedule& s, bool clip
   return r;
 }
 
-Outcome on_gpu(const ir::Module& m, const ir::Schedule& s, bool clip) {
+Outcome on_gpu(const ir::Module& m, const ir::Schedule& s, bool clip, bool overlap = true) {
   runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
   store.init_random(21);
   const std::vector<std::vector<float>> before = masters(store);
   runtime::cuda::CudaScheduleExecutor exec(s, m, store, adamw(), clip ? kClip : 0.0f);
   exec.set_learning_rate(kLr);
+  exec.set_overlap_updates(overlap);
   Outcome r;
   for (const runtime::TokenBatch& b : batches(kSteps)) {
     exec.step(b.tokens.data(), b.targets.data());
@@ -150,6 +151,7 @@ Outcome on_gpu(const ir::Module& m, const ir::Schedule& s, bool clip) {
     r.h2d = exec.last_step().h2d_bytes;
     r.d2h = exec.last_step().d2h_bytes;
   }
+  exec.finish_updates();
   r.change = minus(masters(store), before);
   return r;
 }
@@ -222,6 +224,22 @@ TEST_F(CudaScheduleExecutorTest, TiedQwenMatchesEmulatedDevice) {
   expect_matches_emulated("tiny-qwen.json", standard_configs());
 }
 
+// Updates deferred past the step (runtime/update_tail.h) wait for nothing
+// but the next step's weight copies wait for them: the same program with
+// and without the overlap must give the same bits, step after step.
+TEST_F(CudaScheduleExecutorTest, DeferredUpdatesGiveTheSameBitsAsUpdatesInTheStep) {
+  for (const char* model : {"tiny.json", "tiny-qwen.json"}) {
+    SCOPED_TRACE(model);
+    const ir::Module m = lowered(model);
+    const ir::Schedule s = schedule_of(m, Config{2, 1, 2, true, true});
+    const Outcome in_step = on_gpu(m, s, true, false);
+    const Outcome deferred = on_gpu(m, s, true, true);
+    EXPECT_EQ(deferred.losses, in_step.losses);
+    EXPECT_EQ(deferred.norms, in_step.norms);
+    EXPECT_TRUE(deferred.change == in_step.change) << "the weights differ after " << kSteps << " steps";
+  }
+}
+
 TEST_F(CudaScheduleExecutorTest, SteadyStepsAllocateNothingAndMemoryIsThePlan) {
   const ir::Module m = lowered("tiny-qwen.json");
   const ir::Schedule s = schedule_of(m, Config{2, 1, 2, true, true});
@@ -244,6 +262,7 @@ TEST_F(CudaScheduleExecutorTest, SteadyStepsAllocateNothingAndMemoryIsThePlan) {
   for (size_t i = 1; i < data.size(); ++i) exec.step(data[i].tokens.data(), data[i].targets.data());
   ASSERT_EQ(cudaMemGetInfo(&free_after, &total), cudaSuccess);
   EXPECT_EQ(free_after, free_before) << "steps 2 and 3 allocated device memory";
+  exec.finish_updates();
   EXPECT_EQ(store.step(), 3);
 }
 

@@ -239,6 +239,38 @@ TEST(ScheduleExecutor, OperandOutsideItsBufferNamesTheInstruction) {
   }
 }
 
+// The clip factor needs every region's share of the norm exactly once,
+// before any update: a schedule measuring one twice, or updating early, is
+// refused naming what is wrong.
+TEST(ScheduleExecutor, NormSharesMustCoverEveryRegionOnceBeforeTheUpdates) {
+  ir::Module m = lowered("tiny.json");
+  const ir::Schedule base = passes::lower_to_schedule(m, options(1, 1, 2, false, true));
+  auto refusal = [&](const ir::Schedule& s) {
+    runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
+    try {
+      runtime::ScheduleExecutor exec(s, m, store, runtime::AdamWConfig{});
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  ir::Schedule twice = base;
+  for (ir::SchedInstr& in : twice.instrs)
+    if (in.op == ir::SchedOp::grad_norm && in.stage == "block" && in.instance == 1)
+      for (const ir::SchedInstr& other : base.instrs)
+        if (other.op == ir::SchedOp::grad_norm && other.stage == "block" && other.instance == 0)
+          in.operands.push_back(other.operands[0]);
+  EXPECT_NE(refusal(twice).find("block[0] is measured by 2 grad_norm"), std::string::npos) << refusal(twice);
+
+  ir::Schedule early = base;
+  auto first_update = std::find_if(early.instrs.begin(), early.instrs.end(),
+                                   [](const ir::SchedInstr& in) { return in.op == ir::SchedOp::optimizer_step; });
+  auto last_norm = std::find_if(early.instrs.rbegin(), early.instrs.rend(),
+                                [](const ir::SchedInstr& in) { return in.op == ir::SchedOp::grad_norm; });
+  std::iter_swap(first_update, last_norm);  // both on the cpu stream
+  EXPECT_NE(refusal(early).find("every update follows the last grad_norm"), std::string::npos) << refusal(early);
+}
+
 TEST(ScheduleExecutor, WaitForAnEventNeverRecordedIsADeadlockNotAHang) {
   ir::Module m = lowered("tiny.json");
   ir::Schedule s = passes::lower_to_schedule(m, options(1, 1, 2, false, true));

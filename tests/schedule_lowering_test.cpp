@@ -60,7 +60,25 @@ TEST(ScheduleLowering, EverySettingVerifies) {
               EXPECT_EQ(count(s, ir::SchedOp::launch, "block"), static_cast<int>(L * M));
               EXPECT_EQ(count(s, ir::SchedOp::launch, "block.bwd"), static_cast<int>(L * M));
               EXPECT_EQ(count(s, ir::SchedOp::recompute), static_cast<int>((L - (L + K - 1) / K) * M));
-              EXPECT_EQ(count(s, ir::SchedOp::grad_norm), clip ? 1 : 0);
+              // With clipping each region's share of the norm is measured as its
+              // slab lands, and the updates follow the last share in forward order.
+              EXPECT_EQ(count(s, ir::SchedOp::grad_norm), clip ? static_cast<int>(L) + 2 : 0);
+              if (clip) {
+                int last_norm = -1, first_update = -1;
+                std::vector<std::string> order;
+                for (int i = 0; i < static_cast<int>(s.instrs.size()); ++i) {
+                  if (s.instrs[static_cast<size_t>(i)].op == ir::SchedOp::grad_norm) last_norm = i;
+                  if (s.instrs[static_cast<size_t>(i)].op != ir::SchedOp::optimizer_step) continue;
+                  if (first_update < 0) first_update = i;
+                  order.push_back(s.instrs[static_cast<size_t>(i)].stage +
+                                  std::to_string(s.instrs[static_cast<size_t>(i)].instance));
+                }
+                EXPECT_LT(last_norm, first_update);
+                std::vector<std::string> forward = {"embed0"};
+                for (int64_t l = 0; l < L; ++l) forward.push_back("block" + std::to_string(l));
+                forward.push_back("head0");
+                EXPECT_EQ(order, forward);
+              }
             }
   }
 }

@@ -2,7 +2,7 @@
 // backward, one family per file: norm_kernels.cpp, rope_kernels.cpp,
 // attention_forward.cpp / attention_backward.cpp (attention_tc_*.cpp on
 // tensor cores), embedding_kernels.cpp, loss_kernels.cpp,
-// column_sum_kernels.cpp, elementwise_kernels.cpp.
+// loss_chunk_kernels.cpp, column_sum_kernels.cpp, elementwise_kernels.cpp.
 //
 // Each returns a KernelSource specialized to its shapes. Its `inputs` and
 // `outputs` follow the IR op's operand and result order (ir/ops.def), and its
@@ -102,6 +102,20 @@ KernelSource add_positions_backward(int64_t B, int64_t S, int64_t C, int64_t P);
 KernelSource cross_entropy_forward(int64_t N, int64_t V);
 /// inputs logits, targets; output dlogits of the mean loss.
 KernelSource cross_entropy_backward(int64_t N, int64_t V);
+
+// ---- the lm head fused with the loss (linear_cross_entropy[_grad]) ----
+// The loss over logits that cuBLASLt GEMMs make `rows` rows (one chunk) at a
+// time (loss_chunk_kernels.cpp): inputs logits[rows, V] (a chunk), targets
+// i32[N]; outputs loss f32[] and, for the gradient, dlogits bf16[rows, V] of
+// the chunk, scaled by the count over all N rows; workspaces row_loss
+// (double[N]) and count. Launches, by index: kLossChunkStart once (zero the
+// row losses, count the targets), kLossChunkRows once per chunk, one block
+// per row — the executor advances row_loss and targets to the chunk's first
+// row and sets the grid to the chunk's rows, so as listed the launches
+// compute the first chunk — then kLossChunkMean once (the ordered mean).
+inline constexpr int kLossChunkStart = 0, kLossChunkRows = 1, kLossChunkMean = 2;
+KernelSource linear_cross_entropy_forward(int64_t N, int64_t V, int64_t rows);
+KernelSource linear_cross_entropy_backward(int64_t N, int64_t V, int64_t rows);
 
 // ---- reductions ----
 /// input dy[N, O]; output db[O], the sum over rows.

@@ -2,16 +2,16 @@
 // is >= 0, as runtime/cpu/loss_kernels.cpp: sums of exponentials and the
 // mean in double (V reaches 150k). One block per row reads the row once
 // with an online max/sum; per-row losses then one ordered block sum give the
-// mean, so the bits do not depend on scheduling. (Fusing this with the lm
-// head GEMM in chunks, so no [N, V] logits exist, is a later step.)
+// mean, so the bits do not depend on scheduling. The lm head fused with the
+// loss, where no [N, V] logits exist, runs the same row code over chunks
+// (loss_chunk_kernels.cpp).
 #include <stdexcept>
 
 #include "codegen/cuda/kernels.h"
+#include "codegen/cuda/loss_source.h"
 
 namespace horizon::codegen::cuda {
 namespace {
-
-constexpr int kThreads = 256;
 
 constexpr const char* kRowStats = R"CUDA(
 // max of the row and the sum of exp(x - max), every thread gets both.
@@ -116,20 +116,20 @@ cross_entropy_backward(float* __restrict__ dlogits, const float* __restrict__ lo
 }
 )CUDA";
 
+using K = Arg::Kind;
+constexpr Dim3 kBlock{kLossThreads, 1, 1};
+
+}  // namespace
+
 SourceBuilder loss_source(const char* name, int64_t N, int64_t V) {
   if (N < 1 || V < 1)
     throw std::invalid_argument(std::string("CUDA codegen: ") + name +
                                 ": needs N >= 1 and V >= 1, got N=" + std::to_string(N) + " V=" + std::to_string(V));
   SourceBuilder b(name);
-  b.constant("N", N).constant("V", V).constant("VEC", V % 4 == 0 ? 4 : 1).constant("THREADS", kThreads);
+  b.constant("N", N).constant("V", V).constant("VEC", V % 4 == 0 ? 4 : 1).constant("THREADS", kLossThreads);
   b.text(kRowStats);
   return b;
 }
-
-using K = Arg::Kind;
-constexpr Dim3 kBlock{kThreads, 1, 1};
-
-}  // namespace
 
 KernelSource cross_entropy_forward(int64_t N, int64_t V) {
   KernelSource k = loss_source("cross_entropy_forward", N, V).text(kForward).finish();

@@ -1,5 +1,6 @@
 #include "codegen/cuda/module_kernels.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -176,6 +177,9 @@ class StageLowering {
       case Op::cross_entropy_grad:
         k = cross_entropy_backward(rows(x[0]), last_dim(x[0]));
         break;
+      case Op::linear_cross_entropy:
+      case Op::linear_cross_entropy_grad:
+        return loss_chunks(i);
       case Op::embedding_grad:
         k = embedding_backward(elements(x[1]), last_dim(x[0]), ir::attr_int(a, "rows"));
         break;
@@ -204,6 +208,17 @@ class StageLowering {
         throw std::logic_error(std::string("module_kernels: ") + ir::op_name(in.op) + " reached the single-op path");
     }
     return make(i, i, std::move(k), in.operands, in.results);
+  }
+
+  /// The loss kernel of a fused lm head loss: its logits (and d_logits)
+  /// are chunks the executor provides, bound to no stage value (-1).
+  StageKernel loss_chunks(int i) const {
+    const ir::Instr& in = s_.instrs[i];
+    const int64_t N = rows(in.operands[0]), V = type(in.operands[1]).shape[0].value;
+    const int64_t chunk = std::min(ir::attr_int(in.attrs, "chunk"), N);
+    if (in.op == Op::linear_cross_entropy)
+      return make(i, i, linear_cross_entropy_forward(N, V, chunk), {-1, in.operands[2]}, {in.results[0]});
+    return make(i, i, linear_cross_entropy_backward(N, V, chunk), {-1, in.operands[2]}, {in.results[0], -1});
   }
 
   const ir::Stage& s_;
@@ -260,6 +275,9 @@ std::string print_kernel(const StageKernel& k) {
     for (size_t i = 0; i < l.args.size(); ++i) t += (i ? ", " : "") + arg_name(src, l.args[i]);
     t += ")\n";
   }
+  if (std::count(k.inputs.begin(), k.inputs.end(), -1) > 0)
+    t += "//   loss_chunk_rows runs once per chunk of rows, after the cuBLASLt GEMM of the chunk's logits" +
+         std::string(src.outputs.size() > 1 ? " and before the GEMMs of its dh and dw" : "") + "\n";
   for (const Workspace& w : src.workspaces)
     t += "//   workspace " + w.name + ": " + std::to_string(w.bytes) + " bytes\n";
   return t + src.code + "\n";

@@ -2,8 +2,9 @@
 // instruction of every stage (embed, block, head and their backward stages),
 // with the fused elementwise groups of passes/fuse_elementwise as one kernel
 // each, specialized to a batch and sequence length. `linear*` ops are
-// cuBLASLt GEMMs and get no source. Used by `horizon compile --emit=cuda`
-// and by the CUDA stage executor.
+// cuBLASLt GEMMs and get no source; a fused lm head loss gets the source of
+// its loss kernel, which the executor runs between its chunks' GEMMs. Used
+// by `horizon compile --emit=cuda` and by the CUDA stage executor.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,11 @@ struct StageKernel {
   std::string stage;
   int first = 0, last = 0;   // instruction range [first, last]; a fused group spans several
   std::string instructions;  // those instructions as IR text, one per line
-  std::vector<int> inputs;   // stage values bound to source.inputs, in order
-  std::vector<int> outputs;  // stage values bound to source.outputs, in order
+  // Stage values bound to source.inputs and source.outputs, in order; -1 for
+  // a buffer the executor provides (the logits and d_logits chunks of a
+  // fused lm head loss, whose GEMMs it runs around the kernel).
+  std::vector<int> inputs;
+  std::vector<int> outputs;
   KernelSource source;
 };
 

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "ir/lm_head_loss.h"
 #include "runtime/cpu/stage_executor.h"
 
 namespace horizon::runtime {
@@ -13,12 +14,23 @@ const ir::Stage& stage(const ir::Module& m, const std::string& name) {
   return *s;
 }
 
+/// The forward head with its logits as a value of their own, for sampling:
+/// a lowered head computes its loss fused with the lm head (no logits).
+ir::Stage with_logits(const ir::Stage& head) {
+  ir::Stage s = head;
+  ir::split_lm_head_loss(s);
+  if (s.find_value("logits") < 0)
+    throw std::invalid_argument("stage head has no value %logits and no linear_cross_entropy to make it from");
+  return s;
+}
+
 }  // namespace
 
 struct CpuModel::Impl {
   const HostStore& store;
   const ir::Stage &embed, &block, &head, &head_bwd, &block_bwd, &embed_bwd;
-  CpuStageExecutor embed_x, block_x, head_logits, head_bwd_x, block_bwd_x, embed_bwd_x;
+  const ir::Stage head_split;
+  CpuStageExecutor embed_x, block_x, head_x, head_logits, head_bwd_x, block_bwd_x, embed_bwd_x;
   int64_t peak = 0;
 
   Impl(const ir::Module& m, const HostStore& s)
@@ -29,9 +41,11 @@ struct CpuModel::Impl {
         head_bwd(stage(m, "head.bwd")),
         block_bwd(stage(m, "block.bwd")),
         embed_bwd(stage(m, "embed.bwd")),
+        head_split(with_logits(head)),
         embed_x(embed),
         block_x(block),
-        head_logits(head, {"logits"}),
+        head_x(head),
+        head_logits(head_split, {"logits"}),
         head_bwd_x(head_bwd),
         block_bwd_x(block_bwd),
         embed_bwd_x(embed_bwd) {
@@ -114,7 +128,7 @@ float CpuModel::loss(const int32_t* tokens, const int32_t* targets, int64_t B, i
   Impl& m = *impl_;
   std::vector<std::vector<float>> xs = m.forward_blocks(tokens, B, S);
   std::vector<std::vector<float>> scratch;
-  auto out = m.head_logits.run(B, S, {xs.back().data(), targets}, m.weights(m.head, "head", 0, scratch));
+  auto out = m.head_x.run(B, S, {xs.back().data(), targets}, m.weights(m.head, "head", 0, scratch));
   return out[0].data[0];
 }
 
@@ -126,6 +140,11 @@ std::vector<float> CpuModel::logits(const int32_t* tokens, int64_t B, int64_t S)
   std::vector<int32_t> dummy(static_cast<size_t>(B * S), 0);
   auto out = m.head_logits.run(B, S, {xs.back().data(), dummy.data()}, m.weights(m.head, "head", 0, scratch));
   return std::move(out[1].data);
+}
+
+int64_t CpuModel::vocab() const {
+  const ir::Stage& s = impl_->head_split;
+  return s.values[s.find_value("logits")].type.shape.back().value;
 }
 
 }  // namespace horizon::runtime

@@ -34,6 +34,8 @@ class CpuModel {
   float loss(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq);
   /// Forward only: logits [batch, seq, vocab].
   std::vector<float> logits(const int32_t* tokens, int64_t batch, int64_t seq);
+  /// The vocabulary: the logits' last dim.
+  int64_t vocab() const;
 
   /// Peak bytes of activations and intermediates in the last call.
   int64_t last_peak_bytes() const;

@@ -19,6 +19,8 @@ void linear_forward(float* y, const float* x, const float* w, int64_t N, int64_t
 void linear_backward_x(float* dx, const float* dy, const float* w, int64_t N, int64_t I, int64_t O);
 /// dw[O, I] = dy[N, O]^T @ x[N, I]  (overwrites dw)
 void linear_backward_w(float* dw, const float* dy, const float* x, int64_t N, int64_t I, int64_t O);
+/// dw[O, I] += dy[N, O]^T @ x[N, I]
+void linear_backward_w_add(float* dw, const float* dy, const float* x, int64_t N, int64_t I, int64_t O);
 /// db[O] = sum over rows of dy[N, O]  (overwrites db)
 void bias_backward(float* db, const float* dy, int64_t N, int64_t O);
 
@@ -62,6 +64,26 @@ void add_positions_backward(float* dtable, const float* dy, int64_t B, int64_t S
 float cross_entropy_forward(const float* logits, const int32_t* targets, int64_t N, int64_t V);
 /// dlogits of the mean loss (rows with negative targets get zeros).
 void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V);
+/// Rows whose target is >= 0.
+int64_t count_targets(const int32_t* targets, int64_t N);
+/// The loss of each row (0 when masked) into row_loss[N] and, unless
+/// dlogits is null, each row's gradient of a mean over `count` targets
+/// (zeros when masked): the parts both loss kernels above are made of.
+void cross_entropy_rows(double* row_loss, float* dlogits, const float* logits, const int32_t* targets, int64_t N,
+                        int64_t V, int64_t count);
+/// The row losses summed in row order, over `count`; 0 when count is 0.
+float mean_loss(const double* row_loss, int64_t N, int64_t count);
+
+// ---- the lm head fused with the loss: h[N, C], w[V, C]; logits = h @ w^T ----
+// Computed `chunk` rows at a time (linear_loss_kernels.cpp), so no [N, V]
+// buffer exists; the loss is the mean of per-row losses summed in row order,
+// whatever the chunk. Chunks whose rows are all masked skip their GEMMs.
+/// cross_entropy(linear(h, w), targets).
+float linear_cross_entropy_forward(const float* h, const float* w, const int32_t* targets, int64_t N, int64_t C,
+                                   int64_t V, int64_t chunk);
+/// The same loss (returned), dh[N, C] and dw[V, C] (both overwritten).
+float linear_cross_entropy_backward(float* dh, float* dw, const float* h, const float* w, const int32_t* targets,
+                                    int64_t N, int64_t C, int64_t V, int64_t chunk);
 
 // ---- elementwise ops (unfused fallbacks; the JIT fuses chains of these) ----
 void add_forward(float* y, const float* a, const float* b, int64_t n);

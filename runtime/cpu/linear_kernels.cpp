@@ -1,6 +1,7 @@
 // Linear layers on the CPU: the three GEMMs of y = x @ w^T (w in Hugging Face
 // [out, in] layout) through OpenBLAS, and the bias gradient. The GEMMs use
-// beta = 0 so they overwrite their output, as the kernel interface promises.
+// beta = 0 so they overwrite their output, as the kernel interface promises,
+// except linear_backward_w_add (beta = 1), which sums dw over row chunks.
 #include <cblas.h>
 
 #include <algorithm>
@@ -43,6 +44,12 @@ void linear_backward_w(float* dw, const float* dy, const float* x, int64_t N, in
   if (N == 0) return fill_zero(dw, O * I);
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, as_blas(O), as_blas(I), as_blas(N), 1.0f, dy, as_blas(O), x,
               as_blas(I), 0.0f, dw, as_blas(I));
+}
+
+void linear_backward_w_add(float* dw, const float* dy, const float* x, int64_t N, int64_t I, int64_t O) {
+  if (O == 0 || I == 0 || N == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, as_blas(O), as_blas(I), as_blas(N), 1.0f, dy, as_blas(O), x,
+              as_blas(I), 1.0f, dw, as_blas(I));
 }
 
 void bias_backward(float* db, const float* dy, int64_t N, int64_t O) {

@@ -147,6 +147,18 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
     case Op::cross_entropy_grad:
       cpu::cross_entropy_backward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])));
       return;
+    case Op::linear_cross_entropy:
+      t.allocate(in.results[0])[0] = cpu::linear_cross_entropy_forward(
+          t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), rows(x[0]), last_dim(type(x[0])), type(x[1]).shape[0].value, attr("chunk"));
+      return;
+    case Op::linear_cross_entropy_grad: {
+      float* loss = t.allocate(in.results[0]);
+      float* dh = t.allocate(in.results[1]);
+      float* dw = t.allocate(in.results[2]);
+      loss[0] = cpu::linear_cross_entropy_backward(dh, dw, t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), rows(x[0]),
+                                                   last_dim(type(x[0])), type(x[1]).shape[0].value, attr("chunk"));
+      return;
+    }
     case Op::embedding_grad:
       cpu::embedding_backward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), t.elements(x[1]),
                               last_dim(type(x[0])), attr("rows"));

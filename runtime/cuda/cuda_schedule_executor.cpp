@@ -29,7 +29,12 @@ CudaScheduleExecutor::Impl::Impl(const ir::Schedule& s, const ir::Module& g, Hos
   resolve_copies();
   resolve_launches();
   create_events();
-  host_spans.resize(plan.schedule.instrs.size());
+  epoch = std::chrono::steady_clock::now();
+  const size_t n = plan.schedule.instrs.size();
+  cpu_start = std::make_unique<std::atomic<double>[]>(n);
+  cpu_end = std::make_unique<std::atomic<double>[]>(n);
+  for (size_t i = 0; i < n; ++i) cpu_start[i] = cpu_end[i] = -1;
+  plan_tail();
   // Zeroing and the stage executors' setup ran on the legacy stream, which
   // our non-blocking streams do not wait for.
   check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize", "preparing the schedule of " + plan.schedule.model);
@@ -38,6 +43,7 @@ CudaScheduleExecutor::Impl::Impl(const ir::Schedule& s, const ir::Module& g, Hos
 }
 
 CudaScheduleExecutor::Impl::~Impl() {
+  tail.reset();     // the last step's updates finish before the store is left alone
   workers.reset();  // no thread may enqueue while the streams go away
   for (OwnedStream& s : streams)
     if (s.get()) cudaStreamSynchronize(s.get());
@@ -99,6 +105,40 @@ void CudaScheduleExecutor::Impl::allocate() {
   host_allocated += batch_staging.allocated_bytes() + loss_host.allocated_bytes();
 }
 
+void CudaScheduleExecutor::Impl::plan_tail() {
+  tail = std::make_unique<UpdateTail>(static_cast<int>(store.regions().size()));
+  // The tail: the optimizer_steps after grad_norm. Without clipping the
+  // updates run as gradients land, interleaved with waits for the GPU, and
+  // the embedding's (needed first by the next forward) lands last: nothing
+  // is deferred.
+  const std::vector<int>& cpu = plan.programs[static_cast<size_t>(ir::Stream::cpu)];
+  size_t norm = cpu.size();
+  for (size_t k = 0; k < cpu.size(); ++k)
+    if (plan.instr(cpu[k]).op == ir::SchedOp::grad_norm) norm = k;
+  for (size_t k = norm + 1; k < cpu.size(); ++k) {
+    if (plan.instr(cpu[k]).op != ir::SchedOp::optimizer_step) {
+      tail_instrs.clear();
+      break;
+    }
+    tail_instrs.push_back(cpu[k]);
+  }
+  // The regions each stream_in reads (its own, and a tied tensor's home).
+  const auto& offsets = plan.store_offsets;
+  for (int i : plan.programs[static_cast<size_t>(ir::Stream::h2d)]) {
+    if (plan.instr(i).op != ir::SchedOp::stream_in) continue;
+    std::vector<int>& regions = regions_read[i];
+    for (const auto& [src, dst] : copy_pairs(plan.instr(i))) {
+      if (src.buffer != plan.store_buffer) continue;
+      const int r = static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), src.offset) - offsets.begin()) - 1;
+      if (r >= 0 && std::find(regions.begin(), regions.end(), r) == regions.end()) regions.push_back(r);
+    }
+  }
+}
+
+double CudaScheduleExecutor::Impl::host_now() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch).count();
+}
+
 char* CudaScheduleExecutor::Impl::address(const ir::Range& r) const {
   if (r.buffer == plan.store_buffer) return plan.store_weights(r);
   const size_t b = static_cast<size_t>(r.buffer);
@@ -130,7 +170,16 @@ CudaScheduleExecutor::CudaScheduleExecutor(const ir::Schedule& schedule, const i
 
 CudaScheduleExecutor::~CudaScheduleExecutor() = default;
 
-void CudaScheduleExecutor::set_learning_rate(float lr) { impl_->updates->set_learning_rate(lr); }
+void CudaScheduleExecutor::set_learning_rate(float lr) { impl_->step_lr = lr; }
+void CudaScheduleExecutor::set_overlap_updates(bool on) {
+  impl_->tail->wait_idle();
+  impl_->overlap_updates = on;
+}
+void CudaScheduleExecutor::finish_updates() { impl_->tail->wait_idle(); }
+void CudaScheduleExecutor::set_gradient_sink(GradientSink* sink) {
+  impl_->tail->wait_idle();  // a deferred update still running belongs to the step before
+  impl_->updates->set_gradient_sink(sink);
+}
 void CudaScheduleExecutor::set_timing(bool on) { impl_->timing = on; }
 const CudaStepMeasurements& CudaScheduleExecutor::last_step() const { return impl_->last; }
 int64_t CudaScheduleExecutor::device_bytes() const {
@@ -148,14 +197,12 @@ float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) 
   std::memcpy(m.batch_staging.get(), tokens, batch_bytes);
   std::memcpy(m.batch_staging.get() + batch_bytes, targets, batch_bytes);
   m.issued.reset();
-  m.updates->begin_step();
-  std::fill(m.host_spans.begin(), m.host_spans.end(), InstrSpan{});
 
   cudaStream_t compute = m.streams[0].get();
   try {
     // The batch goes in on compute, the only stream that reads it; the copy
     // streams start with the step's first event so spans share its origin.
-    m.host_begin = std::chrono::steady_clock::now();
+    m.host_begin = m.host_now();
     check_cuda(cudaEventRecord(m.step_begin.get(), compute), "cudaEventRecord", "the start of the step");
     for (int b : {m.plan.tokens_buffer, m.plan.targets_buffer})
       check_cuda(cudaMemcpyAsync(m.device_buffers[static_cast<size_t>(b)].get(),
@@ -170,9 +217,15 @@ float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) 
   } catch (...) {
     // Nothing enqueued may outlive the step it belongs to.
     for (OwnedStream& s : m.streams) cudaStreamSynchronize(s.get());
+    try {
+      m.tail->wait_idle();
+    } catch (...) {  // the first failure is the one to report
+    }
+    ++m.step_index;
     throw;
   }
   m.measure();
+  ++m.step_index;
   return static_cast<float>(m.last.loss);
 }
 

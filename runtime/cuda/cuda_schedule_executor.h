@@ -18,6 +18,7 @@
 
 #include "ir/module.h"
 #include "ir/schedule.h"
+#include "runtime/gradient_sink.h"
 #include "runtime/host_store.h"
 #include "runtime/optimizer.h"
 
@@ -62,15 +63,30 @@ class CudaScheduleExecutor {
   CudaScheduleExecutor(const CudaScheduleExecutor&) = delete;
   CudaScheduleExecutor& operator=(const CudaScheduleExecutor&) = delete;
 
+  /// The learning rate of the next step() (its updates may run after it returns).
   void set_learning_rate(float lr);
+  /// With clipping, the updates after the gradient norm run while the next
+  /// step begins (runtime/update_tail.h); on by default. Off runs them inside
+  /// the step, as a baseline with the same results.
+  void set_overlap_updates(bool on);
+  /// Blocks until every update of the steps run so far is in the store;
+  /// call before reading the store (validation, checkpoints). Rethrows a
+  /// failure of those updates.
+  void finish_updates();
+  /// Non-null: steps hand every tensor's gradient to `sink` and leave the
+  /// store unchanged (see gradient_sink.h); null: steps train. Deferred
+  /// updates hand theirs over after step() returns: call finish_updates()
+  /// before reading what the sink received.
+  void set_gradient_sink(GradientSink* sink);
   /// Events around every instruction (spans, busy times, the trace); on by
   /// default. Off leaves only the step time.
   void set_timing(bool on);
 
   /// One whole step on config.batch x config.seq tokens and targets (host
   /// memory); returns the mean micro-batch loss once the GPU finished it and
-  /// the CPU updated every region. A failed step leaves the store partly
-  /// updated and the streams idle.
+  /// the gradient norm is known. The updates may still be running (see
+  /// set_overlap_updates); the next step's weight copies wait for them. A
+  /// failed step leaves the store partly updated and the streams idle.
   float step(const int32_t* tokens, const int32_t* targets);
 
   const CudaStepMeasurements& last_step() const;

@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "runtime/emulated_streams.h"
 #include "runtime/host_updates.h"
 #include "runtime/resolved_schedule.h"
+#include "runtime/update_tail.h"
 
 namespace horizon::runtime::cuda {
 
@@ -106,6 +108,17 @@ struct CudaScheduleExecutor::Impl {
   std::map<std::pair<std::string, int>, std::unique_ptr<CudaStageExecutor>> executors;  // by (stage, stream)
   std::unique_ptr<HostUpdates> updates;
 
+  // Deferred updates (runtime/update_tail.h): the cpu stream's program up to
+  // and including its grad_norm runs in the step; the optimizer_steps after
+  // it (`tail_instrs`) run on `tail` while the next step begins, and a
+  // stream_in waits for the previous step's update of the regions it reads.
+  std::unique_ptr<UpdateTail> tail;
+  std::vector<int> tail_instrs;
+  std::map<int, std::vector<int>> regions_read;  // per stream_in: the store regions it copies from
+  bool overlap_updates = true;
+  int64_t step_index = 0;  // steps started by this executor
+  float step_lr = 0;       // the learning rate of the step being started
+
   // The program resolved to addresses, by instruction index.
   std::map<int, std::vector<CopyPlan>> copies;
   std::map<int, DeviceLaunch> launches;
@@ -124,8 +137,12 @@ struct CudaScheduleExecutor::Impl {
   std::array<OwnedEvent, 3> stream_done;  // per GPU stream: its last instruction of the step
   EmulatedEvents issued;
   std::unique_ptr<StreamWorkers> workers;
-  std::chrono::steady_clock::time_point host_begin;  // host time when step_begin was enqueued
-  std::vector<InstrSpan> host_spans;                 // per instruction of the cpu stream
+  // Host times of the cpu stream's instructions, seconds since `epoch`: the
+  // latest run of each, written by the thread that ran it (a tail runs into
+  // the next step, so spans are matched to a step's window when measured).
+  std::chrono::steady_clock::time_point epoch;
+  double host_begin = 0;  // when step_begin was enqueued
+  std::unique_ptr<std::atomic<double>[]> cpu_start, cpu_end;
   CudaStepMeasurements last;
 
   // cuda_schedule_executor.cpp
@@ -134,6 +151,8 @@ struct CudaScheduleExecutor::Impl {
   void allocate();
   char* address(const ir::Range& r) const;
   void finish_step();
+  void plan_tail();
+  double host_now() const;
 
   // cuda_schedule_executor_program.cpp
   void resolve_copies();
@@ -144,6 +163,7 @@ struct CudaScheduleExecutor::Impl {
   void run_stream(int stream);
   void issue_gpu(int index, cudaStream_t stream);
   void run_cpu(int index);
+  void run_cpu_program();
   void measure();
 };
 

@@ -41,20 +41,13 @@ double CudaStepMeasurements::d2h_gbps() const {
 void CudaScheduleExecutor::Impl::run_stream(int stream) {
   check_cuda(cudaSetDevice(device), "cudaSetDevice",
              std::string("the ") + ir::stream_name(static_cast<ir::Stream>(stream)) + " stream's issuing thread");
-  const bool gpu = is_gpu_stream(stream);
+  if (!is_gpu_stream(stream)) return run_cpu_program();
   for (int i : plan.programs[static_cast<size_t>(stream)]) {
     const ir::SchedInstr& in = plan.instr(i);
-    if (in.op == ir::SchedOp::wait) {
-      // Deadlocks (a wait for an event no stream will record) fail here, naming the waits.
-      const auto start = std::chrono::steady_clock::now();
-      issued.wait(in.event, stream, plan.wait_names[static_cast<size_t>(i)]);
-      if (!gpu) host_spans[static_cast<size_t>(i)].start = std::chrono::duration<double>(start - host_begin).count();
-    }
+    // Deadlocks (a wait for an event no stream will record) fail here, naming the waits.
+    if (in.op == ir::SchedOp::wait) issued.wait(in.event, stream, plan.wait_names[static_cast<size_t>(i)]);
     try {
-      if (gpu)
-        issue_gpu(i, streams[static_cast<size_t>(stream)].get());
-      else
-        run_cpu(i);
+      issue_gpu(i, streams[static_cast<size_t>(stream)].get());
     } catch (const UserError&) {
       throw;
     } catch (const std::exception& e) {
@@ -62,6 +55,42 @@ void CudaScheduleExecutor::Impl::run_stream(int stream) {
     }
   }
   issued.finish(stream);
+}
+
+void CudaScheduleExecutor::Impl::run_cpu_program() {
+  const int cpu = static_cast<int>(ir::Stream::cpu);
+  auto run = [&](int i) {
+    try {
+      run_cpu(i);
+    } catch (const UserError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw std::runtime_error(plan.where(i) + ": " + e.what());
+    }
+  };
+  // The previous step's tail first: AdamW's step count, the learning rate
+  // and the clip factor belong to one step at a time.
+  tail->wait_idle();
+  updates->set_learning_rate(step_lr);
+  updates->begin_step();
+  const bool defer = overlap_updates && !tail_instrs.empty();
+  const size_t in_step = plan.programs[static_cast<size_t>(cpu)].size() - (defer ? tail_instrs.size() : 0);
+  for (size_t k = 0; k < in_step; ++k) {
+    const int i = plan.programs[static_cast<size_t>(cpu)][k];
+    if (plan.instr(i).op == ir::SchedOp::wait) {
+      cpu_start[static_cast<size_t>(i)] = host_now();
+      issued.wait(plan.instr(i).event, cpu, plan.wait_names[static_cast<size_t>(i)]);
+    }
+    run(i);
+  }
+  issued.finish(cpu);
+  if (!defer) return;
+  tail->start(step_index, [this, run](const UpdateTail::RegionDone& done) {
+    for (int i : tail_instrs) {
+      run(i);
+      done(plan.updates.at(i).region);
+    }
+  });
 }
 
 void CudaScheduleExecutor::Impl::issue_gpu(int index, cudaStream_t stream) {
@@ -110,6 +139,9 @@ void CudaScheduleExecutor::Impl::issue_gpu(int index, cudaStream_t stream) {
       return;
     }
     case ir::SchedOp::stream_in:
+      // The previous step's update of every region this copy reads, if deferred.
+      tail->wait_regions(regions_read.at(index), step_index - 1);
+      [[fallthrough]];
     case ir::SchedOp::save:
     case ir::SchedOp::restore:
     case ir::SchedOp::offload:
@@ -127,8 +159,7 @@ void CudaScheduleExecutor::Impl::issue_gpu(int index, cudaStream_t stream) {
 
 void CudaScheduleExecutor::Impl::run_cpu(int index) {
   const ir::SchedInstr& in = plan.instr(index);
-  InstrSpan& span = host_spans[static_cast<size_t>(index)];
-  auto now = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - host_begin).count(); };
+  const size_t i = static_cast<size_t>(index);
   switch (in.op) {
     case ir::SchedOp::record:
       issued.record(in.event);
@@ -138,18 +169,18 @@ void CudaScheduleExecutor::Impl::run_cpu(int index) {
       if (by >= 0 && is_gpu_stream(by))
         check_cuda(cudaEventSynchronize(events[static_cast<size_t>(in.event)].get()), "cudaEventSynchronize",
                    "the CPU waiting for ^e" + std::to_string(in.event));
-      span.end = now();
+      cpu_end[i] = host_now();
       return;
     }
     case ir::SchedOp::grad_norm:
-      span.start = now();
-      updates->grad_norm();
-      span.end = now();
+      cpu_start[i] = host_now();
+      updates->grad_norm(index);
+      cpu_end[i] = host_now();
       return;
     case ir::SchedOp::optimizer_step:
-      span.start = now();
+      cpu_start[i] = host_now();
       updates->optimizer_step(index);
-      span.end = now();
+      cpu_end[i] = host_now();
       return;
     default:
       return;
@@ -169,12 +200,20 @@ void CudaScheduleExecutor::Impl::measure() {
   out.d2d_bytes = copy_bytes[2];
   out.busy_seconds.fill(0);
   out.spans.assign(plan.schedule.instrs.size(), InstrSpan{});
+  // The step's window on the host clock: a CPU instruction's latest run
+  // counts where it overlaps it — the previous step's deferred updates in,
+  // this step's out until the next window.
+  const double window_end = std::min(host_now(), host_begin + out.step_seconds);
   for (size_t i = 0; i < plan.schedule.instrs.size(); ++i) {
     const ir::SchedInstr& in = plan.schedule.instrs[i];
     InstrSpan& span = out.spans[i];
     if (!is_gpu_stream(static_cast<int>(in.stream))) {
-      span = host_spans[i];
-      if (span.start < 0) continue;
+      const double start = cpu_start[i], end = cpu_end[i];
+      if (start < 0) continue;
+      const double finish = end < start ? window_end : end;  // still running
+      if (finish <= host_begin) continue;
+      span.start = std::max(start, host_begin) - host_begin;
+      span.end = std::min(finish, window_end) - host_begin;
     } else {
       if (!span_recorded[i]) continue;
       span.start = seconds_between(step_begin.get(), span_begin[i].get());

@@ -4,6 +4,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "codegen/cuda/kernels.h"
 #include "codegen/cuda/nvrtc_compiler.h"
 #include "runtime/cuda/cubin_library.h"
 #include "runtime/cuda/cuda_check.h"
@@ -197,6 +198,61 @@ struct CudaStageExecutor::Impl {
     for (const Step& st : program.steps) run_step(st, b, stream);
   }
 
+  static void enqueue(KernelLaunch& l, dim3 grid, cudaStream_t stream, const std::string& what) {
+    const cudaError_t e =
+        cudaLaunchKernel(reinterpret_cast<const void*>(l.fn), grid, l.block, l.argv.data(), l.shared_bytes, stream);
+    if (e != cudaSuccess) check_cuda(e, "cudaLaunchKernel", what + ", entry " + l.entry);
+  }
+
+  /// A GEMM operand: in place, or its bf16 copy (narrowed first if the program says).
+  const void* operand(const GemmOperand& o, cudaStream_t stream, const std::string& what) {
+    if (o.bf16_offset < 0) return where[o.value];
+    void* copy = scratch.at(o.bf16_offset);
+    if (o.convert) operand_kernels->to_bf16(static_cast<const float*>(where[o.value]), copy, o.elements, stream, what);
+    return copy;
+  }
+
+  /// A fused lm head loss: the chunk loop, with the loss kernel's
+  /// row-indexed buffers (targets, row losses) advanced to each chunk.
+  void run_loss_chunks(const Step& st, const DeviceStageBindings& b, cudaStream_t stream) {
+    const LossChunks& c = st.loss;
+    const codegen::cuda::KernelSource& src = program.kernels[st.kernel].source;
+    char* row_loss = scratch.at(program.workspace_offsets[st.kernel][0]);
+    void* count = scratch.at(program.workspace_offsets[st.kernel][1]);
+    char* arena = static_cast<char*>(b.arena);
+    LossChunkRun run;
+    run.h_bf16 = operand(st.a, stream, st.what);
+    run.w = operand(st.b, stream, st.what);
+    run.logits = arena + c.logits;
+    if (c.backward) {
+      run.dh = static_cast<float*>(where[c.dh]);
+      run.dw = static_cast<float*>(where[c.dw]);
+      run.d_logits = arena + c.d_logits;
+      run.dw_accumulate = b.accumulate && st.beta_into_grad;
+    }
+    // The kernel's buffers (codegen/cuda/kernels.h): inputs logits, targets;
+    // outputs loss, dlogits; workspaces row_loss, count.
+    auto pointer = [&](const codegen::cuda::Arg& a, int64_t first_row) -> void* {
+      switch (a.kind) {
+        case codegen::cuda::Arg::Kind::input:
+          return a.index == 0 ? run.logits : static_cast<char*>(where[c.targets]) + first_row * 4;
+        case codegen::cuda::Arg::Kind::output:
+          return a.index == 0 ? where[c.loss] : run.d_logits;
+        case codegen::cuda::Arg::Kind::workspace:
+          return a.index == 0 ? row_loss + first_row * 8 : count;
+      }
+      return nullptr;
+    };
+    run.kernel = [&](int which, int64_t first_row, int64_t rows) {
+      KernelLaunch& l = launches[st.kernel][which];
+      const std::vector<codegen::cuda::Arg>& args = src.launches[which].args;
+      for (size_t i = 0; i < args.size(); ++i) l.values[i] = pointer(args[i], first_row);
+      const dim3 grid = which == codegen::cuda::kLossChunkRows ? dim3(static_cast<unsigned>(rows)) : l.grid;
+      enqueue(l, grid, stream, st.what);
+    };
+    enqueue_loss_chunks(c, run, *gemm, stream, st.what);
+  }
+
   /// Enqueues one step; GEMM operands are narrowed to bf16 first where the program says.
   void run_step(const Step& st, const DeviceStageBindings& b, cudaStream_t stream) {
     switch (st.kind) {
@@ -204,25 +260,19 @@ struct CudaStageExecutor::Impl {
         for (KernelLaunch& l : launches[st.kernel]) {
           for (size_t i = 0; i < l.args.size(); ++i)
             l.values[i] = l.args[i].value >= 0 ? where[l.args[i].value] : scratch.at(l.args[i].scratch);
-          const cudaError_t e = cudaLaunchKernel(reinterpret_cast<const void*>(l.fn), l.grid, l.block, l.argv.data(),
-                                                 l.shared_bytes, stream);
-          if (e != cudaSuccess) check_cuda(e, "cudaLaunchKernel", st.what + ", entry " + l.entry);
+          enqueue(l, l.grid, stream, st.what);
         }
         break;
       case Step::Kind::gemm: {
-        auto operand = [&](const GemmOperand& o) -> const void* {
-          if (o.bf16_offset < 0) return where[o.value];
-          void* copy = scratch.at(o.bf16_offset);
-          if (o.convert)
-            operand_kernels->to_bf16(static_cast<const float*>(where[o.value]), copy, o.elements, stream, st.what);
-          return copy;
-        };
-        const void* a = operand(st.a);
-        const void* bb = operand(st.b);
+        const void* a = operand(st.a, stream, st.what);
+        const void* bb = operand(st.b, stream, st.what);
         gemm->run(st.shape, a, bb, static_cast<float*>(where[st.result]), b.accumulate && st.beta_into_grad, stream,
                   st.what);
         break;
       }
+      case Step::Kind::loss_chunks:
+        run_loss_chunks(st, b, stream);
+        break;
       case Step::Kind::accumulate:
         if (b.accumulate)
           operand_kernels->accumulate(b.grads[st.grad], static_cast<const float*>(where[st.result]), st.elements,

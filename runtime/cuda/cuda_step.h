@@ -31,6 +31,7 @@ class CudaStep : public StepBackend {
   CudaStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store, const TrainConfig& config);
 
   StepResult step(const TokenBatch& batch, float lr) override;
+  void finish_updates() override { executor_.finish_updates(); }
   /// Validation on the GPU (a CudaEvaluator built on first use).
   bool evaluate(const std::vector<TokenBatch>& batches, double* loss) override;
 

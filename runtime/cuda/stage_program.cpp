@@ -20,11 +20,15 @@ std::string instr_text(const ir::Stage& s, const ir::Instr& in) {
   return t + ")";
 }
 
-/// One step before offsets are known: a kernel over [first, last] or a GEMM at `first`.
+/// One step before offsets are known: a kernel over [first, last], a GEMM at
+/// `first`, or a fused lm head loss (its loss kernel and GEMMs) at `first`.
 struct Spec {
   int first = 0, last = 0;
   int kernel = -1;  // -1: a GEMM
+  bool loss = false;
 };
+
+bool is_fused_loss(ir::Op op) { return op == ir::Op::linear_cross_entropy || op == ir::Op::linear_cross_entropy_grad; }
 
 class Builder {
  public:
@@ -70,9 +74,10 @@ class Builder {
     for (int i = 0; i < static_cast<int>(s_.instrs.size());) {
       if (auto k = kernel_at.find(i); k != kernel_at.end()) {
         const codegen::cuda::StageKernel& sk = p_.kernels[k->second];
-        for (int v : sk.inputs) require_home(v);
-        for (int v : sk.outputs) require_home(v);
-        specs_.push_back({i, sk.last, k->second});
+        const bool loss = is_fused_loss(s_.instrs[i].op);
+        for (int v : loss ? s_.instrs[i].operands : sk.inputs) require_home(v);
+        for (int v : loss ? s_.instrs[i].results : sk.outputs) require_home(v);
+        specs_.push_back({i, sk.last, k->second, loss});
         i = p_.kernels[k->second].last + 1;
       } else if (ir::op_kind(s_.instrs[i].op) == ir::OpKind::matmul) {
         for (int v : s_.instrs[i].operands) require_home(v);
@@ -96,17 +101,21 @@ class Builder {
   /// Under accumulate, a dw GEMM adds into its gradient itself unless
   /// another instruction must read the gradient alone.
   bool beta_into_grad(const Spec& sp, int v) const {
-    return sp.kernel < 0 && s_.instrs[sp.first].op == ir::Op::linear_grad_w && !read_[v];
+    const ir::Instr& in = s_.instrs[sp.first];
+    const bool dw = sp.kernel < 0 ? in.op == ir::Op::linear_grad_w
+                                  : in.op == ir::Op::linear_cross_entropy_grad && v == in.results[2];
+    return dw && !read_[v];
   }
 
   void lay_out_scratch() {
     int64_t operand = 0, workspace = 0, shared = 0, dedicated = 0, sink = 0;
     workspace_rel_.assign(p_.kernels.size(), {});
     for (const Spec& sp : specs_) {
-      if (sp.kernel < 0) {
+      if (sp.kernel < 0 || sp.loss) {  // GEMM operands; a fused loss's h
         for (int v : s_.instrs[sp.first].operands)
           if (type(v).dtype == ir::DType::f32) operand = std::max(operand, align(elements(v) * 2));
-      } else {
+      }
+      if (sp.kernel >= 0) {
         int64_t w = 0;
         std::vector<int64_t> offsets;
         for (const codegen::cuda::Workspace& ws : p_.kernels[sp.kernel].source.workspaces) {
@@ -148,15 +157,14 @@ class Builder {
   }
 
   void emit_steps() {
-    int held[2] = {-1, -1};      // the value each bf16 operand region holds
-    int64_t used[2] = {-1, -1};  // when each was last used, to evict the older
-    int64_t clock = 0;
     p_.workspace_offsets = workspace_rel_;
     for (auto& offsets : p_.workspace_offsets)
       for (int64_t& o : offsets) o += workspace_base_;
     for (const Spec& sp : specs_) {
       Step st;
-      if (sp.kernel >= 0) {
+      if (sp.loss) {
+        st = loss_step(sp);
+      } else if (sp.kernel >= 0) {
         const codegen::cuda::StageKernel& k = p_.kernels[sp.kernel];
         st.kind = Step::Kind::kernel;
         st.kernel = sp.kernel;
@@ -167,7 +175,7 @@ class Builder {
                                              first_line + " ...)") +
                   ", kernel " + k.source.describe();
       } else {
-        st = gemm_step(sp.first, held, used, clock);
+        st = gemm_step(sp.first);
       }
       p_.steps.push_back(st);
       for (int v : grads_of(sp)) {
@@ -187,7 +195,46 @@ class Builder {
     p_.gemm_shapes.erase(std::unique(p_.gemm_shapes.begin(), p_.gemm_shapes.end()), p_.gemm_shapes.end());
   }
 
-  Step gemm_step(int i, int held[2], int64_t used[2], int64_t& clock) {
+  /// A fused lm head loss: its chunk loop, h and w narrowed like GEMM operands.
+  Step loss_step(const Spec& sp) {
+    const int i = sp.first;
+    Step st;
+    st.kind = Step::Kind::loss_chunks;
+    st.kernel = sp.kernel;
+    st.loss = plan_loss_chunks(s_, plan_, i, B_, S_, p_.gemm_shapes);
+    st.what = "stage " + s_.name + ", instruction " + std::to_string(i) + " (" + instr_text(s_, s_.instrs[i]) + "), " +
+              std::to_string((st.loss.rows + st.loss.chunk - 1) / st.loss.chunk) + " chunk(s) of " +
+              std::to_string(st.loss.chunk) + " rows, kernel " + p_.kernels[sp.kernel].source.describe();
+    for (int v : {st.loss.h, st.loss.w})
+      if (type(v).dtype != ir::DType::f32 && type(v).dtype != ir::DType::bf16)
+        throw fail(i, "GEMM operand %" + s_.values[v].name + " is " + ir::dtype_name(type(v).dtype) +
+                          "; cuBLASLt GEMMs here read f32 (narrowed to bf16) or bf16");
+    bool pinned[2] = {false, false};
+    st.a = operand(st.loss.h, pinned);
+    st.b = operand(st.loss.w, pinned);
+    st.beta_into_grad = st.loss.backward && is_grad(st.loss.dw) && p_.staging[st.loss.dw] < 0;
+    return st;
+  }
+
+  /// GEMM operand `v`: in place when bf16, else its bf16 copy in an operand
+  /// region — the one already holding it, or the older one not `pinned` by
+  /// this step's other operand.
+  GemmOperand operand(int v, bool pinned[2]) {
+    GemmOperand o{v, elements(v), -1, false};
+    if (type(v).dtype == ir::DType::bf16) return o;
+    int r = held_[0] == v ? 0 : held_[1] == v ? 1 : -1;
+    if (r < 0) {
+      r = pinned[0] ? 1 : pinned[1] ? 0 : (used_[0] <= used_[1] ? 0 : 1);
+      held_[r] = v;
+      o.convert = true;
+    }
+    pinned[r] = true;
+    used_[r] = ++clock_;
+    o.bf16_offset = r * operand_size_;
+    return o;
+  }
+
+  Step gemm_step(int i) {
     const ir::Instr& in = s_.instrs[i];
     if (in.operands.size() != 2 || in.results.size() != 1) throw fail(i, "a linear op takes two operands, one result");
     const int a = in.operands[0], b = in.operands[1], y = in.results[0];
@@ -217,22 +264,8 @@ class Builder {
     p_.gemm_shapes.push_back(st.shape);
 
     bool pinned[2] = {false, false};
-    auto operand = [&](int v) {
-      GemmOperand o{v, elements(v), -1, false};
-      if (type(v).dtype == ir::DType::bf16) return o;
-      int r = held[0] == v ? 0 : held[1] == v ? 1 : -1;
-      if (r < 0) {
-        r = pinned[0] ? 1 : pinned[1] ? 0 : (used[0] <= used[1] ? 0 : 1);
-        held[r] = v;
-        o.convert = true;
-      }
-      pinned[r] = true;
-      used[r] = ++clock;
-      o.bf16_offset = r * operand_size_;
-      return o;
-    };
-    st.a = operand(a);
-    st.b = operand(b);
+    st.a = operand(a, pinned);
+    st.b = operand(b, pinned);
     return st;
   }
 
@@ -245,6 +278,9 @@ class Builder {
   std::vector<std::vector<int64_t>> workspace_rel_;      // per kernel, relative to the workspace region
   std::map<int, std::pair<bool, int64_t>> staging_rel_;  // value -> (dedicated?, offset in its region)
   int64_t operand_size_ = 0, workspace_base_ = 0;
+  int held_[2] = {-1, -1};      // the value each bf16 operand region holds
+  int64_t used_[2] = {-1, -1};  // when each was last used, to evict the older
+  int64_t clock_ = 0;
 };
 
 }  // namespace

@@ -11,7 +11,9 @@
 // of the same launch is reused (q, k and v projections read one copy of h).
 // Under `accumulate` a gradient is computed into staging and then added to
 // its accumulator, except a dw GEMM result nothing else reads, which the
-// GEMM adds itself (beta = 1).
+// GEMM adds itself (beta = 1). A fused lm head loss is one step of its own
+// (runtime/cuda/loss_chunks.h): GEMMs and its loss kernel over row chunks
+// in its arena scratch, h (and an fp32 w) narrowed like GEMM operands.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include "ir/module.h"
 #include "ir/schedule.h"
 #include "runtime/cuda/gemm.h"
+#include "runtime/cuda/loss_chunks.h"
 #include "runtime/cuda/value_homes.h"
 
 namespace horizon::runtime::cuda {
@@ -41,17 +44,19 @@ struct GemmOperand {
 };
 
 struct Step {
-  enum class Kind { kernel, gemm, accumulate };
+  enum class Kind { kernel, gemm, accumulate, loss_chunks };
   Kind kind = Kind::kernel;
   /// The stage, the instruction(s) and the kernel or GEMM with its shapes.
   std::string what;
-  // kernel
+  // kernel; loss_chunks: its loss kernel
   int kernel = -1;  // index into StageProgram::kernels
-  // gemm
+  // gemm; loss_chunks: `a` is h, `b` is w
   GemmShape shape;
   GemmOperand a, b;  // IR operand order
   int result = -1;
-  bool beta_into_grad = false;  // under accumulate: the GEMM adds into the gradient itself
+  bool beta_into_grad = false;  // under accumulate: the GEMM adds into the gradient itself (loss_chunks: dw)
+  // loss_chunks
+  LossChunks loss;
   // accumulate (only under DeviceStageBindings::accumulate)
   int grad = -1;  // index into Stage::grads; the value is `result`, staged at StageProgram::staging
   int64_t elements = 0;

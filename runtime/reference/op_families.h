@@ -31,5 +31,7 @@ std::vector<RefTensor> norm(ir::Op op, const Operands& in, const ir::Attrs& attr
 std::vector<RefTensor> position(ir::Op op, const Operands& in, const ir::Attrs& attrs);
 std::vector<RefTensor> attention(ir::Op op, const Operands& in, const ir::Attrs& attrs);
 std::vector<RefTensor> loss(ir::Op op, const Operands& in, const ir::Attrs& attrs);
+/// The fused lm head loss, as the composition of the ops it fuses (unchunked).
+std::vector<RefTensor> linear_loss(ir::Op op, const Operands& in, const ir::Attrs& attrs);
 
 }  // namespace horizon::reference::family

@@ -1,6 +1,7 @@
 // Reference linear layer (y = x w^T with w in Hugging Face [out, in] layout)
-// and its two gradients, and the cross-entropy loss: the mean over rows whose
-// target is >= 0 of logsumexp(logits) - logits[target].
+// and its two gradients, the cross-entropy loss: the mean over rows whose
+// target is >= 0 of logsumexp(logits) - logits[target], and the lm head fused
+// with it, as exactly that composition (chunking changes no math).
 #include <algorithm>
 #include <cmath>
 
@@ -98,6 +99,18 @@ std::vector<RefTensor> loss(ir::Op op, const Operands& in, const ir::Attrs&) {
           (std::exp(logits.data[n * V + v] - lse[n]) - (v == t ? 1.0 : 0.0)) / static_cast<double>(count);
   }
   return {d};
+}
+
+std::vector<RefTensor> linear_loss(ir::Op op, const Operands& in, const ir::Attrs& attrs) {
+  const RefTensor &h = *in[0], &w = *in[1], &targets = *in[2];
+  const RefTensor logits = linear(ir::Op::linear, {&h, &w}, attrs)[0];
+  RefTensor loss_value = loss(ir::Op::cross_entropy, {&logits, &targets}, attrs)[0];
+  if (op == ir::Op::linear_cross_entropy) return {loss_value};
+  require(op == ir::Op::linear_cross_entropy_grad, op, "not a fused lm head loss op");
+  const RefTensor d_logits = loss(ir::Op::cross_entropy_grad, {&logits, &targets}, attrs)[0];
+  RefTensor dh = linear(ir::Op::linear_grad_x, {&d_logits, &w}, attrs)[0];
+  RefTensor dw = linear(ir::Op::linear_grad_w, {&d_logits, &h}, attrs)[0];
+  return {std::move(loss_value), std::move(dh), std::move(dw)};
 }
 
 }  // namespace horizon::reference::family

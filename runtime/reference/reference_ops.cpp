@@ -118,6 +118,9 @@ std::vector<RefTensor> reference_op(ir::Op op, const std::vector<const RefTensor
     case ir::Op::cross_entropy:
     case ir::Op::cross_entropy_grad:
       return family::loss(op, operands, attrs);
+    case ir::Op::linear_cross_entropy:
+    case ir::Op::linear_cross_entropy_grad:
+      return family::linear_loss(op, operands, attrs);
   }
   family::require(false, op, "has no reference implementation");
   return {};

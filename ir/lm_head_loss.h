@@ -1,0 +1,16 @@
+// The fused lm head loss seen as the two ops it stands for. Readers of a
+// lowered forward head that need what the model wrote — the logits, to
+// sample from; the graph as written, for a Hugging Face export — split it
+// back. (passes/fuse_lm_head_loss makes the fused op.)
+#pragma once
+
+#include "ir/module.h"
+
+namespace horizon::ir {
+
+/// Replaces each `%loss = linear_cross_entropy(%h, %w, %t)` of `s` with
+/// `%logits = linear(%h, %w)` and `%loss = cross_entropy(%logits, %t)`; the
+/// new value is named "logits" (made unique). Returns whether it split any.
+bool split_lm_head_loss(Stage& s);
+
+}  // namespace horizon::ir
