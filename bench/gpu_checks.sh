@@ -25,7 +25,7 @@ for part in "${parts[@]}"; do
       grep -E "^\[ info" "$out/tests.log" | head -40 ;;
     sanitizers)
       for tool in memcheck racecheck; do
-        timeout 300 compute-sanitizer --tool "$tool" ./build/horizon train models/tiny.json --device cuda \
+        timeout 150 compute-sanitizer --tool "$tool" ./build/horizon train models/tiny.json --device cuda \
           --data "$out/corpus.txt" --steps 2 --batch 2 --seq 64 --eval-batches 1 >"$out/sanitizer-$tool.log" 2>&1
         echo "compute-sanitizer $tool: exit $?"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|hazard" "$out/sanitizer-$tool.log" | tail -3
       done ;;
