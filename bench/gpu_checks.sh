@@ -20,7 +20,7 @@ python3 -c "import random; r=random.Random(0); w='the host store streams weights
 for part in "${parts[@]}"; do
   case $part in
     tests)
-      ./build/horizon_tests --gtest_brief=1 >"$out/tests.log" 2>&1
+      timeout 420 ./build/horizon_tests --gtest_brief=1 >"$out/tests.log" 2>&1; echo "tests: exit $?"
       grep -E "FAILED|PASSED|SKIPPED|tests ran" "$out/tests.log" | tail -12
       grep -E "^\[ info" "$out/tests.log" | head -40 ;;
     sanitizers)

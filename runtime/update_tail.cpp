@@ -26,14 +26,15 @@ void UpdateTail::start(int64_t step, Work work) {
     if (busy_) throw std::logic_error("UpdateTail::start: the previous step's updates are still running");
     pending_ = std::move(work);
     pending_step_ = step;
+    started_through_ = step;
     busy_ = true;
   }
   cv_.notify_all();
 }
 
 void UpdateTail::wait_regions(const std::vector<int>& regions, int64_t step) {
-  if (step < 0) return;
   std::unique_lock<std::mutex> lock(mu_);
+  if (step < 0 || step > started_through_) return;  // that step updated everything inside it
   for (int r : regions) {
     cv_.wait(lock, [&] { return error_ || updated_through_[static_cast<size_t>(r)] >= step; });
     if (error_ && updated_through_[static_cast<size_t>(r)] < step)

@@ -44,9 +44,10 @@ class UpdateTail {
   /// Runs `work` on the tail thread as the updates of step `step`. The
   /// previous tail must be finished (call wait_idle first).
   void start(int64_t step, Work work);
-  /// Blocks until every region in `regions` is updated through step `step`
-  /// (a negative step returns at once). Rethrows the tail's failure instead
-  /// of waiting for an update that will not come.
+  /// Blocks until every region in `regions` is updated through step `step`.
+  /// Returns at once for a step that started no tail (it ran its updates
+  /// inside it) or a negative one. Throws on the tail's failure instead of
+  /// waiting for an update that will not come.
   void wait_regions(const std::vector<int>& regions, int64_t step);
   /// Blocks until no tail is running; rethrows (once) a failure of the last one.
   void wait_idle();
@@ -59,6 +60,7 @@ class UpdateTail {
   std::vector<int64_t> updated_through_;  // per region: the last step whose update of it completed
   Work pending_;
   int64_t pending_step_ = -1;
+  int64_t started_through_ = -1;  // the last step that started a tail
   bool busy_ = false, stop_ = false;
   std::exception_ptr error_;
   std::thread thread_;
