@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "cli/arguments.h"
 #include "cli/checkpoint.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
+#include "cli/memory_check.h"
 #include "cli/progress.h"
 #include "data/batch_sampler.h"
 #include "data/byte_tokenizer.h"
@@ -60,6 +62,9 @@ Arguments train_arguments() {
   a.option("beta2", "B2", "AdamW beta2", "0.95");
   a.option("clip", "C", "global gradient-norm clipping threshold, 0 to disable", "1.0");
   a.option("moments", "TYPE", "optimizer moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
+  a.option("host-mem", "SIZE",
+           "host memory the run may take, e.g. 120G; checked before anything is allocated (default: what the "
+           "machine has available)");
   a.option("seed", "N", "seed of initialization and data sampling", "1");
   a.option("eval-every", "K", "measure validation loss every K steps (0: only at the end)", "0");
   a.option("eval-batches", "N", "validation batches per evaluation", "4");
@@ -208,7 +213,26 @@ int run_train(const Args& args) {
   data::BatchSampler validation(dataset.validation(), B, S, seed + 1);
   const int64_t eval_batches = a.get_int("eval-batches");
 
-  runtime::HostStore store(model, parse_moments(a.get("moments")));
+  const codegen::cpu::MomentType moments = parse_moments(a.get("moments"));
+  const int64_t bytes_per_param = moments == codegen::cpu::MomentType::bf16 ? 8 : 12;
+  const float clip = static_cast<float>(a.get_double("clip"));
+  // The streamed schedule first: its host buffers are part of what must fit.
+  std::optional<ir::Schedule> schedule;
+  if (stream || cuda) {
+    passes::StreamingOptions opts;
+    opts.batch = B;
+    opts.seq = S;
+    opts.micro_batches = M;
+    opts.checkpoint_every = a.get_int("checkpoint-every");
+    opts.slots = a.get_int("slots");
+    opts.clip = clip > 0;
+    opts.bytes_per_param = bytes_per_param;
+    schedule = passes::lower_to_schedule(model, opts);
+  }
+  check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0,
+                    a.has("host-mem") ? static_cast<double>(a.get_bytes("host-mem")) : 0.0);
+
+  runtime::HostStore store(model, moments);
   store.init_random(seed);
   if (a.has("init")) load_weights(a.get("init"), store);
   if (a.has("resume")) resume_checkpoint(a.get("resume"), store);
@@ -223,7 +247,7 @@ int run_train(const Args& args) {
   cfg.adamw.beta1 = static_cast<float>(a.get_double("beta1"));
   cfg.adamw.beta2 = static_cast<float>(a.get_double("beta2"));
   cfg.adamw.weight_decay = static_cast<float>(a.get_double("weight-decay"));
-  cfg.clip = static_cast<float>(a.get_double("clip"));
+  cfg.clip = clip;
   cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
   cfg.micro_batches = M;
   // Resumed runs skip the batches the earlier run consumed, so data order matches an uninterrupted run.
@@ -245,30 +269,21 @@ int run_train(const Args& args) {
 
   std::unique_ptr<runtime::StepBackend> backend;
   std::unique_ptr<CudaReport> cuda_report;
-  if (stream || cuda) {
-    passes::StreamingOptions opts;
-    opts.batch = B;
-    opts.seq = S;
-    opts.micro_batches = M;
-    opts.checkpoint_every = a.get_int("checkpoint-every");
-    opts.slots = a.get_int("slots");
-    opts.clip = cfg.clip > 0;
-    opts.bytes_per_param = store.bytes_per_parameter();
-    ir::Schedule schedule = passes::lower_to_schedule(model, opts);
+  if (schedule) {
     int64_t arena = 0;
-    for (const ir::ArenaPlan& p : schedule.arena_plans) arena = std::max(arena, p.bytes);
+    for (const ir::ArenaPlan& p : schedule->arena_plans) arena = std::max(arena, p.bytes);
     std::printf("schedule: %lld instructions, %lld events | checkpoint every %lld (%s) | %lld slots | arena %s | "
                 "device %s, host %s\n",
-                static_cast<long long>(schedule.instrs.size()), static_cast<long long>(schedule.events),
-                static_cast<long long>(schedule.config.checkpoint_every),
-                schedule.config.host_checkpoints ? "host" : "device", static_cast<long long>(schedule.config.slots),
+                static_cast<long long>(schedule->instrs.size()), static_cast<long long>(schedule->events),
+                static_cast<long long>(schedule->config.checkpoint_every),
+                schedule->config.host_checkpoints ? "host" : "device", static_cast<long long>(schedule->config.slots),
                 format_bytes(static_cast<double>(arena)).c_str(),
-                format_bytes(static_cast<double>(schedule.bytes(ir::Place::gpu))).c_str(),
-                format_bytes(static_cast<double>(schedule.bytes(ir::Place::host))).c_str());
+                format_bytes(static_cast<double>(schedule->bytes(ir::Place::gpu))).c_str(),
+                format_bytes(static_cast<double>(schedule->bytes(ir::Place::host))).c_str());
     if (cuda)
-      backend = make_cuda_backend(schedule, model, store, cfg, cfg.steps, a.get("trace"), cuda_report);
+      backend = make_cuda_backend(*schedule, model, store, cfg, cfg.steps, a.get("trace"), cuda_report);
     else
-      backend = runtime::make_streamed_step(schedule, model, store, cfg);
+      backend = runtime::make_streamed_step(*schedule, model, store, cfg);
   } else {
     backend = runtime::make_unstreamed_step(model, store, cfg);
   }
@@ -279,12 +294,13 @@ int run_train(const Args& args) {
         data::Batch b = sampler.next();
         return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets)};
       },
-      [&] {
+      eval_batches > 0 ? runtime::Trainer::ValidationSource([&] {
         std::vector<runtime::TokenBatch> out;
         for (data::Batch& b : validation.validation_batches(eval_batches))
           out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets)});
         return out;
-      },
+      })
+                       : runtime::Trainer::ValidationSource(),  // --eval-batches 0: no validation
       [&](const runtime::StepMetrics& m) {
         progress.step(m);
         if (cuda_report) cuda_report->step(m, progress);
@@ -292,7 +308,8 @@ int run_train(const Args& args) {
   progress.finish();
   if (cuda_report) cuda_report->finish();
   if (progress.first_loss() >= 0)
-    std::printf("loss %.4f -> %.4f (validation %.4f)\n", progress.first_loss(), progress.last_loss(), progress.last_val_loss());
+    std::printf(progress.last_val_loss() >= 0 ? "loss %.4f -> %.4f (validation %.4f)\n" : "loss %.4f -> %.4f\n",
+                progress.first_loss(), progress.last_loss(), progress.last_val_loss());
 
   if (!save.empty()) {
     save_checkpoint(save, model, store);

@@ -7,8 +7,8 @@
 namespace horizon {
 namespace {
 
-int64_t status_kib(const char* key) {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
+int64_t proc_kib(const char* file, const char* key) {
+  std::FILE* f = std::fopen(file, "r");
   if (!f) return 0;
   char line[256];
   int64_t kib = 0;
@@ -24,7 +24,8 @@ int64_t status_kib(const char* key) {
 
 }  // namespace
 
-int64_t current_rss_bytes() { return status_kib("VmRSS:") * 1024; }
-int64_t peak_rss_bytes() { return status_kib("VmHWM:") * 1024; }
+int64_t current_rss_bytes() { return proc_kib("/proc/self/status", "VmRSS:") * 1024; }
+int64_t peak_rss_bytes() { return proc_kib("/proc/self/status", "VmHWM:") * 1024; }
+int64_t available_memory_bytes() { return proc_kib("/proc/meminfo", "MemAvailable:") * 1024; }
 
 }  // namespace horizon

@@ -1,5 +1,6 @@
-// Resident memory of this process (Linux /proc), for the memory column of
-// training metrics and the planner's predicted-vs-measured comparison.
+// Resident memory of this process and what the machine has left (Linux
+// /proc): the memory column of training metrics, the planner's
+// predicted-vs-measured comparison, and train's check before it allocates.
 #pragma once
 
 #include <cstdint>
@@ -10,5 +11,8 @@ namespace horizon {
 int64_t current_rss_bytes();
 /// Peak resident set size in bytes since the process started.
 int64_t peak_rss_bytes();
+/// Memory the kernel says a new allocation can get without swapping
+/// (MemAvailable); 0 where /proc/meminfo is unavailable.
+int64_t available_memory_bytes();
 
 }  // namespace horizon

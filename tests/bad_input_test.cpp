@@ -1,5 +1,6 @@
 // The bad-input catalogue: each kind of mistake a user can make in a model
 // description gets one line that names the file, the place and the fix.
+#include <filesystem>
 #include <gtest/gtest.h>
 
 #include "frontend/model_json.h"
@@ -159,6 +160,30 @@ TEST(BadInput, CliExitCodesAndOneLineErrors) {
 
   auto unknown = testing::run_horizon("frobnicate");
   EXPECT_EQ(unknown.exit_code, 1);
+}
+
+// A run that cannot fit in host memory is refused before anything is
+// allocated or written, naming what it needs and what would fit.
+TEST(BadInput, TrainRefusesARunLargerThanHostMemoryBeforeAllocating) {
+  testing::TempDir dir;
+  const std::string model = testing::source_path("models/tiny.json"), data = testing::source_path("README.md");
+  auto streamed = testing::run_horizon("train " + model + " --data " + data + " --steps 1 --stream --host-mem 20M" +
+                                       " --save " + (dir / "run"));
+  EXPECT_EQ(streamed.exit_code, 1);
+  for (const char* part : {"tiny does not fit: host memory: the step needs", "--host-mem allows 20.00 MiB", "nothing was allocated", "--clip 0"})
+    EXPECT_NE(streamed.err.find(part), std::string::npos) << streamed.err << "\n  lacks: " << part;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "the refused run created its --save directory";
+
+  auto unstreamed = testing::run_horizon("train " + model + " --data " + data + " --steps 1 --device cpu" +
+                                         " --moments f32 --host-mem 30M");
+  EXPECT_EQ(unstreamed.exit_code, 1);
+  EXPECT_NE(unstreamed.err.find("--moments bf16"), std::string::npos) << unstreamed.err;
+
+  auto fits = testing::run_horizon("train " + model + " --data " + data + " --steps 1 --batch 1 --seq 32" +
+                                   " --device cpu --eval-batches 0 --host-mem 1G");
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
+  EXPECT_EQ(fits.out.find("(validation"), std::string::npos) << "--eval-batches 0 still reported a validation loss";
+  EXPECT_EQ(fits.out.find(" val "), std::string::npos) << fits.out;
 }
 
 }  // namespace
