@@ -28,11 +28,7 @@ constexpr int64_t kBatch = 4, kSeq = 64;
 constexpr double kGradientTolerance = 2e-2;  // relative L2 per tensor (issue 5)
 constexpr double kLossTolerance = 1e-2;      // relative
 
-ir::Module lowered(const std::string& name) {
-  ir::Module m = frontend::load_model(testing::source_path("models/" + name));
-  passes::lower(m);
-  return m;
-}
+using testing::lowered;
 
 runtime::TokenBatch random_batch() {
   runtime::TokenBatch b{kBatch, kSeq, {}, {}};

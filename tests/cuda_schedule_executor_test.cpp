@@ -47,11 +47,7 @@ constexpr double kLossTolerance = 2e-2;         // relative
 constexpr double kChangeTolerance = 8e-2;       // relative L2 of the two steps' weight change, whole model
 constexpr double kTensorChangeTolerance = 0.5;  // the same per tensor
 
-ir::Module lowered(const std::string& name) {
-  ir::Module m = frontend::load_model(testing::source_path("models/" + name));
-  passes::lower(m);
-  return m;
-}
+using testing::lowered;
 
 std::vector<runtime::TokenBatch> batches(int64_t steps) {
   std::vector<runtime::TokenBatch> out;

@@ -22,11 +22,7 @@ namespace {
 
 constexpr int64_t kBatch = 4, kSeq = 16;
 
-ir::Module lowered(const std::string& name) {
-  ir::Module m = frontend::load_model(testing::source_path("models/" + name));
-  passes::lower(m);
-  return m;
-}
+using testing::lowered;
 
 runtime::TokenBatch random_batch() {
   runtime::TokenBatch b{kBatch, kSeq, {}, {}};

@@ -24,11 +24,7 @@ namespace {
 constexpr int64_t kBatch = 4, kSeq = 16, kSteps = 2;
 constexpr float kClip = 0.5f;  // small enough that clipping changes the update
 
-ir::Module lowered(const std::string& name) {
-  ir::Module m = frontend::load_model(testing::source_path("models/" + name));
-  passes::lower(m);
-  return m;
-}
+using testing::lowered;
 
 std::vector<runtime::TokenBatch> batches(int64_t vocab) {
   std::vector<runtime::TokenBatch> out;

@@ -14,11 +14,7 @@
 namespace horizon {
 namespace {
 
-ir::Module lowered(const std::string& name) {
-  ir::Module m = frontend::load_model(testing::source_path("models/" + name));
-  passes::lower(m);
-  return m;
-}
+using testing::lowered;
 
 int count(const ir::Schedule& s, ir::SchedOp op, const std::string& stage = "", int64_t instance = -2) {
   int n = 0;

@@ -8,7 +8,16 @@
 #include <random>
 #include <sstream>
 
+#include "frontend/model_json.h"
+#include "passes/lower.h"
+
 namespace horizon::testing {
+
+ir::Module lowered(const std::string& name) {
+  ir::Module m = frontend::load_model(source_path("models/" + name));
+  passes::lower(m);
+  return m;
+}
 
 std::string source_path(const std::string& relative) {
   // A test binary carried to another machine (the GPU box) finds the tree there.

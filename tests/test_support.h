@@ -7,12 +7,16 @@
 #include <initializer_list>
 #include <string>
 
+#include "ir/module.h"
 #include "support/error.h"
 
 namespace horizon::testing {
 
 /// Absolute path of a file in the source tree ("models/tiny.json").
 std::string source_path(const std::string& relative);
+
+/// models/NAME ("tiny.json") loaded and lowered (passes::lower).
+ir::Module lowered(const std::string& name);
 
 /// A fresh empty directory under the system temp dir, removed by the destructor.
 class TempDir {

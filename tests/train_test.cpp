@@ -17,11 +17,7 @@
 namespace horizon {
 namespace {
 
-ir::Module lowered(const std::string& name) {
-  ir::Module m = frontend::load_model(testing::source_path("models/" + name));
-  passes::lower(m);
-  return m;
-}
+using testing::lowered;
 
 // A small corpus with structure a model can learn quickly.
 data::TokenDataset corpus() {
