@@ -1,0 +1,32 @@
+// The GPU side of `horizon train`: the CUDA backend, built with its memory
+// printed, and the GPU metrics printed under the progress lines (per-step
+// lines, their mean at the end, the last step's trace). Without the CUDA
+// toolkit at build time make_cuda_backend refuses with a UserError.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cli/progress.h"
+#include "ir/module.h"
+#include "ir/schedule.h"
+#include "runtime/host_store.h"
+#include "runtime/trainer.h"
+
+namespace horizon::cli {
+
+class CudaReport {
+ public:
+  virtual ~CudaReport();
+  virtual void step(const runtime::StepMetrics& s, Progress& progress) = 0;
+  virtual void finish() = 0;
+};
+
+/// The CUDA step of `schedule`; `report` receives its metrics printer.
+std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule& schedule, const ir::Module& model,
+                                                        runtime::HostStore& store, const runtime::TrainConfig& cfg,
+                                                        int64_t total_steps, const std::string& trace,
+                                                        std::unique_ptr<CudaReport>& report);
+
+}  // namespace horizon::cli
