@@ -32,7 +32,9 @@ ThreadPool& ThreadPool::global() {
 void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
-  int64_t chunks = std::min<int64_t>(size(), (n + grain - 1) / grain);
+  // A few chunks per thread, taken in turn: a thread the OS preempts (a DMA
+  // interrupt, a CUDA thread) delays one small chunk instead of the whole loop.
+  int64_t chunks = std::min<int64_t>(int64_t{kChunksPerThread} * size(), (n + grain - 1) / grain);
   if (chunks <= 1 || t_inside_pool || workers_.empty()) {
     fn(0, n);
     return;

@@ -23,9 +23,11 @@ class ThreadPool {
   static ThreadPool& global();
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
+  static constexpr int kChunksPerThread = 4;
 
   /// Calls fn(begin, end) on disjoint chunks covering [0, n), at least `grain`
-  /// items each, on the pool and the calling thread; returns when all are done.
+  /// items each (up to kChunksPerThread per thread, handed out in turn), on
+  /// the pool and the calling thread; returns when all are done.
   /// Called from inside a worker it runs serially (no nested parallelism).
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 

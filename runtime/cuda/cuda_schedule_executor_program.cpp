@@ -27,8 +27,11 @@ OwnedStream::~OwnedStream() {
 }
 
 OwnedEvent::OwnedEvent(bool timing, const std::string& what) {
-  check_cuda(cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault : cudaEventDisableTiming),
-             "cudaEventCreateWithFlags", what);
+  // Blocking sync: a host thread waiting for the GPU sleeps instead of
+  // spinning on a core the CPU optimizer's threads need.
+  check_cuda(
+      cudaEventCreateWithFlags(&event_, (timing ? cudaEventDefault : cudaEventDisableTiming) | cudaEventBlockingSync),
+      "cudaEventCreateWithFlags", what);
 }
 
 OwnedEvent::~OwnedEvent() {
