@@ -100,8 +100,9 @@ struct ScheduleConfig {
   int64_t prefetch = 1;       // blocks streamed ahead of the one computing
   bool host_checkpoints = false;  // checkpoints offloaded to pinned host memory
   // Global-norm clipping needs every gradient before any update: each stage
-  // instance then gets its own host slab and all optimizer steps follow one
-  // grad_norm. Without clipping a layer is updated as soon as its gradient lands.
+  // instance then gets its own host slab and all optimizer steps follow the
+  // last grad_norm (and may run into the next step: docs/schedule-ir.md).
+  // Without clipping a layer is updated as soon as its gradient lands.
   bool clip = true;
 };
 

@@ -9,12 +9,15 @@
 //    the buffers a step starts with (store, tokens, targets);
 //  - provenance: an offload reads the accumulator its own stage instance
 //    wrote, an optimizer step reads the slab its own offload filled;
-//  - every streamed stage instance is updated exactly once.
+//  - every streamed stage instance is updated exactly once;
+//  - where updates are deferred into the next step (ir/step_pair.h), the
+//    first three checks hold for two back-to-back steps as well.
 #include <algorithm>
 #include <map>
 #include <set>
 
 #include "ir/schedule.h"
+#include "ir/step_pair.h"
 #include "support/error.h"
 
 namespace horizon::ir {
@@ -90,9 +93,11 @@ bool is_input(const Buffer& b) {
   return b.kind == BufferKind::store || b.name == "tokens" || b.name == "targets";
 }
 
-}  // namespace
-
-void verify_schedule(const Schedule& s) {
+// Every access inside its buffer; conflicting accesses of different streams
+// ordered by events; no read of bytes nothing ordered before it wrote.
+// `scope` prefixes the messages ("" for one step).
+void verify_accesses(const Schedule& s, const std::string& scope) {
+  auto fail = [&](const std::string& what, const std::string& fix = "") { ir::fail(scope + what, fix); };
   const size_t n = s.instrs.size();
   for (size_t i = 0; i < n; ++i)
     for (const Operand& op : s.instrs[i].operands) {
@@ -149,6 +154,16 @@ void verify_schedule(const Schedule& s) {
              "produce it first, or wait for its producer");
     }
   }
+}
+
+}  // namespace
+
+void verify_schedule(const Schedule& s) {
+  const size_t n = s.instrs.size();
+  verify_accesses(s, "");
+  // Updates that run into the next step must not race with it either.
+  if (!deferred_updates(s).empty())
+    verify_accesses(step_pair(s).schedule, "across two steps (deferred updates, docs/schedule-ir.md): ");
 
   // Provenance of gradients: the latest earlier writer of the bytes an offload
   // or an optimizer step reads must belong to the same stage instance.

@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "plan/cost_model.h"
+#include "ir/step_pair.h"
 #include "support/error.h"
 #include "support/numbers.h"
 
@@ -53,9 +54,23 @@ std::string where(const ir::Schedule& s, int i) {
                    "a wait needs a record that its stream reaches without waiting on the waiter");
 }
 
-}  // namespace
+// Idle time, memory and the bottleneck, once times and busy are known.
+void finish(SimResult& r, const ir::Schedule& s) {
+  for (StreamUse& u : r.streams) u.idle = r.step_seconds - u.busy;
+  r.gpu_bytes = s.bytes(ir::Place::gpu);
+  r.host_bytes = s.bytes(ir::Place::host);
+  const std::pair<ir::Stream, const char*> candidates[] = {{ir::Stream::h2d, "PCIe H2D"},
+                                                           {ir::Stream::d2h, "PCIe D2H"},
+                                                           {ir::Stream::compute, "GPU compute"},
+                                                           {ir::Stream::cpu, "CPU optimizer"}};
+  if (r.step_seconds > 0)
+    for (const auto& [stream, name] : candidates) {
+      double share = r.stream(stream).busy / r.step_seconds;
+      if (share > r.bottleneck_share) r.bottleneck_share = share, r.bottleneck = name;
+    }
+}
 
-SimResult simulate(const ir::Schedule& s, const ir::Module& graph, const Machine& machine) {
+SimResult simulate_once(const ir::Schedule& s, const ir::Module& graph, const Machine& machine) {
   const CostModel model(graph, s.config, machine);
   const int n = static_cast<int>(s.instrs.size());
   std::vector<InstrCost> costs(n);
@@ -151,19 +166,52 @@ SimResult simulate(const ir::Schedule& s, const ir::Module& graph, const Machine
     if (costs[i].resource == Resource::h2d_link) r.h2d_bytes += costs[i].bytes;
     if (costs[i].resource == Resource::d2h_link) r.d2h_bytes += costs[i].bytes;
   }
-  for (StreamUse& u : r.streams) u.idle = r.step_seconds - u.busy;
-  r.gpu_bytes = s.bytes(ir::Place::gpu);
-  r.host_bytes = s.bytes(ir::Place::host);
-  const std::pair<ir::Stream, const char*> candidates[] = {{ir::Stream::h2d, "PCIe H2D"},
-                                                           {ir::Stream::d2h, "PCIe D2H"},
-                                                           {ir::Stream::compute, "GPU compute"},
-                                                           {ir::Stream::cpu, "CPU optimizer"}};
-  if (r.step_seconds > 0)
-    for (const auto& [stream, name] : candidates) {
-      double share = r.stream(stream).busy / r.step_seconds;
-      if (share > r.bottleneck_share) r.bottleneck_share = share, r.bottleneck = name;
-    }
+  finish(r, s);
   return r;
+}
+
+// The second of two back-to-back steps: its window runs from the moment
+// the executor may start it (the first step's joins) to its last GPU
+// instruction or its own join, whichever is later; busy time is what any
+// instruction of either step spent inside the window.
+SimResult steady_state(const ir::Schedule& s, const ir::Module& graph, const Machine& machine) {
+  const ir::StepPair pair = ir::step_pair(s);
+  const SimResult both = simulate_once(pair.schedule, graph, machine);
+  double begin = 0, end = 0;
+  for (int j : pair.joins) begin = std::max(begin, both.times[static_cast<size_t>(j)].end);
+  const int n = static_cast<int>(s.instrs.size());
+  const std::vector<int> tail = ir::deferred_updates(s);
+  SimResult r;
+  r.times.assign(static_cast<size_t>(n), InstrTime{});
+  for (size_t i = 0; i < pair.schedule.instrs.size(); ++i) {
+    if (pair.step[i] != 1 || pair.original[i] < 0) continue;
+    const int o = pair.original[i];
+    const InstrTime& t = both.times[i];
+    r.times[static_cast<size_t>(o)] = {t.start - begin, t.end - begin};
+    const bool deferred = std::find(tail.begin(), tail.end(), o) != tail.end();
+    if (!deferred) end = std::max(end, t.end);
+  }
+  r.step_seconds = end - begin;
+  const CostModel model(graph, s.config, machine);
+  for (size_t i = 0; i < pair.schedule.instrs.size(); ++i) {
+    const ir::SchedInstr& in = pair.schedule.instrs[i];
+    const InstrCost c = model.cost(in);
+    if (c.resource == Resource::none || in.op == ir::SchedOp::wait) continue;
+    const double overlap = std::min(end, both.times[i].end) - std::max(begin, both.times[i].start);
+    if (overlap > 0) r.streams[static_cast<size_t>(in.stream)].busy += overlap;
+    if (pair.step[i] != 1) continue;
+    r.gemm_flops += c.gemm_flops;
+    if (c.resource == Resource::h2d_link) r.h2d_bytes += c.bytes;
+    if (c.resource == Resource::d2h_link) r.d2h_bytes += c.bytes;
+  }
+  finish(r, s);
+  return r;
+}
+
+}  // namespace
+
+SimResult simulate(const ir::Schedule& s, const ir::Module& graph, const Machine& machine) {
+  return ir::deferred_updates(s).empty() ? simulate_once(s, graph, machine) : steady_state(s, graph, machine);
 }
 
 }  // namespace horizon::plan

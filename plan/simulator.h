@@ -1,4 +1,4 @@
-// A discrete-event simulation of one training step: every stream runs its
+// A discrete-event simulation of a training step: every stream runs its
 // instructions in program order, a wait holds its stream until the matching
 // record has run, and the two PCIe lanes share the link's both-directions
 // capacity. It predicts the step time, where each stream idles and which
@@ -43,7 +43,10 @@ struct SimResult {
 };
 
 /// Simulates `s` on `machine`; `graph` is the lowered module the schedule
-/// launches. A wait that can never be satisfied (its event is never recorded,
+/// launches. Where the schedule defers updates into the next step (with
+/// clipping), the result is the steady state: the second of two
+/// back-to-back steps (ir/step_pair.h), its busy times including the
+/// first step's updates that run inside it. A wait that can never be satisfied (its event is never recorded,
 /// or recorded only behind another blocked wait) is a UserError naming every
 /// blocked stream; so is an event recorded twice.
 SimResult simulate(const ir::Schedule& s, const ir::Module& graph, const Machine& machine);

@@ -236,6 +236,29 @@ TEST(ScheduleVerifier, RejectsADoubleUpdateAndAMissingOne) {
   EXPECT_NE(verify_error(t).find("head[0] is updated 0 times"), std::string::npos) << verify_error(t);
 }
 
+// Updates deferred into the next step (clipping) are checked against that
+// step too: an update that also read the host checkpoints would race with
+// the next forward's saves, which wait only for the embedding's update.
+TEST(ScheduleVerifier, RejectsADeferredUpdateRacingWithTheNextStep) {
+  passes::StreamingOptions o;
+  o.batch = 2;
+  o.seq = 16;
+  o.host_checkpoints = 1;
+  ir::Schedule s = passes::lower_to_schedule(lowered("tiny.json"), o);
+  EXPECT_EQ(verify_error(s), "");
+  const int ckpt = s.find_buffer("ckpt");
+  ASSERT_GE(ckpt, 0);
+  for (size_t i = s.instrs.size(); i-- > 0;)
+    if (s.instrs[i].op == ir::SchedOp::optimizer_step) {
+      // grad_tied: the role the provenance check leaves to the tied head.
+      s.instrs[i].operands.push_back(ir::Operand{"grad_tied", {ckpt, 0, s.buffers[static_cast<size_t>(ckpt)].bytes}, false});
+      break;
+    }
+  const std::string error = verify_error(s);
+  EXPECT_NE(error.find("across two steps"), std::string::npos) << error;
+  EXPECT_NE(error.find("race on %ckpt"), std::string::npos) << error;
+}
+
 TEST(ScheduleVerifier, RejectsAReadOfUnwrittenData) {
   ir::Schedule s = victim();
   for (auto& in : s.instrs)

@@ -357,5 +357,34 @@ TEST(Simulator, LoweredStepTimelineIsConsistent) {
   EXPECT_GT(r.gemm_flops, 0);
 }
 
+// With clipping the updates run into the next step: the prediction is the
+// steady state. A slow CPU optimizer then bounds the step (it is busy nearly
+// all of it, the forward waiting layer by layer), and a fast one leaves the
+// step as short as without clipping.
+TEST(Simulator, DeferredUpdatesPredictTheSteadyState) {
+  ir::Module tiny = lowered_tiny();
+  passes::StreamingOptions o;
+  o.batch = 8;
+  o.seq = 128;
+  ir::Schedule clipped = passes::lower_to_schedule(tiny, o);
+  o.clip = false;
+  ir::Schedule unclipped = passes::lower_to_schedule(tiny, o);
+
+  plan::Machine slow = plan::default_machine();
+  slow.cpu_adamw_gparams = 1e-3;  // 3.3 s of updates for tiny's 3.3 M parameters
+  plan::SimResult r = plan::simulate(clipped, tiny, slow);
+  EXPECT_EQ(r.bottleneck, "CPU optimizer");
+  EXPECT_GT(r.bottleneck_share, 0.95);
+  EXPECT_LE(r.bottleneck_share, 1.0 + 1e-9);
+  EXPECT_NEAR(r.step_seconds, 3.3, 0.2);
+
+  plan::Machine fast = plan::default_machine();
+  fast.cpu_adamw_gparams = 1e6;
+  fast.host_memory_gbps = 1e6;
+  const double with_clip = plan::simulate(clipped, tiny, fast).step_seconds;
+  const double without = plan::simulate(unclipped, tiny, fast).step_seconds;
+  EXPECT_NEAR(with_clip, without, 0.1 * without);
+}
+
 }  // namespace
 }  // namespace horizon
