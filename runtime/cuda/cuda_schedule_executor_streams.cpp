@@ -211,7 +211,7 @@ void CudaScheduleExecutor::Impl::measure() {
       const double start = cpu_start[i], end = cpu_end[i];
       if (start < 0) continue;
       const double finish = end < start ? window_end : end;  // still running
-      if (finish <= host_begin) continue;
+      if (finish <= host_begin || start >= window_end) continue;  // before or after this step's window
       span.start = std::max(start, host_begin) - host_begin;
       span.end = std::min(finish, window_end) - host_begin;
     } else {
