@@ -175,7 +175,10 @@ void CudaScheduleExecutor::set_overlap_updates(bool on) {
   impl_->tail->wait_idle();
   impl_->overlap_updates = on;
 }
-void CudaScheduleExecutor::finish_updates() { impl_->tail->wait_idle(); }
+void CudaScheduleExecutor::finish_updates() {
+  impl_->tail->wait_idle();
+  impl_->add_deferred_spans();
+}
 void CudaScheduleExecutor::set_gradient_sink(GradientSink* sink) {
   impl_->tail->wait_idle();  // a deferred update still running belongs to the step before
   impl_->updates->set_gradient_sink(sink);

@@ -71,7 +71,8 @@ class CudaScheduleExecutor {
   void set_overlap_updates(bool on);
   /// Blocks until every update of the steps run so far is in the store;
   /// call before reading the store (validation, checkpoints). Rethrows a
-  /// failure of those updates.
+  /// failure of those updates. last_step() then also has the spans of the
+  /// last step's deferred updates (after its window; not in its busy time).
   void finish_updates();
   /// Non-null: steps hand every tensor's gradient to `sink` and leave the
   /// store unchanged (see gradient_sink.h); null: steps train. Deferred

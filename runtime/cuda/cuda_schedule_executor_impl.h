@@ -165,6 +165,7 @@ struct CudaScheduleExecutor::Impl {
   void run_cpu(int index);
   void run_cpu_program();
   void measure();
+  void add_deferred_spans();
 };
 
 inline bool is_gpu_stream(int stream) { return stream != static_cast<int>(ir::Stream::cpu); }

@@ -223,4 +223,17 @@ void CudaScheduleExecutor::Impl::measure() {
   }
 }
 
+// Once the last step's deferred updates are done, its timeline (the trace
+// written at the end of training) shows them after its GPU work; its busy
+// times stay those of its window.
+void CudaScheduleExecutor::Impl::add_deferred_spans() {
+  if (step_index == 0) return;
+  for (int i : tail_instrs) {
+    InstrSpan& span = last.spans[static_cast<size_t>(i)];
+    const double start = cpu_start[static_cast<size_t>(i)], end = cpu_end[static_cast<size_t>(i)];
+    if (span.start >= 0 || start < host_begin || end < start) continue;
+    span = {start - host_begin, end - host_begin};
+  }
+}
+
 }  // namespace horizon::runtime::cuda
