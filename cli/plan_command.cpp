@@ -11,6 +11,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "ir/step_pair.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
 #include "passes/lower.h"
@@ -226,7 +227,9 @@ int run_plan(const Args& args) {
   const plan::SimResult r = plan::simulate(s, graph, machine);
   const double step = r.step_seconds;
   const double model_flops = flops_per_token(graph, c.seq) * static_cast<double>(tokens);
-  std::printf("step (simulated)\n");
+  std::printf(ir::deferred_updates(s).empty()
+                  ? "step (simulated)\n"
+                  : "step (simulated, steady state: the updates after the gradient norm overlap the next step)\n");
   std::printf("  %-24s %s s\n", "step time", fmt("%.4g", step).c_str());
   std::printf("  %-24s %s\n", "tokens/s",
               format_count(static_cast<int64_t>(static_cast<double>(tokens) / step)).c_str());
