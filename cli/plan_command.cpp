@@ -11,9 +11,9 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
-#include "ir/step_pair.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
+#include "ir/step_pair.h"
 #include "passes/lower.h"
 #include "passes/schedule_pipeline.h"
 #include "plan/chrome_trace.h"
@@ -23,6 +23,9 @@
 #include "plan/simulator.h"
 #include "support/error.h"
 #include "support/numbers.h"
+#ifdef HORIZON_HAVE_CUDA
+#include "runtime/cuda/stage_scratch.h"
+#endif
 
 namespace horizon::cli {
 
@@ -213,7 +216,13 @@ int run_plan(const Args& args) {
       static_cast<long long>(c.prefetch), c.clip ? "on" : "off");
 
   const plan::MemoryTable host = plan::host_memory(s, graph, machine.host_bytes);
-  const plan::MemoryTable gpu = plan::gpu_memory(s, machine.gpu_bytes);
+  plan::MemoryTable gpu = plan::gpu_memory(s, machine.gpu_bytes);
+#ifdef HORIZON_HAVE_CUDA
+  // What the CUDA executor allocates beyond the schedule's buffers.
+  const double scratch = static_cast<double>(runtime::cuda::planned_stage_scratch(s, graph));
+  gpu.lines.push_back({"CUDA stage scratch", scratch, "GEMM workspaces, bf16 operand copies"});
+  gpu.total += scratch;
+#endif
   const int64_t fit = plan::largest_micro_batch(graph, options);
   std::cout << plan::format_memory_table(host) << "\n" << plan::format_memory_table(gpu);
   std::printf("  largest micro-batch that fits: %lld sequences (%s tokens)\n\n", static_cast<long long>(fit),

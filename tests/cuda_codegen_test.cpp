@@ -21,7 +21,10 @@
 #include "codegen/cuda/nvrtc_compiler.h"
 #include "frontend/model_json.h"
 #include "passes/lower.h"
+#include "passes/schedule_pipeline.h"
 #include "runtime/cpu/kernels.h"
+#include "runtime/cuda/gemm.h"
+#include "runtime/cuda/stage_scratch.h"
 #include "runtime/thread_pool.h"
 #include "tests/test_support.h"
 
@@ -91,6 +94,24 @@ TEST(CudaCodegen, CompilesEveryKernelOfLlama1bHeadDim128) { compile_model("model
 
 // The loss kernel of the fused lm head loss at real vocabularies (Llama 2,
 // Qwen2.5 with its chunk of 288 rows) and at an odd V (scalar loads).
+// The plan counts the CUDA executor's stage scratch (host work: the stage
+// programs, no GPU): one executor per stage and stream, each with a
+// cuBLASLt workspace when the stage has GEMMs.
+TEST(CudaCodegen, PlanCountsTheStageScratch) {
+  ir::Module m = lowered("models/tiny.json");
+  passes::StreamingOptions o;
+  o.batch = 2;
+  o.seq = 64;
+  const ir::Schedule s = passes::lower_to_schedule(m, o);
+  const int64_t scratch = runtime::cuda::planned_stage_scratch(s, m);
+  // embed (no GEMM), block, head.bwd, block.bwd, embed.bwd on compute: 3 with GEMMs.
+  EXPECT_GE(scratch, 3 * runtime::cuda::CublasLtGemm::kDefaultWorkspaceBytes);
+  EXPECT_LT(scratch, 5 * runtime::cuda::CublasLtGemm::kDefaultWorkspaceBytes);
+  auto plan = testing::run_horizon("plan " + testing::source_path("models/tiny.json") + " --batch 2 --seq 64");
+  EXPECT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("CUDA stage scratch"), std::string::npos) << plan.out;
+}
+
 TEST(CudaCodegen, CompilesTheLossChunkKernels) {
   std::vector<KernelSource> sources;
   for (const auto& [N, V, rows] :

@@ -33,6 +33,7 @@
 #include "runtime/cuda/cuda_schedule_executor.h"
 #include "runtime/cuda/cuda_step.h"
 #include "runtime/cuda/cuda_step_trace.h"
+#include "runtime/cuda/stage_scratch.h"
 #include "runtime/schedule_executor.h"
 #include "support/error.h"
 #include "support/random.h"
@@ -248,6 +249,11 @@ TEST_F(CudaScheduleExecutorTest, SteadyStepsAllocateNothingAndMemoryIsThePlan) {
   exec.set_learning_rate(kLr);
 
   EXPECT_EQ(exec.device_bytes(), s.bytes(ir::Place::gpu) + exec.scratch_bytes());
+  // `horizon plan` predicts the stage scratch from the same programs; only
+  // the 16-byte landing slot of scalar outputs is the executor's own.
+  const int64_t planned = runtime::cuda::planned_stage_scratch(s, m);
+  EXPECT_GE(exec.scratch_bytes(), planned);
+  EXPECT_LE(exec.scratch_bytes(), planned + 16);
   const int64_t taken = static_cast<int64_t>(free_before_build) - static_cast<int64_t>(free_after_build);
   EXPECT_GE(taken, s.bytes(ir::Place::gpu)) << "the schedule's buffers are not all on the device";
 
