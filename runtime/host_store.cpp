@@ -84,9 +84,9 @@ void HostStore::set_master(int t, const float* values) {
   uint16_t* hi = w_hi(t);
   uint16_t* lo = w_lo(t);
   for (int64_t i = 0; i < layout_.tensors[t].elements; ++i) {
-    uint32_t bits = std::bit_cast<uint32_t>(values[i]);
-    hi[i] = static_cast<uint16_t>(bits >> 16);
-    lo[i] = static_cast<uint16_t>(bits & 0xffffu);
+    const MasterPlanes p = split_master(values[i]);
+    hi[i] = p.hi;
+    lo[i] = p.lo;
   }
   std::memset(m(t), 0, static_cast<size_t>(layout_.tensors[t].elements * moment_bytes(moments_)));
   std::memset(v(t), 0, static_cast<size_t>(layout_.tensors[t].elements * moment_bytes(moments_)));
@@ -96,7 +96,7 @@ void HostStore::get_master(int t, float* out) const {
   const uint16_t* hi = w_hi(t);
   const uint16_t* lo = w_lo(t);
   for (int64_t i = 0; i < layout_.tensors[t].elements; ++i)
-    out[i] = std::bit_cast<float>(static_cast<uint32_t>(hi[i]) << 16 | lo[i]);
+    out[i] = join_master(hi[i], lo[i]);
 }
 
 void HostStore::get_working(int t, float* out) const {

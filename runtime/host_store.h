@@ -2,8 +2,9 @@
 // One contiguous region per forward-stage instance (embed, each block, head),
 // so a layer's weights move to a device in one copy. Inside a region, four
 // planes: w_hi, w_lo, m, v. The fp32 master weight is split into two planes
-// of 16 bits: w_hi is its upper half — which *is* the bf16 working weight
-// (rounded toward zero), streamed as is — and w_lo the lower half. With bf16
+// of 16 bits (support/bf16.h split_master): w_hi *is* the bf16 working weight
+// (rounded to nearest), streamed as is, and w_lo the lower half of the fp32
+// bits, which with w_hi gives the master back exactly. With bf16
 // moments a parameter costs 8 bytes (12 with fp32 moments). See DESIGN.md for
 // the measurements behind this layout.
 #pragma once

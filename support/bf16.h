@@ -23,10 +23,35 @@ inline uint16_t float_to_bf16(float f) {
   return static_cast<uint16_t>(u >> 16);
 }
 
-/// The upper half of f32's bits: bfloat16 rounded toward zero. With the lower
-/// half kept beside it, the two halves are the exact f32 (the split master
-/// weight of DESIGN.md), which round-to-nearest would not allow.
+/// The upper half of f32's bits: bfloat16 rounded toward zero.
 inline uint16_t float_to_bf16_truncate(float f) { return static_cast<uint16_t>(std::bit_cast<uint32_t>(f) >> 16); }
+
+/// The split master weight (DESIGN.md): an f32 held as two 16-bit planes.
+/// `hi` is the bf16 working weight the GPU streams, rounded to nearest (ties
+/// away from zero), as autocast rounds; `lo` is the f32's lower 16 bits, and
+/// its top bit says whether rounding carried into `hi`, so the pair is the
+/// exact f32. Infinities and NaN keep the truncated `hi` (exponent all ones:
+/// no carry); a finite value that would round to infinity (|x| at or above
+/// 0x7F7F8000, 3.39e38) is stored as 0x?F7F7FFF, the largest value that does
+/// not. The CPU JIT's AdamW (codegen/cpu/emit_adamw.cpp) does the same.
+struct MasterPlanes {
+  uint16_t hi, lo;
+};
+
+inline bool bf16_is_special(uint32_t hi) { return (hi & 0x7f80u) == 0x7f80u; }
+
+inline MasterPlanes split_master(float f) {
+  const uint32_t u = std::bit_cast<uint32_t>(f);
+  const uint32_t truncated = u >> 16, rounded = (u + 0x8000u) >> 16;
+  if (bf16_is_special(truncated)) return {static_cast<uint16_t>(truncated), static_cast<uint16_t>(u)};
+  if (bf16_is_special(rounded)) return {static_cast<uint16_t>(truncated), 0x7fffu};
+  return {static_cast<uint16_t>(rounded), static_cast<uint16_t>(u)};
+}
+
+inline float join_master(uint16_t hi, uint16_t lo) {
+  const uint32_t carried = !bf16_is_special(hi) && (lo & 0x8000u) ? 1u : 0u;
+  return std::bit_cast<float>(((static_cast<uint32_t>(hi) - carried) << 16) | lo);
+}
 
 /// Widens an IEEE half (its bits) to f32; exact, subnormals included.
 inline float f16_to_float(uint16_t h) {

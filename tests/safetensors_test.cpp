@@ -67,6 +67,38 @@ TEST(SafetensorsBf16, KnownValuesRoundToNearestEven) {
   }
 }
 
+// The split master weight: hi is bf16 rounded to nearest, and (hi, lo) is
+// the exact f32 for every bit pattern but the few finite values that would
+// round to infinity, which clamp to the largest that does not.
+TEST(SafetensorsBf16, SplitMasterIsExactAndRoundsTheWorkingWeight) {
+  auto round_trip = [](uint32_t bits) {
+    const MasterPlanes p = split_master(std::bit_cast<float>(bits));
+    return std::bit_cast<uint32_t>(join_master(p.hi, p.lo));
+  };
+  EXPECT_EQ(split_master(std::bit_cast<float>(0x3F808000u)).hi, 0x3F81);  // half an ulp: away from zero
+  EXPECT_EQ(split_master(std::bit_cast<float>(0x3F807FFFu)).hi, 0x3F80);
+  EXPECT_EQ(split_master(std::bit_cast<float>(0xBF80C000u)).hi, 0xBF81);  // negative: magnitude rounds up
+  EXPECT_EQ(split_master(std::bit_cast<float>(0x3F7FFFFFu)).hi, 0x3F80);  // carries into the exponent
+  EXPECT_EQ(split_master(std::numeric_limits<float>::max()).hi, 0x7F7F);  // would round to infinity
+  EXPECT_EQ(round_trip(0x7F7FFFFFu), 0x7F7F7FFFu);
+  EXPECT_EQ(round_trip(0xFF7F9000u), 0xFF7F7FFFu);
+  for (uint32_t special : {0x7F800000u, 0xFF800000u, 0x7FC00000u, 0x7F80C001u, 0xFFFFFFFFu})
+    EXPECT_EQ(round_trip(special), special) << std::hex << special;
+  uint32_t bits = 12345;
+  for (int k = 0; k < 2'000'000; ++k) {
+    bits = bits * 1664525u + 1013904223u;
+    const uint32_t magnitude = bits & 0x7FFFFFFFu;
+    if (magnitude >= 0x7F7F8000u && magnitude < 0x7F800000u) continue;  // the clamped band
+    ASSERT_EQ(round_trip(bits), bits) << std::hex << bits;
+    const float f = std::bit_cast<float>(bits);
+    if (std::isfinite(f)) {
+      ASSERT_LE(std::abs(static_cast<double>(bf16_to_float(split_master(f).hi)) - f),
+                std::abs(static_cast<double>(bf16_to_float(float_to_bf16_truncate(f))) - f))
+          << std::hex << bits;
+    }
+  }
+}
+
 TEST(SafetensorsBf16, HalfKnownValuesAndRoundTrip) {
   EXPECT_EQ(float_to_f16(1.0f), 0x3C00);
   EXPECT_EQ(float_to_f16(-2.0f), 0xC000);

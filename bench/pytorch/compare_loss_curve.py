@@ -24,12 +24,13 @@ Without --data the script writes a token file of a seeded order-1 Markov
 chain (four successors per token), so the loss falls well below ln(vocab).
 Horizon's reported learning rates are checked against the port on the way.
 The GPU engines differ by design in small ways this tolerance absorbs: Horizon
-computes with bf16 weights rounded toward zero from its split master (autocast
-rounds to nearest) and runs its own fused kernels. `--truncated-weights`
-makes PyTorch compute with exactly those weights (AdamW still updates an fp32
-master); on the CPU (`--device cpu --torch-device cpu --no-autocast
---truncated-weights`) the two curves then agree to ~1e-5 over 50 steps,
-which checks the ports, the optimizer and the clipping without a GPU.
+computes with the bf16 weights of its split master (rounded to nearest, ties
+away from zero, where autocast rounds ties to even) and runs its own fused
+kernels. `--horizon-weights` makes PyTorch compute with exactly those
+weights (AdamW still updates an fp32 master); on the CPU (`--device cpu
+--torch-device cpu --no-autocast --horizon-weights`) the two curves then
+agree closely over 50 steps, which checks the ports, the optimizer and the
+clipping without a GPU.
 """
 import argparse
 import json
@@ -68,8 +69,8 @@ def parse_args():
     ap.add_argument("--device", default="cuda", help="Horizon's --device")
     ap.add_argument("--torch-device", default="cuda")
     ap.add_argument("--no-autocast", action="store_true", help="PyTorch in fp32 throughout")
-    ap.add_argument("--truncated-weights", action="store_true",
-                    help="PyTorch computes with the bf16 weights Horizon streams (fp32 master truncated toward zero)")
+    ap.add_argument("--horizon-weights", action="store_true",
+                    help="PyTorch computes with the bf16 weights Horizon streams (support/bf16.h split_master)")
     ap.add_argument("--horizon", default=os.environ.get("HORIZON_BINARY", "build/horizon"), help="the horizon binary")
     ap.add_argument("--work", help="directory for the token file, weights and metrics (default: a new temp dir)")
     ap.add_argument("--tolerance", type=float, default=0.02, help="largest relative loss difference of any step")
@@ -119,14 +120,15 @@ def train_pytorch(args, init_dir, train_tokens, decay, vocab):
             sys.exit(f"{args.model}: no parameter has the checkpoint name {name} that transformers uses")
         params.append(p)
         decays.append(decay[name])
-    # --truncated-weights: the model computes with the master truncated to
-    # bf16 (what Horizon streams) while AdamW updates the fp32 master.
-    masters = [p.detach().clone() for p in params] if args.truncated_weights else params
+    # --horizon-weights: the model computes with the master rounded to bf16
+    # as Horizon's split master does (ties away from zero; finite weights
+    # only) while AdamW updates the fp32 master.
+    masters = [p.detach().clone() for p in params] if args.horizon_weights else params
 
-    def load_truncated():
+    def load_horizon_weights():
         with torch.no_grad():
             for p, m in zip(params, masters):
-                p.copy_((m.view(torch.int32) & -65536).view(torch.float32))
+                p.copy_(((m.view(torch.int32) + 0x8000) & -65536).view(torch.float32))
 
     groups = {d: [m for m, md in zip(masters, decays) if md == d] for d in (True, False)}
     opt = torch.optim.AdamW([{"params": groups[True], "weight_decay": args.weight_decay},
@@ -135,14 +137,14 @@ def train_pytorch(args, init_dir, train_tokens, decay, vocab):
     sampler = ports.BatchSampler(train_tokens, args.batch, args.seq, args.seed)
     M, rows = args.micro_batches, args.batch // args.micro_batches
     losses, norms = [], []
-    if args.truncated_weights:
-        load_truncated()
+    if args.horizon_weights:
+        load_horizon_weights()
     for step in range(args.steps):
         tokens, targets = sampler.next()
         x = torch.tensor(tokens, dtype=torch.long, device=dev)
         y = torch.tensor(targets, dtype=torch.long, device=dev)
         opt.zero_grad(set_to_none=True)
-        model.zero_grad(set_to_none=True)  # with --truncated-weights the model's tensors are not the optimizer's
+        model.zero_grad(set_to_none=True)  # with --horizon-weights the model's tensors are not the optimizer's
         loss_sum = 0.0
         for m in range(M):  # Horizon's micro-batches: consecutive rows, each loss a mean over its tokens
             xs, ys = x[m * rows:(m + 1) * rows], y[m * rows:(m + 1) * rows]
@@ -160,12 +162,12 @@ def train_pytorch(args, init_dir, train_tokens, decay, vocab):
         lr = ports.lr_at(step, args.schedule, args.lr, args.warmup, args.steps, args.min_lr_ratio)
         for g in opt.param_groups:
             g["lr"] = lr
-        if args.truncated_weights:
+        if args.horizon_weights:
             for p, m in zip(params, masters):
                 m.grad = p.grad
         opt.step()
-        if args.truncated_weights:
-            load_truncated()
+        if args.horizon_weights:
+            load_horizon_weights()
         losses.append(loss_sum / M)
         norms.append(norm)
     return losses, norms

@@ -55,8 +55,9 @@ struct AdamWParams {
 };
 
 /// One AdamW step over n parameters. The fp32 master weight is split into two
-/// planes of 16 bits: w_hi (the upper half, which *is* the bf16 weight,
-/// rounded toward zero) and w_lo (the lower half). m and v are bf16 (uint16)
+/// planes of 16 bits as support/bf16.h split_master does: w_hi (the bf16
+/// weight, rounded to nearest) and w_lo (the lower half of the fp32 bits,
+/// whose top bit marks the rounding carry). m and v are bf16 (uint16)
 /// or fp32 by MomentType; bf16 moments are stored rounded to nearest even
 /// (NaN stays NaN). Any sub-range [i, i+k) may be updated by passing
 /// offset pointers and k, which is how callers split n across threads.

@@ -1,9 +1,9 @@
 // AdamW for the CPU JIT, memory bound by design: one pass reads the two 16-bit
 // weight planes, both moments and the fp32 gradient, and writes back all but
 // the gradient (20 bytes/param with bf16 moments, 28 with fp32). The master
-// weight is rebuilt exactly as bits(hi) << 16 | bits(lo), updated in fp32 and
-// split again; the new hi plane is the bf16 weight the GPU streams (rounded
-// toward zero, as DESIGN.md's split master requires).
+// weight is rebuilt exactly from its planes, updated in fp32 and split again
+// (support/bf16.h split_master); the new hi plane is the bf16 weight the GPU
+// streams, rounded to nearest.
 #include "codegen/cpu/emit_adamw.h"
 
 #include <llvm/IR/Function.h>
@@ -12,6 +12,7 @@
 #include <llvm/IR/Module.h>
 
 #include <cstddef>
+#include <utility>
 
 #include "codegen/cpu/vector_loop.h"
 #include "codegen/cpu/vector_math.h"
@@ -54,6 +55,34 @@ llvm::Value* f32_to_bf16_rne(llvm::IRBuilderBase& b, llvm::Value* x, int lanes) 
   llvm::Value* quiet_nan = b.CreateOr(upper, c(0x0040));
   llvm::Value* result = b.CreateSelect(b.CreateFCmpUNO(x, x), quiet_nan, rounded);
   return b.CreateTrunc(result, lanes_type(b.getInt16Ty(), lanes));
+}
+
+// The split master weight as support/bf16.h defines it (i32 lanes holding
+// 16-bit planes): hi rounded to nearest, lo the low half; lo's top bit marks
+// the carry, except where hi's exponent is all ones.
+llvm::Value* bf16_special(llvm::IRBuilderBase& b, llvm::Value* hi, int lanes) {
+  llvm::Type* i32 = i32_lanes(b, lanes);
+  llvm::Value* mask = llvm::ConstantInt::get(i32, 0x7f80);
+  return b.CreateICmpEQ(b.CreateAnd(hi, mask), mask);
+}
+
+llvm::Value* join_master(llvm::IRBuilderBase& b, llvm::Value* hi, llvm::Value* lo, int lanes) {
+  llvm::Type* i32 = i32_lanes(b, lanes);
+  auto c = [&](uint32_t v) { return llvm::ConstantInt::get(i32, v); };
+  llvm::Value* carry = b.CreateSelect(bf16_special(b, hi, lanes), c(0), b.CreateLShr(lo, c(15)));
+  return b.CreateOr(b.CreateShl(b.CreateSub(hi, carry), c(16)), lo);
+}
+
+std::pair<llvm::Value*, llvm::Value*> split_master(llvm::IRBuilderBase& b, llvm::Value* bits, int lanes) {
+  llvm::Type* i32 = i32_lanes(b, lanes);
+  auto c = [&](uint32_t v) { return llvm::ConstantInt::get(i32, v); };
+  llvm::Value* truncated = b.CreateLShr(bits, c(16));
+  llvm::Value* rounded = b.CreateLShr(b.CreateAdd(bits, c(0x8000)), c(16));
+  llvm::Value* t_special = bf16_special(b, truncated, lanes);
+  llvm::Value* overflow = b.CreateAnd(b.CreateNot(t_special), bf16_special(b, rounded, lanes));
+  llvm::Value* hi = b.CreateSelect(b.CreateOr(t_special, overflow), truncated, rounded);
+  llvm::Value* lo = b.CreateSelect(overflow, c(0x7fff), b.CreateAnd(bits, c(0xffff)));
+  return {hi, lo};
 }
 
 }  // namespace
@@ -111,7 +140,7 @@ void emit_adamw_function(llvm::Module& module, MomentType moments, int width, co
 
     llvm::Value* hi = b.CreateZExt(load_lanes(b, i16, w_hi, i, lanes), i32);
     llvm::Value* lo = b.CreateZExt(load_lanes(b, i16, w_lo, i, lanes), i32);
-    llvm::Value* w = b.CreateBitCast(b.CreateOr(b.CreateShl(hi, llvm::ConstantInt::get(i32, 16)), lo), fv);
+    llvm::Value* w = b.CreateBitCast(join_master(b, hi, lo, lanes), fv);
     llvm::Value* g = b.CreateFMul(load_lanes(b, f32, grad, i, lanes), s(grad_scale));
 
     llvm::Value* m = emit_mul_add(b, s(beta1), load_moment(m_ptr, i, lanes), b.CreateFMul(s(one_minus_beta1), g));
@@ -124,10 +153,10 @@ void emit_adamw_function(llvm::Module& module, MomentType moments, int width, co
     llvm::Value* update = emit_mul_add(b, s(weight_decay), w, adam);
     w = emit_mul_add(b, s(neg_lr), update, w);
 
-    llvm::Value* w_bits = b.CreateBitCast(w, i32);
+    auto [new_hi, new_lo] = split_master(b, b.CreateBitCast(w, i32), lanes);
     llvm::Type* i16v = lanes_type(i16, lanes);
-    store_lanes(b, i16, b.CreateTrunc(b.CreateLShr(w_bits, llvm::ConstantInt::get(i32, 16)), i16v), w_hi, i);
-    store_lanes(b, i16, b.CreateTrunc(w_bits, i16v), w_lo, i);
+    store_lanes(b, i16, b.CreateTrunc(new_hi, i16v), w_hi, i);
+    store_lanes(b, i16, b.CreateTrunc(new_lo, i16v), w_lo, i);
     store_moment(m, m_ptr, i, lanes);
     store_moment(v, v_ptr, i, lanes);
   });
