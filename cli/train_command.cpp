@@ -151,8 +151,10 @@ int run_train(const Args& args) {
     opts.bytes_per_param = bytes_per_param;
     schedule = passes::lower_to_schedule(model, opts);
   }
-  check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0,
-                    a.has("host-mem") ? static_cast<double>(a.get_bytes("host-mem")) : 0.0);
+  const double host_mem = a.has("host-mem") ? static_cast<double>(a.get_bytes("host-mem")) : 0.0;
+  if (a.has("host-mem") && host_mem <= 0)
+    throw UserError("horizon train: --host-mem must be a positive size like 120G, got '" + a.get("host-mem") + "'");
+  check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0, host_mem);
 
   runtime::HostStore store(model, moments);
   store.init_random(seed);

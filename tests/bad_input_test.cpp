@@ -179,6 +179,10 @@ TEST(BadInput, TrainRefusesARunLargerThanHostMemoryBeforeAllocating) {
   EXPECT_EQ(unstreamed.exit_code, 1);
   EXPECT_NE(unstreamed.err.find("--moments bf16"), std::string::npos) << unstreamed.err;
 
+  auto zero = testing::run_horizon("train " + model + " --data " + data + " --steps 1 --host-mem 0");
+  EXPECT_EQ(zero.exit_code, 1);
+  EXPECT_NE(zero.err.find("--host-mem must be a positive size"), std::string::npos) << zero.err;
+
   auto fits = testing::run_horizon("train " + model + " --data " + data + " --steps 1 --batch 1 --seq 32" +
                                    " --device cpu --eval-batches 0 --host-mem 1G");
   EXPECT_EQ(fits.exit_code, 0) << fits.err;
