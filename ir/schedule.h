@@ -32,7 +32,8 @@ enum class BufferKind {
   gradient,     // fp32 gradient accumulators (gpu)
   grad_slab,    // pinned host landing area of offloaded gradients
   workspace,    // the transient arena of stage launches (gpu)
-  batch_data,   // tokens, targets and losses (gpu)
+  batch_data,   // tokens, targets and losses (gpu); norm shares and the clip factor (host)
+  resident,     // the planes (w_hi, w_lo, m, v) of regions that stay on the GPU (gpu)
 };
 const char* buffer_kind_name(BufferKind k);
 std::optional<BufferKind> parse_buffer_kind(const std::string& s);
@@ -63,8 +64,10 @@ enum class SchedOp {
   restore,         // copy a checkpoint back into an activation buffer
   recompute,       // rerun a block's forward from a restored checkpoint to regenerate the next block's input
   offload,         // D2H of a stage instance's gradient accumulator into a host slab
-  optimizer_step,  // AdamW on one stage instance, from its slab into the store
-  grad_norm,       // global gradient norm over all slabs (only when clipping defers the updates)
+  optimizer_step,  // AdamW on one stage instance: on cpu from its slab into the store, on compute
+                   // from its GPU gradient into its %resident planes
+  grad_norm,       // a share of the global gradient norm: on cpu of slabs, or collecting the
+                   // shares compute measured (per tensor, into host memory) of resident regions
   record,          // record event on this stream
   wait,            // this stream waits for an event
   free,            // a buffer range is dead from here on (documentation for the planner and readers)
@@ -73,7 +76,7 @@ const char* sched_op_name(SchedOp op);
 std::optional<SchedOp> parse_sched_op(const std::string& s);
 
 /// A named operand: a role ("weights", "x", "y", "dy", "dx", "grad", "tokens",
-/// "targets", "loss", "src", "dst", "slab", "params") and its range.
+/// "targets", "loss", "src", "dst", "slab", "params", "norms", "scale") and its range.
 struct Operand {
   std::string role;
   Range range;

@@ -6,10 +6,10 @@
 //  - two accesses of overlapping bytes, one a write, on different streams,
 //    are ordered by events in list order (a missing wait is a race);
 //  - every byte read was written by an earlier, ordered instruction, except
-//    the buffers a step starts with (store, tokens, targets);
+//    the buffers a step starts with (store, resident planes, tokens, targets);
 //  - provenance: an offload reads the accumulator its own stage instance
 //    wrote, an optimizer step reads the slab its own offload filled;
-//  - every streamed stage instance is updated exactly once;
+//  - every stage instance the step binds is updated exactly once;
 //  - where updates are deferred into the next step (ir/step_pair.h), the
 //    first three checks hold for two back-to-back steps as well.
 #include <algorithm>
@@ -90,7 +90,7 @@ std::vector<Clock> happens_before(const Schedule& s, std::vector<int64_t>& seq) 
 }
 
 bool is_input(const Buffer& b) {
-  return b.kind == BufferKind::store || b.name == "tokens" || b.name == "targets";
+  return b.kind == BufferKind::store || b.kind == BufferKind::resident || b.name == "tokens" || b.name == "targets";
 }
 
 // Every access inside its buffer; conflicting accesses of different streams
@@ -176,7 +176,8 @@ void verify_schedule(const Schedule& s) {
     const SchedInstr& in = s.instrs[i];
     if (in.op != SchedOp::offload && in.op != SchedOp::optimizer_step) continue;
     for (const Operand& op : in.operands) {
-      if (op.write || op.role == "grad_tied") continue;  // tied gradients come from the head by design
+      // Tied gradients come from the head, the clip factor from the norm, by design.
+      if (op.write || op.role == "grad_tied" || op.role == "scale") continue;
       for (size_t j = i; j-- > 0;) {
         const SchedInstr& w = s.instrs[j];
         bool writes = false;
@@ -191,18 +192,19 @@ void verify_schedule(const Schedule& s) {
     }
   }
 
-  // Every streamed stage instance is updated exactly once.
+  // Every stage instance whose weights the step binds (streamed or
+  // resident) is updated exactly once.
   std::map<std::string, int> updates;
-  std::set<std::string> streamed;
+  std::set<std::string> bound;
   for (size_t i = 0; i < n; ++i) {
-    if (s.instrs[i].op == SchedOp::stream_in) streamed.insert(instance_key(i));
+    if (s.instrs[i].op == SchedOp::bind) bound.insert(instance_key(i));
     if (s.instrs[i].op == SchedOp::optimizer_step) ++updates[instance_key(i)];
   }
-  for (const std::string& k : streamed)
+  for (const std::string& k : bound)
     if (updates[k] != 1)
       fail(k + " is updated " + std::to_string(updates[k]) + " times in one step", "give it exactly one optimizer_step");
   for (const auto& [k, count] : updates)
-    if (!streamed.count(k)) fail(k + " is updated but its weights are never streamed in");
+    if (!bound.count(k)) fail(k + " is updated but its weights are never bound");
 }
 
 }  // namespace horizon::ir

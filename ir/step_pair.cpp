@@ -28,7 +28,8 @@ std::vector<int> deferred_updates(const Schedule& s) {
   if (last_norm < 0) return tail;
   for (int i = last_norm + 1; i < static_cast<int>(s.instrs.size()); ++i) {
     const SchedInstr& in = s.instrs[static_cast<size_t>(i)];
-    if (in.stream != Stream::cpu) continue;
+    // Records right after the norm (a GPU update's wait for the clip factor) stay in the step.
+    if (in.stream != Stream::cpu || (in.op == SchedOp::record && tail.empty())) continue;
     if (in.op != SchedOp::optimizer_step) return {};
     tail.push_back(i);
   }

@@ -16,8 +16,9 @@
 namespace horizon::ir {
 
 /// The cpu instructions after the schedule's last grad_norm, when all are
-/// optimizer_steps: what the executor runs after the step returns. Empty
-/// when nothing is deferred (no clipping).
+/// optimizer_steps (records right after the norm, which let resident
+/// regions' GPU updates start, stay in the step): what the executor runs
+/// after the step returns. Empty when nothing is deferred (no clipping).
 std::vector<int> deferred_updates(const Schedule& s);
 
 struct StepPair {

@@ -40,7 +40,7 @@ class Emitter {
       // executor may run these while the next step begins, whose forward
       // then waits for each layer's update just before it streams it in.
       std::sort(update_order_.begin(), update_order_.end());
-      for (int r : update_order_) optimizer_step(r, slabs_[static_cast<size_t>(r)]);
+      for (int r : update_order_) optimizer_step(r);
     }
     b_.finish();
     return std::move(s_);
@@ -56,8 +56,9 @@ class Emitter {
       store += r.elements * p_.bytes_per_param;
     }
     store_ = s_.add_buffer("store", ir::Place::host, ir::BufferKind::store, store);
-    for (int64_t j = 0; j < p_.slots; ++j)
-      slot_buf_.push_back(s_.add_buffer("slot" + std::to_string(j), ir::Place::gpu, ir::BufferKind::weight_slot, p_.slot_elements * 2));
+    const int64_t slot_elements = p_.streamed_slot_elements();  // 0: every region is resident
+    for (int64_t j = 0; j < p_.slots && slot_elements > 0; ++j)
+      slot_buf_.push_back(s_.add_buffer("slot" + std::to_string(j), ir::Place::gpu, ir::BufferKind::weight_slot, slot_elements * 2));
     const int64_t tokens = p_.options.batch * p_.options.seq * 4;
     tokens_ = s_.add_buffer("tokens", ir::Place::gpu, ir::BufferKind::batch_data, tokens);
     targets_ = s_.add_buffer("targets", ir::Place::gpu, ir::BufferKind::batch_data, tokens);
@@ -68,21 +69,60 @@ class Emitter {
                           p_.checkpoints() * M * act);
     const int64_t seg_slots = p_.checkpoint_every - 1 + (p_.host_checkpoints ? 1 : 0);
     if (seg_slots > 0) seg_ = s_.add_buffer("seg", ir::Place::gpu, ir::BufferKind::activations, seg_slots * M * act);
-    for (int k = 0; k < 2; ++k)
-      gacc_[k] = s_.add_buffer("gacc" + std::to_string(k), ir::Place::gpu, ir::BufferKind::gradient, p_.slot_elements * 4);
+    for (int k = 0; k < 2 && slot_elements > 0; ++k)
+      gacc_[k] = s_.add_buffer("gacc" + std::to_string(k), ir::Place::gpu, ir::BufferKind::gradient, slot_elements * 4);
     if (p_.tied_elements > 0) {
       gacc_tied_ = s_.add_buffer("gacc_tied", ir::Place::gpu, ir::BufferKind::gradient, p_.tied_elements * 4);
       tied_slab_ = s_.add_buffer("slab_tied", ir::Place::host, ir::BufferKind::grad_slab, p_.tied_elements * 4);
     }
     if (p_.clip) {
       for (size_t r = 0; r < p_.params.regions.size(); ++r)
-        slabs_.push_back(s_.add_buffer("slab" + std::to_string(r), ir::Place::host, ir::BufferKind::grad_slab,
-                                       p_.params.regions[r].elements * 4));
+        slabs_.push_back(p_.is_resident(static_cast<int>(r))
+                             ? -1
+                             : s_.add_buffer("slab" + std::to_string(r), ir::Place::host, ir::BufferKind::grad_slab,
+                                             p_.params.regions[r].elements * 4));
     } else {
-      for (int k = 0; k < 2; ++k)
-        slabs_.push_back(s_.add_buffer("slab" + std::to_string(k), ir::Place::host, ir::BufferKind::grad_slab, p_.slot_elements * 4));
+      for (int k = 0; k < 2 && slot_elements > 0; ++k)
+        slabs_.push_back(s_.add_buffer("slab" + std::to_string(k), ir::Place::host, ir::BufferKind::grad_slab, slot_elements * 4));
     }
     arena_ = s_.add_buffer("arena", ir::Place::gpu, ir::BufferKind::workspace, p_.arena_bytes);
+    make_resident_buffers();
+  }
+
+  // Resident regions: their planes laid out as in the store (w_hi, w_lo, m,
+  // v), their fp32 gradients, the per-tensor sums of squares the GPU
+  // measures into host memory, and the clip factor the CPU hands back.
+  void make_resident_buffers() {
+    if (p_.resident_regions() == 0) return;
+    int64_t planes = 0, grads = 0, norms = 0;
+    const size_t n = p_.params.regions.size();
+    resident_offset_.assign(n, -1);
+    rgrad_offset_.assign(n, -1);
+    norms_offset_.assign(n, -1);
+    for (size_t r = 0; r < n; ++r) {
+      if (!p_.is_resident(static_cast<int>(r))) continue;
+      const auto& region = p_.params.regions[r];
+      resident_offset_[r] = planes, rgrad_offset_[r] = grads, norms_offset_[r] = norms;
+      planes += region.elements * p_.bytes_per_param;
+      grads += region.elements * 4;
+      norms += static_cast<int64_t>(region.tensors.size()) * 8;
+    }
+    resident_ = s_.add_buffer("resident", ir::Place::gpu, ir::BufferKind::resident, planes);
+    rgrad_ = s_.add_buffer("rgrad", ir::Place::gpu, ir::BufferKind::gradient, grads);
+    norms_ = s_.add_buffer("norms", ir::Place::host, ir::BufferKind::batch_data, norms);
+    if (p_.clip) clip_scale_ = s_.add_buffer("clip_scale", ir::Place::host, ir::BufferKind::batch_data, 4);
+  }
+
+  Range resident_planes(int r) const {
+    return Range{resident_, resident_offset_[static_cast<size_t>(r)],
+                 p_.params.regions[static_cast<size_t>(r)].elements * p_.bytes_per_param};
+  }
+  Range resident_grad(int r) const {
+    return Range{rgrad_, rgrad_offset_[static_cast<size_t>(r)], p_.params.regions[static_cast<size_t>(r)].elements * 4};
+  }
+  Range norm_shares(int r) const {
+    return Range{norms_, norms_offset_[static_cast<size_t>(r)],
+                 static_cast<int64_t>(p_.params.regions[static_cast<size_t>(r)].tensors.size()) * 8};
   }
 
   Range whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
@@ -114,17 +154,21 @@ class Emitter {
   // ---- weight uses and slots ----
   int region(const std::string& stage, int64_t instance) const { return p_.params.region_of(stage, instance); }
 
+  // The streamed regions' weight uses in program order (resident ones need no slot).
   void plan_uses() {
     const int64_t L = p_.layers, K = p_.checkpoint_every;
-    uses_.push_back({region("embed", 0), UseKind::forward});
-    for (int64_t l = 0; l < L; ++l) uses_.push_back({region("block", l), UseKind::forward});
-    uses_.push_back({region("head", 0), UseKind::backward});
+    auto use = [&](int r, UseKind kind) {
+      if (!p_.is_resident(r)) uses_.push_back({r, kind});
+    };
+    use(region("embed", 0), UseKind::forward);
+    for (int64_t l = 0; l < L; ++l) use(region("block", l), UseKind::forward);
+    use(region("head", 0), UseKind::backward);
     for (int64_t a = (L - 1) / K * K; a >= 0; a -= K) {
       const int64_t b = std::min(a + K - 1, L - 1);
-      for (int64_t j = a; j < b; ++j) uses_.push_back({region("block", j), UseKind::recompute});
-      for (int64_t j = b; j >= a; --j) uses_.push_back({region("block", j), UseKind::backward});
+      for (int64_t j = a; j < b; ++j) use(region("block", j), UseKind::recompute);
+      for (int64_t j = b; j >= a; --j) use(region("block", j), UseKind::backward);
     }
-    uses_.push_back({region("embed", 0), UseKind::backward});
+    use(region("embed", 0), UseKind::backward);
     slot_of_use_.assign(uses_.size(), -1);
     slot_region_.assign(static_cast<size_t>(p_.slots), -1);
     slot_last_use_.assign(static_cast<size_t>(p_.slots), -1);
@@ -178,7 +222,23 @@ class Emitter {
     b_.emit(in);
   }
 
-  // Makes use `u`'s weights resident and bound; returns the weights range.
+  // Binds region r's weights for its next use: a resident region's own
+  // planes, or a streamed region's slot (loaded ahead as the uses allow).
+  Range weights(int r) {
+    if (p_.is_resident(r)) {
+      const auto& region = p_.params.regions[static_cast<size_t>(r)];
+      Range w{resident_, resident_offset_[static_cast<size_t>(r)], region.elements * 2};
+      SchedInstr bind = instr(SchedOp::bind, Stream::compute, region.stage, region.instance);
+      bind.operands.push_back(read("weights", w));
+      b_.emit(bind);
+      return w;
+    }
+    if (next_use_ >= uses_.size() || uses_[next_use_].region != r)
+      throw std::logic_error("lower_to_schedule: weight uses out of order");
+    return acquire(next_use_++);
+  }
+
+  // Makes use `u`'s weights present in a slot and bound; returns the weights range.
   Range acquire(size_t u) {
     load_ahead(u);
     if (slot_of_use_[u] < 0) throw std::logic_error("lower_to_schedule: no weight slot for use " + std::to_string(u));
@@ -197,15 +257,14 @@ class Emitter {
   // ---- forward ----
   void forward() {
     const int64_t M = p_.options.micro_batches;
-    size_t u = 0;
-    Range w = acquire(u++);
+    Range w = weights(region("embed", 0));
     for (int64_t mb = 0; mb < M; ++mb) {
       SchedInstr in = instr(SchedOp::launch, Stream::compute, "embed", 0, mb);
       in.operands = {read("weights", w), read("tokens", batch(tokens_, mb)), write("y", act(x_[0], mb)), arena()};
       b_.emit(in);
     }
     for (int64_t l = 0; l < p_.layers; ++l) {
-      w = acquire(u++);
+      w = weights(region("block", l));
       for (int64_t mb = 0; mb < M; ++mb) {
         const Range x = act(x_[l % 2], mb);
         if (l % p_.checkpoint_every == 0) {
@@ -218,7 +277,6 @@ class Emitter {
         b_.emit(in);
       }
     }
-    use_ = u;
   }
 
   // ---- backward ----
@@ -242,7 +300,7 @@ class Emitter {
           op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
         in.operands.push_back(op);
       }
-      const Range grad = region_elements(gacc_[q], r, 4);
+      const Range grad = p_.is_resident(r) ? resident_grad(r) : region_elements(gacc_[q], r, 4);
       if (in.accumulate) in.operands.push_back(read("grad", grad));
       in.operands.push_back(write("grad", grad));
       if (stage == "head.bwd" && p_.tied_elements > 0) {
@@ -251,6 +309,13 @@ class Emitter {
       }
       in.operands.push_back(arena());
       b_.emit(in);
+    }
+    update_order_.push_back(r);
+    if (p_.is_resident(r)) {
+      // It stays: measured where it is, and without clipping updated at once.
+      device_grad_norm(r);
+      if (!p_.clip) optimizer_step(r);
+      return;
     }
     // The gradient leaves the GPU as soon as the last micro-batch is done.
     const int slab = p_.clip ? slabs_[static_cast<size_t>(r)] : slabs_[static_cast<size_t>(next_slab_++ % 2)];
@@ -262,11 +327,29 @@ class Emitter {
       tied.operands = {read("src", whole(gacc_tied_)), write("dst", whole(tied_slab_))};
       b_.emit(tied);
     }
-    update_order_.push_back(r);
     if (p_.clip)
       grad_norm(r, slab);
     else
-      optimizer_step(r, slab);
+      host_optimizer_step(r, slab);
+  }
+
+  // A resident region's per-tensor sums of squares, measured by the GPU
+  // into host memory, where the CPU collects them into the global norm.
+  void device_grad_norm(int r) {
+    const auto& region = p_.params.regions[static_cast<size_t>(r)];
+    SchedInstr in = instr(SchedOp::grad_norm, Stream::compute, region.stage, region.instance);
+    in.operands = {read("grad", resident_grad(r)), write("norms", norm_shares(r))};
+    b_.emit(in);
+  }
+
+  // The CPU's share of the norm from what the GPU measured; with clipping it
+  // is the last grad_norm and hands the clip factor to the GPU's updates.
+  void collect_norms() {
+    if (norms_ < 0) return;
+    SchedInstr in = instr(SchedOp::grad_norm, Stream::cpu, "", -1);
+    in.operands.push_back(read("norms", whole(norms_)));
+    if (clip_scale_ >= 0) in.operands.push_back(write("scale", whole(clip_scale_)));
+    b_.emit(in);
   }
 
   // The region's share of the global norm, measured as soon as its slab
@@ -280,7 +363,17 @@ class Emitter {
     b_.emit(in);
   }
 
-  void optimizer_step(int r, int slab) {
+  void optimizer_step(int r) {
+    if (!p_.is_resident(r)) return host_optimizer_step(r, slabs_[static_cast<size_t>(r)]);
+    const auto& region = p_.params.regions[static_cast<size_t>(r)];
+    SchedInstr in = instr(SchedOp::optimizer_step, Stream::compute, region.stage, region.instance);
+    in.operands.push_back(read("grad", resident_grad(r)));
+    if (clip_scale_ >= 0) in.operands.push_back(read("scale", whole(clip_scale_)));
+    in.operands.push_back(write("params", resident_planes(r)));
+    b_.emit(in);
+  }
+
+  void host_optimizer_step(int r, int slab) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = instr(SchedOp::optimizer_step, Stream::cpu, region.stage, region.instance);
     in.operands.push_back(read("grad", region_elements(slab, r, 4)));
@@ -298,9 +391,8 @@ class Emitter {
 
   void backward() {
     const int64_t M = p_.options.micro_batches, L = p_.layers, K = p_.checkpoint_every;
-    size_t u = use_;
     int q = 0, d = 0;  // gradient accumulator and dx buffer in rotation
-    Range w = acquire(u++);
+    Range w = weights(region("head", 0));
     backward_launch("head.bwd", 0, w,
                     {read("x", act(x_[L % 2], 0)), read("targets", batch(targets_, 0)), write("loss", Range{loss_, 0, 4}),
                      write("dx", act(dx_[d], 0))},
@@ -315,7 +407,7 @@ class Emitter {
           b_.emit(in);
         }
       for (int64_t j = a; j < b; ++j) {
-        w = acquire(u++);
+        w = weights(region("block", j));
         for (int64_t mb = 0; mb < M; ++mb) {
           SchedInstr in = instr(SchedOp::recompute, Stream::compute, "block", j, mb);
           in.operands = {read("weights", w), read("x", block_input(j, a, mb)), write("y", block_input(j + 1, a, mb)), arena()};
@@ -323,15 +415,16 @@ class Emitter {
         }
       }
       for (int64_t j = b; j >= a; --j) {
-        w = acquire(u++);
+        w = weights(region("block", j));
         backward_launch("block.bwd", j, w,
                         {read("x", block_input(j, a, 0)), read("dy", act(dx_[d], 0)), write("dx", act(dx_[d ^ 1], 0))}, q);
         q ^= 1;
         d ^= 1;
       }
     }
-    w = acquire(u++);
+    w = weights(region("embed", 0));
     backward_launch("embed.bwd", 0, w, {read("tokens", batch(tokens_, 0)), read("dy", act(dx_[d], 0))}, q);
+    collect_norms();
   }
 
   const StepPlan& p_;
@@ -341,11 +434,13 @@ class Emitter {
   int store_ = -1, tokens_ = -1, targets_ = -1, loss_ = -1, ckpt_ = -1, seg_ = -1, arena_ = -1;
   int x_[2] = {-1, -1}, dx_[2] = {-1, -1}, gacc_[2] = {-1, -1};
   int gacc_tied_ = -1, tied_slab_ = -1;
+  int resident_ = -1, rgrad_ = -1, norms_ = -1, clip_scale_ = -1;
+  std::vector<int64_t> resident_offset_, rgrad_offset_, norms_offset_;  // per region, -1 when it streams
   std::vector<int> slot_buf_, slabs_;
   std::vector<WeightUse> uses_;
   std::vector<int> slot_of_use_, slot_region_;
   std::vector<int64_t> slot_last_use_;
-  size_t next_load_ = 0, use_ = 0;
+  size_t next_load_ = 0, next_use_ = 0;
   int64_t next_slab_ = 0;
   std::vector<int> update_order_;
 };

@@ -9,6 +9,7 @@
 #include "passes/insert_offload.h"
 #include "passes/insert_recompute.h"
 #include "passes/lower_to_schedule.h"
+#include "passes/place_resident.h"
 #include "passes/plan_memory.h"
 #include "passes/step_plan.h"
 #include "support/error.h"
@@ -28,6 +29,7 @@ const std::vector<PlanningPass>& planning_passes() {
       {"insert_offload", insert_offload},
       {"insert_buffer_swap", insert_buffer_swap},
       {"plan_memory", plan_memory},
+      {"place_resident", place_resident},
   };
   return passes;
 }

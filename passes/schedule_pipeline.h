@@ -1,9 +1,10 @@
 // The second half of the compiler: from the differentiated graph IR to the
 // schedule IR of one training step. The planning passes run in order —
 // insert_recompute (checkpoint interval K), insert_offload (where checkpoints
-// and gradients live), insert_buffer_swap (weight slots, prefetch distance) —
-// then lower_to_schedule emits the program, plan_memory places every
-// transient in the GPU arena, and the verifier proves the result race-free.
+// and gradients live), insert_buffer_swap (weight slots, prefetch distance),
+// plan_memory (every transient placed in the GPU arena), place_resident
+// (layers kept on the GPU with what memory is left) — then
+// lower_to_schedule emits the program and the verifier proves it race-free.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,13 @@ struct StreamingOptions {
   int host_checkpoints = -1;     // -1 or 1: pinned host (GPU memory independent of depth); 0: on the GPU
   bool clip = true;              // global-norm clipping (defers updates to after the norm)
   int64_t bytes_per_param = 8;   // host store: 8 with bf16 Adam moments, 12 with fp32
+  // Regions (embedding, blocks, head, in forward order) whose weights,
+  // optimizer state and gradient stay on the GPU and are updated there:
+  // -1 as many as fit in what the streaming buffers leave of gpu_bytes, 0
+  // none (every layer streams; GPU memory independent of depth), N the first N.
+  int64_t resident = 0;
   double gpu_bytes = 80e9;       // budget for the GPU
+  double gpu_reserve_bytes = 0;  // of it, what the executor needs beyond the schedule's buffers (kernel scratch)
   double host_bytes = 125.0 * (1ull << 30);
 };
 

@@ -1,5 +1,6 @@
 #include "passes/step_plan.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "support/error.h"
@@ -44,8 +45,30 @@ StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& o) {
   return p;
 }
 
+int64_t StepPlan::resident_regions() const {
+  int64_t n = 0;
+  for (char r : resident) n += r ? 1 : 0;
+  return n;
+}
+
+int64_t StepPlan::streamed_slot_elements() const {
+  int64_t most = 0;
+  for (size_t r = 0; r < params.regions.size(); ++r) {
+    if (is_resident(static_cast<int>(r))) continue;
+    int64_t n = 0;
+    ir::slot_offsets(params, static_cast<int>(r), &n);
+    most = std::max(most, n);
+  }
+  return most;
+}
+
+int64_t StepPlan::resident_bytes(int region) const {
+  return params.regions[static_cast<size_t>(region)].elements * (bytes_per_param + 4);
+}
+
 int64_t StepPlan::gpu_bytes_without_arena() const {
   const int64_t M = options.micro_batches, act = mb_activation_bytes();
+  const int64_t slot_elements = streamed_slot_elements();
   int64_t bytes = slots * slot_elements * 2;          // weight slots (bf16)
   bytes += 4 * M * act;                               // x0, x1, dx0, dx1
   if (!host_checkpoints) bytes += checkpoints() * M * act;
@@ -53,15 +76,20 @@ int64_t StepPlan::gpu_bytes_without_arena() const {
   bytes += 2 * slot_elements * 4;                     // gradient accumulators (fp32)
   bytes += tied_elements * 4;                         // the head's gradient of tied weights
   bytes += 2 * options.batch * options.seq * 4 + M * 4;  // tokens, targets, losses
+  for (size_t r = 0; r < resident.size(); ++r)
+    if (resident[r]) bytes += resident_bytes(static_cast<int>(r));  // planes and gradient of resident regions
   return bytes;
 }
 
 int64_t StepPlan::host_bytes() const {
-  int64_t params_total = 0;
-  for (const auto& r : params.regions) params_total += r.elements;
-  int64_t bytes = params_total * bytes_per_param;
-  const int64_t slab = slot_elements * 4;
-  bytes += (clip ? params_total * 4 : 2 * slab) + tied_elements * 4;  // gradient slabs
+  int64_t params_total = 0, streamed = 0;
+  for (size_t r = 0; r < params.regions.size(); ++r) {
+    params_total += params.regions[r].elements;
+    if (!is_resident(static_cast<int>(r))) streamed += params.regions[r].elements;
+  }
+  int64_t bytes = params_total * bytes_per_param;  // the store keeps every region, resident ones too
+  const int64_t slab = streamed_slot_elements() * 4;
+  bytes += (clip ? streamed * 4 : 2 * slab) + tied_elements * 4;  // gradient slabs
   if (host_checkpoints) bytes += checkpoints() * options.micro_batches * mb_activation_bytes();
   return bytes;
 }
@@ -77,8 +105,15 @@ std::string StepPlan::str() const {
     << "// gradients: " << (clip ? "one host slab per region (global-norm clipping defers updates)"
                                 : "two host slabs, each layer updated as its gradient lands")
     << "\n"
-    << "// arena " << format_bytes(static_cast<double>(arena_bytes)) << "\n"
-    << "// gpu " << format_bytes(static_cast<double>(gpu_bytes_without_arena() + arena_bytes)) << ", host "
+    << "// arena " << format_bytes(static_cast<double>(arena_bytes)) << "\n";
+  if (resident_regions() > 0) {
+    int64_t bytes = 0;
+    for (size_t r = 0; r < resident.size(); ++r)
+      if (resident[r]) bytes += resident_bytes(static_cast<int>(r));
+    o << "// resident on the GPU: " << resident_regions() << " of " << params.regions.size() << " regions ("
+      << format_bytes(static_cast<double>(bytes)) << " of planes and gradients), updated there\n";
+  }
+  o << "// gpu " << format_bytes(static_cast<double>(gpu_bytes_without_arena() + arena_bytes)) << ", host "
     << format_bytes(static_cast<double>(host_bytes())) << "\n";
   return o.str();
 }

@@ -34,11 +34,18 @@ struct StepPlan {
   int64_t prefetch = 1;            // insert_buffer_swap
   std::vector<ir::ArenaPlan> arena_plans;  // plan_memory
   int64_t arena_bytes = 0;
+  std::vector<char> resident;      // place_resident: per region, kept (and updated) on the GPU
 
   int64_t blocks() const { return layers; }
   int64_t checkpoints() const { return (layers + checkpoint_every - 1) / checkpoint_every; }
   /// Bytes of one micro-batch's residual stream (fp32).
   int64_t mb_activation_bytes() const { return mb_sequences * options.seq * hidden * 4; }
+  bool is_resident(int region) const { return region < static_cast<int>(resident.size()) && resident[static_cast<size_t>(region)]; }
+  int64_t resident_regions() const;
+  /// The largest slot of a streamed region (0 when every region is resident).
+  int64_t streamed_slot_elements() const;
+  /// GPU bytes a resident region takes: its planes (bytes_per_param) and its fp32 gradient.
+  int64_t resident_bytes(int region) const;
   /// GPU bytes of everything but the arena, for the budget checks.
   int64_t gpu_bytes_without_arena() const;
   int64_t host_bytes() const;

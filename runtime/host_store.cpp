@@ -20,7 +20,7 @@ constexpr int64_t kPage = 4096;
 
 int64_t align_up(int64_t bytes, int64_t to = kAlign) { return (bytes + to - 1) / to * to; }
 
-int moment_bytes(codegen::cpu::MomentType t) { return t == codegen::cpu::MomentType::bf16 ? 2 : 4; }
+int bytes_of_moment(codegen::cpu::MomentType t) { return t == codegen::cpu::MomentType::bf16 ? 2 : 4; }
 
 }  // namespace
 
@@ -36,7 +36,7 @@ HostStore::HostStore(const ir::Module& m, codegen::cpu::MomentType moments)
     regions_.push_back(std::move(r));
   }
   // One allocation per region keeps a layer's planes together in memory.
-  const int mb = moment_bytes(moments_);
+  const int mb = bytes_of_moment(moments_);
   for (Region& r : regions_) {
     int64_t plane16 = align_up(r.elements * 2), plane_m = align_up(r.elements * mb);
     int64_t total = align_up(std::max<int64_t>(kAlign, 2 * plane16 + 2 * plane_m), kPage);
@@ -67,17 +67,42 @@ int HostStore::find_tensor(const std::string& name) const {
   return -1;
 }
 
-int HostStore::bytes_per_parameter() const { return 4 + 2 * moment_bytes(moments_); }
+int HostStore::bytes_per_parameter() const { return 4 + 2 * bytes_of_moment(moments_); }
+int HostStore::moment_bytes() const { return bytes_of_moment(moments_); }
+
+PackedPlanes packed_planes(char* base, int64_t n, int mb, int64_t offset) {
+  return {base + offset * 2, base + n * 2 + offset * 2, base + n * 4 + offset * mb, base + n * (4 + mb) + offset * mb};
+}
+
+void HostStore::pack_region(int r, char* packed) const {
+  const Region& reg = regions_[static_cast<size_t>(r)];
+  const int mb = moment_bytes();
+  const PackedPlanes p = packed_planes(packed, reg.elements, mb);
+  std::memcpy(p.w_hi, reg.w_hi, static_cast<size_t>(reg.elements) * 2);
+  std::memcpy(p.w_lo, reg.w_lo, static_cast<size_t>(reg.elements) * 2);
+  std::memcpy(p.m, reg.m, static_cast<size_t>(reg.elements * mb));
+  std::memcpy(p.v, reg.v, static_cast<size_t>(reg.elements * mb));
+}
+
+void HostStore::unpack_region(int r, const char* packed) {
+  const Region& reg = regions_[static_cast<size_t>(r)];
+  const int mb = moment_bytes();
+  const PackedPlanes p = packed_planes(const_cast<char*>(packed), reg.elements, mb);
+  std::memcpy(reg.w_hi, p.w_hi, static_cast<size_t>(reg.elements) * 2);
+  std::memcpy(reg.w_lo, p.w_lo, static_cast<size_t>(reg.elements) * 2);
+  std::memcpy(reg.m, p.m, static_cast<size_t>(reg.elements * mb));
+  std::memcpy(reg.v, p.v, static_cast<size_t>(reg.elements * mb));
+}
 
 int64_t HostStore::bytes() const { return parameters_ * bytes_per_parameter(); }
 
 uint16_t* HostStore::w_hi(int t) const { return regions_[layout_.tensors[t].region].w_hi + layout_.tensors[t].offset; }
 uint16_t* HostStore::w_lo(int t) const { return regions_[layout_.tensors[t].region].w_lo + layout_.tensors[t].offset; }
 void* HostStore::m(int t) const {
-  return static_cast<char*>(regions_[layout_.tensors[t].region].m) + layout_.tensors[t].offset * moment_bytes(moments_);
+  return static_cast<char*>(regions_[layout_.tensors[t].region].m) + layout_.tensors[t].offset * bytes_of_moment(moments_);
 }
 void* HostStore::v(int t) const {
-  return static_cast<char*>(regions_[layout_.tensors[t].region].v) + layout_.tensors[t].offset * moment_bytes(moments_);
+  return static_cast<char*>(regions_[layout_.tensors[t].region].v) + layout_.tensors[t].offset * bytes_of_moment(moments_);
 }
 
 void HostStore::set_master(int t, const float* values) {
@@ -88,8 +113,8 @@ void HostStore::set_master(int t, const float* values) {
     hi[i] = p.hi;
     lo[i] = p.lo;
   }
-  std::memset(m(t), 0, static_cast<size_t>(layout_.tensors[t].elements * moment_bytes(moments_)));
-  std::memset(v(t), 0, static_cast<size_t>(layout_.tensors[t].elements * moment_bytes(moments_)));
+  std::memset(m(t), 0, static_cast<size_t>(layout_.tensors[t].elements * bytes_of_moment(moments_)));
+  std::memset(v(t), 0, static_cast<size_t>(layout_.tensors[t].elements * bytes_of_moment(moments_)));
 }
 
 void HostStore::get_master(int t, float* out) const {

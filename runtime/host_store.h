@@ -36,6 +36,18 @@ struct Region {
   std::vector<int> tensors;  // tensors stored here, in offset order
 };
 
+/// A tensor's four planes inside a region's planes packed back to back —
+/// w_hi, w_lo (2 bytes per element each), m, v (moment bytes each) — the
+/// layout of a resident region on the GPU (the schedule's %resident buffer).
+struct PackedPlanes {
+  char* w_hi = nullptr;
+  char* w_lo = nullptr;
+  char* m = nullptr;
+  char* v = nullptr;
+};
+/// `base`: the region's packed planes; `offset`: the tensor's first element in the region.
+PackedPlanes packed_planes(char* base, int64_t region_elements, int moment_bytes, int64_t offset = 0);
+
 class HostStore {
  public:
   /// Lays out every parameter of the forward stages of `m`. Names bound in
@@ -56,6 +68,7 @@ class HostStore {
   codegen::cpu::MomentType moments() const { return moments_; }
   /// Bytes held per parameter (planes only) and in all.
   int bytes_per_parameter() const;
+  int moment_bytes() const;
   int64_t bytes() const;
 
   /// Deterministic initialization from each tensor's Init, seeded per tensor
@@ -72,6 +85,10 @@ class HostStore {
   /// computes with, so a saved checkpoint reproduces the trained model's
   /// logits bit for bit; the exact master goes to the optimizer checkpoint.
   void get_bf16(int tensor, uint16_t* out) const;
+
+  /// Region `r`'s planes packed into (or back from) `packed` (PackedPlanes layout).
+  void pack_region(int r, char* packed) const;
+  void unpack_region(int r, const char* packed);
 
   /// Raw access to a tensor's planes for the optimizer.
   uint16_t* w_hi(int tensor) const;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
 
 #include "runtime/trainer.h"
 #include "support/error.h"
@@ -22,8 +24,25 @@ HostUpdates::HostUpdates(const ResolvedSchedule& plan, HostStore& store, const A
       tensor_squares_(store.tensors().size(), 0.0) {
   for (const auto& [index, u] : plan.updates)
     for (const ir::Range& r : {u.grad, u.grad_tied})
-      if (r.buffer >= 0 && !host_buffers_.at(static_cast<size_t>(r.buffer)))
+      if (!u.on_device && r.buffer >= 0 && !host_buffers_.at(static_cast<size_t>(r.buffer)))
         throw UserError(plan.where(index) + ": the CPU optimizer reads its gradient from host memory");
+}
+
+char* HostUpdates::host(const ir::Range& r, int index) const {
+  char* base = host_buffers_.at(static_cast<size_t>(r.buffer));
+  if (!base) throw std::logic_error(plan_.where(index) + ": runs on the GPU here (its executor handles it)");
+  return base + r.offset;
+}
+
+float HostUpdates::update_scale(const UpdatePlan& u) const {
+  if (u.scale.buffer < 0) return gradient_scale(0.0, 0.0f, plan_.micro_batches);
+  float scale = 0;
+  std::memcpy(&scale, host_buffers_.at(static_cast<size_t>(u.scale.buffer)) + u.scale.offset, 4);
+  return scale;
+}
+
+codegen::cpu::AdamWParams HostUpdates::device_params(int index, int tensor, float lr, int64_t step) const {
+  return optimizer_.params(tensor, lr, update_scale(plan_.updates.at(index)), step);
 }
 
 void HostUpdates::begin_step() {
@@ -47,6 +66,27 @@ const float* HostUpdates::tensor_gradient(int tensor, const UpdatePlan& u, float
 }
 
 void HostUpdates::grad_norm(int index) {
+  const auto& tensors_of = [&](int region) -> const std::vector<int>& {
+    return store_.regions()[static_cast<size_t>(region)].tensors;
+  };
+  if (auto d = plan_.device_norms.find(index); d != plan_.device_norms.end()) {
+    // The GPU's share, emulated: the per-tensor sums into host memory.
+    const float* grad = reinterpret_cast<const float*>(host(d->second.grad, index));
+    auto* out = reinterpret_cast<double*>(host(d->second.norms, index));
+    for (int t : tensors_of(d->second.region)) {
+      const StoredTensor& st = store_.tensors()[static_cast<size_t>(t)];
+      *out++ = sum_of_squares(grad + st.offset, st.elements);
+    }
+    return;
+  }
+  for (int gpu : plan_.collected.at(index)) {
+    const DeviceNorm& d = plan_.device_norms.at(gpu);
+    const char* sums = host_buffers_.at(static_cast<size_t>(d.norms.buffer)) + d.norms.offset;
+    for (int t : tensors_of(d.region)) {
+      std::memcpy(&tensor_squares_[static_cast<size_t>(t)], sums, 8);
+      sums += 8;
+    }
+  }
   // Tensor by tensor, each summed in parallel blocks of fixed size: the
   // same bits as the reference, and norm() adds them in tensor order.
   for (int region : plan_.norm_regions.at(index)) {
@@ -55,18 +95,33 @@ void HostUpdates::grad_norm(int index) {
       tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(tensor_gradient(t, u, tied_sum_.data()),
                                                                store_.tensors()[static_cast<size_t>(t)].elements);
   }
+  if (!plan_.schedule.config.clip) return;  // the collection of a norm only reported
   grad_scale_ = gradient_scale(norm(), clip_, plan_.micro_batches);
+  for (const ir::Operand& op : plan_.instr(index).operands)
+    if (op.write && op.role == "scale") std::memcpy(host(op.range, index), &grad_scale_, 4);
 }
 
 void HostUpdates::optimizer_step(int index) {
   const UpdatePlan& u = plan_.updates.at(index);
-  for (int t : store_.regions()[static_cast<size_t>(u.region)].tensors) {
+  const Region& region = store_.regions()[static_cast<size_t>(u.region)];
+  for (int t : region.tensors) {
+    const StoredTensor& st = store_.tensors()[static_cast<size_t>(t)];
+    if (u.on_device) {
+      // A resident region's GPU update, emulated on its planes in (emulated) GPU memory.
+      const float* g = reinterpret_cast<const float*>(host(u.grad, index)) + st.offset;
+      if (sink_) {
+        give_to_sink(t, g, st.elements);
+        continue;
+      }
+      optimizer_.update(t, g, lr_, update_scale(u),
+                        packed_planes(host(u.params, index), region.elements, store_.moment_bytes(), st.offset));
+      continue;
+    }
     const float* g = tensor_gradient(t, u, tied_sum_.data());
-    const int64_t n = store_.tensors()[static_cast<size_t>(t)].elements;
     // Without clipping nothing else reads the slab: measure the norm on the way.
-    if (!plan_.has_grad_norm) tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(g, n);
+    if (!plan_.measured[static_cast<size_t>(u.region)]) tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(g, st.elements);
     if (sink_)
-      give_to_sink(t, g, n);
+      give_to_sink(t, g, st.elements);
     else
       optimizer_.update(t, g, lr_, grad_scale_);
   }

@@ -4,6 +4,13 @@
 // has two gradient parts — its own region's slab and the binder's tied
 // slab — added here, in the order the unstreamed reference adds them, so
 // every backend gives the same bits from the same gradients.
+//
+// Resident regions (updated on the GPU) take part through host memory: a
+// GPU grad_norm writes one sum of squares per tensor there and a cpu
+// grad_norm collects them; with clipping that last grad_norm writes the
+// clip factor where the GPU updates read it. Where GPU buffers are host
+// memory (the emulated executor) this class also runs those two GPU
+// instructions, with the same arithmetic the CPU path uses.
 #pragma once
 
 #include <cstdint>
@@ -29,11 +36,16 @@ class HostUpdates {
   /// updates scale by 1/M until grad_norm() sets the clip factor.
   void begin_step();
   /// The schedule's grad_norm at instruction `index`: the sums of squares of
-  /// its regions' tensors, then the clip factor of the norm so far (final
-  /// after the last grad_norm, which every update follows).
+  /// its regions' tensors (or those a GPU grad_norm measured), then, with
+  /// clipping, the clip factor of the norm so far (final after the last
+  /// grad_norm, which every update follows) into its 'scale' operand.
   void grad_norm(int index);
   /// The schedule's optimizer_step at instruction `index`.
   void optimizer_step(int index);
+  /// AdamW's scalars for a GPU update of `tensor` at step `step` with
+  /// learning rate `lr`; the gradient scale is the schedule's: the clip
+  /// factor in the update's 'scale' operand, or 1/M without one.
+  codegen::cpu::AdamWParams device_params(int index, int tensor, float lr, int64_t step) const;
   /// Global norm of the mean gradient of the step so far, before clipping.
   double norm() const;
   /// With a sink, each optimizer_step hands its tensors' gradients to it
@@ -43,6 +55,8 @@ class HostUpdates {
 
  private:
   const float* slab(const ir::Range& r) const;
+  char* host(const ir::Range& r, int index) const;  // throws unless the range is addressable here
+  float update_scale(const UpdatePlan& u) const;
   const float* tensor_gradient(int tensor, const UpdatePlan& u, float* sum_scratch) const;
   void give_to_sink(int tensor, const float* g, int64_t n);
 

@@ -11,9 +11,9 @@ AdamWOptimizer::AdamWOptimizer(HostStore& store, const AdamWConfig& config)
 
 void AdamWOptimizer::begin_step() { store_.set_step(store_.step() + 1); }
 
-void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_scale) {
-  const StoredTensor& t = store_.tensors()[tensor];
-  const double step = static_cast<double>(store_.step());
+codegen::cpu::AdamWParams AdamWOptimizer::params(int tensor, float lr, float grad_scale, int64_t count) const {
+  const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
+  const double step = static_cast<double>(count);
   codegen::cpu::AdamWParams p;
   p.lr = lr;
   p.beta1 = config_.beta1;
@@ -23,11 +23,23 @@ void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_
   p.bias_correction1 = static_cast<float>(1.0 - std::pow(config_.beta1, step));
   p.bias_correction2 = static_cast<float>(1.0 - std::pow(config_.beta2, step));
   p.grad_scale = grad_scale;
-  const int mb = store_.moments() == codegen::cpu::MomentType::bf16 ? 2 : 4;
-  uint16_t* hi = store_.w_hi(tensor);
-  uint16_t* lo = store_.w_lo(tensor);
-  char* m = static_cast<char*>(store_.m(tensor));
-  char* v = static_cast<char*>(store_.v(tensor));
+  return p;
+}
+
+void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_scale) {
+  update(tensor, grad, lr, grad_scale,
+         PackedPlanes{reinterpret_cast<char*>(store_.w_hi(tensor)), reinterpret_cast<char*>(store_.w_lo(tensor)),
+                      static_cast<char*>(store_.m(tensor)), static_cast<char*>(store_.v(tensor))});
+}
+
+void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes) {
+  const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
+  const codegen::cpu::AdamWParams p = params(tensor, lr, grad_scale, store_.step());
+  const int mb = store_.moment_bytes();
+  auto* hi = reinterpret_cast<uint16_t*>(planes.w_hi);
+  auto* lo = reinterpret_cast<uint16_t*>(planes.w_lo);
+  char* m = planes.m;
+  char* v = planes.v;
   auto kernel = kernel_;
   // Chunks of 64K parameters keep each thread streaming through memory.
   parallel_for(t.elements, 1 << 16, [&](int64_t b, int64_t e) {

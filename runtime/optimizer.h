@@ -25,6 +25,10 @@ class AdamWOptimizer {
   void begin_step();
   /// Updates `tensor` from its fp32 gradient, which is multiplied by `grad_scale` first.
   void update(int tensor, const float* grad, float lr, float grad_scale);
+  /// The same on planes outside the store (a resident region's, PackedPlanes).
+  void update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes);
+  /// The kernel's scalars for `tensor` at step `step` (bias corrections): what a GPU update uses too.
+  codegen::cpu::AdamWParams params(int tensor, float lr, float grad_scale, int64_t step) const;
 
  private:
   HostStore& store_;

@@ -68,6 +68,11 @@ void ResolvedSchedule::resolve_buffers() {
     if (buf.name == "tokens") tokens_buffer = static_cast<int>(b);
     if (buf.name == "targets") targets_buffer = static_cast<int>(b);
     if (buf.name == "loss") loss_buffer = static_cast<int>(b);
+    if (buf.kind == ir::BufferKind::resident) {
+      if (resident_buffer >= 0) throw UserError("schedule has two resident buffers: %" + buf.name);
+      if (buf.place != ir::Place::gpu) throw UserError("schedule buffer %" + buf.name + " holds resident planes: place it on the gpu");
+      resident_buffer = static_cast<int>(b);
+    }
   }
   if (store_buffer < 0) throw UserError("schedule of " + schedule.model + " has no store buffer");
   const int64_t batch_bytes = schedule.config.batch * seq * 4;
@@ -146,12 +151,16 @@ void ResolvedSchedule::resolve_instructions() {
                         (bind ? " (" + where(bound) + ")" : std::string(" (no bind before it)")));
     }
     if (in.op == ir::SchedOp::optimizer_step) updates.emplace(i, prepare_update(i));
-    if (in.op == ir::SchedOp::grad_norm) has_grad_norm = true;
+    if (in.op == ir::SchedOp::grad_norm) {
+      has_grad_norm = true;
+      if (in.stream != ir::Stream::cpu) device_norms.emplace(i, prepare_device_norm(i));
+    }
     programs[static_cast<size_t>(in.stream)].push_back(i);
   }
-  if (has_grad_norm != schedule.config.clip)
-    throw UserError("schedule of " + schedule.model + ": config.clip and the presence of grad_norm disagree");
+  if (schedule.config.clip && !has_grad_norm)
+    throw UserError("schedule of " + schedule.model + ": config.clip is set but no grad_norm measures the gradient");
   prepare_tied();
+  prepare_norms();
 }
 
 }  // namespace horizon::runtime

@@ -42,10 +42,20 @@ struct LaunchPlan {
   }
 };
 
-/// An optimizer_step: the region it updates and the slabs holding its gradient.
+/// An optimizer_step: the region it updates and the slabs holding its
+/// gradient; or, on the GPU, a resident region's gradient and planes.
 struct UpdatePlan {
   int region = -1;
   ir::Range grad, grad_tied;  // grad_tied.buffer < 0 when the region has no tied tensor
+  bool on_device = false;     // a compute-stream update of a resident region:
+  ir::Range params, scale;    // its %resident planes, and the clip factor (scale.buffer < 0: none, 1/M)
+};
+
+/// A grad_norm on a GPU stream: a resident region's gradient, summed per
+/// tensor (in the region's tensor order, as doubles) into host memory.
+struct DeviceNorm {
+  int region = -1;
+  ir::Range grad, norms;
 };
 
 struct ResolvedSchedule {
@@ -70,11 +80,15 @@ struct ResolvedSchedule {
   std::map<int, UpdatePlan> updates;       // by instruction index
   std::vector<const UpdatePlan*> update_of_region;
   std::map<int, std::vector<int>> norm_regions;  // by grad_norm instruction: the regions it measures
+  std::map<int, DeviceNorm> device_norms;        // by GPU grad_norm instruction
+  std::map<int, std::vector<int>> collected;     // by cpu grad_norm: the GPU grad_norms whose sums it reads
+  std::vector<char> measured;                    // per region: its share of the norm comes from a grad_norm
+  int resident_buffer = -1;                      // %resident, the planes of regions kept on the GPU
   std::vector<std::string> wait_names;  // by instruction index: how a blocked wait is reported
   std::vector<int64_t> tied_offset;     // per tensor: elements into its binder's tied gradient, -1 if untied
   int64_t max_slot_elements = 0;        // the largest slot any launch reads (scratch sizes)
   int64_t max_tied_elements = 0;        // the largest tied tensor (scratch for its two parts added)
-  bool has_grad_norm = false;
+  bool has_grad_norm = false;  // any grad_norm (a schedule that clips has one for every region)
 
   /// "schedule instruction #N `text`", the prefix of every error about it.
   std::string where(int index) const;
@@ -89,7 +103,9 @@ struct ResolvedSchedule {
   void resolve_instructions();
   LaunchPlan prepare_launch(int index) const;
   UpdatePlan prepare_update(int index) const;
+  DeviceNorm prepare_device_norm(int index) const;
   void prepare_tied();
+  void prepare_norms();
 };
 
 /// Whether `op` moves bytes between src/dst operand pairs.

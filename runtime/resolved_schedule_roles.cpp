@@ -97,6 +97,28 @@ UpdatePlan ResolvedSchedule::prepare_update(int index) const {
   u.region = store.layout().region_of(in.stage, in.instance);
   if (u.region < 0) throw fail("no parameter region for " + in.stage + "[" + std::to_string(in.instance) + "]");
   const Region& r = store.regions()[static_cast<size_t>(u.region)];
+  if (in.stream != ir::Stream::cpu) {
+    // A resident region: gradient and planes on the GPU, the clip factor from the CPU.
+    u.on_device = true;
+    const ir::Operand* grad = find_operand(in, "grad", false);
+    if (!grad || grad->range.bytes != r.elements * 4 || buffer(grad->range.buffer).place != ir::Place::gpu)
+      throw fail("a GPU update needs its region's fp32 gradient in GPU memory as 'grad'");
+    const ir::Operand* params = find_operand(in, "params", true);
+    if (!params || params->range.buffer != resident_buffer || params->range.bytes != r.elements * store_bytes_per_param)
+      throw fail("a GPU update writes its region's whole range of the resident buffer as 'params' (" +
+                 std::to_string(r.elements * store_bytes_per_param) + " bytes)");
+    u.grad = grad->range;
+    u.params = params->range;
+    if (const ir::Operand* scale = find_operand(in, "scale", false)) {
+      if (scale->range.bytes != 4 || buffer(scale->range.buffer).place != ir::Place::host)
+        throw fail("'scale' is the 4-byte clip factor in host memory");
+      u.scale = scale->range;
+    } else {
+      u.scale.buffer = -1;
+    }
+    u.grad_tied.buffer = -1;  // prepare_tied refuses a GPU update of a tied region
+    return u;
+  }
   const ir::Operand* grad = find_operand(in, "grad", false);
   if (!grad || grad->range.bytes != r.elements * 4) throw fail("needs a 'grad' slab of the region's fp32 gradient");
   if (buffer(grad->range.buffer).place != ir::Place::host)
@@ -135,6 +157,12 @@ void ResolvedSchedule::prepare_tied() {
   for (const auto& [index, u] : updates) {
     ++updated[static_cast<size_t>(u.region)];
     update_of_region[static_cast<size_t>(u.region)] = &u;
+    int64_t slot = 0;
+    ir::slot_offsets(layout, u.region, &slot);
+    bool tied = slot > layout.regions[static_cast<size_t>(u.region)].elements;
+    for (int t : layout.regions[static_cast<size_t>(u.region)].tensors) tied |= tied_offset[static_cast<size_t>(t)] >= 0;
+    if (u.on_device && tied)
+      throw UserError(where(index) + ": a region with tied weights streams; it cannot be updated on the GPU");
     for (int t : layout.regions[static_cast<size_t>(u.region)].tensors) {
       const int64_t off = tied_offset[static_cast<size_t>(t)];
       if (off < 0) continue;
@@ -148,40 +176,90 @@ void ResolvedSchedule::prepare_tied() {
       throw UserError("schedule of " + schedule.model + ": " + layout.regions[r].stage + "[" +
                       std::to_string(layout.regions[r].instance) + "] is updated " + std::to_string(updated[r]) +
                       " times; every stage instance needs exactly one optimizer_step");
-  // Each grad_norm measures the regions whose slabs it reads (all of an
-  // update's slabs); together they measure every region exactly once, and
-  // every update follows the last of them, when the clip factor is final.
-  std::vector<int> measured(layout.regions.size(), 0);
+}
+
+DeviceNorm ResolvedSchedule::prepare_device_norm(int index) const {
+  const ir::SchedInstr& in = instr(index);
+  auto fail = [&](const std::string& problem) { return UserError(where(index) + ": " + problem); };
+  DeviceNorm d;
+  d.region = store.layout().region_of(in.stage, in.instance);
+  if (d.region < 0) throw fail("no parameter region for " + in.stage + "[" + std::to_string(in.instance) + "]");
+  const Region& r = store.regions()[static_cast<size_t>(d.region)];
+  const ir::Operand* grad = find_operand(in, "grad", false);
+  if (!grad || grad->range.bytes != r.elements * 4 || buffer(grad->range.buffer).place != ir::Place::gpu)
+    throw fail("a GPU grad_norm reads its region's fp32 gradient in GPU memory as 'grad'");
+  const ir::Operand* norms = find_operand(in, "norms", true);
+  const int64_t bytes = static_cast<int64_t>(r.tensors.size()) * 8;
+  if (!norms || norms->range.bytes != bytes || buffer(norms->range.buffer).place != ir::Place::host)
+    throw fail("a GPU grad_norm writes one double per tensor of its region (" + std::to_string(bytes) +
+               " bytes) into host memory as 'norms'");
+  d.grad = grad->range;
+  d.norms = norms->range;
+  return d;
+}
+
+// Each cpu grad_norm measures the regions whose slabs it reads (all of an
+// update's slabs), or collects what GPU grad_norms measured (it reads their
+// sums); together every region is measured at most once — with clipping
+// exactly once — and with clipping every update follows the last of them,
+// when the clip factor is final.
+void ResolvedSchedule::prepare_norms() {
+  const ir::ParamLayout& layout = store.layout();
+  std::vector<int> count(layout.regions.size(), 0), collections;
   int last_norm = -1;
+  for (const auto& [index, d] : device_norms) ++count[static_cast<size_t>(d.region)];
   for (size_t i = 0; i < schedule.instrs.size(); ++i) {
     const ir::SchedInstr& in = schedule.instrs[i];
     if (in.op != ir::SchedOp::grad_norm) continue;
     last_norm = static_cast<int>(i);
+    if (in.stream != ir::Stream::cpu) continue;
     std::vector<int>& regions = norm_regions[static_cast<int>(i)];
+    auto reads = [&](const ir::Range& r) {
+      for (const ir::Operand& op : in.operands)
+        if (!op.write && contains(op.range, r)) return true;
+      return false;
+    };
     for (const auto& [index, u] : updates) {
+      if (u.on_device) continue;
       bool covered = true;
-      for (const ir::Range& r : {u.grad, u.grad_tied}) {
-        if (r.buffer < 0) continue;
-        bool read = false;
-        for (const ir::Operand& op : in.operands) read = read || (!op.write && contains(op.range, r));
-        covered = covered && read;
-      }
+      for (const ir::Range& r : {u.grad, u.grad_tied})
+        if (r.buffer >= 0) covered = covered && reads(r);
       if (!covered) continue;
       regions.push_back(u.region);
-      ++measured[static_cast<size_t>(u.region)];
+      ++count[static_cast<size_t>(u.region)];
     }
-    if (regions.empty()) throw UserError(where(static_cast<int>(i)) + ": reads no update's whole gradient");
+    std::vector<int>& gathered = collected[static_cast<int>(i)];
+    for (const auto& [index, d] : device_norms)
+      if (reads(d.norms)) gathered.push_back(index), collections.push_back(index);
+    if (regions.empty() && gathered.empty())
+      throw UserError(where(static_cast<int>(i)) + ": reads no update's whole gradient and no GPU grad_norm's sums");
   }
-  if (last_norm < 0) return;
-  for (size_t r = 0; r < measured.size(); ++r)
-    if (measured[r] != 1)
+  for (const auto& [index, d] : device_norms)
+    if (std::count(collections.begin(), collections.end(), index) != 1)
+      throw UserError(where(index) + ": its sums are read by " +
+                      std::to_string(std::count(collections.begin(), collections.end(), index)) +
+                      " cpu grad_norms; the norm needs them exactly once");
+  measured.assign(layout.regions.size(), 0);
+  for (size_t r = 0; r < count.size(); ++r) {
+    if (count[r] > 1 || (schedule.config.clip && count[r] != 1))
       throw UserError("schedule of " + schedule.model + ": the gradient of " + layout.regions[r].stage + "[" +
-                      std::to_string(layout.regions[r].instance) + "] is measured by " + std::to_string(measured[r]) +
-                      " grad_norm instructions; the norm needs each slab exactly once");
-  for (const auto& [index, u] : updates)
+                      std::to_string(layout.regions[r].instance) + "] is measured by " + std::to_string(count[r]) +
+                      " grad_norm instructions; the norm needs each gradient exactly once");
+    measured[r] = count[r] == 1;
+  }
+  if (!schedule.config.clip) {
+    for (const auto& [index, u] : updates)
+      if (!u.on_device && measured[static_cast<size_t>(u.region)])
+        throw UserError(where(index) + ": without clipping a slab is measured by its update, not by a grad_norm");
+    return;
+  }
+  for (const auto& [index, u] : updates) {
     if (index < last_norm)
       throw UserError(where(index) + ": comes before " + where(last_norm) +
                       "; with clipping every update follows the last grad_norm");
+    if (u.on_device && u.scale.buffer < 0)
+      throw UserError(where(index) + ": with clipping a GPU update reads the clip factor as 'scale'");
+  }
 }
 
 }  // namespace horizon::runtime

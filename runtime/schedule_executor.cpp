@@ -131,6 +131,13 @@ ScheduleExecutor::ScheduleExecutor(const ir::Schedule& schedule, const ir::Modul
 
 ScheduleExecutor::~ScheduleExecutor() = default;
 
+void ScheduleExecutor::finish_updates() {
+  Impl& m = *impl_;
+  if (!m.resident_loaded) return;
+  for (const auto& [index, u] : m.plan.updates)
+    if (u.on_device) m.store.unpack_region(u.region, m.at(u.params));
+}
+
 void ScheduleExecutor::set_learning_rate(float lr) { impl_->updates->set_learning_rate(lr); }
 void ScheduleExecutor::set_gradient_sink(GradientSink* sink) { impl_->updates->set_gradient_sink(sink); }
 void ScheduleExecutor::set_wait_timeout(std::chrono::milliseconds timeout) { impl_->events.set_timeout(timeout); }
@@ -146,6 +153,11 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
   // The batch is on the device when the step starts (the schedule reads it, never loads it).
   std::memcpy(m.blocks[static_cast<size_t>(p.tokens_buffer)].get(), tokens, batch_bytes);
   std::memcpy(m.blocks[static_cast<size_t>(p.targets_buffer)].get(), targets, batch_bytes);
+  if (!m.resident_loaded) {
+    for (const auto& [index, u] : p.updates)
+      if (u.on_device) m.store.pack_region(u.region, m.at(u.params));
+    m.resident_loaded = true;
+  }
   m.events.reset();
   m.updates->begin_step();
   m.workers->run();
@@ -178,6 +190,8 @@ class StreamedStep : public StepBackend {
       if (b.place == ir::Place::gpu && (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint))
         activation_bytes_ += b.bytes;
   }
+
+  void finish_updates() override { executor_.finish_updates(); }
 
   StepResult step(const TokenBatch& batch, float lr) override {
     const ir::ScheduleConfig& c = executor_.schedule().config;

@@ -58,8 +58,12 @@ class ScheduleExecutor {
   /// Runs one whole step — every micro-batch forward and backward, then the
   /// updates — on config.batch x config.seq tokens and targets. Returns the
   /// mean of the micro-batch losses. A failed step leaves the store partly
-  /// updated.
+  /// updated. The first step copies resident regions (%resident) from the
+  /// store; from then on their home is (emulated) GPU memory.
   float step(const int32_t* tokens, const int32_t* targets);
+  /// Copies resident regions' planes back into the store; call before
+  /// reading the store. Nothing to do when every region streams.
+  void finish_updates();
 
   const ExecutorMeasurements& last_step() const;
   /// Host memory: the schedule's host buffers as allocated plus the store.

@@ -57,6 +57,7 @@ struct ScheduleExecutor::Impl {
   };
   std::vector<StreamStats> stream_stats;
   ExecutorMeasurements last;
+  bool resident_loaded = false;  // %resident holds the store's planes of resident regions
 
   // schedule_executor.cpp
   void allocate();
