@@ -9,6 +9,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/resident_option.h"
 #ifdef HORIZON_HAVE_CUDA
 #include "codegen/cuda/module_kernels.h"
 #endif
@@ -62,11 +63,11 @@ bool is_schedule_stage(const std::string& emit) {
 int print_schedule_stage(const ir::Module& m, const Arguments& a, const std::string& emit) {
   const passes::StreamingOptions options = streaming_options(a, "compile", machine_option(a));
   if (emit == "schedule" || emit == "lower_to_schedule") {
-    std::cout << ir::print_schedule(passes::lower_to_schedule(m, options));
+    std::cout << ir::print_schedule(lower_for_gpu(m, options));
   } else if (emit == "plan") {
-    std::cout << plan::format_memory_plan(passes::lower_to_schedule(m, options), m);
+    std::cout << plan::format_memory_plan(lower_for_gpu(m, options), m);
   } else {
-    passes::lower_to_schedule(m, options, emit, &std::cout);  // prints the step plan after that pass
+    lower_for_gpu(m, options, emit, &std::cout);  // prints the step plan after that pass
   }
   return 0;
 }

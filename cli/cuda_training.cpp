@@ -64,6 +64,8 @@ class GpuReport final : public CudaReport {
 
 }  // namespace
 
+double cuda_free_memory_bytes() { return static_cast<double>(runtime::cuda::free_device_memory()); }
+
 std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule& schedule, const ir::Module& model,
                                                         runtime::HostStore& store, const runtime::TrainConfig& cfg,
                                                         int64_t total_steps, const std::string& trace,
@@ -79,6 +81,8 @@ std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule& sche
   return step;
 }
 #else
+double cuda_free_memory_bytes() { throw UserError("horizon train: this build has no CUDA backend"); }
+
 std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule&, const ir::Module&, runtime::HostStore&,
                                                         const runtime::TrainConfig&, int64_t, const std::string&,
                                                         std::unique_ptr<CudaReport>&) {

@@ -23,6 +23,9 @@ class CudaReport {
   virtual void finish() = 0;
 };
 
+/// Free memory of the current CUDA device, what resident layers may fill.
+double cuda_free_memory_bytes();
+
 /// The CUDA step of `schedule`; `report` receives its metrics printer.
 std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule& schedule, const ir::Module& model,
                                                         runtime::HostStore& store, const runtime::TrainConfig& cfg,

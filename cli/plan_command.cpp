@@ -11,6 +11,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/resident_option.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
 #include "ir/step_pair.h"
@@ -43,6 +44,10 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
   a.option("gpu-mem", "SIZE", "GPU memory budget, e.g. 80G (default: the machine's)");
   a.option("machine", "FILE", "machine description, e.g. machines/h100-pcie5.json (default: built-in H100 PCIe)");
   a.flag("no-clip", "no global-norm clipping: layers update as their gradients land (two gradient slabs)");
+  a.option("resident", "N",
+           "layers whose weights, optimizer state and gradient stay on the GPU and are updated there: auto (as\n"
+           "many as the GPU memory left by streaming holds), 0 (stream every layer) or a count",
+           "auto");
   if (!a.declares("moments")) a.option("moments", "TYPE", "Adam moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
 }
 
@@ -80,6 +85,7 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
   o.bytes_per_param = moments == "bf16" ? 8 : 12;
   o.gpu_bytes = m.gpu_bytes;
   o.host_bytes = m.host_bytes;
+  o.resident = parse_resident(command, a.get("resident"));
   return o;
 }
 
@@ -202,7 +208,7 @@ int run_plan(const Args& args) {
   const passes::StreamingOptions options = streaming_options(a, "plan", machine);
   ir::Module graph = frontend::load_model(a.get("MODEL"));
   passes::lower(graph);
-  const ir::Schedule s = passes::lower_to_schedule(graph, options);
+  const ir::Schedule s = lower_for_gpu(graph, options);
   const ir::ScheduleConfig& c = s.config;
 
   const int64_t tokens = c.batch * c.seq;
@@ -223,7 +229,10 @@ int run_plan(const Args& args) {
   gpu.lines.push_back({"CUDA stage scratch", scratch, "GEMM workspaces, bf16 operand copies"});
   gpu.total += scratch;
 #endif
-  const int64_t fit = plan::largest_micro_batch(graph, options);
+  // Resident layers take what activations leave, so the search streams every layer.
+  passes::StreamingOptions streamed = options;
+  streamed.resident = 0;
+  const int64_t fit = plan::largest_micro_batch(graph, streamed);
   std::cout << plan::format_memory_table(host) << "\n" << plan::format_memory_table(gpu);
   std::printf("  largest micro-batch that fits: %lld sequences (%s tokens)\n\n", static_cast<long long>(fit),
               format_count(fit * c.seq).c_str());

@@ -16,6 +16,7 @@
 #include "cli/device_option.h"
 #include "cli/memory_check.h"
 #include "cli/progress.h"
+#include "cli/resident_option.h"
 #include "data/batch_sampler.h"
 #include "data/byte_tokenizer.h"
 #include "data/token_dataset.h"
@@ -47,6 +48,11 @@ Arguments train_arguments() {
          "emulated device; same result as the unstreamed step");
   a.option("checkpoint-every", "K", "with --stream: save every K-th block input, recompute the rest (0: choose)", "0");
   a.option("slots", "N", "with --stream: weight slots on the device (0: choose)", "0");
+  a.option("resident", "N",
+           "layers whose weights, optimizer state and gradient stay on the GPU and are updated there: auto (with\n"
+           "--device cuda as many as the free GPU memory holds; none on the emulated device), 0 (stream every\n"
+           "layer: GPU memory independent of depth) or a count",
+           "auto");
   a.option("lr", "LR", "peak learning rate", "1e-3");
   a.option("min-lr-ratio", "R", "final learning rate as a fraction of the peak", "0.1");
   a.option("warmup", "W", "linear warm-up steps", "0");
@@ -149,7 +155,15 @@ int run_train(const Args& args) {
     opts.slots = a.get_int("slots");
     opts.clip = clip > 0;
     opts.bytes_per_param = bytes_per_param;
-    schedule = passes::lower_to_schedule(model, opts);
+    opts.resident = parse_resident("train", a.get("resident"));
+    if (cuda) {
+      opts.gpu_bytes = cuda_free_memory_bytes();
+      schedule = lower_for_gpu(model, opts, "", nullptr, a.get_int("eval-batches") > 0);
+    } else {
+      if (opts.resident < 0) opts.resident = 0;  // the emulated device has no memory to fill
+      opts.gpu_bytes = 1e18;
+      schedule = passes::lower_to_schedule(model, opts);
+    }
   }
   const double host_mem = a.has("host-mem") ? static_cast<double>(a.get_bytes("host-mem")) : 0.0;
   if (a.has("host-mem") && host_mem <= 0)

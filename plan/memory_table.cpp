@@ -74,10 +74,11 @@ MemoryTable gpu_memory(const ir::Schedule& s, double budget) {
   MemoryTable t;
   t.title = "GPU memory";
   t.budget = budget;
-  const std::pair<BufferKind, const char*> kinds[] = {{BufferKind::weight_slot, "weight slots (bf16)"},
+  const std::pair<BufferKind, const char*> kinds[] = {{BufferKind::resident, "resident layers (planes)"},
+                                                      {BufferKind::weight_slot, "weight slots (bf16)"},
                                                       {BufferKind::activations, "activations (fp32)"},
                                                       {BufferKind::checkpoint, "checkpoints"},
-                                                      {BufferKind::gradient, "gradient accumulators (fp32)"},
+                                                      {BufferKind::gradient, "gradients (fp32)"},
                                                       {BufferKind::workspace, "workspace arena"},
                                                       {BufferKind::batch_data, "batch data"},
                                                       {BufferKind::store, "resident store"},

@@ -128,6 +128,23 @@ TEST(CudaCodegen, CompilesTheLossChunkKernels) {
   EXPECT_THROW(codegen::cuda::linear_cross_entropy_backward(16, 300, 17), std::invalid_argument);
 }
 
+// The GPU optimizer's kernels (runtime/cuda/device_optimizer.h) for both
+// moment types and the extremes of the span count.
+TEST(CudaCodegen, CompilesTheOptimizerKernels) {
+  std::vector<KernelSource> sources = {codegen::cuda::adamw_update(codegen::cpu::MomentType::bf16),
+                                       codegen::cuda::adamw_update(codegen::cpu::MomentType::f32),
+                                       codegen::cuda::sum_squares(1),
+                                       codegen::cuda::sum_squares(codegen::cuda::kSumSquaresMaxSpans)};
+  compile_all(sources, "sm_90");
+  compile_all(sources, "sm_80");
+  EXPECT_NE(sources[0].code.find("typedef unsigned short Moment"), std::string::npos);
+  EXPECT_NE(sources[1].code.find("typedef float Moment"), std::string::npos);
+  EXPECT_EQ(sources[3].workspaces.at(0).bytes,
+            int64_t{8} * codegen::cuda::kSumSquaresMaxSpans * codegen::cuda::kSumSquaresBlocks);
+  EXPECT_THROW(codegen::cuda::sum_squares(0), std::invalid_argument);
+  EXPECT_THROW(codegen::cuda::sum_squares(codegen::cuda::kSumSquaresMaxSpans + 1), std::invalid_argument);
+}
+
 TEST(CudaCodegen, CompilesRopeScalingSlidingWindowAndWideHeads) {
   codegen::cuda::RopeParams llama3{500000.0, 8.0, 1.0, 4.0, 8192.0};
   std::vector<KernelSource> sources = {

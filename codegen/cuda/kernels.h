@@ -2,7 +2,8 @@
 // backward, one family per file: norm_kernels.cpp, rope_kernels.cpp,
 // attention_forward.cpp / attention_backward.cpp (attention_tc_*.cpp on
 // tensor cores), embedding_kernels.cpp, loss_kernels.cpp,
-// loss_chunk_kernels.cpp, column_sum_kernels.cpp, elementwise_kernels.cpp.
+// loss_chunk_kernels.cpp, column_sum_kernels.cpp, elementwise_kernels.cpp,
+// optimizer_kernels.cpp.
 //
 // Each returns a KernelSource specialized to its shapes. Its `inputs` and
 // `outputs` follow the IR op's operand and result order (ir/ops.def), and its
@@ -128,5 +129,29 @@ KernelSource bias_add_grad(int64_t N, int64_t O);
 /// cols % 4 == 0. An output may be the same buffer as an input.
 KernelSource elementwise(const cpu::ElementwiseProgram& program, int64_t rows, int64_t cols,
                          const std::vector<ir::DType>& input_types = {});
+
+// ---- the optimizer on the GPU (optimizer_kernels.cpp) ----
+// Unlike the op kernels above these take scalars by value (an element count,
+// the AdamW step, spans), so their sources list no buffers or launches:
+// runtime/cuda/device_optimizer.cpp launches them. No alignment is required.
+inline constexpr int kAdamwThreads = 256;
+/// adamw_update(long long n, u16* w_hi, u16* w_lo, Moment* m, Moment* v,
+/// const float* grad, AdamWParams p), one 1-D grid of kAdamwThreads-thread
+/// blocks of any size (grid-stride): the CPU JIT's AdamW step
+/// (cpu::AdamWFn), bit for bit against a JIT that fuses its multiply-adds.
+/// Moment is bf16 bits or float by `moments`.
+KernelSource adamw_update(cpu::MomentType moments);
+
+/// Blocks per span and threads per block of sum_squares_partial; at most
+/// kSumSquaresMaxSpans spans fit the kernel parameters.
+inline constexpr int kSumSquaresThreads = 256, kSumSquaresBlocks = 1024, kSumSquaresMaxSpans = 255;
+/// out[k] = sum over i < elements[k] of double(x[offset[k] + i])^2 for K <=
+/// max_spans spans, in two launches: sum_squares_partial(double* partial,
+/// const float* x, Spans spans) on grid (kSumSquaresBlocks, K), where Spans
+/// is `long long offset[max_spans], elements[max_spans]` by value, then
+/// sum_squares_total(double* out, const double* partial) on grid K. Workspace
+/// 0 is `partial`. The bits depend only on the values. Throws
+/// std::invalid_argument for max_spans outside [1, kSumSquaresMaxSpans].
+KernelSource sum_squares(int max_spans);
 
 }  // namespace horizon::codegen::cuda

@@ -26,6 +26,7 @@ CudaScheduleExecutor::Impl::Impl(const ir::Schedule& s, const ir::Module& g, Hos
   std::vector<char*> host(plan.schedule.buffers.size(), nullptr);
   for (size_t b = 0; b < host.size(); ++b) host[b] = host_buffers[b].get();
   updates = std::make_unique<HostUpdates>(plan, store, adamw, clip, std::move(host));
+  prepare_resident();
   resolve_copies();
   resolve_launches();
   create_events();
@@ -65,10 +66,11 @@ void CudaScheduleExecutor::Impl::check_streams() {
     const bool on_gpu = is_gpu_stream(static_cast<int>(in.stream));
     const bool gpu_work =
         is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute || in.op == ir::SchedOp::bind;
-    const bool cpu_work = in.op == ir::SchedOp::grad_norm || in.op == ir::SchedOp::optimizer_step;
+    const bool optimizer = in.op == ir::SchedOp::grad_norm || in.op == ir::SchedOp::optimizer_step;
     if (gpu_work && !on_gpu)
       throw UserError(plan.where(i) + ": the CUDA executor runs copies and launches on a GPU stream");
-    if (cpu_work && on_gpu) throw UserError(plan.where(i) + ": the CUDA executor runs the optimizer on the cpu stream");
+    if (optimizer && on_gpu && in.stream != ir::Stream::compute)
+      throw UserError(plan.where(i) + ": the CUDA executor runs a resident region's norm and update on compute");
   }
 }
 
@@ -105,6 +107,43 @@ void CudaScheduleExecutor::Impl::allocate() {
   host_allocated += batch_staging.allocated_bytes() + loss_host.allocated_bytes();
 }
 
+void CudaScheduleExecutor::Impl::prepare_resident() {
+  if (plan.device_norms.empty() && std::none_of(plan.updates.begin(), plan.updates.end(),
+                                                [](const auto& u) { return u.second.on_device; }))
+    return;
+  size_t most = 1;
+  for (const auto& [index, d] : plan.device_norms) {
+    std::vector<std::pair<int64_t, int64_t>>& spans = norm_spans[index];
+    for (int t : store.regions()[static_cast<size_t>(d.region)].tensors)
+      spans.emplace_back(store.tensors()[static_cast<size_t>(t)].offset, store.tensors()[static_cast<size_t>(t)].elements);
+    most = std::max(most, spans.size());
+  }
+  device_optimizer = std::make_unique<DeviceOptimizer>(store.moments(), static_cast<int>(most));
+  norm_landing = DeviceMemory(static_cast<int64_t>(most) * 8, "the per-tensor sums of a resident region's gradient");
+  scratch += device_optimizer->scratch_bytes() + norm_landing.bytes();
+  copy_resident(true);
+}
+
+// The store's planes of every resident region to %resident, or back.
+void CudaScheduleExecutor::Impl::copy_resident(bool to_device) {
+  const int mb = store.moment_bytes();
+  for (const auto& [index, u] : plan.updates) {
+    if (!u.on_device) continue;
+    const Region& r = store.regions()[static_cast<size_t>(u.region)];
+    const PackedPlanes d = packed_planes(address(u.params), r.elements, mb);
+    const std::pair<char*, void*> planes[] = {{d.w_hi, r.w_hi}, {d.w_lo, r.w_lo}, {d.m, r.m}, {d.v, r.v}};
+    const int64_t bytes[] = {r.elements * 2, r.elements * 2, r.elements * mb, r.elements * mb};
+    for (int k = 0; k < 4; ++k)
+      check_cuda(to_device ? cudaMemcpy(planes[k].first, planes[k].second, static_cast<size_t>(bytes[k]),
+                                        cudaMemcpyHostToDevice)
+                           : cudaMemcpy(planes[k].second, planes[k].first, static_cast<size_t>(bytes[k]),
+                                        cudaMemcpyDeviceToHost),
+                 "cudaMemcpy",
+                 std::string(to_device ? "loading " : "saving ") + r.stage + "[" + std::to_string(r.instance) +
+                     "]'s resident planes (" + std::to_string(bytes[k]) + " bytes)");
+  }
+}
+
 void CudaScheduleExecutor::Impl::plan_tail() {
   tail = std::make_unique<UpdateTail>(static_cast<int>(store.regions().size()));
   // The tail: the optimizer_steps after grad_norm. Without clipping the
@@ -115,6 +154,8 @@ void CudaScheduleExecutor::Impl::plan_tail() {
   size_t norm = cpu.size();
   for (size_t k = 0; k < cpu.size(); ++k)
     if (plan.instr(cpu[k]).op == ir::SchedOp::grad_norm) norm = k;
+  // Records right after the norm (resident regions' GPU updates wait for them) stay in the step.
+  while (norm + 1 < cpu.size() && plan.instr(cpu[norm + 1]).op == ir::SchedOp::record) ++norm;
   for (size_t k = norm + 1; k < cpu.size(); ++k) {
     if (plan.instr(cpu[k]).op != ir::SchedOp::optimizer_step) {
       tail_instrs.clear();
@@ -178,8 +219,17 @@ void CudaScheduleExecutor::set_overlap_updates(bool on) {
 void CudaScheduleExecutor::finish_updates() {
   impl_->tail->wait_idle();
   impl_->add_deferred_spans();
+  if (!impl_->device_optimizer) return;
+  // The resident regions' planes home to the store (every step ended with their updates).
+  check_cuda(cudaSetDevice(impl_->device), "cudaSetDevice", "saving the resident regions");
+  check_cuda(cudaStreamSynchronize(impl_->streams[0].get()), "cudaStreamSynchronize", "saving the resident regions");
+  impl_->copy_resident(false);
 }
 void CudaScheduleExecutor::set_gradient_sink(GradientSink* sink) {
+  if (sink && impl_->device_optimizer)
+    throw UserError("schedule of " + impl_->plan.schedule.model +
+                    ": gradient capture reads every layer's gradient from host slabs; lower it with no resident "
+                    "layers (--resident 0)");
   impl_->tail->wait_idle();  // a deferred update still running belongs to the step before
   impl_->updates->set_gradient_sink(sink);
 }
@@ -200,6 +250,8 @@ float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) 
   std::memcpy(m.batch_staging.get(), tokens, batch_bytes);
   std::memcpy(m.batch_staging.get() + batch_bytes, targets, batch_bytes);
   m.issued.reset();
+  m.device_lr = m.step_lr;
+  m.device_step = m.store.step() + 1;  // begin_step's count, before the cpu stream takes it there
 
   cudaStream_t compute = m.streams[0].get();
   try {

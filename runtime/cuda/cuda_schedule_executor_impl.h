@@ -18,6 +18,7 @@
 
 #include "runtime/cuda/cuda_schedule_executor.h"
 #include "runtime/cuda/cuda_stage_executor.h"
+#include "runtime/cuda/device_optimizer.h"
 #include "runtime/cuda/device_memory.h"
 #include "runtime/cuda/pinned_memory.h"
 #include "runtime/emulated_streams.h"
@@ -108,6 +109,15 @@ struct CudaScheduleExecutor::Impl {
   std::map<std::pair<std::string, int>, std::unique_ptr<CudaStageExecutor>> executors;  // by (stage, stream)
   std::unique_ptr<HostUpdates> updates;
 
+  // Resident regions (passes/place_resident.h): their planes live in
+  // %resident from construction on, copied back to the store by
+  // finish_updates; the compute stream measures and updates them.
+  std::unique_ptr<DeviceOptimizer> device_optimizer;
+  DeviceMemory norm_landing;  // a GPU grad_norm's per-tensor sums on their way to host memory
+  std::map<int, std::vector<std::pair<int64_t, int64_t>>> norm_spans;  // per GPU grad_norm: (offset, elements) per tensor
+  float device_lr = 0;       // the learning rate and step count of the step being issued,
+  int64_t device_step = 0;   // fixed before its threads start (the cpu stream moves the store's on)
+
   // Deferred updates (runtime/update_tail.h): the cpu stream's program up to
   // and including its grad_norm runs in the step; the optimizer_steps after
   // it (`tail_instrs`) run on `tail` while the next step begins, and a
@@ -149,6 +159,8 @@ struct CudaScheduleExecutor::Impl {
   void describe_device();
   void check_streams();
   void allocate();
+  void prepare_resident();
+  void copy_resident(bool to_device);
   char* address(const ir::Range& r) const;
   void finish_step();
   void plan_tail();
@@ -162,6 +174,8 @@ struct CudaScheduleExecutor::Impl {
   // cuda_schedule_executor_streams.cpp
   void run_stream(int stream);
   void issue_gpu(int index, cudaStream_t stream);
+  void issue_device_norm(int index, cudaStream_t stream);
+  void issue_device_update(int index, cudaStream_t stream);
   void run_cpu(int index);
   void run_cpu_program();
   void measure();

@@ -119,8 +119,9 @@ void CudaScheduleExecutor::Impl::create_events() {
       if (r >= 0) throw UserError(plan.where(i) + ": event ^e" + std::to_string(in.event) + " is recorded twice");
       r = static_cast<int>(in.stream);
     }
-    const bool timed =
-        is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute || in.op == ir::SchedOp::wait;
+    const bool timed = is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute ||
+                       in.op == ir::SchedOp::wait || in.op == ir::SchedOp::grad_norm ||
+                       in.op == ir::SchedOp::optimizer_step;
     if (timed && is_gpu_stream(static_cast<int>(in.stream))) {
       span_begin[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));
       span_end[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));

@@ -7,6 +7,8 @@
 
 #include <cuda_runtime.h>
 
+#include "runtime/cuda/cuda_check.h"
+
 #include "support/error.h"
 
 namespace horizon::runtime::cuda {
@@ -24,6 +26,12 @@ int cuda_device_count(std::string* why_not) {
   }
   if (count == 0 && why_not) *why_not = "cudaGetDeviceCount found no device";
   return count;
+}
+
+int64_t free_device_memory() {
+  size_t free = 0, total = 0;
+  check_cuda(cudaMemGetInfo(&free, &total), "cudaMemGetInfo", "sizing the layers kept on the GPU");
+  return static_cast<int64_t>(free);
 }
 
 CudaStep::CudaStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store, const TrainConfig& config)

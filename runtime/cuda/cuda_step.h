@@ -5,6 +5,7 @@
 // this header only where HORIZON_HAVE_CUDA is defined.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,9 @@ namespace horizon::runtime::cuda {
 /// usable driver (then `why_not`, if given, says what the runtime reported).
 /// Never throws and never aborts, so `--device auto` can ask anywhere.
 int cuda_device_count(std::string* why_not = nullptr);
+
+/// Free memory of the current device (cudaMemGetInfo); CudaError on failure.
+int64_t free_device_memory();
 
 /// A Trainer backend on the current CUDA device. The schedule fixes batch,
 /// seq and micro-batches; `config` gives AdamW and the clip threshold.

@@ -1,0 +1,34 @@
+// `--resident auto|0|N`, shared by train, plan and compile: how many layers
+// (embedding, blocks, head, in forward order) keep their weights, optimizer
+// state and gradient on the GPU (passes/place_resident.h). `auto` gives
+// them whatever GPU memory the streaming buffers and the CUDA executor's
+// scratch leave; 0 streams every layer, so GPU memory does not grow with
+// depth.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+#include "ir/module.h"
+#include "ir/schedule.h"
+#include "passes/schedule_pipeline.h"
+
+namespace horizon::cli {
+
+/// -1 for "auto", else the count; UserError naming `command` otherwise.
+int64_t parse_resident(const std::string& command, const std::string& value);
+
+/// GPU memory kept free of resident layers beyond the executor's scratch:
+/// the CUDA context's own allocations and fragmentation.
+inline constexpr double kResidentMarginBytes = 1.0 * (1ull << 30);
+
+/// passes::lower_to_schedule for a CUDA run. With resident layers it first
+/// lowers with none to learn the CUDA stage scratch (which does not depend
+/// on them) and reserves it, plus kResidentMarginBytes, out of gpu_bytes;
+/// with `evaluation` also what the GPU evaluator allocates next to the
+/// executor (a weight buffer, two activations, an arena and its scratch).
+ir::Schedule lower_for_gpu(const ir::Module& graph, passes::StreamingOptions options,
+                           const std::string& stop_after = "", std::ostream* log = nullptr, bool evaluation = false);
+
+}  // namespace horizon::cli
