@@ -30,6 +30,7 @@
 #include "ir/param_layout.h"
 #include "passes/lower.h"
 #include "passes/schedule_pipeline.h"
+#include "codegen/cpu/cpu_jit.h"
 #include "runtime/cuda/cuda_schedule_executor.h"
 #include "runtime/cuda/cuda_step.h"
 #include "runtime/cuda/cuda_step_trace.h"
@@ -73,10 +74,11 @@ runtime::AdamWConfig adamw() {
 struct Config {
   int64_t micro_batches = 1, checkpoint_every = 1, slots = 2;
   bool host_checkpoints = true, clip = true;
+  int64_t resident = 0;  // layers kept and updated on the GPU (-1: all that may)
   std::string name() const {
     return "M=" + std::to_string(micro_batches) + " K=" + std::to_string(checkpoint_every) +
            " slots=" + std::to_string(slots) + " host_checkpoints=" + std::to_string(host_checkpoints) +
-           " clip=" + std::to_string(clip);
+           " clip=" + std::to_string(clip) + " resident=" + std::to_string(resident);
   }
 };
 
@@ -89,6 +91,7 @@ ir::Schedule schedule_of(const ir::Module& m, const Config& c) {
   o.slots = c.slots;
   o.host_checkpoints = c.host_checkpoints ? 1 : 0;
   o.clip = c.clip;
+  o.resident = c.resident;
   return passes::lower_to_schedule(m, o);
 }
 
@@ -116,6 +119,7 @@ std::vector<std::vector<float>> minus(std::vector<std::vector<float>> after,
 }
 
 Outcome on_emulated_device(const ir::Module& m, const ir::Schedule& s, bool clip) {
+  // (finish_updates brings resident layers home before the store is read.)
   runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
   store.init_random(21);
   const std::vector<std::vector<float>> before = masters(store);
@@ -129,6 +133,7 @@ Outcome on_emulated_device(const ir::Module& m, const ir::Schedule& s, bool clip
     r.h2d = exec.last_step().h2d_bytes;
     r.d2h = exec.last_step().d2h_bytes;
   }
+  exec.finish_updates();
   r.change = minus(masters(store), before);
   return r;
 }
@@ -219,6 +224,29 @@ TEST_F(CudaScheduleExecutorTest, TinyMatchesEmulatedDevice) {
 
 TEST_F(CudaScheduleExecutorTest, TiedQwenMatchesEmulatedDevice) {
   expect_matches_emulated("tiny-qwen.json", standard_configs());
+}
+
+// Resident layers (passes/place_resident.h): norm and AdamW on the GPU.
+TEST_F(CudaScheduleExecutorTest, ResidentLayersMatchEmulatedDevice) {
+  std::vector<Config> configs;
+  for (int64_t resident : {2, -1})
+    for (bool clip : {true, false}) configs.push_back(Config{2, 1, 2, true, clip, resident});
+  expect_matches_emulated("tiny.json", configs);
+  expect_matches_emulated("tiny-qwen.json", {Config{2, 2, 3, false, true, -1}});
+}
+
+// The GPU's AdamW is the CPU JIT's op for op: without clipping (where the
+// norm's summation order cannot matter) a resident layer ends up with the
+// bits it would have had streamed, where the JIT fuses multiply-adds.
+TEST_F(CudaScheduleExecutorTest, ResidentLayersGiveTheStreamedBitsWithoutClipping) {
+  if (codegen::cpu::CpuJit::get().isa() == codegen::cpu::Isa::sse)
+    GTEST_SKIP() << "the CPU JIT targets SSE (no FMA): its AdamW rounds differently from the GPU's";
+  const ir::Module m = lowered("tiny.json");
+  const Outcome streamed = on_gpu(m, schedule_of(m, Config{2, 1, 2, true, false, 0}), false);
+  const Outcome resident = on_gpu(m, schedule_of(m, Config{2, 1, 2, true, false, -1}), false);
+  EXPECT_EQ(resident.losses, streamed.losses);
+  EXPECT_TRUE(resident.change == streamed.change) << "the weights differ after " << kSteps << " steps";
+  for (size_t i = 0; i < streamed.norms.size(); ++i) EXPECT_NEAR(resident.norms[i], streamed.norms[i], 1e-9 * streamed.norms[i]);
 }
 
 // Updates deferred past the step (runtime/update_tail.h) wait for nothing
