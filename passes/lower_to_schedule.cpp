@@ -67,7 +67,7 @@ class Emitter {
     for (int k = 0; k < 2; ++k) dx_[k] = s_.add_buffer("dx" + std::to_string(k), ir::Place::gpu, ir::BufferKind::activations, M * act);
     ckpt_ = s_.add_buffer("ckpt", p_.host_checkpoints ? ir::Place::host : ir::Place::gpu, ir::BufferKind::checkpoint,
                           p_.checkpoints() * M * act);
-    const int64_t seg_slots = p_.checkpoint_every - 1 + (p_.host_checkpoints ? 1 : 0);
+    const int64_t seg_slots = p_.segment_slots();
     if (seg_slots > 0) seg_ = s_.add_buffer("seg", ir::Place::gpu, ir::BufferKind::activations, seg_slots * M * act);
     for (int k = 0; k < 2 && slot_elements > 0; ++k)
       gacc_[k] = s_.add_buffer("gacc" + std::to_string(k), ir::Place::gpu, ir::BufferKind::gradient, slot_elements * 4);
@@ -280,9 +280,13 @@ class Emitter {
   }
 
   // ---- backward ----
+  // Host checkpoints: segments alternate between two halves of %seg, so a
+  // restore overlaps the previous segment's backward instead of waiting for it.
+  int64_t segment_base(int64_t a) const { return (a / p_.checkpoint_every) % 2 * p_.checkpoint_every; }
+
   // Where block j's input lives during the backward of its segment [a, b].
   Range block_input(int64_t j, int64_t a, int64_t mb) const {
-    if (p_.host_checkpoints) return seg(j - a, mb);
+    if (p_.host_checkpoints) return seg(segment_base(a) + j - a, mb);
     return j == a ? ckpt(a / p_.checkpoint_every, mb) : seg(j - a - 1, mb);
   }
 
@@ -403,7 +407,7 @@ class Emitter {
       if (p_.host_checkpoints)
         for (int64_t mb = 0; mb < M; ++mb) {
           SchedInstr in = instr(SchedOp::restore, Stream::h2d, "block", a, mb);
-          in.operands = {read("src", ckpt(a / K, mb)), write("dst", seg(0, mb))};
+          in.operands = {read("src", ckpt(a / K, mb)), write("dst", seg(segment_base(a), mb))};
           b_.emit(in);
         }
       for (int64_t j = a; j < b; ++j) {

@@ -72,7 +72,7 @@ int64_t StepPlan::gpu_bytes_without_arena() const {
   int64_t bytes = slots * slot_elements * 2;          // weight slots (bf16)
   bytes += 4 * M * act;                               // x0, x1, dx0, dx1
   if (!host_checkpoints) bytes += checkpoints() * M * act;
-  bytes += (checkpoint_every - 1 + (host_checkpoints ? 1 : 0)) * M * act;  // recompute segment
+  bytes += segment_slots() * M * act;  // recompute segments
   bytes += 2 * slot_elements * 4;                     // gradient accumulators (fp32)
   bytes += tied_elements * 4;                         // the head's gradient of tied weights
   bytes += 2 * options.batch * options.seq * 4 + M * 4;  // tokens, targets, losses

@@ -38,6 +38,11 @@ struct StepPlan {
 
   int64_t blocks() const { return layers; }
   int64_t checkpoints() const { return (layers + checkpoint_every - 1) / checkpoint_every; }
+  /// Activation slots of %seg per micro-batch: the inputs of a recompute
+  /// segment's blocks after its first (K - 1); with host checkpoints all K,
+  /// twice, so the next segment's checkpoint is restored while this one's
+  /// backward still reads its own.
+  int64_t segment_slots() const { return host_checkpoints ? 2 * checkpoint_every : checkpoint_every - 1; }
   /// Bytes of one micro-batch's residual stream (fp32).
   int64_t mb_activation_bytes() const { return mb_sequences * options.seq * hidden * 4; }
   bool is_resident(int region) const { return region < static_cast<int>(resident.size()) && resident[static_cast<size_t>(region)]; }
