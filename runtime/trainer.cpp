@@ -124,7 +124,7 @@ Trainer::Trainer(const ir::Module& lowered, HostStore& store, const TrainConfig&
 Trainer::~Trainer() = default;
 
 double Trainer::evaluate(const std::vector<TokenBatch>& batches) {
-  if (backend_) backend_->finish_updates();
+  if (backend_) backend_->finish_weights();
   if (double on_device = 0; backend_ && backend_->evaluate(batches, &on_device)) return on_device;
   double sum = 0;
   for (const TokenBatch& b : batches) sum += model_->loss(b.tokens.data(), b.targets.data(), b.batch, b.seq);

@@ -64,6 +64,10 @@ class StepBackend {
   /// overlap the next step). The trainer calls this before anything else
   /// reads the store.
   virtual void finish_updates() {}
+  /// Makes the store's bf16 working weights current, all that validation
+  /// reads; the rest of the store may lag until finish_updates (a GPU
+  /// backend copies less). By default, finish_updates.
+  virtual void finish_weights() { finish_updates(); }
   virtual bool evaluate(const std::vector<TokenBatch>& batches, double* loss) {
     (void)batches;
     (void)loss;

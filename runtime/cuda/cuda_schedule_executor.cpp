@@ -125,7 +125,7 @@ void CudaScheduleExecutor::Impl::prepare_resident() {
 }
 
 // The store's planes of every resident region to %resident, or back.
-void CudaScheduleExecutor::Impl::copy_resident(bool to_device) {
+void CudaScheduleExecutor::Impl::copy_resident(bool to_device, bool weights_only) {
   const int mb = store.moment_bytes();
   for (const auto& [index, u] : plan.updates) {
     if (!u.on_device) continue;
@@ -133,7 +133,7 @@ void CudaScheduleExecutor::Impl::copy_resident(bool to_device) {
     const PackedPlanes d = packed_planes(address(u.params), r.elements, mb);
     const std::pair<char*, void*> planes[] = {{d.w_hi, r.w_hi}, {d.w_lo, r.w_lo}, {d.m, r.m}, {d.v, r.v}};
     const int64_t bytes[] = {r.elements * 2, r.elements * 2, r.elements * mb, r.elements * mb};
-    for (int k = 0; k < 4; ++k)
+    for (int k = 0; k < (weights_only ? 1 : 4); ++k)
       check_cuda(to_device ? cudaMemcpy(planes[k].first, planes[k].second, static_cast<size_t>(bytes[k]),
                                         cudaMemcpyHostToDevice)
                            : cudaMemcpy(planes[k].second, planes[k].first, static_cast<size_t>(bytes[k]),
@@ -216,15 +216,18 @@ void CudaScheduleExecutor::set_overlap_updates(bool on) {
   impl_->tail->wait_idle();
   impl_->overlap_updates = on;
 }
-void CudaScheduleExecutor::finish_updates() {
-  impl_->tail->wait_idle();
-  impl_->add_deferred_spans();
-  if (!impl_->device_optimizer) return;
+void CudaScheduleExecutor::Impl::save_resident(bool weights_only) {
+  tail->wait_idle();
+  add_deferred_spans();
+  if (!device_optimizer) return;
   // The resident regions' planes home to the store (every step ended with their updates).
-  check_cuda(cudaSetDevice(impl_->device), "cudaSetDevice", "saving the resident regions");
-  check_cuda(cudaStreamSynchronize(impl_->streams[0].get()), "cudaStreamSynchronize", "saving the resident regions");
-  impl_->copy_resident(false);
+  check_cuda(cudaSetDevice(device), "cudaSetDevice", "saving the resident regions");
+  check_cuda(cudaStreamSynchronize(streams[0].get()), "cudaStreamSynchronize", "saving the resident regions");
+  copy_resident(false, weights_only);
 }
+
+void CudaScheduleExecutor::finish_updates() { impl_->save_resident(false); }
+void CudaScheduleExecutor::finish_weights() { impl_->save_resident(true); }
 void CudaScheduleExecutor::set_gradient_sink(GradientSink* sink) {
   if (sink && impl_->device_optimizer)
     throw UserError("schedule of " + impl_->plan.schedule.model +

@@ -74,6 +74,10 @@ class CudaScheduleExecutor {
   /// failure of those updates. last_step() then also has the spans of the
   /// last step's deferred updates (after its window; not in its busy time).
   void finish_updates();
+  /// The same for the store's bf16 weight planes only (what validation
+  /// reads): resident layers' other planes stay behind until
+  /// finish_updates. Copies 2 of their 8 bytes per parameter, from pinned memory.
+  void finish_weights();
   /// Non-null: steps hand every tensor's gradient to `sink` and leave the
   /// store unchanged (see gradient_sink.h); null: steps train. Deferred
   /// updates hand theirs over after step() returns: call finish_updates()

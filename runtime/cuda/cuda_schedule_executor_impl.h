@@ -160,7 +160,8 @@ struct CudaScheduleExecutor::Impl {
   void check_streams();
   void allocate();
   void prepare_resident();
-  void copy_resident(bool to_device);
+  void copy_resident(bool to_device, bool weights_only = false);
+  void save_resident(bool weights_only);
   char* address(const ir::Range& r) const;
   void finish_step();
   void plan_tail();

@@ -46,7 +46,7 @@ CudaStep::~CudaStep() = default;
 
 bool CudaStep::evaluate(const std::vector<TokenBatch>& batches, double* loss) {
   if (batches.empty()) return false;
-  executor_.finish_updates();  // the evaluator streams weights from the store
+  executor_.finish_weights();  // the evaluator streams bf16 weights from the store
   if (!evaluator_) evaluator_ = std::make_unique<CudaEvaluator>(lowered_, store_, batches[0].batch, batches[0].seq);
   *loss = evaluator_->loss(batches);
   return true;

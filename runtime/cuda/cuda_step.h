@@ -36,6 +36,7 @@ class CudaStep : public StepBackend {
 
   StepResult step(const TokenBatch& batch, float lr) override;
   void finish_updates() override { executor_.finish_updates(); }
+  void finish_weights() override { executor_.finish_weights(); }
   /// Validation on the GPU (a CudaEvaluator built on first use).
   bool evaluate(const std::vector<TokenBatch>& batches, double* loss) override;
 
