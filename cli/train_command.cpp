@@ -161,7 +161,6 @@ int run_train(const Args& args) {
       schedule = lower_for_gpu(model, opts, "", nullptr, a.get_int("eval-batches") > 0);
     } else {
       if (opts.resident < 0) opts.resident = 0;  // the emulated device has no memory to fill
-      opts.gpu_bytes = 1e18;
       schedule = passes::lower_to_schedule(model, opts);
     }
   }

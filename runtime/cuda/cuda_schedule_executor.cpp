@@ -107,43 +107,6 @@ void CudaScheduleExecutor::Impl::allocate() {
   host_allocated += batch_staging.allocated_bytes() + loss_host.allocated_bytes();
 }
 
-void CudaScheduleExecutor::Impl::prepare_resident() {
-  if (plan.device_norms.empty() && std::none_of(plan.updates.begin(), plan.updates.end(),
-                                                [](const auto& u) { return u.second.on_device; }))
-    return;
-  size_t most = 1;
-  for (const auto& [index, d] : plan.device_norms) {
-    std::vector<std::pair<int64_t, int64_t>>& spans = norm_spans[index];
-    for (int t : store.regions()[static_cast<size_t>(d.region)].tensors)
-      spans.emplace_back(store.tensors()[static_cast<size_t>(t)].offset, store.tensors()[static_cast<size_t>(t)].elements);
-    most = std::max(most, spans.size());
-  }
-  device_optimizer = std::make_unique<DeviceOptimizer>(store.moments(), static_cast<int>(most));
-  norm_landing = DeviceMemory(static_cast<int64_t>(most) * 8, "the per-tensor sums of a resident region's gradient");
-  scratch += device_optimizer->scratch_bytes() + norm_landing.bytes();
-  copy_resident(true);
-}
-
-// The store's planes of every resident region to %resident, or back.
-void CudaScheduleExecutor::Impl::copy_resident(bool to_device, bool weights_only) {
-  const int mb = store.moment_bytes();
-  for (const auto& [index, u] : plan.updates) {
-    if (!u.on_device) continue;
-    const Region& r = store.regions()[static_cast<size_t>(u.region)];
-    const PackedPlanes d = packed_planes(address(u.params), r.elements, mb);
-    const std::pair<char*, void*> planes[] = {{d.w_hi, r.w_hi}, {d.w_lo, r.w_lo}, {d.m, r.m}, {d.v, r.v}};
-    const int64_t bytes[] = {r.elements * 2, r.elements * 2, r.elements * mb, r.elements * mb};
-    for (int k = 0; k < (weights_only ? 1 : 4); ++k)
-      check_cuda(to_device ? cudaMemcpy(planes[k].first, planes[k].second, static_cast<size_t>(bytes[k]),
-                                        cudaMemcpyHostToDevice)
-                           : cudaMemcpy(planes[k].second, planes[k].first, static_cast<size_t>(bytes[k]),
-                                        cudaMemcpyDeviceToHost),
-                 "cudaMemcpy",
-                 std::string(to_device ? "loading " : "saving ") + r.stage + "[" + std::to_string(r.instance) +
-                     "]'s resident planes (" + std::to_string(bytes[k]) + " bytes)");
-  }
-}
-
 void CudaScheduleExecutor::Impl::plan_tail() {
   tail = std::make_unique<UpdateTail>(static_cast<int>(store.regions().size()));
   // The tail: the optimizer_steps after grad_norm. Without clipping the
@@ -216,16 +179,6 @@ void CudaScheduleExecutor::set_overlap_updates(bool on) {
   impl_->tail->wait_idle();
   impl_->overlap_updates = on;
 }
-void CudaScheduleExecutor::Impl::save_resident(bool weights_only) {
-  tail->wait_idle();
-  add_deferred_spans();
-  if (!device_optimizer) return;
-  // The resident regions' planes home to the store (every step ended with their updates).
-  check_cuda(cudaSetDevice(device), "cudaSetDevice", "saving the resident regions");
-  check_cuda(cudaStreamSynchronize(streams[0].get()), "cudaStreamSynchronize", "saving the resident regions");
-  copy_resident(false, weights_only);
-}
-
 void CudaScheduleExecutor::finish_updates() { impl_->save_resident(false); }
 void CudaScheduleExecutor::finish_weights() { impl_->save_resident(true); }
 void CudaScheduleExecutor::set_gradient_sink(GradientSink* sink) {

@@ -1,7 +1,8 @@
 // The CUDA schedule executor's state, shared by its files:
 // cuda_schedule_executor.cpp (memory, the step), _program.cpp (copies and
-// launches resolved to addresses, streams and events) and _streams.cpp (the
-// issuing threads, the CPU worker, measurements). Everything is created at
+// launches resolved to addresses, streams and events), _streams.cpp (the
+// issuing threads, the CPU worker, measurements) and _resident.cpp (layers
+// kept and updated on the GPU). Everything is created at
 // construction; a step only enqueues work and runs the host updates.
 #pragma once
 
@@ -159,9 +160,6 @@ struct CudaScheduleExecutor::Impl {
   void describe_device();
   void check_streams();
   void allocate();
-  void prepare_resident();
-  void copy_resident(bool to_device, bool weights_only = false);
-  void save_resident(bool weights_only);
   char* address(const ir::Range& r) const;
   void finish_step();
   void plan_tail();
@@ -175,12 +173,17 @@ struct CudaScheduleExecutor::Impl {
   // cuda_schedule_executor_streams.cpp
   void run_stream(int stream);
   void issue_gpu(int index, cudaStream_t stream);
-  void issue_device_norm(int index, cudaStream_t stream);
-  void issue_device_update(int index, cudaStream_t stream);
   void run_cpu(int index);
   void run_cpu_program();
   void measure();
   void add_deferred_spans();
+
+  // cuda_schedule_executor_resident.cpp
+  void prepare_resident();
+  void copy_resident(bool to_device, bool weights_only = false);
+  void save_resident(bool weights_only);
+  void issue_device_norm(int index, cudaStream_t stream);
+  void issue_device_update(int index, cudaStream_t stream);
 };
 
 inline bool is_gpu_stream(int stream) { return stream != static_cast<int>(ir::Stream::cpu); }

@@ -167,30 +167,6 @@ void CudaScheduleExecutor::Impl::issue_gpu(int index, cudaStream_t stream) {
   }
 }
 
-// A resident region's share of the norm: one sum per tensor, landed in the
-// host memory the cpu stream's collecting grad_norm reads.
-void CudaScheduleExecutor::Impl::issue_device_norm(int index, cudaStream_t stream) {
-  const DeviceNorm& d = plan.device_norms.at(index);
-  auto* sums = reinterpret_cast<double*>(norm_landing.get());
-  device_optimizer->sum_squares(reinterpret_cast<const float*>(address(d.grad)), norm_spans.at(index), sums, stream);
-  check_cuda(cudaMemcpyAsync(address(d.norms), sums, static_cast<size_t>(d.norms.bytes), cudaMemcpyDeviceToHost, stream),
-             "cudaMemcpyAsync", "landing a resident region's sums of squares");
-}
-
-// A resident region's AdamW, tensor by tensor like the CPU's, with the clip
-// factor the cpu stream wrote before this stream was let past its wait.
-void CudaScheduleExecutor::Impl::issue_device_update(int index, cudaStream_t stream) {
-  const UpdatePlan& u = plan.updates.at(index);
-  const Region& r = store.regions()[static_cast<size_t>(u.region)];
-  const auto* grad = reinterpret_cast<const float*>(address(u.grad));
-  for (int t : r.tensors) {
-    const StoredTensor& st = store.tensors()[static_cast<size_t>(t)];
-    const PackedPlanes p = packed_planes(address(u.params), r.elements, store.moment_bytes(), st.offset);
-    device_optimizer->adamw(st.elements, reinterpret_cast<uint16_t*>(p.w_hi), reinterpret_cast<uint16_t*>(p.w_lo), p.m,
-                            p.v, grad + st.offset, updates->device_params(index, t, device_lr, device_step), stream);
-  }
-}
-
 void CudaScheduleExecutor::Impl::run_cpu(int index) {
   const ir::SchedInstr& in = plan.instr(index);
   const size_t i = static_cast<size_t>(index);
