@@ -118,6 +118,34 @@ TEST(Plan, BadOptionsAreUserErrors) {
   EXPECT_NE(r.err.find("/nonexistent.json"), std::string::npos) << r.err;
 }
 
+// Resident layers take the GPU memory the streaming buffers leave: all of
+// it by default, less under a smaller budget, none with --resident 0.
+TEST(Plan, ResidentLayersFillWhatTheGpuBudgetLeaves) {
+  const std::string model = source_path("models/llama2-7b.json") + " --batch 4 --seq 2048";
+  // "  N of 34 layers resident on the GPU ...": N.
+  auto resident = [](const std::string& out) {
+    const size_t at = out.find(" of 34 layers resident");
+    return at == std::string::npos ? -1 : std::stoi(out.substr(out.rfind('\n', at) + 1));
+  };
+  testing::CommandResult full = run_horizon("plan " + model);
+  testing::CommandResult half = run_horizon("plan " + model + " --gpu-mem 40G");
+  testing::CommandResult none = run_horizon("plan " + model + " --resident 0");
+  for (const auto* r : {&full, &half, &none}) ASSERT_EQ(r->exit_code, 0) << r->out << r->err;
+  EXPECT_GT(resident(full.out), resident(half.out)) << full.out << half.out;
+  EXPECT_GT(resident(half.out), 0) << half.out;
+  EXPECT_EQ(resident(none.out), 0) << none.out;
+  EXPECT_EQ(none.out.find("resident layers (planes)"), std::string::npos) << none.out;
+  EXPECT_GT(number_after(full.out, "resident layers (planes)"), 30.0 * (1ull << 30)) << full.out;
+  EXPECT_LT(number_after(none.out, "CPU optimizer busy"), 100) << none.out;
+
+  testing::CommandResult bad = run_horizon("plan " + model + " --resident lots");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--resident must be auto, 0 or a number of layers"), std::string::npos) << bad.err;
+  bad = run_horizon("plan " + source_path("models/tiny.json") + " --batch 4 --seq 64 --resident 100");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("use --resident auto"), std::string::npos) << bad.err;
+}
+
 TEST(Plan, TraceIsChromeJson) {
   testing::TempDir tmp;
   std::string path = tmp.path() + "/step.json";
