@@ -54,9 +54,12 @@ class CudaScheduleExecutor {
   /// executor, which pins the store's bf16 weight planes until it is
   /// destroyed. Validates the schedule like ScheduleExecutor (UserError
   /// naming the instruction) and also requires copies and launches on GPU
-  /// streams and the norm and updates on the cpu stream. `clip` is the
-  /// global-norm threshold when the schedule clips; 0 measures without
-  /// clipping. CudaError when the device cannot provide the memory.
+  /// streams and the norm and updates on the cpu stream (a resident
+  /// region's on compute). `clip` is the global-norm threshold when the
+  /// schedule clips; 0 measures without clipping. CudaError when the device
+  /// cannot provide the memory. Resident regions' planes are copied from the
+  /// store to the device here and live there until finish_updates (or
+  /// finish_weights) copies them back.
   CudaScheduleExecutor(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store,
                        const AdamWConfig& adamw, float clip = 1.0f);
   ~CudaScheduleExecutor();
