@@ -4,6 +4,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "passes/schedule_buffers.h"
 #include "passes/schedule_builder.h"
 
 namespace horizon::passes {
@@ -24,14 +25,13 @@ struct WeightUse {
 
 class Emitter {
  public:
-  explicit Emitter(const StepPlan& p) : p_(p), b_(s_) {}
+  explicit Emitter(const StepPlan& p) : p_(p), b_(s_), buf_(p, s_) {}
 
   ir::Schedule run() {
     s_.model = p_.graph->name;
     s_.config = {p_.options.batch, p_.options.seq,    p_.options.micro_batches, p_.checkpoint_every,
                  p_.slots,         p_.prefetch,       p_.host_checkpoints,      p_.clip};
     s_.arena_plans = p_.arena_plans;
-    make_buffers();
     plan_uses();
     forward();
     backward();
@@ -47,98 +47,6 @@ class Emitter {
   }
 
  private:
-  // ---- buffers ----
-  void make_buffers() {
-    const int64_t M = p_.options.micro_batches, act = p_.mb_activation_bytes();
-    int64_t store = 0;
-    for (const auto& r : p_.params.regions) {
-      store_offset_.push_back(store);
-      store += r.elements * p_.bytes_per_param;
-    }
-    store_ = s_.add_buffer("store", ir::Place::host, ir::BufferKind::store, store);
-    const int64_t slot_elements = p_.streamed_slot_elements();  // 0: every region is resident
-    for (int64_t j = 0; j < p_.slots && slot_elements > 0; ++j)
-      slot_buf_.push_back(s_.add_buffer("slot" + std::to_string(j), ir::Place::gpu, ir::BufferKind::weight_slot, slot_elements * 2));
-    const int64_t tokens = p_.options.batch * p_.options.seq * 4;
-    tokens_ = s_.add_buffer("tokens", ir::Place::gpu, ir::BufferKind::batch_data, tokens);
-    targets_ = s_.add_buffer("targets", ir::Place::gpu, ir::BufferKind::batch_data, tokens);
-    loss_ = s_.add_buffer("loss", ir::Place::gpu, ir::BufferKind::batch_data, M * 4);
-    for (int k = 0; k < 2; ++k) x_[k] = s_.add_buffer("x" + std::to_string(k), ir::Place::gpu, ir::BufferKind::activations, M * act);
-    for (int k = 0; k < 2; ++k) dx_[k] = s_.add_buffer("dx" + std::to_string(k), ir::Place::gpu, ir::BufferKind::activations, M * act);
-    ckpt_ = s_.add_buffer("ckpt", p_.host_checkpoints ? ir::Place::host : ir::Place::gpu, ir::BufferKind::checkpoint,
-                          p_.checkpoints() * M * act);
-    const int64_t seg_slots = p_.segment_slots();
-    if (seg_slots > 0) seg_ = s_.add_buffer("seg", ir::Place::gpu, ir::BufferKind::activations, seg_slots * M * act);
-    for (int k = 0; k < 2 && slot_elements > 0; ++k)
-      gacc_[k] = s_.add_buffer("gacc" + std::to_string(k), ir::Place::gpu, ir::BufferKind::gradient, slot_elements * 4);
-    if (p_.tied_elements > 0) {
-      gacc_tied_ = s_.add_buffer("gacc_tied", ir::Place::gpu, ir::BufferKind::gradient, p_.tied_elements * 4);
-      tied_slab_ = s_.add_buffer("slab_tied", ir::Place::host, ir::BufferKind::grad_slab, p_.tied_elements * 4);
-    }
-    if (p_.clip) {
-      for (size_t r = 0; r < p_.params.regions.size(); ++r)
-        slabs_.push_back(p_.is_resident(static_cast<int>(r))
-                             ? -1
-                             : s_.add_buffer("slab" + std::to_string(r), ir::Place::host, ir::BufferKind::grad_slab,
-                                             p_.params.regions[r].elements * 4));
-    } else {
-      for (int k = 0; k < 2 && slot_elements > 0; ++k)
-        slabs_.push_back(s_.add_buffer("slab" + std::to_string(k), ir::Place::host, ir::BufferKind::grad_slab, slot_elements * 4));
-    }
-    arena_ = s_.add_buffer("arena", ir::Place::gpu, ir::BufferKind::workspace, p_.arena_bytes);
-    make_resident_buffers();
-  }
-
-  // Resident regions: their planes laid out as in the store (w_hi, w_lo, m,
-  // v), their fp32 gradients, the per-tensor sums of squares the GPU
-  // measures into host memory, and the clip factor the CPU hands back.
-  void make_resident_buffers() {
-    if (p_.resident_regions() == 0) return;
-    int64_t planes = 0, grads = 0, norms = 0;
-    const size_t n = p_.params.regions.size();
-    resident_offset_.assign(n, -1);
-    rgrad_offset_.assign(n, -1);
-    norms_offset_.assign(n, -1);
-    for (size_t r = 0; r < n; ++r) {
-      if (!p_.is_resident(static_cast<int>(r))) continue;
-      const auto& region = p_.params.regions[r];
-      resident_offset_[r] = planes, rgrad_offset_[r] = grads, norms_offset_[r] = norms;
-      planes += region.elements * p_.bytes_per_param;
-      grads += region.elements * 4;
-      norms += static_cast<int64_t>(region.tensors.size()) * 8;
-    }
-    resident_ = s_.add_buffer("resident", ir::Place::gpu, ir::BufferKind::resident, planes);
-    rgrad_ = s_.add_buffer("rgrad", ir::Place::gpu, ir::BufferKind::gradient, grads);
-    norms_ = s_.add_buffer("norms", ir::Place::host, ir::BufferKind::batch_data, norms);
-    if (p_.clip) clip_scale_ = s_.add_buffer("clip_scale", ir::Place::host, ir::BufferKind::batch_data, 4);
-  }
-
-  Range resident_planes(int r) const {
-    return Range{resident_, resident_offset_[static_cast<size_t>(r)],
-                 p_.params.regions[static_cast<size_t>(r)].elements * p_.bytes_per_param};
-  }
-  Range resident_grad(int r) const {
-    return Range{rgrad_, rgrad_offset_[static_cast<size_t>(r)], p_.params.regions[static_cast<size_t>(r)].elements * 4};
-  }
-  Range norm_shares(int r) const {
-    return Range{norms_, norms_offset_[static_cast<size_t>(r)],
-                 static_cast<int64_t>(p_.params.regions[static_cast<size_t>(r)].tensors.size()) * 8};
-  }
-
-  Range whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
-  Range mb_range(int buffer, int64_t mb, int64_t bytes) const { return Range{buffer, mb * bytes, bytes}; }
-  Range act(int buffer, int64_t mb) const { return mb_range(buffer, mb, p_.mb_activation_bytes()); }
-  Range ckpt(int64_t c, int64_t mb) const {
-    return Range{ckpt_, (c * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
-  }
-  Range seg(int64_t j, int64_t mb) const {
-    return Range{seg_, (j * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
-  }
-  Range batch(int buffer, int64_t mb) const { return mb_range(buffer, mb, p_.mb_sequences * p_.options.seq * 4); }
-  Range region_elements(int buffer, int region, int64_t bytes_per_element) const {
-    return Range{buffer, 0, p_.params.regions[static_cast<size_t>(region)].elements * bytes_per_element};
-  }
-
   static Operand read(const char* role, Range r) { return Operand{role, r, false}; }
   static Operand write(const char* role, Range r) { return Operand{role, r, true}; }
   static SchedInstr instr(SchedOp op, Stream stream, const std::string& stage, int64_t instance, int64_t mb = -1) {
@@ -209,15 +117,15 @@ class Emitter {
     SchedInstr in = instr(SchedOp::stream_in, Stream::h2d, p_.params.regions[static_cast<size_t>(r)].stage,
                           p_.params.regions[static_cast<size_t>(r)].instance);
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
-    in.operands.push_back(read("src", Range{store_, store_offset_[static_cast<size_t>(r)], region.elements * 2}));
-    in.operands.push_back(write("dst", Range{slot_buf_[static_cast<size_t>(slot)], 0, region.elements * 2}));
+    in.operands.push_back(read("src", Range{buf_.store, buf_.store_offset[static_cast<size_t>(r)], region.elements * 2}));
+    in.operands.push_back(write("dst", Range{buf_.slots[static_cast<size_t>(slot)], 0, region.elements * 2}));
     // Tied tensors of other regions follow the region's own weights in the slot.
     std::vector<int64_t> offsets = ir::slot_offsets(p_.params, r);
     for (size_t k = 0; k < region.bound.size(); ++k) {
       const auto& t = p_.params.tensors[static_cast<size_t>(region.bound[k])];
       if (t.region == r) continue;
-      in.operands.push_back(read("src", Range{store_, store_offset_[static_cast<size_t>(t.region)] + t.offset * 2, t.elements * 2}));
-      in.operands.push_back(write("dst", Range{slot_buf_[static_cast<size_t>(slot)], offsets[k] * 2, t.elements * 2}));
+      in.operands.push_back(read("src", Range{buf_.store, buf_.store_offset[static_cast<size_t>(t.region)] + t.offset * 2, t.elements * 2}));
+      in.operands.push_back(write("dst", Range{buf_.slots[static_cast<size_t>(slot)], offsets[k] * 2, t.elements * 2}));
     }
     b_.emit(in);
   }
@@ -227,7 +135,8 @@ class Emitter {
   Range weights(int r) {
     if (p_.is_resident(r)) {
       const auto& region = p_.params.regions[static_cast<size_t>(r)];
-      Range w{resident_, resident_offset_[static_cast<size_t>(r)], region.elements * 2};
+      Range w = buf_.resident_planes(r);
+      w.bytes = region.elements * 2;  // the w_hi plane comes first
       SchedInstr bind = instr(SchedOp::bind, Stream::compute, region.stage, region.instance);
       bind.operands.push_back(read("weights", w));
       b_.emit(bind);
@@ -244,7 +153,7 @@ class Emitter {
     if (slot_of_use_[u] < 0) throw std::logic_error("lower_to_schedule: no weight slot for use " + std::to_string(u));
     int64_t n = 0;
     ir::slot_offsets(p_.params, uses_[u].region, &n);
-    Range weights{slot_buf_[static_cast<size_t>(slot_of_use_[u])], 0, n * 2};
+    Range weights{buf_.slots[static_cast<size_t>(slot_of_use_[u])], 0, n * 2};
     const auto& region = p_.params.regions[static_cast<size_t>(uses_[u].region)];
     SchedInstr bind = instr(SchedOp::bind, Stream::compute, region.stage, region.instance);
     bind.operands.push_back(read("weights", weights));
@@ -252,7 +161,7 @@ class Emitter {
     return weights;
   }
 
-  Operand arena() const { return write("arena", whole(arena_)); }
+  Operand arena() const { return write("arena", buf_.whole(buf_.arena)); }
 
   // ---- forward ----
   void forward() {
@@ -260,20 +169,20 @@ class Emitter {
     Range w = weights(region("embed", 0));
     for (int64_t mb = 0; mb < M; ++mb) {
       SchedInstr in = instr(SchedOp::launch, Stream::compute, "embed", 0, mb);
-      in.operands = {read("weights", w), read("tokens", batch(tokens_, mb)), write("y", act(x_[0], mb)), arena()};
+      in.operands = {read("weights", w), read("tokens", buf_.batch(buf_.tokens, mb)), write("y", buf_.act(buf_.x[0], mb)), arena()};
       b_.emit(in);
     }
     for (int64_t l = 0; l < p_.layers; ++l) {
       w = weights(region("block", l));
       for (int64_t mb = 0; mb < M; ++mb) {
-        const Range x = act(x_[l % 2], mb);
+        const Range x = buf_.act(buf_.x[l % 2], mb);
         if (l % p_.checkpoint_every == 0) {
           SchedInstr save = instr(SchedOp::save, p_.host_checkpoints ? Stream::d2h : Stream::compute, "block", l, mb);
-          save.operands = {read("src", x), write("dst", ckpt(l / p_.checkpoint_every, mb))};
+          save.operands = {read("src", x), write("dst", buf_.checkpoint(l / p_.checkpoint_every, mb))};
           b_.emit(save);
         }
         SchedInstr in = instr(SchedOp::launch, Stream::compute, "block", l, mb);
-        in.operands = {read("weights", w), read("x", x), write("y", act(x_[(l + 1) % 2], mb)), arena()};
+        in.operands = {read("weights", w), read("x", x), write("y", buf_.act(buf_.x[(l + 1) % 2], mb)), arena()};
         b_.emit(in);
       }
     }
@@ -286,8 +195,8 @@ class Emitter {
 
   // Where block j's input lives during the backward of its segment [a, b].
   Range block_input(int64_t j, int64_t a, int64_t mb) const {
-    if (p_.host_checkpoints) return seg(segment_base(a) + j - a, mb);
-    return j == a ? ckpt(a / p_.checkpoint_every, mb) : seg(j - a - 1, mb);
+    if (p_.host_checkpoints) return buf_.segment(segment_base(a) + j - a, mb);
+    return j == a ? buf_.checkpoint(a / p_.checkpoint_every, mb) : buf_.segment(j - a - 1, mb);
   }
 
   void backward_launch(const std::string& stage, int64_t instance, Range w, std::vector<Operand> data, int q) {
@@ -304,12 +213,12 @@ class Emitter {
           op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
         in.operands.push_back(op);
       }
-      const Range grad = p_.is_resident(r) ? resident_grad(r) : region_elements(gacc_[q], r, 4);
+      const Range grad = p_.is_resident(r) ? buf_.resident_grad(r) : buf_.region_elements(buf_.gacc[q], r, 4);
       if (in.accumulate) in.operands.push_back(read("grad", grad));
       in.operands.push_back(write("grad", grad));
       if (stage == "head.bwd" && p_.tied_elements > 0) {
-        if (in.accumulate) in.operands.push_back(read("grad_tied", whole(gacc_tied_)));
-        in.operands.push_back(write("grad_tied", whole(gacc_tied_)));
+        if (in.accumulate) in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
+        in.operands.push_back(write("grad_tied", buf_.whole(buf_.gacc_tied)));
       }
       in.operands.push_back(arena());
       b_.emit(in);
@@ -322,13 +231,13 @@ class Emitter {
       return;
     }
     // The gradient leaves the GPU as soon as the last micro-batch is done.
-    const int slab = p_.clip ? slabs_[static_cast<size_t>(r)] : slabs_[static_cast<size_t>(next_slab_++ % 2)];
+    const int slab = p_.clip ? buf_.slabs[static_cast<size_t>(r)] : buf_.slabs[static_cast<size_t>(next_slab_++ % 2)];
     SchedInstr off = instr(SchedOp::offload, Stream::d2h, p_.params.regions[static_cast<size_t>(r)].stage, instance);
-    off.operands = {read("src", region_elements(gacc_[q], r, 4)), write("dst", region_elements(slab, r, 4))};
+    off.operands = {read("src", buf_.region_elements(buf_.gacc[q], r, 4)), write("dst", buf_.region_elements(slab, r, 4))};
     b_.emit(off);
     if (stage == "head.bwd" && p_.tied_elements > 0) {
       SchedInstr tied = instr(SchedOp::offload, Stream::d2h, "head", 0);
-      tied.operands = {read("src", whole(gacc_tied_)), write("dst", whole(tied_slab_))};
+      tied.operands = {read("src", buf_.whole(buf_.gacc_tied)), write("dst", buf_.whole(buf_.tied_slab))};
       b_.emit(tied);
     }
     if (p_.clip)
@@ -342,17 +251,17 @@ class Emitter {
   void device_grad_norm(int r) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = instr(SchedOp::grad_norm, Stream::compute, region.stage, region.instance);
-    in.operands = {read("grad", resident_grad(r)), write("norms", norm_shares(r))};
+    in.operands = {read("grad", buf_.resident_grad(r)), write("norms", buf_.norm_shares(r))};
     b_.emit(in);
   }
 
   // The CPU's share of the norm from what the GPU measured; with clipping it
   // is the last grad_norm and hands the clip factor to the GPU's updates.
   void collect_norms() {
-    if (norms_ < 0) return;
+    if (buf_.norms < 0) return;
     SchedInstr in = instr(SchedOp::grad_norm, Stream::cpu, "", -1);
-    in.operands.push_back(read("norms", whole(norms_)));
-    if (clip_scale_ >= 0) in.operands.push_back(write("scale", whole(clip_scale_)));
+    in.operands.push_back(read("norms", buf_.whole(buf_.norms)));
+    if (buf_.clip_scale >= 0) in.operands.push_back(write("scale", buf_.whole(buf_.clip_scale)));
     b_.emit(in);
   }
 
@@ -362,27 +271,27 @@ class Emitter {
   void grad_norm(int r, int slab) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = instr(SchedOp::grad_norm, Stream::cpu, region.stage, region.instance);
-    in.operands.push_back(read("grad", region_elements(slab, r, 4)));
-    if (tied_slab_ >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", whole(tied_slab_)));
+    in.operands.push_back(read("grad", buf_.region_elements(slab, r, 4)));
+    if (buf_.tied_slab >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.tied_slab)));
     b_.emit(in);
   }
 
   void optimizer_step(int r) {
-    if (!p_.is_resident(r)) return host_optimizer_step(r, slabs_[static_cast<size_t>(r)]);
+    if (!p_.is_resident(r)) return host_optimizer_step(r, buf_.slabs[static_cast<size_t>(r)]);
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = instr(SchedOp::optimizer_step, Stream::compute, region.stage, region.instance);
-    in.operands.push_back(read("grad", resident_grad(r)));
-    if (clip_scale_ >= 0) in.operands.push_back(read("scale", whole(clip_scale_)));
-    in.operands.push_back(write("params", resident_planes(r)));
+    in.operands.push_back(read("grad", buf_.resident_grad(r)));
+    if (buf_.clip_scale >= 0) in.operands.push_back(read("scale", buf_.whole(buf_.clip_scale)));
+    in.operands.push_back(write("params", buf_.resident_planes(r)));
     b_.emit(in);
   }
 
   void host_optimizer_step(int r, int slab) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = instr(SchedOp::optimizer_step, Stream::cpu, region.stage, region.instance);
-    in.operands.push_back(read("grad", region_elements(slab, r, 4)));
-    if (tied_slab_ >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", whole(tied_slab_)));
-    in.operands.push_back(write("params", Range{store_, store_offset_[static_cast<size_t>(r)], region.elements * p_.bytes_per_param}));
+    in.operands.push_back(read("grad", buf_.region_elements(slab, r, 4)));
+    if (buf_.tied_slab >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.tied_slab)));
+    in.operands.push_back(write("params", Range{buf_.store, buf_.store_offset[static_cast<size_t>(r)], region.elements * p_.bytes_per_param}));
     b_.emit(in);
   }
 
@@ -398,8 +307,8 @@ class Emitter {
     int q = 0, d = 0;  // gradient accumulator and dx buffer in rotation
     Range w = weights(region("head", 0));
     backward_launch("head.bwd", 0, w,
-                    {read("x", act(x_[L % 2], 0)), read("targets", batch(targets_, 0)), write("loss", Range{loss_, 0, 4}),
-                     write("dx", act(dx_[d], 0))},
+                    {read("x", buf_.act(buf_.x[L % 2], 0)), read("targets", buf_.batch(buf_.targets, 0)), write("loss", Range{buf_.loss, 0, 4}),
+                     write("dx", buf_.act(buf_.dx[d], 0))},
                     q);
     q ^= 1;
     for (int64_t a = (L - 1) / K * K; a >= 0; a -= K) {
@@ -407,7 +316,7 @@ class Emitter {
       if (p_.host_checkpoints)
         for (int64_t mb = 0; mb < M; ++mb) {
           SchedInstr in = instr(SchedOp::restore, Stream::h2d, "block", a, mb);
-          in.operands = {read("src", ckpt(a / K, mb)), write("dst", seg(segment_base(a), mb))};
+          in.operands = {read("src", buf_.checkpoint(a / K, mb)), write("dst", buf_.segment(segment_base(a), mb))};
           b_.emit(in);
         }
       for (int64_t j = a; j < b; ++j) {
@@ -421,26 +330,20 @@ class Emitter {
       for (int64_t j = b; j >= a; --j) {
         w = weights(region("block", j));
         backward_launch("block.bwd", j, w,
-                        {read("x", block_input(j, a, 0)), read("dy", act(dx_[d], 0)), write("dx", act(dx_[d ^ 1], 0))}, q);
+                        {read("x", block_input(j, a, 0)), read("dy", buf_.act(buf_.dx[d], 0)), write("dx", buf_.act(buf_.dx[d ^ 1], 0))}, q);
         q ^= 1;
         d ^= 1;
       }
     }
     w = weights(region("embed", 0));
-    backward_launch("embed.bwd", 0, w, {read("tokens", batch(tokens_, 0)), read("dy", act(dx_[d], 0))}, q);
+    backward_launch("embed.bwd", 0, w, {read("tokens", buf_.batch(buf_.tokens, 0)), read("dy", buf_.act(buf_.dx[d], 0))}, q);
     collect_norms();
   }
 
   const StepPlan& p_;
   ir::Schedule s_;
   ScheduleBuilder b_;
-  std::vector<int64_t> store_offset_;
-  int store_ = -1, tokens_ = -1, targets_ = -1, loss_ = -1, ckpt_ = -1, seg_ = -1, arena_ = -1;
-  int x_[2] = {-1, -1}, dx_[2] = {-1, -1}, gacc_[2] = {-1, -1};
-  int gacc_tied_ = -1, tied_slab_ = -1;
-  int resident_ = -1, rgrad_ = -1, norms_ = -1, clip_scale_ = -1;
-  std::vector<int64_t> resident_offset_, rgrad_offset_, norms_offset_;  // per region, -1 when it streams
-  std::vector<int> slot_buf_, slabs_;
+  ScheduleBuffers buf_;
   std::vector<WeightUse> uses_;
   std::vector<int> slot_of_use_, slot_region_;
   std::vector<int64_t> slot_last_use_;
