@@ -13,9 +13,9 @@ struct Machine {
   double h2d_gbps = 55;            // pinned host -> GPU, GB/s (1e9 bytes)
   double d2h_gbps = 55;            // pinned GPU -> host
   double bidir_gbps = 92;          // both directions at once, total
-  double gemm_tflops = 780;        // bf16 GEMM with fp32 accumulate, dense
+  double gemm_tflops = 600;        // bf16 GEMM with fp32 accumulate, dense, as the stage kernels reach it
   double elementwise_gbps = 2000;  // GPU memory bandwidth that non-GEMM kernels reach
-  double cpu_adamw_gparams = 5;    // CPU AdamW, Gparam/s over all cores
+  double cpu_adamw_gparams = 6.4;  // CPU AdamW, Gparam/s over all cores, with the PCIe copies running
   double host_memory_gbps = 100;   // host memory streaming rate (gradient norm)
   double host_bytes = 0;           // host RAM
   double gpu_bytes = 0;            // GPU memory
