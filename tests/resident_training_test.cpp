@@ -78,6 +78,8 @@ TEST(ResidentTraining, CudaResumedRunEndsWithTheBytesOfOneRun) {
   std::string why;
   if (runtime::cuda::cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device (" << why << ")";
   expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident auto", "6 of 6 layers resident");
+  // fp32 moments: 12 bytes per parameter, the GPU kernel's other plane layout.
+  expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident 4 --moments f32", "4 of 6 layers resident");
 #else
   GTEST_SKIP() << "built without CUDA";
 #endif
