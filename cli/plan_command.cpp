@@ -238,7 +238,13 @@ int run_plan(const Args& args) {
   // Resident layers take what activations leave, so the search streams every layer.
   passes::StreamingOptions streamed = options;
   streamed.resident = 0;
-  const int64_t fit = plan::largest_micro_batch(graph, streamed);
+  plan::ExtraGpuBytes stage_scratch;
+#ifdef HORIZON_HAVE_CUDA
+  stage_scratch = [&](const ir::Schedule& trial) {
+    return static_cast<double>(runtime::cuda::planned_stage_scratch(trial, graph));
+  };
+#endif
+  const int64_t fit = plan::largest_micro_batch(graph, streamed, 1 << 16, stage_scratch);
   std::cout << plan::format_memory_table(host) << "\n" << plan::format_memory_table(gpu);
   std::printf("  largest micro-batch that fits: %lld sequences (%s tokens)\n\n", static_cast<long long>(fit),
               format_count(fit * c.seq).c_str());

@@ -8,14 +8,15 @@
 
 namespace horizon::plan {
 
-int64_t largest_micro_batch(const ir::Module& graph, const passes::StreamingOptions& options, int64_t limit) {
+int64_t largest_micro_batch(const ir::Module& graph, const passes::StreamingOptions& options, int64_t limit,
+                            const ExtraGpuBytes& extra) {
   auto fits = [&](int64_t n) {
     passes::StreamingOptions trial = options;
     trial.batch = n;
     trial.micro_batches = 1;
     try {
       ir::Schedule s = passes::lower_to_schedule(graph, trial);
-      return static_cast<double>(s.bytes(ir::Place::gpu)) <= options.gpu_bytes;
+      return static_cast<double>(s.bytes(ir::Place::gpu)) + (extra ? extra(s) : 0.0) <= options.gpu_bytes;
     } catch (const UserError&) {
       return false;
     }

@@ -172,6 +172,12 @@ TEST(Plan, LargestMicroBatchIsTheEdgeOfTheBudget) {
   };
   EXPECT_LE(gpu(n), o.gpu_bytes);
   EXPECT_GT(gpu(n + 1), o.gpu_bytes);
+  // What the executor needs beyond the buffers (its scratch) counts too.
+  const auto scratch = [](const ir::Schedule& s) { return 0.25 * static_cast<double>(s.bytes(ir::Place::gpu)); };
+  const int64_t with_scratch = plan::largest_micro_batch(m, o, 1 << 16, scratch);
+  EXPECT_LT(with_scratch, n);
+  EXPECT_LE(1.25 * gpu(with_scratch), o.gpu_bytes);
+  EXPECT_GT(1.25 * gpu(with_scratch + 1), o.gpu_bytes);
   o.gpu_bytes = 1e6;
   EXPECT_EQ(plan::largest_micro_batch(m, o), 0);
 }
