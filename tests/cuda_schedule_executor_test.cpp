@@ -37,7 +37,6 @@
 #include "runtime/cuda/stage_scratch.h"
 #include "runtime/schedule_executor.h"
 #include "support/error.h"
-#include "support/random.h"
 #include "tests/test_support.h"
 
 namespace horizon {
@@ -51,19 +50,7 @@ constexpr double kTensorChangeTolerance = 0.5;  // the same per tensor
 
 using testing::lowered;
 
-std::vector<runtime::TokenBatch> batches(int64_t steps) {
-  std::vector<runtime::TokenBatch> out;
-  Rng rng(11);
-  for (int64_t s = 0; s < steps; ++s) {
-    runtime::TokenBatch b{kBatch, kSeq, {}, {}};
-    for (int64_t i = 0; i < kBatch * kSeq; ++i) {
-      b.tokens.push_back(static_cast<int32_t>(rng.below(256)));
-      b.targets.push_back(i % 7 == 3 ? -1 : static_cast<int32_t>(rng.below(256)));
-    }
-    out.push_back(std::move(b));
-  }
-  return out;
-}
+std::vector<runtime::TokenBatch> batches(int64_t steps) { return testing::random_batches(steps, kBatch, kSeq, 11); }
 
 runtime::AdamWConfig adamw() {
   runtime::AdamWConfig a;

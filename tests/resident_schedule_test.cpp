@@ -14,7 +14,6 @@
 #include "runtime/schedule_executor.h"
 #include "runtime/trainer.h"
 #include "support/error.h"
-#include "support/random.h"
 #include "tests/test_support.h"
 
 namespace horizon {
@@ -25,19 +24,7 @@ constexpr float kClip = 0.5f;  // small enough that clipping changes the update
 
 using testing::lowered;
 
-std::vector<runtime::TokenBatch> batches() {
-  std::vector<runtime::TokenBatch> out;
-  Rng rng(17);
-  for (int64_t s = 0; s < kSteps; ++s) {
-    runtime::TokenBatch b{kBatch, kSeq, {}, {}};
-    for (int64_t i = 0; i < kBatch * kSeq; ++i) {
-      b.tokens.push_back(static_cast<int32_t>(rng.below(256)));
-      b.targets.push_back(i % 5 == 1 ? -1 : static_cast<int32_t>(rng.below(256)));
-    }
-    out.push_back(std::move(b));
-  }
-  return out;
-}
+std::vector<runtime::TokenBatch> batches() { return testing::random_batches(kSteps, kBatch, kSeq, 17, 256, 5, 1); }
 
 runtime::TrainConfig config(int64_t micro_batches, bool clip) {
   runtime::TrainConfig cfg;

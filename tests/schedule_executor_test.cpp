@@ -15,7 +15,6 @@
 #include "passes/schedule_pipeline.h"
 #include "runtime/trainer.h"
 #include "support/error.h"
-#include "support/random.h"
 #include "tests/test_support.h"
 
 namespace horizon {
@@ -26,20 +25,7 @@ constexpr float kClip = 0.5f;  // small enough that clipping changes the update
 
 using testing::lowered;
 
-std::vector<runtime::TokenBatch> batches(int64_t vocab) {
-  std::vector<runtime::TokenBatch> out;
-  Rng rng(11);
-  for (int64_t s = 0; s < kSteps; ++s) {
-    runtime::TokenBatch b{kBatch, kSeq, {}, {}};
-    for (int64_t i = 0; i < kBatch * kSeq; ++i) {
-      b.tokens.push_back(static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));
-      // Some masked targets, so the loss mean runs over fewer rows than tokens.
-      b.targets.push_back(i % 7 == 3 ? -1 : static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));
-    }
-    out.push_back(std::move(b));
-  }
-  return out;
-}
+std::vector<runtime::TokenBatch> batches(int64_t vocab) { return testing::random_batches(kSteps, kBatch, kSeq, 11, vocab); }
 
 runtime::TrainConfig train_config(int64_t micro_batches, bool clip) {
   runtime::TrainConfig cfg;

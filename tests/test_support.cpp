@@ -10,6 +10,7 @@
 
 #include "frontend/model_json.h"
 #include "passes/lower.h"
+#include "support/random.h"
 
 namespace horizon::testing {
 
@@ -42,6 +43,21 @@ std::string TempDir::write(const std::string& name, const std::string& text) con
   std::filesystem::create_directories(std::filesystem::path(p).parent_path());
   std::ofstream(p, std::ios::binary) << text;
   return p;
+}
+
+std::vector<runtime::TokenBatch> random_batches(int64_t steps, int64_t batch, int64_t seq, uint64_t seed,
+                                                int64_t vocab, int64_t mask_every, int64_t mask_at) {
+  std::vector<runtime::TokenBatch> out;
+  Rng rng(seed);
+  for (int64_t s = 0; s < steps; ++s) {
+    runtime::TokenBatch b{batch, seq, {}, {}};
+    for (int64_t i = 0; i < batch * seq; ++i) {
+      b.tokens.push_back(static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));
+      b.targets.push_back(i % mask_every == mask_at ? -1 : static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
 }
 
 std::string read_file(const std::string& path) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ir/module.h"
+#include "runtime/trainer.h"
 #include "support/error.h"
 
 namespace horizon::testing {
@@ -34,6 +35,12 @@ class TempDir {
 };
 
 std::string read_file(const std::string& path);
+
+/// `steps` batches of uniformly random tokens and targets below `vocab`,
+/// seeded; the target of every position i with i % mask_every == mask_at is
+/// masked (-1), so a loss averages fewer rows than there are tokens.
+std::vector<runtime::TokenBatch> random_batches(int64_t steps, int64_t batch, int64_t seq, uint64_t seed,
+                                                int64_t vocab = 256, int64_t mask_every = 7, int64_t mask_at = 3);
 
 /// Runs `fn`, which must throw a UserError whose message contains every one of `parts`.
 template <class F>
