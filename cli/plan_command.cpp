@@ -221,11 +221,9 @@ int run_plan(const Args& args) {
       static_cast<long long>(c.micro_batches), static_cast<long long>(c.batch / c.micro_batches),
       static_cast<long long>(c.checkpoint_every), c.host_checkpoints ? "host" : "GPU", static_cast<long long>(c.slots),
       static_cast<long long>(c.prefetch), c.clip ? "on" : "off");
-  int64_t resident = 0;
-  for (const ir::SchedInstr& in : s.instrs)
-    resident += in.op == ir::SchedOp::optimizer_step && in.stream == ir::Stream::compute ? 1 : 0;
   std::printf("  %lld of %lld layers resident on the GPU (updated there; --resident 0 streams every layer)\n\n",
-              static_cast<long long>(resident), static_cast<long long>(ir::layout_params(graph).regions.size()));
+              static_cast<long long>(resident_layers(s)),
+              static_cast<long long>(ir::layout_params(graph).regions.size()));
 
   const plan::MemoryTable host = plan::host_memory(s, graph, machine.host_bytes);
   plan::MemoryTable gpu = plan::gpu_memory(s, machine.gpu_bytes);

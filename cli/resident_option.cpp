@@ -21,6 +21,13 @@ int64_t parse_resident(const std::string& command, const std::string& value) {
   return n;
 }
 
+int64_t resident_layers(const ir::Schedule& schedule) {
+  int64_t n = 0;
+  for (const ir::SchedInstr& in : schedule.instrs)
+    n += in.op == ir::SchedOp::optimizer_step && in.stream == ir::Stream::compute ? 1 : 0;
+  return n;
+}
+
 ir::Schedule lower_for_gpu(const ir::Module& graph, passes::StreamingOptions options, const std::string& stop_after,
                            std::ostream* log, bool evaluation) {
   if (options.resident != 0) {

@@ -19,6 +19,9 @@ namespace horizon::cli {
 /// -1 for "auto", else the count; UserError naming `command` otherwise.
 int64_t parse_resident(const std::string& command, const std::string& value);
 
+/// The layers `schedule` keeps on the GPU (those it updates on compute).
+int64_t resident_layers(const ir::Schedule& schedule);
+
 /// GPU memory kept free of resident layers beyond the executor's scratch:
 /// the CUDA context's own allocations and fragmentation.
 inline constexpr double kResidentMarginBytes = 1.0 * (1ull << 30);

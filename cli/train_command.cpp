@@ -209,9 +209,7 @@ int run_train(const Args& args) {
   if (schedule) {
     int64_t arena = 0;
     for (const ir::ArenaPlan& p : schedule->arena_plans) arena = std::max(arena, p.bytes);
-    int64_t resident = 0, regions = static_cast<int64_t>(store.regions().size());
-    for (const ir::SchedInstr& in : schedule->instrs)
-      resident += in.op == ir::SchedOp::optimizer_step && in.stream == ir::Stream::compute ? 1 : 0;
+    const int64_t resident = resident_layers(*schedule), regions = static_cast<int64_t>(store.regions().size());
     std::printf("schedule: %lld instructions, %lld events | %lld of %lld layers resident on the device | checkpoint "
                 "every %lld (%s) | %lld slots | arena %s | device %s, host %s\n",
                 static_cast<long long>(schedule->instrs.size()), static_cast<long long>(schedule->events),
