@@ -121,6 +121,9 @@ int run_train(const Args& args) {
   const bool cuda = device == "cuda";
   if (!stream && !cuda && (a.get_int("checkpoint-every") || a.get_int("slots")))
     throw UserError("horizon train: --checkpoint-every and --slots shape the streamed schedule; add --stream");
+  if (!stream && !cuda && a.has("resident"))
+    throw UserError("horizon train: --resident places layers of the streamed schedule on the GPU; use --device cuda "
+                    "(or --stream for the emulated device)");
   if (a.has("trace") && !cuda)
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 

@@ -73,6 +73,17 @@ TEST(ResidentTraining, EmulatedResumedRunEndsWithTheBytesOfOneRun) {
   expect_resumed_run_ends_with_the_bytes_of_one_run("--device cpu --stream --resident 3", "3 of 6 layers resident");
 }
 
+TEST(ResidentTraining, ResidentWithoutAStreamedScheduleIsRefused) {
+  testing::TempDir dir;
+  const std::string data = dir.write("corpus.txt", std::string(4000, 'a'));
+  testing::CommandResult r = testing::run_horizon("train " + testing::source_path("models/tiny.json") + " --data " +
+                                                  data + " --device cpu --resident 2 --steps 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--resident places layers of the streamed schedule on the GPU; use --device cuda"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(ResidentTraining, CudaResumedRunEndsWithTheBytesOfOneRun) {
 #ifdef HORIZON_HAVE_CUDA
   std::string why;
