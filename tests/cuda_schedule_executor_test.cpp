@@ -105,13 +105,16 @@ std::vector<std::vector<float>> minus(std::vector<std::vector<float>> after,
   return after;
 }
 
-Outcome on_emulated_device(const ir::Module& m, const ir::Schedule& s, bool clip) {
-  // (finish_updates brings resident layers home before the store is read.)
+// kSteps steps of `s` from the same initial store on either executor (both
+// bring resident layers home in finish_updates before the store is read).
+template <class Executor, class Configure>
+Outcome run_steps(const ir::Module& m, const ir::Schedule& s, bool clip, const Configure& configure) {
   runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
   store.init_random(21);
   const std::vector<std::vector<float>> before = masters(store);
-  runtime::ScheduleExecutor exec(s, m, store, adamw(), clip ? kClip : 0.0f);
+  Executor exec(s, m, store, adamw(), clip ? kClip : 0.0f);
   exec.set_learning_rate(kLr);
+  configure(exec);
   Outcome r;
   for (const runtime::TokenBatch& b : batches(kSteps)) {
     exec.step(b.tokens.data(), b.targets.data());
@@ -125,24 +128,13 @@ Outcome on_emulated_device(const ir::Module& m, const ir::Schedule& s, bool clip
   return r;
 }
 
+Outcome on_emulated_device(const ir::Module& m, const ir::Schedule& s, bool clip) {
+  return run_steps<runtime::ScheduleExecutor>(m, s, clip, [](runtime::ScheduleExecutor&) {});
+}
+
 Outcome on_gpu(const ir::Module& m, const ir::Schedule& s, bool clip, bool overlap = true) {
-  runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
-  store.init_random(21);
-  const std::vector<std::vector<float>> before = masters(store);
-  runtime::cuda::CudaScheduleExecutor exec(s, m, store, adamw(), clip ? kClip : 0.0f);
-  exec.set_learning_rate(kLr);
-  exec.set_overlap_updates(overlap);
-  Outcome r;
-  for (const runtime::TokenBatch& b : batches(kSteps)) {
-    exec.step(b.tokens.data(), b.targets.data());
-    r.losses.push_back(exec.last_step().loss);
-    r.norms.push_back(exec.last_step().grad_norm);
-    r.h2d = exec.last_step().h2d_bytes;
-    r.d2h = exec.last_step().d2h_bytes;
-  }
-  exec.finish_updates();
-  r.change = minus(masters(store), before);
-  return r;
+  return run_steps<runtime::cuda::CudaScheduleExecutor>(
+      m, s, clip, [&](runtime::cuda::CudaScheduleExecutor& e) { e.set_overlap_updates(overlap); });
 }
 
 /// Squared L2 of got - want and of want.
