@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ir/step_pair.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/cuda_schedule_executor_impl.h"
 #include "support/error.h"
@@ -109,23 +110,12 @@ void CudaScheduleExecutor::Impl::allocate() {
 
 void CudaScheduleExecutor::Impl::plan_tail() {
   tail = std::make_unique<UpdateTail>(static_cast<int>(store.regions().size()));
-  // The tail: the optimizer_steps after grad_norm. Without clipping the
-  // updates run as gradients land, interleaved with waits for the GPU, and
-  // the embedding's (needed first by the next forward) lands last: nothing
-  // is deferred.
-  const std::vector<int>& cpu = plan.programs[static_cast<size_t>(ir::Stream::cpu)];
-  size_t norm = cpu.size();
-  for (size_t k = 0; k < cpu.size(); ++k)
-    if (plan.instr(cpu[k]).op == ir::SchedOp::grad_norm) norm = k;
-  // Records right after the norm (resident regions' GPU updates wait for them) stay in the step.
-  while (norm + 1 < cpu.size() && plan.instr(cpu[norm + 1]).op == ir::SchedOp::record) ++norm;
-  for (size_t k = norm + 1; k < cpu.size(); ++k) {
-    if (plan.instr(cpu[k]).op != ir::SchedOp::optimizer_step) {
-      tail_instrs.clear();
-      break;
-    }
-    tail_instrs.push_back(cpu[k]);
-  }
+  // The tail: the optimizer_steps after the last grad_norm, as the verifier
+  // and the planner see it (ir/step_pair.h). Without clipping the updates
+  // run as gradients land, interleaved with waits for the GPU, and the
+  // embedding's (needed first by the next forward) lands last: nothing is
+  // deferred.
+  tail_instrs = ir::deferred_updates(plan.schedule);
   // The regions each stream_in reads (its own, and a tied tensor's home).
   const auto& offsets = plan.store_offsets;
   for (int i : plan.programs[static_cast<size_t>(ir::Stream::h2d)]) {
