@@ -3,7 +3,7 @@
 
 namespace horizon::data {
 
-std::vector<int32_t> ByteTokenizer::encode(std::string_view text) const {
+std::vector<int32_t> ByteTokenizer::encode(std::string_view text, bool) const {
   std::vector<int32_t> tokens(text.size());
   // Through unsigned char: plain char is signed on x86, and byte 0xE2 must be token 226, not -30.
   for (size_t i = 0; i < text.size(); ++i) tokens[i] = static_cast<unsigned char>(text[i]);

@@ -1,0 +1,37 @@
+// Chat templates: the Jinja subset that Hugging Face `chat_template`s (in
+// tokenizer_config.json) are written in, interpreted by our own code so the
+// rendered text is byte-identical to Python jinja2 as transformers runs it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "frontend/json_file.h"
+
+namespace horizon::data {
+
+class ChatTemplate {
+ public:
+  /// Parses `source`; `origin` names it in errors ("DIR/tokenizer_config.json:
+  /// chat_template"). UserError naming the template line and column.
+  static ChatTemplate parse(const std::string& source, const std::string& origin);
+
+  /// Renders with `variables` as the template's globals: "messages" (list of
+  /// {"role", "content", ...}), "add_generation_prompt", "tools",
+  /// "bos_token", "eos_token", "enable_thinking", ... as transformers'
+  /// apply_chat_template passes them (raise_exception and strftime_now
+  /// included). UserError naming the template line for a runtime error or a
+  /// raise_exception() call.
+  std::string render(const frontend::Json& variables) const;
+
+  ChatTemplate(ChatTemplate&&) noexcept;
+  ChatTemplate& operator=(ChatTemplate&&) noexcept;
+  ~ChatTemplate();
+
+ private:
+  struct Program;
+  explicit ChatTemplate(std::unique_ptr<Program> program);
+  std::unique_ptr<Program> program_;
+};
+
+}  // namespace horizon::data
