@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -36,5 +37,10 @@ class Tokenizer {
   virtual std::optional<int32_t> bos_id() const { return std::nullopt; }
   virtual std::optional<int32_t> eos_id() const { return std::nullopt; }
 };
+
+/// The Hugging Face tokenizer at `path`: a tokenizer.json file, or a directory
+/// holding one (tokenizer_config.json beside it supplies BOS/EOS and which
+/// added tokens are special). UserError naming the file and field otherwise.
+std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& path);
 
 }  // namespace horizon::data

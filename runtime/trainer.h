@@ -21,7 +21,11 @@ namespace horizon::runtime {
 
 struct TokenBatch {
   int64_t batch = 0, seq = 0;
-  std::vector<int32_t> tokens, targets;  // [batch * seq] each
+  std::vector<int32_t> tokens, targets;  // [batch * seq] each; a target < 0 carries no loss
+  // Packed documents, [batch * seq] each, or empty for one document per row:
+  // the position of each token within its document (restarting at 0) and
+  // its document's index within the row. Attention never crosses documents.
+  std::vector<int32_t> positions, segments;
 };
 
 struct TrainConfig {
