@@ -234,12 +234,12 @@ int run_train(const Args& args) {
   trainer.run(
       [&] {
         data::Batch b = sampler.next();
-        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets)};
+        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets), {}, {}};
       },
       eval_batches > 0 ? runtime::Trainer::ValidationSource([&] {
         std::vector<runtime::TokenBatch> out;
         for (data::Batch& b : validation.validation_batches(eval_batches))
-          out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets)});
+          out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets), {}, {}});
         return out;
       })
                        : runtime::Trainer::ValidationSource(),  // --eval-batches 0: no validation

@@ -31,7 +31,7 @@ TEST(CudaEvaluator, MatchesTheCpuLoss) {
     Rng rng(3);
     std::vector<runtime::TokenBatch> batches;
     for (int k = 0; k < 2; ++k) {
-      runtime::TokenBatch b{2, 37, {}, {}};
+      runtime::TokenBatch b{2, 37, {}, {}, {}, {}};
       for (int i = 0; i < 2 * 37; ++i) {
         b.tokens.push_back(static_cast<int32_t>(rng.below(256)));
         b.targets.push_back(i % 5 == 1 ? -1 : static_cast<int32_t>(rng.below(256)));

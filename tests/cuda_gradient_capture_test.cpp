@@ -31,7 +31,7 @@ constexpr double kLossTolerance = 1e-2;      // relative
 using testing::lowered;
 
 runtime::TokenBatch random_batch() {
-  runtime::TokenBatch b{kBatch, kSeq, {}, {}};
+  runtime::TokenBatch b{kBatch, kSeq, {}, {}, {}, {}};
   Rng rng(29);
   for (int64_t i = 0; i < kBatch * kSeq; ++i) {
     b.tokens.push_back(static_cast<int32_t>(rng.below(256)));

@@ -25,7 +25,7 @@ constexpr int64_t kBatch = 4, kSeq = 16;
 using testing::lowered;
 
 runtime::TokenBatch random_batch() {
-  runtime::TokenBatch b{kBatch, kSeq, {}, {}};
+  runtime::TokenBatch b{kBatch, kSeq, {}, {}, {}, {}};
   Rng rng(17);
   for (int64_t i = 0; i < kBatch * kSeq; ++i) {
     b.tokens.push_back(static_cast<int32_t>(rng.below(256)));

@@ -55,7 +55,7 @@ std::vector<runtime::TokenBatch> random_batches(int64_t steps, int64_t batch, in
   std::vector<runtime::TokenBatch> out;
   Rng rng(seed);
   for (int64_t s = 0; s < steps; ++s) {
-    runtime::TokenBatch b{batch, seq, {}, {}};
+    runtime::TokenBatch b{batch, seq, {}, {}, {}, {}};
     for (int64_t i = 0; i < batch * seq; ++i) {
       b.tokens.push_back(static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));
       b.targets.push_back(i % mask_every == mask_at ? -1 : static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));

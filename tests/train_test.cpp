@@ -40,7 +40,7 @@ std::vector<double> train_losses(const ir::Module& m, int64_t steps, uint64_t se
   trainer.run(
       [&] {
         data::Batch b = sampler.next();
-        return runtime::TokenBatch{b.batch, b.seq, b.tokens, b.targets};
+        return runtime::TokenBatch{b.batch, b.seq, b.tokens, b.targets, {}, {}};
       },
       nullptr, [&](const runtime::StepMetrics& s) { losses.push_back(s.loss); });
   return losses;
