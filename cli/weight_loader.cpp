@@ -9,7 +9,6 @@
 
 #include "support/bf16.h"
 #include "support/error.h"
-#include "support/numbers.h"
 
 namespace horizon::cli {
 namespace {
@@ -59,6 +58,37 @@ void convert(const Job& job, int64_t begin, int64_t end, runtime::HostStore& sto
   std::memset(static_cast<char*>(store.v(job.tensor)) + moment * static_cast<size_t>(begin), 0, moment * n);
 }
 
+// Weights the model has no place for mean the config does not describe them
+// (a Qwen3 checkpoint read as Qwen2 would drop its q/k norms): refused, not
+// skipped. Two kinds are benign: rotary tables that old exports saved, and a
+// tied lm_head that some exports store beside the embedding.
+void refuse_unused_tensors(const frontend::WeightFiles& files, const runtime::HostStore& store) {
+  std::vector<std::string> unused;
+  for (const std::string& name : files.names()) {
+    if (store.find_tensor(name) >= 0) continue;
+    if (name.ends_with("rotary_emb.inv_freq") || name == "lm_head.weight") continue;
+    unused.push_back(name);
+  }
+  if (unused.empty()) return;
+  std::string examples;
+  for (size_t i = 0; i < unused.size() && i < 3; ++i) examples += (i ? ", " : "") + unused[i];
+  const auto where = files.find(unused[0]);
+  throw_user_error(files.index().empty() ? files.shard_path(where->shard) : files.index(), unused[0],
+                   "the weights hold " + std::to_string(unused.size()) + " tensor(s) this model does not have (" +
+                       examples + (unused.size() > 3 ? ", ..." : "") + ")",
+                   "the config does not describe these weights; check config.json (architecture, layers, tied "
+                   "embeddings) against them");
+}
+
+std::string byte_text(int64_t bytes) {
+  char out[32];
+  if (bytes >= 1'000'000'000)
+    std::snprintf(out, sizeof out, "%.2f GB", static_cast<double>(bytes) / 1e9);
+  else
+    std::snprintf(out, sizeof out, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return out;
+}
+
 }  // namespace
 
 std::string WeightLoadReport::summary(const std::string& verb) const {
@@ -69,7 +99,7 @@ std::string WeightLoadReport::summary(const std::string& verb) const {
     types += (types.empty() ? "" : "+") + lower;
   }
   char rate[96];
-  std::snprintf(rate, sizeof rate, "%s from %d shard%s in %.2f s, %.2f GB/s", format_bytes(static_cast<double>(bytes)).c_str(),
+  std::snprintf(rate, sizeof rate, "%s from %d shard%s in %.2f s, %.2f GB/s", byte_text(bytes).c_str(),
                 shards, shards == 1 ? "" : "s", seconds, seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0.0);
   return verb + " " + source + ": " + std::to_string(tensors) + " tensors, " + types + " (" + rate + ")";
 }
@@ -105,6 +135,7 @@ WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostSt
     report.bytes += static_cast<int64_t>(e.end - e.begin);
     ++report.tensors;
   }
+  refuse_unused_tensors(files, store);
   for (size_t s = 0; s < per_shard.size(); ++s) {
     std::vector<Job>& jobs = per_shard[s];
     int64_t total = 0;

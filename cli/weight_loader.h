@@ -29,7 +29,9 @@ struct WeightLoadReport {
 /// Sets every stored tensor's master from `files` and zeroes its moments;
 /// the step count becomes 0. Every tensor is found and its shape and dtype
 /// checked before anything is written. UserError names the file, the tensor
-/// and the fix. Tensors in the files that the model does not use are ignored.
+/// and the fix; so does a tensor in the files the model has no place for
+/// (except rotary tables and a tied lm_head.weight), since that means the
+/// config does not describe the weights.
 WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostStore& store,
                                    runtime::ThreadPool& pool = runtime::ThreadPool::global());
 

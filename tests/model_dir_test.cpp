@@ -309,6 +309,31 @@ TEST(ModelDirErrors, ShapeMismatchNamesTheShardAndTensor) {
                     {"model.safetensors", store.tensors()[0].name, "does not match the model's"});
 }
 
+TEST(ModelDirErrors, TensorsTheModelHasNoPlaceForAreRefused) {
+  TempDir dir;
+  write_config(dir);
+  ir::Module m = dir_model(dir.path());
+  runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
+  auto write_with = [&](const std::string& extra) {
+    std::vector<std::vector<uint16_t>> data;
+    std::vector<frontend::SafetensorsTensorRef> refs;
+    for (const auto& st : store.tensors()) {
+      data.emplace_back(static_cast<size_t>(st.elements), 0);
+      refs.push_back({st.name, ir::DType::bf16, st.shape, data.back().data()});
+    }
+    data.emplace_back(4, 0);
+    refs.push_back({extra, ir::DType::bf16, {4}, data.back().data()});
+    frontend::write_safetensors(dir / "model.safetensors", refs);
+  };
+  // A Qwen3 checkpoint read with a Qwen2 config would lose its q/k norms: refused.
+  write_with("model.layers.0.self_attn.q_norm.weight");
+  expect_user_error([&] { cli::load_model_weights(dir.path(), store); },
+                    {"model.safetensors", "model.layers.0.self_attn.q_norm.weight", "1 tensor(s) this model does not have",
+                     "check config.json"});
+  write_with("model.layers.0.self_attn.rotary_emb.inv_freq");  // old exports' rotary tables are harmless
+  EXPECT_EQ(cli::load_model_weights(dir.path(), store).tensors, static_cast<int64_t>(store.tensors().size()));
+}
+
 TEST(InitialWeights, DirectoryWeightsUnlessToldOtherwise) {
   TempDir dir;
   write_config(dir);
@@ -364,6 +389,33 @@ TEST(ModelDirCommands, TrainStartsFromTheDirectoryWeightsAndSaysSo) {
   r = testing::run_horizon("train " + bare.path() + common + " --init " + dir.path() + "/model.safetensors.index.json");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("initialized from " + dir.path() + "/model.safetensors.index.json: "), std::string::npos);
+}
+
+TEST(ModelDirCommands, EveryCommandTakesADirectory) {
+  TempDir dir;
+  write_config(dir);
+  {
+    ir::Module m = dir_model(dir.path());
+    runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
+    write_weights(dir.path(), store, 1);
+  }
+  for (const std::string& cmd : {"compile " + dir.path() + " --params", "plan " + dir.path() + " --batch 2 --seq 16",
+                                 "import " + dir.path(), "sample " + dir.path() + " --tokens 4 --prompt hi",
+                                 "gradients " + dir.path() + " --text 'some text to tokenize here' --batch 1 --seq 8 "
+                                 "--out " + dir.path() + "/g.safetensors"}) {
+    auto r = testing::run_horizon(cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.err;
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir / "g.safetensors"));
+  // A big vocabulary without tokenizer files: text is refused, naming the fix.
+  nlohmann::json big = nlohmann::json::parse(testing::read_file(dir / "config.json"));
+  big["vocab_size"] = 512;
+  TempDir big_dir;
+  big_dir.write("config.json", big.dump());
+  auto r = testing::run_horizon("sample " + big_dir.path() + " --weights " + dir.path() + " --tokens 2");
+  EXPECT_NE(r.err.find("512-token vocabulary and no tokenizer.json"), std::string::npos) << r.err;
+  r = testing::run_horizon("train " + big_dir.path() + " --init random --steps 1 --data " + dir.path() + "/config.json");
+  EXPECT_NE(r.err.find("pass a token file with --data"), std::string::npos) << r.err;
 }
 
 }  // namespace
