@@ -14,12 +14,15 @@
 #include "cli/commands.h"
 #include "cli/cuda_training.h"
 #include "cli/device_option.h"
+#include "cli/initial_weights.h"
 #include "cli/memory_check.h"
+#include "cli/model_tokenizer.h"
 #include "cli/progress.h"
 #include "cli/resident_option.h"
+#include "cli/weight_loader.h"
 #include "data/batch_sampler.h"
-#include "data/byte_tokenizer.h"
 #include "data/token_dataset.h"
+#include "data/token_file.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
 #include "passes/lower.h"
@@ -37,7 +40,9 @@ Arguments train_arguments() {
   Arguments a("train", "horizon train MODEL --data PATH [options]",
               "Trains MODEL on PATH (a text file, a folder of text files, or a token file) and reports loss,\n"
               "validation loss, tokens/s, TFLOPS and memory; --save writes Hugging Face-loadable weights.");
-  a.positional("MODEL", "model file: models/*.json or a Hugging Face config.json");
+  a.positional("MODEL",
+               "a Hugging Face model directory (config.json, weights, tokenizer: training starts from its weights),\n"
+               "its config.json, or a model file (models/*.json: random initialization)");
   a.option("data", "PATH", "training data: text file, folder of text files, or .tokens file");
   a.option("steps", "N", "optimizer steps (0 with --save: write the initial weights)", "100");
   a.option("batch", "B", "sequences per step", "8");
@@ -69,8 +74,13 @@ Arguments train_arguments() {
   a.option("eval-every", "K", "measure validation loss every K steps (0: only at the end)", "0");
   a.option("eval-batches", "N", "validation batches per evaluation", "4");
   a.option("val-fraction", "F", "fraction of the data held out for validation", "0.05");
-  a.option("save", "DIR", "write model.safetensors, config.json, optimizer.safetensors and metrics.jsonl here");
-  a.option("init", "FILE", "start from these weights (safetensors, Hugging Face names) instead of random");
+  a.option("save", "DIR",
+           "write a Hugging Face model directory (safetensors shards, config.json, generation_config.json, the\n"
+           "tokenizer files), optimizer.safetensors and metrics.jsonl here");
+  a.option("max-shard-size", "SIZE", "with --save: largest weight shard, as transformers' save_pretrained", "5GB");
+  a.option("init", "PATH",
+           "start from these weights (a model directory, model.safetensors.index.json or .safetensors file, Hugging\n"
+           "Face names) or 'random'; default: the MODEL directory's weights, random for a model file");
   a.option("resume", "DIR", "continue a run saved with --save (weights, optimizer state, step)");
   a.option("sample", "N", "after training, print N sampled tokens", "0");
   a.option("device", "DEV",
@@ -128,6 +138,8 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
+  const std::string init = initial_weights(a.get("MODEL"), a.get("init"), a.has("resume"));
+  const ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size"))};
   passes::lower(model);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
@@ -138,7 +150,12 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --seq " + std::to_string(S) + " exceeds the model's max_seq " + std::to_string(max_seq));
   const int64_t vocab = static_cast<int64_t>(model.config_number("vocab", 256));
 
-  data::TokenDataset dataset = data::TokenDataset::load(a.get("data"), vocab, a.get_double("val-fraction"));
+  // Text is tokenized with the model's tokenizer; a token file needs none.
+  std::unique_ptr<data::Tokenizer> tokenizer;
+  if (!data::is_token_file(a.get("data"))) tokenizer = model_tokenizer(a.get("MODEL"), model, "text data");
+  if (!tokenizer && a.get_int("sample") > 0) tokenizer = model_tokenizer(a.get("MODEL"), model, "--sample");
+  data::TokenDataset dataset =
+      data::TokenDataset::load(a.get("data"), vocab, a.get_double("val-fraction"), tokenizer.get());
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
   data::BatchSampler sampler(dataset.train(), B, S, seed);
   data::BatchSampler validation(dataset.validation(), B, S, seed + 1);
@@ -173,8 +190,10 @@ int run_train(const Args& args) {
   check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0, host_mem);
 
   runtime::HostStore store(model, moments);
-  store.init_random(seed);
-  if (a.has("init")) load_weights(a.get("init"), store);
+  if (init.empty())
+    store.init_random(seed);
+  else
+    std::printf("%s\n", load_model_weights(init, store).summary().c_str());
   if (a.has("resume")) resume_checkpoint(a.get("resume"), store);
 
   runtime::TrainConfig cfg;
@@ -254,17 +273,17 @@ int run_train(const Args& args) {
                 progress.first_loss(), progress.last_loss(), progress.last_val_loss());
 
   if (!save.empty()) {
-    save_checkpoint(save, model, store);
-    std::printf("saved %s/model.safetensors, config.json, optimizer.safetensors, metrics.jsonl\n", save.c_str());
+    save_checkpoint(save, model, store, save_source);
+    std::printf("saved %s: model directory (weights, config.json, tokenizer), optimizer.safetensors, metrics.jsonl\n",
+                save.c_str());
   }
   if (int64_t n = a.get_int("sample"); n > 0) {
     runtime::SampleOptions opts;
     opts.tokens = n;
     opts.seed = seed;
     opts.max_context = S;
-    data::ByteTokenizer tok;
-    std::vector<int32_t> out = runtime::generate(model, store, tok.encode("\n"), opts);
-    std::printf("--- sample ---\n%s\n--------------\n", tok.decode(out).c_str());
+    std::vector<int32_t> out = runtime::generate(model, store, tokenizer->encode("\n"), opts);
+    std::printf("--- sample ---\n%s\n--------------\n", tokenizer->decode(out).c_str());
   }
   return 0;
 }
