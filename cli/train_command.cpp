@@ -5,6 +5,7 @@
 // cuda (or auto where a GPU is present) the compiled schedule runs on the
 // GPU, weights streamed from the host store, the optimizer on the CPU.
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -16,7 +17,10 @@
 #include "cli/device_option.h"
 #include "cli/memory_check.h"
 #include "cli/progress.h"
+#include "cli/interrupt.h"
 #include "cli/resident_option.h"
+#include "cli/train_checkpoints.h"
+#include "cli/train_option_checks.h"
 #include "data/batch_sampler.h"
 #include "data/byte_tokenizer.h"
 #include "data/token_dataset.h"
@@ -60,6 +64,7 @@ Arguments train_arguments() {
   a.option("weight-decay", "WD", "AdamW decoupled weight decay (not applied to norms, biases, embeddings)", "0.0");
   a.option("beta1", "B1", "AdamW beta1", "0.9");
   a.option("beta2", "B2", "AdamW beta2", "0.95");
+  a.option("eps", "EPS", "AdamW epsilon", "1e-8");
   a.option("clip", "C", "global gradient-norm clipping threshold, 0 to disable", "1.0");
   a.option("moments", "TYPE", "optimizer moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
   a.option("host-mem", "SIZE",
@@ -69,9 +74,19 @@ Arguments train_arguments() {
   a.option("eval-every", "K", "measure validation loss every K steps (0: only at the end)", "0");
   a.option("eval-batches", "N", "validation batches per evaluation", "4");
   a.option("val-fraction", "F", "fraction of the data held out for validation", "0.05");
-  a.option("save", "DIR", "write model.safetensors, config.json, optimizer.safetensors and metrics.jsonl here");
+  a.option("save", "DIR",
+           "the run's folder: checkpoint-STEP/ folders (model, optimizer, data position, schedule, manifest),\n"
+           "metrics.jsonl, and the final model (model.safetensors, config.json) at its top level");
+  a.option("save-every", "N", "also save a checkpoint every N steps (0: only at the end and on SIGINT/SIGTERM)", "0");
+  a.option("keep", "K", "keep only the newest K checkpoints (0: all)", "0");
+  a.flag("overwrite", "let --save replace the run already in its folder");
   a.option("init", "FILE", "start from these weights (safetensors, Hugging Face names) instead of random");
-  a.option("resume", "DIR", "continue a run saved with --save (weights, optimizer state, step)");
+  a.option("resume", "DIR",
+           "continue from the newest complete checkpoint of this --save folder (or from a checkpoint-STEP folder);\n"
+           "--steps is then the step to end at, the saved run's total unless given, and the schedule is the\n"
+           "saved one unless --lr/--schedule/--warmup/--min-lr-ratio are given");
+  a.option("max-bad-steps", "N",
+           "stop after N steps in a row with a non-finite loss or gradient norm (each is skipped: no update)", "3");
   a.option("sample", "N", "after training, print N sampled tokens", "0");
   a.option("device", "DEV",
            "cpu | cuda | auto (cuda where a GPU is present); cuda runs the compiled schedule on the GPU", "auto");
@@ -104,6 +119,66 @@ std::string train_device(const std::string& requested, bool stream) {
   if (stream && requested == "auto") return "cpu";
   return resolve_device("train", requested);
 }
+// --resume: the saved schedule and data position, unless the flags say otherwise.
+void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg,
+                         data::BatchSampler& sampler) {
+  if (!saved.has_run_state) {  // a checkpoint of tensors only: the flags decide; skip the batches it trained on
+    for (int64_t s = 0; s < saved.step; ++s) sampler.next();
+    return;
+  }
+  if (saved.batch != sampler.batch() || saved.seq != sampler.seq() ||
+      saved.seed != static_cast<uint64_t>(a.get_int("seed")))
+    throw UserError("horizon train: the checkpoint's data position is for --batch " + std::to_string(saved.batch) +
+                    " --seq " + std::to_string(saved.seq) + " --seed " + std::to_string(saved.seed) +
+                    "; resume with those (or start a new run with --init to change them)");
+  sampler.set_state(saved.sampler_state);
+  if (!a.has("steps")) cfg.steps = saved.lr.total;
+  runtime::LrSchedule lr = saved.lr;
+  if (a.has("lr")) lr.peak = cfg.lr.peak;
+  if (a.has("schedule")) lr.kind = cfg.lr.kind;
+  if (a.has("warmup")) lr.warmup = cfg.lr.warmup;
+  if (a.has("min-lr-ratio")) lr.min_ratio = cfg.lr.min_ratio;
+  if (cfg.steps != saved.lr.total)
+    std::printf("note: the schedule now ends at step %lld instead of the saved run's %lld\n",
+                static_cast<long long>(cfg.steps), static_cast<long long>(saved.lr.total));
+  lr.total = cfg.steps;
+  cfg.lr = lr;
+  if (a.get_int("eval-every") <= 0) cfg.eval_every = cfg.steps;
+}
+
+TrainingState training_state(const runtime::HostStore& store, const runtime::TrainConfig& cfg,
+                             const data::BatchSampler& sampler, uint64_t seed, int64_t metrics_bytes) {
+  TrainingState s;
+  s.step = store.step();
+  s.lr = cfg.lr;
+  s.sampler_state = sampler.state();
+  s.batch = sampler.batch();
+  s.seq = sampler.seq();
+  s.seed = seed;
+  s.metrics_bytes = metrics_bytes;
+  return s;
+}
+
+int report_interrupt(const InterruptRequest& interrupt, const Args& args, const TrainCheckpoints& checkpoints,
+                     const std::string& save) {
+  const char* name = interrupt.requested() == SIGTERM ? "SIGTERM" : "SIGINT";
+  if (save.empty()) {
+    std::fprintf(stderr, "stopped by %s; nothing saved (no --save)\n", name);
+    return interrupt.exit_code();
+  }
+  std::string command = "horizon train";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--resume" || args[i] == "--overwrite") {
+      i += args[i] == "--resume";
+      continue;
+    }
+    if (args[i].rfind("--resume=", 0) == 0) continue;
+    command += " " + args[i];
+  }
+  std::fprintf(stderr, "stopped by %s; saved %s\nresume with: %s --resume %s\n", name, checkpoints.last_saved().c_str(),
+               command.c_str(), save.c_str());
+  return interrupt.exit_code();
+}
 }  // namespace
 
 int run_train(const Args& args) {
@@ -111,6 +186,7 @@ int run_train(const Args& args) {
   if (!a.parse(args)) return 0;
   if (!a.has("data")) throw UserError("horizon train: missing --data PATH; e.g. --data /usr/share/games/fortunes");
   for (const char* n : {"batch", "seq", "micro-batches"}) check_positive(a, n);
+  check_train_options(a);
   // --steps 0 --save DIR writes the initial weights: a run another engine can start from too.
   if (a.get_int("steps") < 0) throw UserError("horizon train: --steps must be 0 or positive, got " + a.get("steps"));
   for (const char* n : {"checkpoint-every", "slots"})
@@ -172,10 +248,14 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --host-mem must be a positive size like 120G, got '" + a.get("host-mem") + "'");
   check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0, host_mem);
 
+  // The run folder is locked once the run is known to fit, before the store is allocated.
+  TrainCheckpoints checkpoints({a.get("save"), a.get("resume"), a.get_int("save-every"), a.get_int("keep"),
+                                a.get_flag("overwrite")},
+                               model);
   runtime::HostStore store(model, moments);
   store.init_random(seed);
   if (a.has("init")) load_weights(a.get("init"), store);
-  if (a.has("resume")) resume_checkpoint(a.get("resume"), store);
+  std::optional<TrainingState> resumed = checkpoints.resume(store);
 
   runtime::TrainConfig cfg;
   cfg.steps = a.get_int("steps");
@@ -187,14 +267,15 @@ int run_train(const Args& args) {
   cfg.adamw.beta1 = static_cast<float>(a.get_double("beta1"));
   cfg.adamw.beta2 = static_cast<float>(a.get_double("beta2"));
   cfg.adamw.weight_decay = static_cast<float>(a.get_double("weight-decay"));
+  cfg.adamw.eps = static_cast<float>(a.get_double("eps"));
+  cfg.max_bad_steps = a.get_int("max-bad-steps");
   cfg.clip = clip;
   cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
   cfg.micro_batches = M;
-  // Resumed runs skip the batches the earlier run consumed, so data order matches an uninterrupted run.
-  for (int64_t s = 0; s < store.step(); ++s) sampler.next();
+  if (resumed) apply_resumed_state(*resumed, a, cfg, sampler);
+  check_finite_weights(store, a.has("resume") ? a.get("resume") : a.has("init") ? a.get("init") : a.get("MODEL"));
 
   std::string save = a.get("save");
-  if (!save.empty()) std::filesystem::create_directories(save);
   std::printf("model %s: %s parameters | host store %s (%d B/param) | data %s: %s train, %s validation tokens\n",
               model.name.c_str(), format_count(store.parameter_count()).c_str(),
               format_bytes(static_cast<double>(store.bytes())).c_str(), store.bytes_per_parameter(), a.get("data").c_str(),
@@ -230,7 +311,9 @@ int run_train(const Args& args) {
     backend = runtime::make_unstreamed_step(model, store, cfg);
   }
   runtime::Trainer trainer(model, store, cfg, std::move(backend));
-  Progress progress(cfg.steps, flops_per_token(model, S), save.empty() ? "" : save + "/metrics.jsonl");
+  Progress progress(cfg.steps, flops_per_token(model, S), checkpoints.metrics_path());
+  auto state = [&] { return training_state(store, cfg, sampler, seed, progress.metrics_bytes()); };
+  InterruptRequest interrupt;
   trainer.run(
       [&] {
         data::Batch b = sampler.next();
@@ -246,6 +329,8 @@ int run_train(const Args& args) {
       [&](const runtime::StepMetrics& m) {
         progress.step(m);
         if (cuda_report) cuda_report->step(m, progress);
+        if (interrupt.requested()) trainer.stop();
+        checkpoints.after_step(m.step, cfg.steps, interrupt.requested() != 0, trainer, store, state);
       });
   progress.finish();
   if (cuda_report) cuda_report->finish();
@@ -253,10 +338,11 @@ int run_train(const Args& args) {
     std::printf(progress.last_val_loss() >= 0 ? "loss %.4f -> %.4f (validation %.4f)\n" : "loss %.4f -> %.4f\n",
                 progress.first_loss(), progress.last_loss(), progress.last_val_loss());
 
-  if (!save.empty()) {
-    save_checkpoint(save, model, store);
-    std::printf("saved %s/model.safetensors, config.json, optimizer.safetensors, metrics.jsonl\n", save.c_str());
-  }
+  checkpoints.finish(store, state, interrupt.requested() != 0);
+  if (interrupt.requested()) return report_interrupt(interrupt, args, checkpoints, save);
+  if (!save.empty())
+    std::printf("saved %s (model.safetensors, config.json, metrics.jsonl) and %s\n", save.c_str(),
+                checkpoints.last_saved().c_str());
   if (int64_t n = a.get_int("sample"); n > 0) {
     runtime::SampleOptions opts;
     opts.tokens = n;
