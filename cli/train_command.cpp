@@ -119,6 +119,14 @@ std::string train_device(const std::string& requested, bool stream) {
   if (stream && requested == "auto") return "cpu";
   return resolve_device("train", requested);
 }
+// --host-mem in bytes, 0 when not given.
+double host_memory_option(const Arguments& a) {
+  const double host_mem = a.has("host-mem") ? static_cast<double>(a.get_bytes("host-mem")) : 0.0;
+  if (a.has("host-mem") && host_mem <= 0)
+    throw UserError("horizon train: --host-mem must be a positive size like 120G, got '" + a.get("host-mem") + "'");
+  return host_mem;
+}
+
 // --resume: the saved schedule and data position, unless the flags say otherwise.
 void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg,
                          data::BatchSampler& sampler) {
@@ -204,6 +212,8 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
+  check_run_size(model, a.get_int("batch"), a.get_int("seq"), a.get_int("micro-batches"),
+                 a.get("moments") == "f32" ? 12 : 8, !stream && !cuda, a.get_double("clip") > 0, host_memory_option(a));
   passes::lower(model);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
@@ -243,9 +253,7 @@ int run_train(const Args& args) {
       schedule = passes::lower_to_schedule(model, opts);
     }
   }
-  const double host_mem = a.has("host-mem") ? static_cast<double>(a.get_bytes("host-mem")) : 0.0;
-  if (a.has("host-mem") && host_mem <= 0)
-    throw UserError("horizon train: --host-mem must be a positive size like 120G, got '" + a.get("host-mem") + "'");
+  const double host_mem = host_memory_option(a);
   check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0, host_mem);
 
   // The run folder is locked once the run is known to fit, before the store is allocated.

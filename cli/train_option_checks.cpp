@@ -1,6 +1,7 @@
 #include "cli/train_option_checks.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -15,8 +16,12 @@ void check_range(const Arguments& a, const char* name, double lo, double hi, boo
   const double v = a.get_double(name);
   const bool ok = std::isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
   if (ok) return;
-  std::string range = "[" + std::string(std::isfinite(lo) ? std::to_string(lo) : "-inf") + ", " +
-                      (std::isfinite(hi) ? std::to_string(hi) : std::string("inf")) + (hi_open ? ")" : "]");
+  auto text = [](double x) {
+    char out[32];
+    std::snprintf(out, sizeof out, "%g", x);
+    return std::string(out);
+  };
+  const std::string range = "[" + text(lo) + ", " + text(hi) + (hi_open ? ")" : "]");
   throw UserError("horizon train: --" + std::string(name) + " " + a.get(name) + " is out of range " + range + ": " +
                   why);
 }
