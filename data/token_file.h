@@ -22,7 +22,9 @@ struct TokenFile {
   std::vector<int32_t> tokens;
 };
 
-/// Whether `path` is a readable file that starts with the token-file magic.
+/// Whether `path` is to be read as a token file: its name ends in ".tokens",
+/// or it starts with "HZTOK" (the magic's first five bytes, so a file whose
+/// magic is damaged further on is reported instead of read as text).
 bool is_token_file(const std::string& path);
 
 /// Writes `tokens` atomically (PATH.tmp, then rename). uint16 is used when
