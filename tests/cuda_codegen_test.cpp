@@ -89,6 +89,7 @@ void compile_model(const std::string& model, int64_t B, int64_t S) {
 
 TEST(CudaCodegen, CompilesEveryKernelOfTiny) { compile_model("models/tiny.json", 2, 64); }
 TEST(CudaCodegen, CompilesEveryKernelOfTinyQwen) { compile_model("models/tiny-qwen.json", 2, 37); }
+TEST(CudaCodegen, CompilesEveryKernelOfTinyQwen3) { compile_model("models/tiny-qwen3.json", 2, 37); }
 TEST(CudaCodegen, CompilesEveryKernelOfTinyGpt2) { compile_model("models/tiny-gpt2.json", 3, 50); }
 TEST(CudaCodegen, CompilesEveryKernelOfLlama1bHeadDim128) { compile_model("models/llama-1b.json", 1, 256); }
 
@@ -178,6 +179,20 @@ TEST(CudaCodegen, LlamaAndMistralConfigsGenerate) {
   }
 }
 
+// Qwen3's per-head q/k norm runs the row kernels over rows of head_dim:
+// B*S*heads rows for q, B*S*kv_heads for k (tiny-qwen3: 4 and 2 heads of 64).
+TEST(CudaCodegen, PerHeadNormRunsOneRowPerHead) {
+  std::set<std::string> norms;
+  for (const StageKernel& k : codegen::cuda::module_kernels(lowered("models/tiny-qwen3.json"), 2, 37))
+    if (k.stage.rfind("block", 0) == 0 && k.source.name.rfind("rms_norm", 0) == 0) norms.insert(k.source.describe());
+  for (const char* want : {"rms_norm_forward (N=296 C=64", "rms_norm_forward (N=148 C=64", "rms_norm_forward (N=74 C=128",
+                           "rms_norm_backward (N=296 C=64", "rms_norm_backward (N=148 C=64"}) {
+    bool found = false;
+    for (const std::string& d : norms) found |= d.rfind(want, 0) == 0;
+    EXPECT_TRUE(found) << want;
+  }
+}
+
 TEST(CudaCodegen, SkipsGemmsAndCoversEveryOtherInstruction) {
   const ir::Module m = lowered("models/tiny-gpt2.json");
   const std::vector<StageKernel> kernels = codegen::cuda::module_kernels(m, 2, 16);
@@ -193,7 +208,7 @@ TEST(CudaCodegen, SkipsGemmsAndCoversEveryOtherInstruction) {
 }
 
 TEST(CudaCodegen, LaunchesAreWellFormed) {
-  for (const char* model : {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-gpt2.json"})
+  for (const char* model : {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-qwen3.json", "models/tiny-gpt2.json"})
     for (const StageKernel& k : codegen::cuda::module_kernels(lowered(model), 2, 37)) {
       const KernelSource& src = k.source;
       SCOPED_TRACE(std::string(model) + " " + k.stage + " " + src.describe());
