@@ -57,8 +57,10 @@ SafetensorsIndex parse_safetensors_index(const std::string& text, const std::str
   try {
     doc = nlohmann::json::parse(text, on_event);
   } catch (const nlohmann::json::parse_error&) {
-    parse_json_text(text, path);  // rethrows with line and column
-    throw;
+    parse_json_text(text, path);  // throws with the line and column
+    throw_user_error(path, "", "malformed JSON", "download or save the model again");
+  } catch (const nlohmann::json::exception& e) {  // a number out of range
+    throw_user_error(path, "", std::string("malformed JSON: ") + e.what(), "download or save the model again");
   }
   if (!duplicate.empty())
     throw_user_error(path, "weight_map." + duplicate, "the tensor is listed twice (in two shards)", kIndexFix);

@@ -10,6 +10,7 @@
 #include "cli/initial_weights.h"
 #include "cli/model_tokenizer.h"
 #include "cli/weight_loader.h"
+#include "data/token_dataset.h"
 #include "frontend/hf_export.h"
 #include "frontend/model_dir.h"
 #include "frontend/model_json.h"
@@ -362,6 +363,40 @@ TEST(ModelTokenizer, ByteLevelOnlyForTheByteVocabulary) {
   expect_user_error([&] { cli::model_tokenizer(big_dir.path(), m, "text data"); },
                     {big_dir.path(), "128256-token vocabulary and no tokenizer.json", "tokenizer files",
                      "pass a token file with --data"});
+}
+
+// The model's own tokenizer from tokenizer.json beside config.json. Skipped
+// while load_hf_tokenizer is the placeholder of a build without tokenizer.json support.
+TEST(ModelTokenizer, UsesTheDirectorysTokenizerJson) {
+  HORIZON_TEST_DATA_OR_SKIP(tokenizer_json, "qwen3/tokenizer.json");
+  TempDir dir;
+  nlohmann::json config = nlohmann::json::parse(testing::read_file(write_config(dir)));
+  config["vocab_size"] = 151936;
+  dir.write("config.json", config.dump());
+  dir.write("tokenizer.json", testing::read_file(tokenizer_json));
+  dir.write("tokenizer_config.json",
+            testing::read_file(std::filesystem::path(tokenizer_json).parent_path() / "tokenizer_config.json"));
+  ir::Module m = frontend::load_model(dir.path());
+  std::unique_ptr<data::Tokenizer> tok;
+  try {
+    tok = cli::model_tokenizer(dir.path(), m);
+  } catch (const UserError& e) {
+    if (std::string(e.what()).find("not implemented in this build") != std::string::npos)
+      GTEST_SKIP() << "load_hf_tokenizer is a placeholder in this build";
+    throw;
+  }
+  EXPECT_LE(tok->vocab_size(), 151936);
+  EXPECT_EQ(tok->encode("Hello world"), (std::vector<int32_t>{9707, 1879}));
+  // Text data is tokenized with it, documents joined by the tokens of "\n".
+  dir.write("a.txt", "Hello world");
+  const data::TokenDataset d = data::TokenDataset::load(dir / "a.txt", 151936, 0.0, tok.get());
+  EXPECT_EQ(d.tokens(), tok->encode("Hello world"));
+  // A tokenizer larger than the model's vocabulary is refused.
+  config["vocab_size"] = 1000;
+  dir.write("config.json", config.dump());
+  ir::Module small = frontend::load_model(dir.path());
+  expect_user_error([&] { cli::model_tokenizer(dir.path(), small); },
+                    {"tokenizer.json", "tokens but the model's vocabulary is 1000"});
 }
 
 TEST(ModelDirCommands, TrainStartsFromTheDirectoryWeightsAndSaysSo) {
