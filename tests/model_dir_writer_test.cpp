@@ -1,6 +1,8 @@
 // Model directories as output: transformers' shard split and names, the
 // index format, the source config kept verbatim, generation config and
 // tokenizer files, and a save -> load round trip.
+#include "cli/model_dir_writer.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/checkpoint.h"
-#include "cli/model_dir_writer.h"
 #include "cli/weight_loader.h"
 #include "frontend/hf_export.h"
 #include "frontend/model_json.h"
@@ -25,8 +26,7 @@ namespace fs = std::filesystem;
 
 TEST(ShardSplit, FollowsHuggingFaceHub) {
   // huggingface_hub's documented example: limit 10, sizes [6, 6, 2, 6, 2, 2] -> [6], [6+2], [6+2+2].
-  EXPECT_EQ(cli::split_into_shards({6, 6, 2, 6, 2, 2}, 10),
-            (std::vector<std::vector<int>>{{0}, {1, 2}, {3, 4, 5}}));
+  EXPECT_EQ(cli::split_into_shards({6, 6, 2, 6, 2, 2}, 10), (std::vector<std::vector<int>>{{0}, {1, 2}, {3, 4, 5}}));
   // A tensor above the limit gets a shard of its own, placed before the shard being filled.
   EXPECT_EQ(cli::split_into_shards({3, 20, 4, 5}, 10), (std::vector<std::vector<int>>{{1}, {0, 2}, {3}}));
   EXPECT_EQ(cli::split_into_shards({3, 4}, 10), (std::vector<std::vector<int>>{{0, 1}}));
@@ -185,7 +185,8 @@ TEST(ModelDirWriter, TrainSaveWritesAModelDirectory) {
   const std::string data = out.write("data.txt", std::string(3000, 'b') + "text\n");
   auto r = testing::run_horizon("train " + src.dir.path() + " --data " + data +
                                 " --steps 1 --batch 2 --seq 16 --device cpu --eval-batches 0 --max-shard-size 20KB"
-                                " --save " + out.path() + "/run");
+                                " --save " +
+                                out.path() + "/run");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(out / "run/model.safetensors.index.json"));
   const auto index = nlohmann::json::parse(testing::read_file(out / "run/model.safetensors.index.json"));
