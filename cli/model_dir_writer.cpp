@@ -35,7 +35,8 @@ bool same_file(const std::string& a, const std::string& b) {
 // transformers names the source in _name_or_path; a directory without the trailing slash.
 std::string source_name(const frontend::ModelDir& d) { return d.dir; }
 
-frontend::Json source_config(const ir::Module& m, const std::optional<frontend::ModelDir>& src) {
+frontend::Json source_config(const ir::Module& m, const std::optional<frontend::ModelDir>& src,
+                             const ModelDirSource& source) {
   if (src && !src->config.empty()) {
     // Every field verbatim: ids, rope_scaling, architectures, quantization or
     // custom keys this engine does not read but a loader may.
@@ -45,7 +46,10 @@ frontend::Json source_config(const ir::Module& m, const std::optional<frontend::
     if (config.contains("dtype")) config["dtype"] = "bfloat16";  // transformers >= 4.56 spelling
     return config;
   }
-  return frontend::hf_config_from_module(m);
+  frontend::Json config = frontend::hf_config_from_module(m);
+  if (source.bos_id) config["bos_token_id"] = *source.bos_id;
+  if (source.eos_id) config["eos_token_id"] = *source.eos_id;
+  return config;
 }
 
 frontend::Json generation_config(const frontend::Json& config) {
@@ -163,7 +167,7 @@ void write_model_dir(const std::string& dir, const ir::Module& m, const runtime:
 
   frontend::Json config;
   try {
-    config = source_config(m, src);
+    config = source_config(m, src, source);
   } catch (const UserError& e) {
     // Models outside the Llama family have no Hugging Face config; the
     // weights are still saved under their checkpoint names.

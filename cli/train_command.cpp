@@ -139,7 +139,7 @@ int run_train(const Args& args) {
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
   const std::string init = initial_weights(a.get("MODEL"), a.get("init"), a.has("resume"));
-  const ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size"))};
+  ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size")), {}, {}};
   passes::lower(model);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
@@ -154,6 +154,7 @@ int run_train(const Args& args) {
   std::unique_ptr<data::Tokenizer> tokenizer;
   if (!data::is_token_file(a.get("data"))) tokenizer = model_tokenizer(a.get("MODEL"), model, "text data");
   if (!tokenizer && a.get_int("sample") > 0) tokenizer = model_tokenizer(a.get("MODEL"), model, "--sample");
+  if (tokenizer) save_source.bos_id = tokenizer->bos_id(), save_source.eos_id = tokenizer->eos_id();
   data::TokenDataset dataset =
       data::TokenDataset::load(a.get("data"), vocab, a.get_double("val-fraction"), tokenizer.get());
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));

@@ -45,6 +45,13 @@ TEST(ShardSplit, NamesAndSizes) {
     expect_user_error([&] { cli::parse_shard_size(bad); }, {"--max-shard-size", "5GB"});
 }
 
+cli::ModelDirSource from(const std::string& model_path, uint64_t max_shard_bytes = cli::kDefaultMaxShardBytes) {
+  cli::ModelDirSource source;
+  source.model_path = model_path;
+  source.max_shard_bytes = max_shard_bytes;
+  return source;
+}
+
 struct Source {
   TempDir dir;
   nlohmann::ordered_json config;
@@ -80,7 +87,7 @@ TEST(ModelDirWriter, ShardedSaveMatchesTransformersLayoutAndReloadsBitExact) {
   out.write("model-00007-of-00009.safetensors", "old");
   out.write("notes.txt", "kept");
   const uint64_t limit = 16 * 1024;
-  cli::write_model_dir(out.path(), m, store, {src.dir.path(), limit});
+  cli::write_model_dir(out.path(), m, store, from(src.dir.path(), limit));
 
   // The expected split, computed from the store's order and bf16 sizes.
   std::vector<uint64_t> sizes;
@@ -130,7 +137,7 @@ TEST(ModelDirWriter, KeepsTheSourceConfigAndCopiesTokenizerFiles) {
   store.init_random(1);
   TempDir out;
   out.write("model.safetensors.index.json", "{}");  // stale index of a sharded save
-  cli::write_model_dir(out.path(), m, store, {src.dir.path() + "/config.json"});
+  cli::write_model_dir(out.path(), m, store, from(src.dir.path() + "/config.json"));
   EXPECT_TRUE(fs::exists(out / "model.safetensors"));
   EXPECT_FALSE(fs::exists(out / "model.safetensors.index.json"));
 
@@ -151,10 +158,10 @@ TEST(ModelDirWriter, KeepsTheSourceConfigAndCopiesTokenizerFiles) {
 
   // A source generation_config.json is copied as it is.
   src.dir.write("generation_config.json", "{\"do_sample\": true, \"temperature\": 0.6}\n");
-  cli::write_model_dir(out.path(), m, store, {src.dir.path()});
+  cli::write_model_dir(out.path(), m, store, from(src.dir.path()));
   EXPECT_EQ(testing::read_file(out / "generation_config.json"), "{\"do_sample\": true, \"temperature\": 0.6}\n");
   // Saving into the source directory itself leaves its files as they were.
-  cli::write_model_dir(src.dir.path(), m, store, {src.dir.path()});
+  cli::write_model_dir(src.dir.path(), m, store, from(src.dir.path()));
   EXPECT_EQ(testing::read_file(src.dir / "tokenizer.json"), "{\"model\": {}}");
 }
 
@@ -163,12 +170,19 @@ TEST(ModelDirWriter, NativeModelGetsTheExportedConfig) {
   runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
   store.init_random(1);
   TempDir out;
-  cli::save_checkpoint(out.path(), m, store, {testing::source_path("models/tiny-qwen.json")});
+  cli::save_checkpoint(out.path(), m, store, from(testing::source_path("models/tiny-qwen.json")));
   EXPECT_EQ(nlohmann::json::parse(testing::read_file(out / "config.json")),
             nlohmann::json::parse(frontend::hf_config_from_module(m).dump()));
   EXPECT_TRUE(fs::exists(out / "generation_config.json"));
   EXPECT_TRUE(fs::exists(out / "optimizer.safetensors"));
   EXPECT_FALSE(fs::exists(out / "tokenizer.json"));
+  // With the ids of the tokenizer it was trained with, the exported config and generation config name them.
+  cli::save_checkpoint(out.path(), m, store,
+                       {testing::source_path("models/tiny-qwen.json"), cli::kDefaultMaxShardBytes, 10, 11});
+  const auto config = nlohmann::json::parse(testing::read_file(out / "config.json"));
+  EXPECT_EQ(config["bos_token_id"], 10);
+  EXPECT_EQ(config["eos_token_id"], 11);
+  EXPECT_EQ(nlohmann::json::parse(testing::read_file(out / "generation_config.json"))["eos_token_id"], 11);
 }
 
 TEST(ModelDirWriter, TrainSaveWritesAModelDirectory) {
@@ -177,7 +191,7 @@ TEST(ModelDirWriter, TrainSaveWritesAModelDirectory) {
     ir::Module m = load_lowered(src.dir.path());
     runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
     store.init_random(2);
-    cli::write_model_dir(src.dir.path(), m, store, {src.dir.path()});
+    cli::write_model_dir(src.dir.path(), m, store, from(src.dir.path()));
   }
   // Text data goes through the model's tokenizer: this fake tokenizer.json would be read.
   fs::remove(src.dir / "tokenizer.json");
