@@ -138,7 +138,10 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
+  // The weights are opened (mapped, every shard's header checked against the index) before the data is read.
   const std::string init = initial_weights(a.get("MODEL"), a.get("init"), a.has("resume"));
+  std::optional<frontend::WeightFiles> init_files;
+  if (!init.empty()) init_files = frontend::WeightFiles::open(init);
   ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size")), {}, {}};
   passes::lower(model);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
@@ -191,10 +194,10 @@ int run_train(const Args& args) {
   check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0, host_mem);
 
   runtime::HostStore store(model, moments);
-  if (init.empty())
-    store.init_random(seed);
+  if (init_files)
+    std::printf("%s\n", load_weight_files(*init_files, store).summary().c_str());
   else
-    std::printf("%s\n", load_model_weights(init, store).summary().c_str());
+    store.init_random(seed);
   if (a.has("resume")) resume_checkpoint(a.get("resume"), store);
 
   runtime::TrainConfig cfg;

@@ -432,6 +432,10 @@ TEST(ModelDirCommands, TrainStartsFromTheDirectoryWeightsAndSaysSo) {
   r = testing::run_horizon("train " + bare.path() + common + " --init " + dir.path() + "/model.safetensors.index.json");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("initialized from " + dir.path() + "/model.safetensors.index.json: "), std::string::npos);
+  // Damaged weights are reported before the data is read.
+  std::filesystem::remove(dir / "part-1.safetensors");
+  r = testing::run_horizon("train " + dir.path() + " --data " + dir.path() + "/no-such-data");
+  EXPECT_NE(r.err.find("part-1.safetensors"), std::string::npos) << r.err;
 }
 
 TEST(ModelDirCommands, EveryCommandTakesADirectory) {
