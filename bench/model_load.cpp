@@ -81,11 +81,12 @@ int load_dir(const std::string& dir, int repeats) {
   const double peak = peak_rss_bytes();
   // Loading may add at most one shard to what the process held with the store allocated.
   const double added = peak - before;
-  std::printf("threads %d | host store %.2f GB | largest shard %.2f GB | peak RSS %.2f GB, %.2f GB before loading: "
-              "loading added %.2f GB (%s one shard)\n",
-              runtime::ThreadPool::global().size(), static_cast<double>(store.bytes()) / 1e9,
-              static_cast<double>(largest_shard) / 1e9, peak / 1e9, before / 1e9, added / 1e9,
-              added <= static_cast<double>(largest_shard) * 1.01 + 64e6 ? "at most" : "MORE THAN");
+  std::printf(
+      "threads %d | host store %.2f GB | largest shard %.2f GB | peak RSS %.2f GB, %.2f GB before loading: "
+      "loading added %.2f GB (%s one shard)\n",
+      runtime::ThreadPool::global().size(), static_cast<double>(store.bytes()) / 1e9,
+      static_cast<double>(largest_shard) / 1e9, peak / 1e9, before / 1e9, added / 1e9,
+      added <= static_cast<double>(largest_shard) * 1.01 + 64e6 ? "at most" : "MORE THAN");
   return 0;
 }
 

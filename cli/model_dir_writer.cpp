@@ -35,17 +35,21 @@ bool same_file(const std::string& a, const std::string& b) {
 // transformers names the source in _name_or_path; a directory without the trailing slash.
 std::string source_name(const frontend::ModelDir& d) { return d.dir; }
 
-frontend::Json source_config(const ir::Module& m, const std::optional<frontend::ModelDir>& src) {
+frontend::Json source_config(const ir::Module& m, const std::optional<frontend::ModelDir>& src,
+                             const ModelDirSource& source) {
   if (src && !src->config.empty()) {
     // Every field verbatim: ids, rope_scaling, architectures, quantization or
     // custom keys this engine does not read but a loader may.
     frontend::Json config = frontend::parse_json_file(src->config);
     config["_name_or_path"] = source_name(*src);
-    config["torch_dtype"] = "bfloat16";  // what the weights are saved as
+    config["torch_dtype"] = "bfloat16";                          // what the weights are saved as
     if (config.contains("dtype")) config["dtype"] = "bfloat16";  // transformers >= 4.56 spelling
     return config;
   }
-  return frontend::hf_config_from_module(m);
+  frontend::Json config = frontend::hf_config_from_module(m);
+  if (source.bos_id) config["bos_token_id"] = *source.bos_id;
+  if (source.eos_id) config["eos_token_id"] = *source.eos_id;
+  return config;
 }
 
 frontend::Json generation_config(const frontend::Json& config) {
@@ -63,8 +67,8 @@ void remove_stale_weights(const std::string& dir, const std::set<std::string>& w
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    const bool weights = name == frontend::kWeightsFile || name == frontend::kWeightsIndexFile ||
-                         std::regex_match(name, shard);
+    const bool weights =
+        name == frontend::kWeightsFile || name == frontend::kWeightsIndexFile || std::regex_match(name, shard);
     if (weights && !written.count(name)) fs::remove(e.path(), ec);
   }
 }
@@ -102,9 +106,13 @@ std::string shard_file_name(int shard, int shards) {
 uint64_t parse_shard_size(const std::string& text, const std::string& option) {
   std::string upper;
   for (char c : text) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  static const std::vector<std::pair<std::string, uint64_t>> units = {
-      {"GIB", 1ull << 30}, {"MIB", 1ull << 20}, {"KIB", 1ull << 10},
-      {"GB", 1'000'000'000}, {"MB", 1'000'000}, {"KB", 1'000}, {"", 1}};
+  static const std::vector<std::pair<std::string, uint64_t>> units = {{"GIB", 1ull << 30},
+                                                                      {"MIB", 1ull << 20},
+                                                                      {"KIB", 1ull << 10},
+                                                                      {"GB", 1'000'000'000},
+                                                                      {"MB", 1'000'000},
+                                                                      {"KB", 1'000},
+                                                                      {"", 1}};
   for (const auto& [unit, scale] : units) {
     if (upper.size() <= unit.size() || upper.compare(upper.size() - unit.size(), unit.size(), unit) != 0) continue;
     const std::string digits = text.substr(0, text.size() - unit.size());
@@ -159,7 +167,7 @@ void write_model_dir(const std::string& dir, const ir::Module& m, const runtime:
 
   frontend::Json config;
   try {
-    config = source_config(m, src);
+    config = source_config(m, src, source);
   } catch (const UserError& e) {
     // Models outside the Llama family have no Hugging Face config; the
     // weights are still saved under their checkpoint names.

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct ModelDirSource {
   /// a native model file ("" when unknown).
   std::string model_path;
   uint64_t max_shard_bytes = kDefaultMaxShardBytes;
+  /// Special tokens of the tokenizer the model was trained with, written into
+  /// the config exported for a native model file (a source config keeps its own).
+  std::optional<int32_t> bos_id, eos_id;
 };
 
 /// Writes the model directory `dir` (created if needed). Every file is

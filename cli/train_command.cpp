@@ -221,8 +221,11 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
+  // The weights are opened (mapped, every shard's header checked against the index) before the data is read.
   const std::string init = initial_weights(a.get("MODEL"), a.get("init"), a.has("resume"));
-  const ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size"))};
+  std::optional<frontend::WeightFiles> init_files;
+  if (!init.empty()) init_files = frontend::WeightFiles::open(init);
+  ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size")), {}, {}};
   check_run_size(model, a.get_int("batch"), a.get_int("seq"), a.get_int("micro-batches"),
                  a.get("moments") == "f32" ? 12 : 8, !stream && !cuda, a.get_double("clip") > 0, host_memory_option(a));
   passes::lower(model);
@@ -239,6 +242,7 @@ int run_train(const Args& args) {
   std::unique_ptr<data::Tokenizer> tokenizer;
   if (!data::is_token_file(a.get("data"))) tokenizer = model_tokenizer(a.get("MODEL"), model, "text data");
   if (!tokenizer && a.get_int("sample") > 0) tokenizer = model_tokenizer(a.get("MODEL"), model, "--sample");
+  if (tokenizer) save_source.bos_id = tokenizer->bos_id(), save_source.eos_id = tokenizer->eos_id();
   data::TokenDataset dataset =
       data::TokenDataset::load(a.get("data"), vocab, a.get_double("val-fraction"), tokenizer.get());
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
@@ -277,10 +281,10 @@ int run_train(const Args& args) {
                                 a.get_flag("overwrite"), save_source},
                                model);
   runtime::HostStore store(model, moments);
-  if (init.empty())
-    store.init_random(seed);
+  if (init_files)
+    std::printf("%s\n", load_weight_files(*init_files, store).summary().c_str());
   else
-    std::printf("%s\n", load_model_weights(init, store).summary().c_str());
+    store.init_random(seed);
   std::optional<TrainingState> resumed = checkpoints.resume(store);
 
   runtime::TrainConfig cfg;

@@ -104,13 +104,12 @@ std::string WeightLoadReport::summary(const std::string& verb) const {
     types += (types.empty() ? "" : "+") + lower;
   }
   char rate[96];
-  std::snprintf(rate, sizeof rate, "%s from %d shard%s in %.2f s, %.2f GB/s", byte_text(bytes).c_str(),
-                shards, shards == 1 ? "" : "s", seconds, seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0.0);
+  std::snprintf(rate, sizeof rate, "%s from %d shard%s in %.2f s, %.2f GB/s", byte_text(bytes).c_str(), shards,
+                shards == 1 ? "" : "s", seconds, seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0.0);
   return verb + " " + source + ": " + std::to_string(tensors) + " tensors, " + types + " (" + rate + ")";
 }
 
-WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostStore& store,
-                                   runtime::ThreadPool& pool) {
+WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostStore& store, runtime::ThreadPool& pool) {
   const auto start = std::chrono::steady_clock::now();
   WeightLoadReport report;
   report.source = files.source();
@@ -123,14 +122,15 @@ WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostSt
     const runtime::StoredTensor& st = store.tensors()[t];
     const auto where = files.find(st.name);
     if (!where)
-      throw_user_error(files.index().empty() ? files.shard_path(0) : files.index(), st.name,
-                       "the weights have no tensor of this name (they have " + std::to_string(files.names().size()) +
-                           " tensors)",
-                       "use weights of this model, with Hugging Face names");
+      throw_user_error(
+          files.index().empty() ? files.shard_path(0) : files.index(), st.name,
+          "the weights have no tensor of this name (they have " + std::to_string(files.names().size()) + " tensors)",
+          "use weights of this model, with Hugging Face names");
     const frontend::SafetensorsEntry& e = *where->entry;
     const std::string& file = files.shard_path(where->shard);
     if (e.shape != st.shape)
-      throw_user_error(file, st.name, "shape " + shape_text(e.shape) + " does not match the model's " + shape_text(st.shape),
+      throw_user_error(file, st.name,
+                       "shape " + shape_text(e.shape) + " does not match the model's " + shape_text(st.shape),
                        "use weights of the same model shape (check config.json against the weights)");
     if (e.dtype != "BF16" && e.dtype != "F16" && e.dtype != "F32")
       throw_user_error(file, st.name, "dtype " + e.dtype + " cannot be loaded as a weight",
@@ -142,7 +142,9 @@ WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostSt
     ++report.tensors;
   }
   refuse_unused_tensors(files, store);
+  if (files.shard_count() > 0) files.shard(0).prefetch();
   for (size_t s = 0; s < per_shard.size(); ++s) {
+    if (s + 1 < per_shard.size()) files.shard(static_cast<int>(s + 1)).prefetch();  // its disk reads overlap this shard
     std::vector<Job>& jobs = per_shard[s];
     int64_t total = 0;
     for (Job& j : jobs) {

@@ -24,10 +24,16 @@ bool is_file(const std::string& path) {
 }  // namespace
 
 const std::vector<std::string>& tokenizer_file_names() {
-  static const std::vector<std::string> names = {
-      "tokenizer.json",     "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-      "tokenizer.model",    "chat_template.jinja",   "chat_template.json",      "vocab.json",
-      "merges.txt",         "vocab.txt"};
+  static const std::vector<std::string> names = {"tokenizer.json",
+                                                 "tokenizer_config.json",
+                                                 "special_tokens_map.json",
+                                                 "added_tokens.json",
+                                                 "tokenizer.model",
+                                                 "chat_template.jinja",
+                                                 "chat_template.json",
+                                                 "vocab.json",
+                                                 "merges.txt",
+                                                 "vocab.txt"};
   return names;
 }
 

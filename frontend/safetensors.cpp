@@ -175,6 +175,10 @@ const SafetensorsEntry& SafetensorsFile::at(const std::string& name) const {
                    "check that the checkpoint belongs to this model");
 }
 
+void SafetensorsFile::prefetch() const {
+  if (map_ && map_->addr != MAP_FAILED) ::madvise(map_->addr, map_->size, MADV_WILLNEED);  // advice only: errors ignored
+}
+
 std::span<const uint8_t> SafetensorsFile::bytes(const std::string& name) const {
   const SafetensorsEntry& e = at(name);
   return {data_ + e.begin, static_cast<size_t>(e.end - e.begin)};

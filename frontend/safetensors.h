@@ -49,6 +49,11 @@ class SafetensorsFile {
   /// The tensor named `name`; UserError if the file has none.
   const SafetensorsEntry& at(const std::string& name) const;
 
+  /// Starts reading the whole file into the page cache in the background
+  /// (madvise WILLNEED), so a loader can overlap the next file's disk reads
+  /// with converting this one. Returns at once.
+  void prefetch() const;
+
   /// The tensor's bytes as stored (little-endian), without copying.
   std::span<const uint8_t> bytes(const std::string& name) const;
   std::vector<uint8_t> read_bytes(const std::string& name) const;

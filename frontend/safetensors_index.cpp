@@ -49,16 +49,17 @@ SafetensorsIndex parse_safetensors_index(const std::string& text, const std::str
     if (event != nlohmann::json::parse_event_t::key) return true;
     const std::string key = parsed.get<std::string>();
     if (depth == 1) top_key = key;
-    if (depth == 2 && top_key == "weight_map" && !weight_names.insert(key).second && duplicate.empty())
-      duplicate = key;
+    if (depth == 2 && top_key == "weight_map" && !weight_names.insert(key).second && duplicate.empty()) duplicate = key;
     return true;
   };
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text, on_event);
   } catch (const nlohmann::json::parse_error&) {
-    parse_json_text(text, path);  // rethrows with line and column
-    throw;
+    parse_json_text(text, path);  // throws with the line and column
+    throw_user_error(path, "", "malformed JSON", "download or save the model again");
+  } catch (const nlohmann::json::exception& e) {  // a number out of range
+    throw_user_error(path, "", std::string("malformed JSON: ") + e.what(), "download or save the model again");
   }
   if (!duplicate.empty())
     throw_user_error(path, "weight_map." + duplicate, "the tensor is listed twice (in two shards)", kIndexFix);
@@ -156,9 +157,11 @@ WeightFiles WeightFiles::open(const std::string& path) {
     if (!fs::is_regular_file(shard_path, ec)) {
       std::string example;
       for (const auto& [tensor, s] : index.weight_map)
-        if (s == name) { example = tensor; break; }
-      throw_user_error(file, "weight_map." + example,
-                       "names shard '" + name + "', which is not in " + folder,
+        if (s == name) {
+          example = tensor;
+          break;
+        }
+      throw_user_error(file, "weight_map." + example, "names shard '" + name + "', which is not in " + folder,
                        "download the missing shard (every file the index names must be beside it)");
     }
     shard_number[name] = static_cast<int>(w.shard_paths_.size());

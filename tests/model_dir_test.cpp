@@ -1,6 +1,8 @@
 // Hugging Face model directories as input: what a directory holds, the
 // sharded-weights index and its errors, and loading into the host store
 // (mixed dtypes, f16 rounding, thread-count independence).
+#include "frontend/model_dir.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -10,8 +12,8 @@
 #include "cli/initial_weights.h"
 #include "cli/model_tokenizer.h"
 #include "cli/weight_loader.h"
+#include "data/token_dataset.h"
 #include "frontend/hf_export.h"
-#include "frontend/model_dir.h"
 #include "frontend/model_json.h"
 #include "frontend/safetensors_index.h"
 #include "passes/lower.h"
@@ -135,15 +137,17 @@ TEST(ModelDir, LoadsShardedMixedDtypesIntoTheSplitMaster) {
   EXPECT_EQ(r.tensors, static_cast<int64_t>(store.tensors().size()));
   EXPECT_EQ(r.shards, 3);
   EXPECT_EQ(r.dtypes, (std::set<std::string>{"BF16", "F16", "F32"}));
-  EXPECT_NE(r.summary().find("initialized from " + dir.path() + ": " + std::to_string(r.tensors) + " tensors, bf16+f16+f32"),
-            std::string::npos)
+  EXPECT_NE(
+      r.summary().find("initialized from " + dir.path() + ": " + std::to_string(r.tensors) + " tensors, bf16+f16+f32"),
+      std::string::npos)
       << r.summary();
   for (size_t t = 0; t < store.tensors().size(); ++t) {
     const int64_t n = store.tensors()[t].elements;
     std::vector<float> master(static_cast<size_t>(n));
     store.get_master(static_cast<int>(t), master.data());
     for (int64_t i = 0; i < n; ++i)
-      ASSERT_EQ(master[static_cast<size_t>(i)], expected_master(planned[t], i)) << store.tensors()[t].name << "[" << i << "]";
+      ASSERT_EQ(master[static_cast<size_t>(i)], expected_master(planned[t], i))
+          << store.tensors()[t].name << "[" << i << "]";
     // The working weight is the master's rounded upper half (f32 and f16 values that do not fit round).
     for (int64_t i = 0; i < std::min<int64_t>(n, 50); ++i)
       ASSERT_EQ(store.w_hi(static_cast<int>(t))[i], split_master(master[static_cast<size_t>(i)]).hi);
@@ -182,7 +186,10 @@ TEST(ModelDir, ThreadCountDoesNotChangeTheLoadedBytes) {
   many.init_random(2);
   runtime::ThreadPool single(1), four(4);
   cli::load_model_weights(dir.path(), one, single);
-  cli::load_model_weights(dir.path(), many, four);
+  frontend::WeightFiles files = frontend::WeightFiles::open(dir.path());
+  cli::load_weight_files(files, many, four);
+  // Each shard is unmapped once read: the load holds at most one shard's pages.
+  expect_user_error([&] { files.shard(0); }, {"part-0.safetensors", "released"});
   for (size_t r = 0; r < one.regions().size(); ++r) {
     const auto& a = one.regions()[r];
     const auto& b = many.regions()[r];
@@ -283,7 +290,8 @@ TEST_F(IndexErrors, IndexOpenedAsSafetensorsSaysWhatItIs) {
 TEST(ModelDirErrors, DirectoryWithoutWeights) {
   TempDir dir;
   write_config(dir);
-  expect_user_error([&] { frontend::WeightFiles::open(dir.path()); }, {dir.path(), "holds no weights", "--init random"});
+  expect_user_error([&] { frontend::WeightFiles::open(dir.path()); },
+                    {dir.path(), "holds no weights", "--init random"});
   dir.write("model-00001-of-00002.safetensors", "x");
   expect_user_error([&] { frontend::WeightFiles::open(dir.path()); },
                     {dir.path(), "neither model.safetensors nor model.safetensors.index.json", "add the"});
@@ -328,8 +336,8 @@ TEST(ModelDirErrors, TensorsTheModelHasNoPlaceForAreRefused) {
   // A Qwen3 checkpoint read with a Qwen2 config would lose its q/k norms: refused.
   write_with("model.layers.0.self_attn.q_norm.weight");
   expect_user_error([&] { cli::load_model_weights(dir.path(), store); },
-                    {"model.safetensors", "model.layers.0.self_attn.q_norm.weight", "1 tensor(s) this model does not have",
-                     "check config.json"});
+                    {"model.safetensors", "model.layers.0.self_attn.q_norm.weight",
+                     "1 tensor(s) this model does not have", "check config.json"});
   write_with("model.layers.0.self_attn.rotary_emb.inv_freq");  // old exports' rotary tables are harmless
   EXPECT_EQ(cli::load_model_weights(dir.path(), store).tensors, static_cast<int64_t>(store.tensors().size()));
 }
@@ -339,7 +347,8 @@ TEST(InitialWeights, DirectoryWeightsUnlessToldOtherwise) {
   write_config(dir);
   const std::string tiny = testing::source_path("models/tiny.json");
   EXPECT_EQ(cli::initial_weights(tiny, "", false), "");
-  expect_user_error([&] { cli::initial_weights(dir.path(), "", false); }, {dir.path(), "without weights", "--init random"});
+  expect_user_error([&] { cli::initial_weights(dir.path(), "", false); },
+                    {dir.path(), "without weights", "--init random"});
   // config.json follows the same rule as its directory.
   expect_user_error([&] { cli::initial_weights(dir / "config.json", "", false); }, {"without weights"});
   EXPECT_EQ(cli::initial_weights(dir.path(), "random", false), "");
@@ -362,6 +371,40 @@ TEST(ModelTokenizer, ByteLevelOnlyForTheByteVocabulary) {
   expect_user_error([&] { cli::model_tokenizer(big_dir.path(), m, "text data"); },
                     {big_dir.path(), "128256-token vocabulary and no tokenizer.json", "tokenizer files",
                      "pass a token file with --data"});
+}
+
+// The model's own tokenizer from tokenizer.json beside config.json. Skipped
+// while load_hf_tokenizer is the placeholder of a build without tokenizer.json support.
+TEST(ModelTokenizer, UsesTheDirectorysTokenizerJson) {
+  HORIZON_TEST_DATA_OR_SKIP(tokenizer_json, "qwen3/tokenizer.json");
+  TempDir dir;
+  nlohmann::json config = nlohmann::json::parse(testing::read_file(write_config(dir)));
+  config["vocab_size"] = 151936;
+  dir.write("config.json", config.dump());
+  dir.write("tokenizer.json", testing::read_file(tokenizer_json));
+  dir.write("tokenizer_config.json",
+            testing::read_file(std::filesystem::path(tokenizer_json).parent_path() / "tokenizer_config.json"));
+  ir::Module m = frontend::load_model(dir.path());
+  std::unique_ptr<data::Tokenizer> tok;
+  try {
+    tok = cli::model_tokenizer(dir.path(), m);
+  } catch (const UserError& e) {
+    if (std::string(e.what()).find("not implemented in this build") != std::string::npos)
+      GTEST_SKIP() << "load_hf_tokenizer is a placeholder in this build";
+    throw;
+  }
+  EXPECT_LE(tok->vocab_size(), 151936);
+  EXPECT_EQ(tok->encode("Hello world"), (std::vector<int32_t>{9707, 1879}));
+  // Text data is tokenized with it, documents joined by the tokens of "\n".
+  dir.write("a.txt", "Hello world");
+  const data::TokenDataset d = data::TokenDataset::load(dir / "a.txt", 151936, 0.0, tok.get());
+  EXPECT_EQ(d.tokens(), tok->encode("Hello world"));
+  // A tokenizer larger than the model's vocabulary is refused.
+  config["vocab_size"] = 1000;
+  dir.write("config.json", config.dump());
+  ir::Module small = frontend::load_model(dir.path());
+  expect_user_error([&] { cli::model_tokenizer(dir.path(), small); },
+                    {"tokenizer.json", "tokens but the model's vocabulary is 1000"});
 }
 
 TEST(ModelDirCommands, TrainStartsFromTheDirectoryWeightsAndSaysSo) {
@@ -389,6 +432,10 @@ TEST(ModelDirCommands, TrainStartsFromTheDirectoryWeightsAndSaysSo) {
   r = testing::run_horizon("train " + bare.path() + common + " --init " + dir.path() + "/model.safetensors.index.json");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("initialized from " + dir.path() + "/model.safetensors.index.json: "), std::string::npos);
+  // Damaged weights are reported before the data is read.
+  std::filesystem::remove(dir / "part-1.safetensors");
+  r = testing::run_horizon("train " + dir.path() + " --data " + dir.path() + "/no-such-data");
+  EXPECT_NE(r.err.find("part-1.safetensors"), std::string::npos) << r.err;
 }
 
 TEST(ModelDirCommands, EveryCommandTakesADirectory) {
@@ -401,8 +448,10 @@ TEST(ModelDirCommands, EveryCommandTakesADirectory) {
   }
   for (const std::string& cmd : {"compile " + dir.path() + " --params", "plan " + dir.path() + " --batch 2 --seq 16",
                                  "import " + dir.path(), "sample " + dir.path() + " --tokens 4 --prompt hi",
-                                 "gradients " + dir.path() + " --text 'some text to tokenize here' --batch 1 --seq 8 "
-                                 "--out " + dir.path() + "/g.safetensors"}) {
+                                 "gradients " + dir.path() +
+                                     " --text 'some text to tokenize here' --batch 1 --seq 8 "
+                                     "--out " +
+                                     dir.path() + "/g.safetensors"}) {
     auto r = testing::run_horizon(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.err;
   }
@@ -414,7 +463,8 @@ TEST(ModelDirCommands, EveryCommandTakesADirectory) {
   big_dir.write("config.json", big.dump());
   auto r = testing::run_horizon("sample " + big_dir.path() + " --weights " + dir.path() + " --tokens 2");
   EXPECT_NE(r.err.find("512-token vocabulary and no tokenizer.json"), std::string::npos) << r.err;
-  r = testing::run_horizon("train " + big_dir.path() + " --init random --steps 1 --data " + dir.path() + "/config.json");
+  r = testing::run_horizon("train " + big_dir.path() + " --init random --steps 1 --data " + dir.path() +
+                           "/config.json");
   EXPECT_NE(r.err.find("pass a token file with --data"), std::string::npos) << r.err;
 }
 

@@ -1,6 +1,8 @@
 // Model directories as output: transformers' shard split and names, the
 // index format, the source config kept verbatim, generation config and
 // tokenizer files, and a save -> load round trip.
+#include "cli/model_dir_writer.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/checkpoint.h"
-#include "cli/model_dir_writer.h"
 #include "cli/weight_loader.h"
 #include "frontend/hf_export.h"
 #include "frontend/model_json.h"
@@ -25,8 +26,7 @@ namespace fs = std::filesystem;
 
 TEST(ShardSplit, FollowsHuggingFaceHub) {
   // huggingface_hub's documented example: limit 10, sizes [6, 6, 2, 6, 2, 2] -> [6], [6+2], [6+2+2].
-  EXPECT_EQ(cli::split_into_shards({6, 6, 2, 6, 2, 2}, 10),
-            (std::vector<std::vector<int>>{{0}, {1, 2}, {3, 4, 5}}));
+  EXPECT_EQ(cli::split_into_shards({6, 6, 2, 6, 2, 2}, 10), (std::vector<std::vector<int>>{{0}, {1, 2}, {3, 4, 5}}));
   // A tensor above the limit gets a shard of its own, placed before the shard being filled.
   EXPECT_EQ(cli::split_into_shards({3, 20, 4, 5}, 10), (std::vector<std::vector<int>>{{1}, {0, 2}, {3}}));
   EXPECT_EQ(cli::split_into_shards({3, 4}, 10), (std::vector<std::vector<int>>{{0, 1}}));
@@ -43,6 +43,13 @@ TEST(ShardSplit, NamesAndSizes) {
   EXPECT_EQ(cli::parse_shard_size("4096"), 4096u);
   for (const char* bad : {"", "GB", "5 GB", "-1GB", "0", "5TB"})
     expect_user_error([&] { cli::parse_shard_size(bad); }, {"--max-shard-size", "5GB"});
+}
+
+cli::ModelDirSource from(const std::string& model_path, uint64_t max_shard_bytes = cli::kDefaultMaxShardBytes) {
+  cli::ModelDirSource source;
+  source.model_path = model_path;
+  source.max_shard_bytes = max_shard_bytes;
+  return source;
 }
 
 struct Source {
@@ -80,7 +87,7 @@ TEST(ModelDirWriter, ShardedSaveMatchesTransformersLayoutAndReloadsBitExact) {
   out.write("model-00007-of-00009.safetensors", "old");
   out.write("notes.txt", "kept");
   const uint64_t limit = 16 * 1024;
-  cli::write_model_dir(out.path(), m, store, {src.dir.path(), limit});
+  cli::write_model_dir(out.path(), m, store, from(src.dir.path(), limit));
 
   // The expected split, computed from the store's order and bf16 sizes.
   std::vector<uint64_t> sizes;
@@ -130,7 +137,7 @@ TEST(ModelDirWriter, KeepsTheSourceConfigAndCopiesTokenizerFiles) {
   store.init_random(1);
   TempDir out;
   out.write("model.safetensors.index.json", "{}");  // stale index of a sharded save
-  cli::write_model_dir(out.path(), m, store, {src.dir.path() + "/config.json"});
+  cli::write_model_dir(out.path(), m, store, from(src.dir.path() + "/config.json"));
   EXPECT_TRUE(fs::exists(out / "model.safetensors"));
   EXPECT_FALSE(fs::exists(out / "model.safetensors.index.json"));
 
@@ -151,10 +158,10 @@ TEST(ModelDirWriter, KeepsTheSourceConfigAndCopiesTokenizerFiles) {
 
   // A source generation_config.json is copied as it is.
   src.dir.write("generation_config.json", "{\"do_sample\": true, \"temperature\": 0.6}\n");
-  cli::write_model_dir(out.path(), m, store, {src.dir.path()});
+  cli::write_model_dir(out.path(), m, store, from(src.dir.path()));
   EXPECT_EQ(testing::read_file(out / "generation_config.json"), "{\"do_sample\": true, \"temperature\": 0.6}\n");
   // Saving into the source directory itself leaves its files as they were.
-  cli::write_model_dir(src.dir.path(), m, store, {src.dir.path()});
+  cli::write_model_dir(src.dir.path(), m, store, from(src.dir.path()));
   EXPECT_EQ(testing::read_file(src.dir / "tokenizer.json"), "{\"model\": {}}");
 }
 
@@ -163,12 +170,19 @@ TEST(ModelDirWriter, NativeModelGetsTheExportedConfig) {
   runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
   store.init_random(1);
   TempDir out;
-  cli::save_checkpoint(out.path(), m, store, nullptr, {testing::source_path("models/tiny-qwen.json")});
+  cli::save_checkpoint(out.path(), m, store, nullptr, from(testing::source_path("models/tiny-qwen.json")));
   EXPECT_EQ(nlohmann::json::parse(testing::read_file(out / "config.json")),
             nlohmann::json::parse(frontend::hf_config_from_module(m).dump()));
   EXPECT_TRUE(fs::exists(out / "generation_config.json"));
   EXPECT_TRUE(fs::exists(out / "optimizer.safetensors"));
   EXPECT_FALSE(fs::exists(out / "tokenizer.json"));
+  // With the ids of the tokenizer it was trained with, the exported config and generation config name them.
+  cli::save_checkpoint(out.path(), m, store, nullptr,
+                       {testing::source_path("models/tiny-qwen.json"), cli::kDefaultMaxShardBytes, 10, 11});
+  const auto config = nlohmann::json::parse(testing::read_file(out / "config.json"));
+  EXPECT_EQ(config["bos_token_id"], 10);
+  EXPECT_EQ(config["eos_token_id"], 11);
+  EXPECT_EQ(nlohmann::json::parse(testing::read_file(out / "generation_config.json"))["eos_token_id"], 11);
 }
 
 TEST(ModelDirWriter, TrainSaveWritesAModelDirectory) {
@@ -177,7 +191,7 @@ TEST(ModelDirWriter, TrainSaveWritesAModelDirectory) {
     ir::Module m = load_lowered(src.dir.path());
     runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
     store.init_random(2);
-    cli::write_model_dir(src.dir.path(), m, store, {src.dir.path()});
+    cli::write_model_dir(src.dir.path(), m, store, from(src.dir.path()));
   }
   // Text data goes through the model's tokenizer: this fake tokenizer.json would be read.
   fs::remove(src.dir / "tokenizer.json");
@@ -185,7 +199,8 @@ TEST(ModelDirWriter, TrainSaveWritesAModelDirectory) {
   const std::string data = out.write("data.txt", std::string(3000, 'b') + "text\n");
   auto r = testing::run_horizon("train " + src.dir.path() + " --data " + data +
                                 " --steps 1 --batch 2 --seq 16 --device cpu --eval-batches 0 --max-shard-size 20KB"
-                                " --save " + out.path() + "/run");
+                                " --save " +
+                                out.path() + "/run");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(out / "run/model.safetensors.index.json"));
   const auto index = nlohmann::json::parse(testing::read_file(out / "run/model.safetensors.index.json"));
