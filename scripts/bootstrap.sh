@@ -14,7 +14,7 @@ build=${BUILD_DIR:-build}
 
 packages=(build-essential cmake ninja-build pkg-config git
           nlohmann-json3-dev llvm-19-dev libzstd-dev zlib1g-dev
-          libopenblas-dev libgtest-dev fortunes)
+          libopenblas-dev libgtest-dev libonig-dev libutf8proc-dev fortunes)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
