@@ -206,3 +206,78 @@ TEST(HfTokenizer, ConfigTokensAsObjects) {
 
 }  // namespace
 }  // namespace horizon
+
+namespace horizon {
+namespace {
+
+// `horizon ARGS < stdin_file`.
+testing::CommandResult run_with_stdin(const std::string& args, const std::string& stdin_file) {
+  TempDir tmp;
+  const std::string out = tmp / "out", err = tmp / "err";
+  const std::string cmd = std::string(HORIZON_BINARY) + " " + args + " <" + stdin_file + " >" + out + " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  testing::CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+std::string ids_line(const std::vector<int32_t>& ids) { return json(ids).dump() + "\n"; }
+
+TEST(TokenizeCommand, TextAndStdinGiveTheLibraryIds) {
+  HORIZON_TEST_DATA_OR_SKIP(file, "llama2/tokenizer.json");
+  const std::string dir = file.substr(0, file.rfind('/'));
+  const auto tokenizer = data::load_hf_tokenizer(file);
+  auto r = testing::run_horizon("tokenize " + dir + " --text 'Hello world</s>'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, ids_line(tokenizer->encode("Hello world</s>")));
+  r = testing::run_horizon("tokenize " + file + " --text 'Hello' --add-special-tokens");
+  EXPECT_EQ(r.out, "[1,22557]\n");
+
+  TempDir tmp;
+  const std::string text = "two\nlines\r\n and tabs\t\n";
+  r = run_with_stdin("tokenize " + dir, tmp.write("in.txt", text));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, ids_line(tokenizer->encode(text)));
+}
+
+TEST(TokenizeCommand, JsonlEncodesAndDecodesLineByLine) {
+  HORIZON_TEST_DATA_OR_SKIP(file, "qwen3/tokenizer.json");
+  const auto tokenizer = data::load_hf_tokenizer(file);
+  const std::vector<std::string> texts = {"Hello\nworld", "<|im_start|>user\n你好<|im_end|>", "", "  spaces  "};
+  std::string lines, expected;
+  for (const std::string& t : texts) {
+    lines += json(t).dump() + "\n";
+    expected += ids_line(tokenizer->encode(t));
+  }
+  TempDir tmp;
+  auto r = run_with_stdin("tokenize " + file + " --jsonl", tmp.write("in.jsonl", lines));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, expected);
+  r = run_with_stdin("tokenize " + file + " --jsonl --decode", tmp.write("ids.jsonl", expected));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, lines);
+
+  r = run_with_stdin("tokenize " + file + " --jsonl", tmp.write("bad.jsonl", "\"ok\"\nnot json\n"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("stdin:2"), std::string::npos) << r.err;
+}
+
+TEST(TokenizeCommand, ByteLevelModelsNeedNoTokenizer) {
+  auto r = testing::run_horizon("tokenize " + source_path("models/tiny.json") + " --text 'hé'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[104,195,169]\n");
+  r = testing::run_horizon("tokenize " + source_path("models/tiny.json") + " --text '[104,195,169]' --decode");
+  EXPECT_EQ(r.out, "hé");
+}
+
+TEST(TokenizeCommand, OtherVocabularyWithoutTokenizerIsAnError) {
+  const auto r = testing::run_horizon("tokenize " + source_path("models/llama2-7b.json") + " --text hi");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("vocab 32000"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tokenizer.json"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace horizon
