@@ -15,19 +15,6 @@ namespace {
 
 // Words longer than this are not cached (the library uses the same bound).
 constexpr size_t kMaxCachedWordBytes = 256;
-constexpr size_t kCacheCapacity = 100000;
-
-using WordCache = std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>>;
-
-// This thread's cache for model `owner`. A thread rarely serves more than a
-// few models; past that the caches start over rather than grow.
-WordCache& thread_cache(uint64_t owner) {
-  thread_local std::unordered_map<uint64_t, WordCache> caches;
-  auto it = caches.find(owner);
-  if (it != caches.end()) return it->second;
-  if (caches.size() >= 4) caches.clear();
-  return caches[owner];
-}
 
 std::atomic<uint64_t> next_cache_owner{1};
 
@@ -226,29 +213,57 @@ void BpeModel::merge(std::vector<int32_t>& ids) const {
     if (!s.removed) ids.push_back(s.id);
 }
 
-void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
-  if (ignore_merges_) {
-    auto it = vocab_.find(word);
-    if (it != vocab_.end()) {
-      out.push_back(it->second);
-      return;
-    }
-  }
-  const bool cacheable = word.size() < kMaxCachedWordBytes;
-  WordCache* cache = cacheable ? &thread_cache(cache_owner_) : nullptr;
-  if (cache) {
-    auto hit = cache->find(word);
-    if (hit != cache->end()) {
-      out.insert(out.end(), hit->second.begin(), hit->second.end());
-      return;
-    }
-  }
-  std::vector<int32_t> ids;
-  std::vector<uint32_t> lengths;
+WordCache& BpeModel::thread_cache() const {
+  // A thread rarely serves more than a few models; past that the caches start
+  // over rather than grow.
+  thread_local std::unordered_map<uint64_t, WordCache> caches;
+  auto it = caches.find(cache_owner_);
+  if (it != caches.end()) return it->second;
+  if (caches.size() >= 4) caches.clear();
+  return caches[cache_owner_];
+}
+
+void BpeModel::encode_uncached(std::string_view word, std::vector<int32_t>& out) const {
+  thread_local std::vector<int32_t> ids;
+  thread_local std::vector<uint32_t> lengths;
+  ids.clear();
+  lengths.clear();
   initial_symbols(word, ids, lengths);
   merge(ids);
   out.insert(out.end(), ids.begin(), ids.end());
-  if (cache && cache->size() < kCacheCapacity) cache->emplace(std::string(word), std::move(ids));
+}
+
+void BpeModel::encode_words(const PieceList& words, std::vector<int32_t>& out) const {
+  WordCache& cache = thread_cache();
+  for (const PieceList::Span& span : words.spans) {
+    const std::string_view word = words.view(span);
+    if (ignore_merges_) {
+      auto it = vocab_.find(word);
+      if (it != vocab_.end()) {
+        out.push_back(it->second);
+        continue;
+      }
+    }
+    if (word.size() >= kMaxCachedWordBytes) {
+      encode_uncached(word, out);
+      continue;
+    }
+    const uint64_t h = WordCache::hash(word);
+    uint32_t count = 0;
+    if (const int32_t* ids = cache.find(word, h, count)) {
+      out.insert(out.end(), ids, ids + count);
+      continue;
+    }
+    const size_t mark = out.size();
+    encode_uncached(word, out);
+    cache.insert(word, h, out.data() + mark, static_cast<uint32_t>(out.size() - mark));
+  }
+}
+
+void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  PieceList one;
+  one.assign(word, false);
+  encode_words(one, out);
 }
 
 }  // namespace horizon::data

@@ -13,6 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "data/pre_tokenizers.h"
+#include "data/word_cache.h"
+
 namespace horizon::data {
 
 class JsonPlace;
@@ -32,6 +35,8 @@ class BpeModel {
 
   /// Appends the IDs of one pre-tokenized word.
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
+  /// Appends the IDs of every piece, in order.
+  void encode_words(const PieceList& words, std::vector<int32_t>& out) const;
 
   std::optional<int32_t> token_id(std::string_view token) const;
   /// The token of `id`, or nullptr when the vocabulary has none.
@@ -51,6 +56,8 @@ class BpeModel {
   /// The word's symbols before merging (characters, byte fallback, unk).
   void initial_symbols(std::string_view word, std::vector<int32_t>& ids, std::vector<uint32_t>& lengths) const;
   void merge(std::vector<int32_t>& ids) const;
+  void encode_uncached(std::string_view word, std::vector<int32_t>& out) const;
+  WordCache& thread_cache() const;
 
   TokenIds vocab_;
   std::vector<std::string> tokens_;  // by ID; empty where the vocabulary has a hole

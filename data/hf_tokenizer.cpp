@@ -75,11 +75,12 @@ const std::string* HfTokenizer::token(int32_t id) const {
   return model_->token(id);
 }
 
-void HfTokenizer::encode_normalized_piece(Piece piece, std::vector<int32_t>& out) const {
-  std::vector<Piece> pieces;
-  pieces.push_back(std::move(piece));
-  if (pre_tokenizer_) pre_tokenizer_->pre_tokenize(pieces);
-  for (const Piece& word : pieces) model_->encode_word(word.text, out);
+void HfTokenizer::encode_normalized_piece(std::string_view piece, bool at_input_start,
+                                          std::vector<int32_t>& out) const {
+  thread_local PieceList pieces, scratch;
+  pieces.assign(piece, at_input_start);
+  if (pre_tokenizer_) pre_tokenizer_->pre_tokenize(pieces, scratch);
+  model_->encode_words(pieces, out);
 }
 
 std::vector<int32_t> HfTokenizer::encode(std::string_view input, bool add_special_tokens) const {
@@ -108,8 +109,8 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view input, bool add_specia
         ids.push_back(*sub.id);
         continue;
       }
-      encode_normalized_piece(Piece{piece.substr(sub.start, sub.end - sub.start), split.start == 0 && sub.start == 0},
-                              ids);
+      encode_normalized_piece(std::string_view(piece).substr(sub.start, sub.end - sub.start),
+                              split.start == 0 && sub.start == 0, ids);
     }
   }
   if (add_special_tokens && post_processor_) post_processor_->add_special_tokens(ids);

@@ -37,7 +37,7 @@ class HfTokenizer final : public Tokenizer {
   const std::string* token(int32_t id) const;
 
  private:
-  void encode_normalized_piece(Piece piece, std::vector<int32_t>& out) const;
+  void encode_normalized_piece(std::string_view piece, bool at_input_start, std::vector<int32_t>& out) const;
   void read_config(const std::string& config_file, const std::string& config_text);
 
   std::unique_ptr<Normalizer> normalizer_;

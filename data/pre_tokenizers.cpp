@@ -2,6 +2,7 @@
 // pre_tokenizers/{byte_level,split,metaspace,sequence}.rs.
 #include "data/pre_tokenizers.h"
 
+#include <algorithm>
 #include <array>
 
 #include "data/onig_regex.h"
@@ -28,37 +29,50 @@ std::array<std::string, 256> make_byte_level_table() {
   return table;
 }
 
+using Span = PieceList::Span;
+
 class ByteLevelPreTokenizer final : public PreTokenizer {
  public:
   ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex, const JsonPlace& place)
       : add_prefix_space_(add_prefix_space) {
     if (use_regex) regex_ = std::make_unique<OnigPattern>(kByteLevelRegex, place);
   }
-  void pre_tokenize(std::vector<Piece>& pieces) const override {
-    std::vector<Piece> split;
-    split.reserve(pieces.size());
-    Matches matches;
-    for (Piece& piece : pieces) {
-      if (add_prefix_space_ && piece.text[0] != ' ') piece.text.insert(0, " ");
-      if (!regex_) {
-        split.push_back(std::move(piece));
-        continue;
+  void pre_tokenize(PieceList& pieces, PieceList& scratch) const override {
+    // The prefix space goes on each piece before the regex runs, so the
+    // pieces are rebuilt with it first.
+    if (add_prefix_space_) {
+      scratch.text.clear();
+      scratch.spans.clear();
+      for (const Span& span : pieces.spans) {
+        const auto start = static_cast<uint32_t>(scratch.text.size());
+        if (pieces.text[span.start] != ' ') scratch.text.push_back(' ');
+        scratch.text.append(pieces.view(span));
+        scratch.spans.push_back({start, static_cast<uint32_t>(scratch.text.size()), span.at_input_start});
       }
-      matches.clear();
-      regex_->find_all(piece.text, matches);
-      split_at_matches(piece, matches, SplitBehavior::isolated, false, split);
+      std::swap(pieces, scratch);
     }
-    for (Piece& piece : split) piece.text = to_byte_chars(piece.text);
-    pieces.swap(split);
+    if (regex_) {
+      scratch.spans.clear();
+      thread_local Matches matches;
+      for (const Span& span : pieces.spans) {
+        matches.clear();
+        regex_->find_all(pieces.view(span), matches);
+        split_at_matches(span, matches, SplitBehavior::isolated, false, scratch.spans);
+      }
+      pieces.spans.swap(scratch.spans);
+    }
+    // Every byte becomes its printable stand-in character.
+    scratch.text.clear();
+    scratch.spans.clear();
+    for (const Span& span : pieces.spans) {
+      const auto start = static_cast<uint32_t>(scratch.text.size());
+      for (unsigned char b : pieces.view(span)) scratch.text += byte_level_char(b);
+      scratch.spans.push_back({start, static_cast<uint32_t>(scratch.text.size()), span.at_input_start});
+    }
+    std::swap(pieces, scratch);
   }
 
  private:
-  static std::string to_byte_chars(const std::string& text) {
-    std::string out;
-    out.reserve(text.size() + text.size() / 4);
-    for (unsigned char b : text) out += byte_level_char(b);
-    return out;
-  }
   bool add_prefix_space_;
   std::unique_ptr<OnigPattern> regex_;
 };
@@ -67,16 +81,15 @@ class SplitPreTokenizer final : public PreTokenizer {
  public:
   SplitPreTokenizer(const std::string& regex, SplitBehavior behavior, bool invert, const JsonPlace& place)
       : regex_(regex, place), behavior_(behavior), invert_(invert) {}
-  void pre_tokenize(std::vector<Piece>& pieces) const override {
-    std::vector<Piece> split;
-    split.reserve(pieces.size() * 4);
-    Matches matches;
-    for (const Piece& piece : pieces) {
+  void pre_tokenize(PieceList& pieces, PieceList& scratch) const override {
+    scratch.spans.clear();
+    thread_local Matches matches;
+    for (const Span& span : pieces.spans) {
       matches.clear();
-      regex_.find_all(piece.text, matches);
-      split_at_matches(piece, matches, behavior_, invert_, split);
+      regex_.find_all(pieces.view(span), matches);
+      split_at_matches(span, matches, behavior_, invert_, scratch.spans);
     }
-    pieces.swap(split);
+    pieces.spans.swap(scratch.spans);
   }
 
  private:
@@ -91,33 +104,36 @@ class MetaspacePreTokenizer final : public PreTokenizer {
  public:
   MetaspacePreTokenizer(std::string replacement, PrependScheme scheme, bool split)
       : replacement_(std::move(replacement)), scheme_(scheme), split_(split) {}
-  void pre_tokenize(std::vector<Piece>& pieces) const override {
-    std::vector<Piece> split;
-    Matches matches;
-    for (Piece& piece : pieces) {
-      std::string text;
-      text.reserve(piece.text.size() + replacement_.size());
-      for (char c : piece.text) {
+  void pre_tokenize(PieceList& pieces, PieceList& scratch) const override {
+    scratch.text.clear();
+    scratch.spans.clear();
+    thread_local Matches matches;
+    for (const Span& span : pieces.spans) {
+      const std::string_view piece = pieces.view(span);
+      const auto start = static_cast<uint32_t>(scratch.text.size());
+      const bool starts_with_replacement =
+          piece.compare(0, replacement_.size(), replacement_) == 0 || (!piece.empty() && piece[0] == ' ');
+      if (!piece.empty() && !starts_with_replacement &&
+          (scheme_ == PrependScheme::always || (scheme_ == PrependScheme::first && span.at_input_start)))
+        scratch.text += replacement_;
+      for (char c : piece) {
         if (c == ' ')
-          text += replacement_;
+          scratch.text += replacement_;
         else
-          text.push_back(c);
+          scratch.text.push_back(c);
       }
-      const bool starts_with_replacement = text.compare(0, replacement_.size(), replacement_) == 0;
-      if (!text.empty() && !starts_with_replacement &&
-          (scheme_ == PrependScheme::always || (scheme_ == PrependScheme::first && piece.at_input_start)))
-        text.insert(0, replacement_);
-      piece.text.swap(text);
+      const Span rewritten{start, static_cast<uint32_t>(scratch.text.size()), span.at_input_start};
       if (!split_) {
-        split.push_back(std::move(piece));
+        if (rewritten.end > rewritten.start) scratch.spans.push_back(rewritten);
         continue;
       }
       matches.clear();
-      for (size_t at = 0; (at = piece.text.find(replacement_, at)) != std::string::npos; at += replacement_.size())
+      const std::string_view text = scratch.view(rewritten);
+      for (size_t at = 0; (at = text.find(replacement_, at)) != std::string_view::npos; at += replacement_.size())
         matches.emplace_back(at, at + replacement_.size());
-      split_at_matches(piece, matches, SplitBehavior::merged_with_next, false, split);
+      split_at_matches(rewritten, matches, SplitBehavior::merged_with_next, false, scratch.spans);
     }
-    pieces.swap(split);
+    std::swap(pieces, scratch);
   }
 
  private:
@@ -129,8 +145,8 @@ class MetaspacePreTokenizer final : public PreTokenizer {
 class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
-  void pre_tokenize(std::vector<Piece>& pieces) const override {
-    for (const auto& part : parts_) part->pre_tokenize(pieces);
+  void pre_tokenize(PieceList& pieces, PieceList& scratch) const override {
+    for (const auto& part : parts_) part->pre_tokenize(pieces, scratch);
   }
 
  private:
@@ -179,26 +195,26 @@ const std::string& byte_level_char(unsigned char b) {
   return table[b];
 }
 
-void split_at_matches(const Piece& piece, const Matches& matches, SplitBehavior behavior, bool invert,
-                      std::vector<Piece>& out) {
-  const std::string& text = piece.text;
-  // (start, end, is_match) covering the whole text, as Pattern::find_matches returns.
+void split_at_matches(const Span& piece, const Matches& matches, SplitBehavior behavior, bool invert,
+                      std::vector<Span>& out) {
+  const size_t size = piece.end - piece.start;
+  // (start, end, is_match) covering the whole piece, as Pattern::find_matches returns.
   struct Segment {
     size_t start, end;
     bool is_match;
   };
-  std::vector<Segment> segments;
-  segments.reserve(matches.size() * 2 + 1);
+  thread_local std::vector<Segment> segments, kept;
+  segments.clear();
+  kept.clear();
   size_t at = 0;
   for (auto [start, stop] : matches) {
     if (at != start) segments.push_back({at, start, invert});
     segments.push_back({start, stop, !invert});
     at = stop;
   }
-  if (at != text.size()) segments.push_back({at, text.size(), invert});
+  if (at != size) segments.push_back({at, size, invert});
 
-  std::vector<Segment> kept;  // is_match now means "remove"
-  kept.reserve(segments.size());
+  // From here is_match means "remove".
   bool previous_match = false;
   switch (behavior) {
     case SplitBehavior::isolated:
@@ -239,7 +255,8 @@ void split_at_matches(const Piece& piece, const Matches& matches, SplitBehavior 
   }
   for (const Segment& s : kept) {
     if (s.is_match || s.start == s.end) continue;
-    out.push_back(Piece{text.substr(s.start, s.end - s.start), piece.at_input_start && s.start == 0});
+    out.push_back(Span{static_cast<uint32_t>(piece.start + s.start), static_cast<uint32_t>(piece.start + s.end),
+                       piece.at_input_start && s.start == 0});
   }
 }
 
