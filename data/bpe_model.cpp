@@ -37,6 +37,11 @@ BpeModel::BpeModel(const JsonPlace& place) : cache_owner_(next_cache_owner++) {
     vocab_.emplace(token, static_cast<int32_t>(id));
     limit = std::max(limit, id + 1);
   }
+  // IDs index a table: a stray huge ID must not allocate gigabytes.
+  const auto count = static_cast<int64_t>(vocab_.size());
+  if (limit > 2 * count + 1024)
+    vocab.fail("token IDs go up to " + std::to_string(limit - 1) + " for only " + std::to_string(count) + " tokens",
+               "vocabulary IDs are expected to be 0..N-1");
   tokens_.resize(static_cast<size_t>(limit));
   has_token_.assign(static_cast<size_t>(limit), false);
   for (const auto& [token, id] : vocab_) {

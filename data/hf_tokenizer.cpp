@@ -16,7 +16,7 @@ namespace {
 Json parse_json(const std::string& file, const std::string& text) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number too large
     throw_user_error(file, "", std::string("malformed JSON: ") + e.what());
   }
 }
