@@ -4,6 +4,7 @@
 
 #include <utf8proc.h>
 
+#include "data/bpe_model.h"
 #include "data/normalizers.h"
 #include "data/tokenizer_json.h"
 #include "data/utf8_text.h"
@@ -95,25 +96,35 @@ int32_t AddedVocabulary::Trie::longest_at(std::string_view text, size_t at, size
   return best;
 }
 
-AddedVocabulary::AddedVocabulary(const JsonPlace& place, const Normalizer* normalizer) {
+AddedVocabulary::AddedVocabulary(const JsonPlace& place, const Normalizer* normalizer, const BpeModel& model) {
   if (place.is_null()) return;
+  int32_t next_id = static_cast<int32_t>(model.vocab_count());
   for (size_t i = 0; i < place.size(); ++i) {
     const JsonPlace entry = place[i];
     AddedToken t;
     t.content = entry["content"].string();
-    const int64_t id = entry["id"].integer();
-    if (id < 0 || id > INT32_MAX) entry["id"].fail("token ID out of range");
-    t.id = static_cast<int32_t>(id);
+    entry["id"].integer();  // required, but see the constructor's comment
     t.special = entry["special"].boolean_or(false);
     t.single_word = entry["single_word"].boolean_or(false);
     t.lstrip = entry["lstrip"].boolean_or(false);
     t.rstrip = entry["rstrip"].boolean_or(false);
     t.normalized = entry["normalized"].boolean_or(!t.special);
-    if (t.content.empty()) entry["content"].fail("empty added token");
+    if (t.content.empty()) continue;  // the library skips them
     if (!utf8::is_valid(t.content)) entry["content"].fail("not valid UTF-8");
-    by_id_[t.id] = tokens_.size();
+    if (auto known = by_content_.find(t.content); known != by_content_.end()) {
+      t.id = known->second;
+    } else if (auto in_model = model.token_id(t.content)) {
+      t.id = *in_model;
+    } else {
+      t.id = next_id++;
+    }
     by_content_[t.content] = t.id;
-    tokens_.push_back(std::move(t));
+    if (auto same = by_id_.find(t.id); same != by_id_.end()) {
+      tokens_[same->second] = std::move(t);  // a later entry for the same token replaces it
+    } else {
+      by_id_[t.id] = tokens_.size();
+      tokens_.push_back(std::move(t));
+    }
   }
   for (size_t k = 0; k < tokens_.size(); ++k) {
     const AddedToken& t = tokens_[k];

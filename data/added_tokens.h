@@ -15,6 +15,7 @@
 
 namespace horizon::data {
 
+class BpeModel;
 class JsonPlace;
 class Normalizer;
 
@@ -33,9 +34,12 @@ struct AddedSplit {
 class AddedVocabulary {
  public:
   AddedVocabulary() = default;
-  /// Reads "added_tokens" at `place`. Normalized tokens are matched in their
+  /// Reads "added_tokens" at `place`. IDs are given as the library gives
+  /// them, whatever the file says: a token already in the model's vocabulary
+  /// keeps the model's ID, others are numbered from the model's vocabulary
+  /// size on, in file order. Normalized tokens are matched in their
   /// normalized form, so `normalizer` (may be null) is applied to them here.
-  AddedVocabulary(const JsonPlace& place, const Normalizer* normalizer);
+  AddedVocabulary(const JsonPlace& place, const Normalizer* normalizer, const BpeModel& model);
 
   /// Splits `text` at the tokens of one kind (normalized or not).
   void split(std::string_view text, bool normalized, std::vector<AddedSplit>& out) const;

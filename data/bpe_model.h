@@ -41,6 +41,8 @@ class BpeModel {
   std::optional<int32_t> token_id(std::string_view token) const;
   /// The token of `id`, or nullptr when the vocabulary has none.
   const std::string* token(int32_t id) const;
+  /// Number of tokens in the vocabulary.
+  int64_t vocab_count() const { return static_cast<int64_t>(vocab_.size()); }
   /// One past the largest ID.
   int64_t id_limit() const { return static_cast<int64_t>(tokens_.size()); }
 

@@ -42,7 +42,7 @@ HfTokenizer::HfTokenizer(const std::string& file, const std::string& json_text, 
   model_ = std::make_unique<BpeModel>(root["model"]);
   post_processor_ = parse_post_processor(root["post_processor"]);
   decoder_ = parse_decoder(root["decoder"]);
-  added_ = AddedVocabulary(root["added_tokens"], normalizer_.get());
+  added_ = AddedVocabulary(root["added_tokens"], normalizer_.get(), *model_);
   id_limit_ = model_->id_limit();
   for (const AddedToken& t : added_.tokens()) id_limit_ = std::max<int64_t>(id_limit_, int64_t{t.id} + 1);
   if (!config_text.empty()) read_config(config_file, config_text);

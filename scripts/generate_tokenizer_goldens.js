@@ -3,7 +3,8 @@
 // `tokenizers` library (its Node binding, fetched by scripts/fetch_test_data.sh).
 // Deterministic: the same strings and the same files on every run.
 //   NODE_PATH=build/test-data/node_modules node scripts/generate_tokenizer_goldens.js [build/test-data]
-// Writes tests/golden/tokenizers/{qwen3,llama3,llama2}.jsonl, one object per line:
+// Writes tests/golden/tokenizers/{qwen3,llama3,llama2}.jsonl and one file per variant of
+// tests/golden/tokenizers/variants.json (components the real files do not use), one object per line:
 //   {"text": T, "ids": [...]}                    encode(T, add_special_tokens=false)
 //   "special": [...]                             encode(T, add_special_tokens=true), every 4th line
 //   "decoded": D                                 decode(ids) when it is not T (absent = round trip)
@@ -121,12 +122,29 @@ function makeStrings(specials) {
   return out;
 }
 
+// A variant of tests/golden/tokenizers/variants.json as tokenizer.json text.
+function variantJson(spec) {
+  const doc = JSON.parse(fs.readFileSync(path.join(dataDir, spec.base, 'tokenizer.json'), 'utf8'));
+  Object.assign(doc, spec.set || {});
+  doc.added_tokens = doc.added_tokens.concat(spec.add_tokens || []);
+  return JSON.stringify(doc);
+}
+
 (async () => {
   fs.mkdirSync(outDir, { recursive: true });
-  for (const name of ['qwen3', 'llama3', 'llama2']) {
-    const file = path.join(dataDir, name, 'tokenizer.json');
-    const tokenizer = Tokenizer.fromFile(file);
-    const strings = makeStrings(specialsFor(file));
+  const variants = JSON.parse(fs.readFileSync(path.join(outDir, 'variants.json'), 'utf8'));
+  const names = ['qwen3', 'llama3', 'llama2', ...Object.keys(variants).filter(k => k !== 'comment')];
+  for (const name of names) {
+    const real = !variants[name];
+    const file = path.join(dataDir, real ? name : variants[name].base, 'tokenizer.json');
+    const tokenizer = real ? Tokenizer.fromFile(file) : Tokenizer.fromString(variantJson(variants[name]));
+    const specials = specialsFor(file);
+    if (!real) {
+      for (const t of variants[name].add_tokens || []) specials.added.push(t.content, ' ' + t.content + ' ', 'x' + t.content + 'y');
+      specials.added.push('hello world', 'Hello world', 'a word here', 'words', '\tx\t\ty', '1.5, 20!');
+    }
+    // Real files: 3200 strings each; variants: 800 (they only add coverage of components).
+    const strings = makeStrings(specials).slice(0, real ? COUNT : 800);
     const lines = [];
     for (let i = 0; i < strings.length; ++i) {
       const text = strings[i];

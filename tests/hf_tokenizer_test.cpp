@@ -85,6 +85,36 @@ TEST(HfTokenizer, Qwen3MatchesLibrary) { expect_goldens("qwen3", 2400); }
 TEST(HfTokenizer, Llama3MatchesLibrary) { expect_goldens("llama3", 3200); }
 TEST(HfTokenizer, Llama2MatchesLibrary) { expect_goldens("llama2", 2400); }
 
+// Components the real files do not use (Metaspace pre-tokenizer and decoder,
+// lstrip/rstrip/single_word/normalized added tokens, the GPT-2 regex of
+// ByteLevel, Split behaviors, NFKC/NFD, Replace with a regex), on tokenizers
+// derived from the real ones as tests/golden/tokenizers/variants.json says.
+void expect_variant_goldens(const std::string& name, int min_round_trips) {
+  const json variants = json::parse(read_file(source_path("tests/golden/tokenizers/variants.json")));
+  const json& spec = variants.at(name);
+  HORIZON_TEST_DATA_OR_SKIP(file, spec["base"].get<std::string>() + "/tokenizer.json");
+  json doc = json::parse(read_file(file));
+  const json replaced = spec.value("set", json::object()), added = spec.value("add_tokens", json::array());
+  for (const auto& [key, value] : replaced.items()) doc[key] = value;
+  for (const json& token : added) doc["added_tokens"].push_back(token);
+  const data::HfTokenizer tokenizer("variant " + name, doc.dump());
+  const GoldenReport r = check_goldens(tokenizer, name);
+  EXPECT_EQ(r.lines, 800);
+  EXPECT_EQ(r.failures(), 0) << r.id_mismatches << " ID, " << r.special_mismatches << " special, "
+                             << r.decode_mismatches << " decode mismatches of " << r.lines << ", first:\n"
+                             << r.first_failures;
+  EXPECT_GE(r.round_trips, min_round_trips);
+}
+
+TEST(HfTokenizer, MetaspaceFirstAndStrippedAddedTokensMatchLibrary) {
+  expect_variant_goldens("llama2_metaspace_first", 420);
+}
+TEST(HfTokenizer, MetaspaceSplitAndTemplateMatchLibrary) { expect_variant_goldens("llama2_metaspace_split", 130); }
+TEST(HfTokenizer, ByteLevelRegexAndNormalizedAddedTokensMatchLibrary) {
+  expect_variant_goldens("qwen3_gpt2_regex", 190);
+}
+TEST(HfTokenizer, SplitBehaviorsMatchLibrary) { expect_variant_goldens("qwen3_split_behaviors", 400); }
+
 TEST(HfTokenizer, SpecialIdsFromConfig) {
   HORIZON_TEST_DATA_OR_SKIP(qwen, "qwen3/tokenizer.json");
   HORIZON_TEST_DATA_OR_SKIP(llama2, "llama2/tokenizer.json");
