@@ -67,6 +67,18 @@ BpeModel::BpeModel(const JsonPlace& place) : cache_owner_(next_cache_owner++) {
     byte_ids_[b] = it == vocab_.end() ? -1 : it->second;
   }
 
+  split_before_metaspace_ = !ignore_merges_ && continuing_subword_prefix_.empty() && end_of_word_suffix_.empty() &&
+                            vocab_.count(std::string(kMetaspace)) > 0;
+  for (auto it = vocab_.begin(); split_before_metaspace_ && it != vocab_.end(); ++it) {
+    const std::string& token = it->first;
+    for (size_t at = token.find(kMetaspace, 1); at != std::string::npos; at = token.find(kMetaspace, at + 1)) {
+      if (at >= kMetaspace.size() && token.compare(at - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0)
+        continue;
+      split_before_metaspace_ = false;  // some token joins a character to a following "▁"
+      break;
+    }
+  }
+
   const JsonPlace merges = place["merges"];
   if (!merges.json().is_array()) merges.fail("expected a list of merges");
   merges_.reserve(merges.json().size());
@@ -240,28 +252,46 @@ void BpeModel::encode_uncached(std::string_view word, std::vector<int32_t>& out)
 
 void BpeModel::encode_words(const PieceList& words, std::vector<int32_t>& out) const {
   WordCache& cache = thread_cache();
-  for (const PieceList::Span& span : words.spans) {
-    const std::string_view word = words.view(span);
+  const auto encode_one = [&](std::string_view word) {
     if (ignore_merges_) {
       auto it = vocab_.find(word);
       if (it != vocab_.end()) {
         out.push_back(it->second);
-        continue;
+        return;
       }
     }
     if (word.size() >= kMaxCachedWordBytes) {
       encode_uncached(word, out);
-      continue;
+      return;
     }
     const uint64_t h = WordCache::hash(word);
     uint32_t count = 0;
     if (const int32_t* ids = cache.find(word, h, count)) {
       out.insert(out.end(), ids, ids + count);
-      continue;
+      return;
     }
     const size_t mark = out.size();
     encode_uncached(word, out);
     cache.insert(word, h, out.data() + mark, static_cast<uint32_t>(out.size() - mark));
+  };
+  for (const PieceList::Span& span : words.spans) {
+    const std::string_view word = words.view(span);
+    if (!split_before_metaspace_) {
+      encode_one(word);
+      continue;
+    }
+    // No merge can join a character to a following "▁" (no token contains
+    // one), so the word is encoded in parts cut there: each part repeats and
+    // hits the cache, where the whole line of a SentencePiece-style text
+    // would not. Same IDs as merging the whole.
+    size_t begin = 0;
+    for (size_t at = word.find(kMetaspace, 1); at != std::string_view::npos; at = word.find(kMetaspace, at + 1)) {
+      if (at >= kMetaspace.size() && word.compare(at - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0)
+        continue;  // inside a run of "▁"
+      encode_one(word.substr(begin, at - begin));
+      begin = at;
+    }
+    encode_one(word.substr(begin));
   }
 }
 

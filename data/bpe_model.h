@@ -68,6 +68,8 @@ class BpeModel {
   std::optional<int32_t> unk_id_;
   std::string continuing_subword_prefix_, end_of_word_suffix_;
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+  static constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // "▁", SentencePiece's space
+  bool split_before_metaspace_ = false;
   int32_t byte_ids_[256];  // <0xXX> tokens for byte_fallback; -1 when absent
   uint64_t cache_owner_;   // identifies this model's entries in the per-thread word caches
 };
