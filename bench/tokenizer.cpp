@@ -8,6 +8,8 @@
 // tests/golden/tokenizers/qwen3.jsonl: mixed scripts). Besides wall-clock
 // MB/s it prints MB per CPU second of the process, which a busy shared
 // machine does not distort.
+#include "data/tokenizer.h"
+
 #include <sys/resource.h>
 
 #include <chrono>
@@ -20,7 +22,6 @@
 #include <vector>
 
 #include "data/encode_batch.h"
-#include "data/tokenizer.h"
 #include "support/error.h"
 
 namespace {

@@ -56,10 +56,12 @@ std::unique_ptr<data::Tokenizer> model_tokenizer(const std::string& model) {
   const fs::path beside = fs::path(model_file).parent_path() / "tokenizer.json";
   if (fs::exists(beside, ec)) return data::load_hf_tokenizer(beside.string());
   if (vocab == data::ByteTokenizer::kVocab) return std::make_unique<data::ByteTokenizer>();
-  throw_user_error(model, "", "vocab " + std::to_string(vocab) + " is not byte-level (256) and there is no tokenizer.json beside " + model_file,
-                   "put the model's tokenizer.json (and tokenizer_config.json) in " +
-                       (beside.parent_path().empty() ? std::string(".") : beside.parent_path().string()) +
-                       ", or pass the tokenizer.json as MODEL");
+  throw_user_error(
+      model, "",
+      "vocab " + std::to_string(vocab) + " is not byte-level (256) and there is no tokenizer.json beside " + model_file,
+      "put the model's tokenizer.json (and tokenizer_config.json) in " +
+          (beside.parent_path().empty() ? std::string(".") : beside.parent_path().string()) +
+          ", or pass the tokenizer.json as MODEL");
 }
 
 void append_ids(std::string& out, const std::vector<int32_t>& ids) {
@@ -85,7 +87,8 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& where
   } catch (const json::parse_error& e) {
     throw_user_error(where, "", std::string("expected a JSON array of token IDs: ") + e.what());
   }
-  if (!value.is_array()) throw_user_error(where, "", "expected a JSON array of token IDs, found " + std::string(value.type_name()));
+  if (!value.is_array())
+    throw_user_error(where, "", "expected a JSON array of token IDs, found " + std::string(value.type_name()));
   std::vector<int32_t> ids;
   ids.reserve(value.size());
   for (size_t i = 0; i < value.size(); ++i) {
@@ -160,8 +163,7 @@ int run_tokenize(const Args& args) {
   a.flag("add-special-tokens", "add the post-processor's tokens (e.g. Llama's BOS), as transformers' tokenizer(text)");
   if (!a.parse(args)) return 0;
   const bool decode = a.get_flag("decode"), jsonl = a.get_flag("jsonl"), special = a.get_flag("add-special-tokens");
-  if (jsonl && a.has("text"))
-    throw UserError("horizon tokenize: --jsonl reads stdin; drop --text or --jsonl");
+  if (jsonl && a.has("text")) throw UserError("horizon tokenize: --jsonl reads stdin; drop --text or --jsonl");
   const std::unique_ptr<data::Tokenizer> tokenizer = model_tokenizer(a.get("MODEL"));
   if (jsonl) return run_jsonl(*tokenizer, decode, special);
 

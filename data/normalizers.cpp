@@ -114,8 +114,7 @@ std::unique_ptr<Normalizer> parse_normalizer(const JsonPlace& place) {
   const std::string type = place.type("NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence");
   if (type == "NFC") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE);
   if (type == "NFD") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE);
-  if (type == "NFKC")
-    return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+  if (type == "NFKC") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
   if (type == "NFKD")
     return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
   if (type == "Prepend") return std::make_unique<PrependNormalizer>(place["prepend"].string());
@@ -127,7 +126,8 @@ std::unique_ptr<Normalizer> parse_normalizer(const JsonPlace& place) {
       if (from.empty()) pattern["String"].fail("empty pattern", "give the text to replace");
       return std::make_unique<LiteralReplaceNormalizer>(from, content);
     }
-    if (pattern.has("Regex")) return std::make_unique<RegexReplaceNormalizer>(pattern["Regex"].string(), content, pattern["Regex"]);
+    if (pattern.has("Regex"))
+      return std::make_unique<RegexReplaceNormalizer>(pattern["Regex"].string(), content, pattern["Regex"]);
     pattern.fail("expected {\"String\": ...} or {\"Regex\": ...}");
   }
   // Sequence

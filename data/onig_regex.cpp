@@ -40,8 +40,8 @@ OnigPattern::OnigPattern(const std::string& pattern, const JsonPlace& place) : p
   OnigRegex regex = nullptr;
   OnigErrorInfo info;
   const auto* begin = reinterpret_cast<const OnigUChar*>(pattern.data());
-  const int code = onig_new(&regex, begin, begin + pattern.size(), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8,
-                            ONIG_SYNTAX_RUBY, &info);
+  const int code =
+      onig_new(&regex, begin, begin + pattern.size(), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_RUBY, &info);
   if (code != ONIG_NORMAL) place.fail("invalid regex " + pattern + ": " + onig_message(code, &info));
   regex_ = regex;
 }
@@ -68,12 +68,12 @@ void OnigPattern::find_all(std::string_view text, std::vector<std::pair<size_t, 
   bool have_previous = false;
   size_t previous_end = 0;
   while (search_from <= text.size()) {
-    const int found = onig_search(static_cast<OnigRegex>(regex_), begin, end, begin + search_from, end,
-                                           region, ONIG_OPTION_NONE);
+    const int found =
+        onig_search(static_cast<OnigRegex>(regex_), begin, end, begin + search_from, end, region, ONIG_OPTION_NONE);
     if (found == ONIG_MISMATCH) break;
     if (found < 0)
-      throw UserError("tokenizer regex " + pattern_ + ": the regex engine gave up on a " +
-                      std::to_string(text.size()) + "-byte piece of text (" + onig_message(found, nullptr) +
+      throw UserError("tokenizer regex " + pattern_ + ": the regex engine gave up on a " + std::to_string(text.size()) +
+                      "-byte piece of text (" + onig_message(found, nullptr) +
                       "); split the text into smaller documents");
     const auto start = static_cast<size_t>(region->beg[0]);
     const auto stop = static_cast<size_t>(region->end[0]);

@@ -16,8 +16,7 @@ namespace {
 using Matches = std::vector<std::pair<size_t, size_t>>;
 
 // GPT-2's split, used by ByteLevel when use_regex is true.
-constexpr const char* kByteLevelRegex =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+constexpr const char* kByteLevelRegex = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 std::array<std::string, 256> make_byte_level_table() {
   std::array<std::string, 256> table;

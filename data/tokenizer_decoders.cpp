@@ -50,7 +50,8 @@ class ByteLevelDecoder final : public Decoder {
 
 class MetaspaceDecoder final : public Decoder {
  public:
-  MetaspaceDecoder(std::string replacement, bool prepends) : replacement_(std::move(replacement)), prepends_(prepends) {}
+  MetaspaceDecoder(std::string replacement, bool prepends)
+      : replacement_(std::move(replacement)), prepends_(prepends) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string out;
@@ -101,7 +102,8 @@ class ByteFallbackDecoder final : public Decoder {
     };
     for (std::string& token : tokens) {
       int value = -1;
-      if (token.size() == 6 && token.compare(0, 3, "<0x") == 0 && token[5] == '>') value = parse_hex(token[3], token[4]);
+      if (token.size() == 6 && token.compare(0, 3, "<0x") == 0 && token[5] == '>')
+        value = parse_hex(token[3], token[4]);
       if (value >= 0) {
         bytes.push_back(static_cast<char>(value));
         ++byte_tokens;

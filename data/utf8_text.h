@@ -15,9 +15,7 @@ namespace horizon::data::utf8 {
 size_t valid_char_length(std::string_view text, size_t i);
 
 /// Length of the character at text[i] in text already known to be valid.
-inline size_t char_length(unsigned char lead) {
-  return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-}
+inline size_t char_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
 
 /// The code point at text[i] (valid UTF-8 assumed).
 char32_t decode_at(std::string_view text, size_t i);

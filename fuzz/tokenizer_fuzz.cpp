@@ -14,8 +14,9 @@ int horizon_fuzz_tokenizer(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const size_t nul = input.find('\0');
   const std::string document(input.substr(0, nul));
-  const std::string text = nul == std::string_view::npos ? std::string("Hello, world! <s> 12345 \xE4\xBD\xA0\xE5\xA5\xBD  \n")
-                                                         : std::string(input.substr(nul + 1));
+  const std::string text = nul == std::string_view::npos
+                               ? std::string("Hello, world! <s> 12345 \xE4\xBD\xA0\xE5\xA5\xBD  \n")
+                               : std::string(input.substr(nul + 1));
   try {
     const horizon::data::HfTokenizer tokenizer("fuzz/tokenizer.json", document);
     for (bool special : {false, true}) {

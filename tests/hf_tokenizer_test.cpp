@@ -3,6 +3,8 @@
 // and a SentencePiece-style Llama 2 / Mistral file), decode as the library
 // decodes, a planted bug that the goldens must catch, and errors that name
 // the file and the JSON path.
+#include "data/hf_tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -11,7 +13,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "data/hf_tokenizer.h"
 #include "test_support.h"
 
 namespace horizon {
@@ -237,7 +238,8 @@ TEST(HfTokenizer, ErrorsNameFileAndField) {
 TEST(HfTokenizer, ConfigTokensAsObjects) {
   TempDir dir;
   write_tokenizer(dir, tiny_tokenizer());
-  dir.write("tokenizer_config.json", R"({"bos_token": "ab", "eos_token": {"__type": "AddedToken", "content": "<|end|>"}})");
+  dir.write("tokenizer_config.json",
+            R"({"bos_token": "ab", "eos_token": {"__type": "AddedToken", "content": "<|end|>"}})");
   const auto t = data::load_hf_tokenizer(dir.path());
   EXPECT_EQ(t->bos_id(), 2);
   EXPECT_EQ(t->eos_id(), 3);
