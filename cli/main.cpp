@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"train", horizon::cli::run_train, "train a model (loss, validation, tokens/s, checkpoints)"},
     {"sample", horizon::cli::run_sample, "generate text from trained weights"},
     {"gradients", horizon::cli::run_gradients, "loss and parameter gradients of one batch, to compare with other frameworks"},
+    {"tokenize", horizon::cli::run_tokenize, "token IDs of a text with a model's tokenizer, or text of IDs (--decode)"},
 };
 
 void usage(std::FILE* to) {

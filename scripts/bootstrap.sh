@@ -14,7 +14,7 @@ build=${BUILD_DIR:-build}
 
 packages=(build-essential cmake ninja-build pkg-config git
           nlohmann-json3-dev llvm-19-dev libzstd-dev zlib1g-dev
-          libopenblas-dev libgtest-dev fortunes
+          libopenblas-dev libgtest-dev libonig-dev libutf8proc-dev fortunes
           clang libclang-rt-dev)  # clang: scripts/fuzz.sh (libFuzzer) and scripts/sanitize.sh
 missing=()
 for p in "${packages[@]}"; do
