@@ -153,6 +153,7 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
   // The batch is on the device when the step starts (the schedule reads it, never loads it).
   std::memcpy(m.blocks[static_cast<size_t>(p.tokens_buffer)].get(), tokens, batch_bytes);
   std::memcpy(m.blocks[static_cast<size_t>(p.targets_buffer)].get(), targets, batch_bytes);
+  m.loss_count = loss_count(targets, p.schedule.config.batch * p.seq);
   if (!m.resident_loaded) {
     for (const auto& [index, u] : p.updates)
       if (u.on_device) m.store.pack_region(u.region, m.at(u.params));
@@ -174,8 +175,8 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
   }
   const float* losses = reinterpret_cast<const float*>(m.blocks[static_cast<size_t>(p.loss_buffer)].get());
   double loss = 0;
-  for (int64_t i = 0; i < p.micro_batches; ++i) loss += losses[i];
-  out.loss = loss / static_cast<double>(p.micro_batches);
+  for (int64_t i = 0; i < p.micro_batches; ++i) loss += losses[i];  // each over the step's count: the sum is the mean
+  out.loss = loss;
   out.grad_norm = m.updates->norm();
   return static_cast<float>(out.loss);
 }

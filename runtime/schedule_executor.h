@@ -57,7 +57,7 @@ class ScheduleExecutor {
 
   /// Runs one whole step — every micro-batch forward and backward, then the
   /// updates — on config.batch x config.seq tokens and targets. Returns the
-  /// mean of the micro-batch losses. A failed step leaves the store partly
+  /// loss: the mean over the step's targets >= 0. A failed step leaves the store partly
   /// updated. The first step copies resident regions (%resident) from the
   /// store; from then on their home is (emulated) GPU memory.
   float step(const int32_t* tokens, const int32_t* targets);

@@ -145,6 +145,10 @@ class StageLowering {
                             ir::attr_int(a, "head_dim"),
                             static_cast<int64_t>(ir::attr_number_or(a, "window", 0))};
     };
+    if (ir::op_optional_operands(in.op) > 0 && static_cast<int>(x.size()) == ir::op_operands(in.op))
+      throw std::invalid_argument(std::string("CUDA codegen: ") + ir::op_name(in.op) +
+                                  " with the positions or segments of packed documents has no CUDA kernel yet; "
+                                  "train packed data on the CPU (--device cpu)");
     KernelSource k;
     switch (in.op) {
       case Op::embedding:
