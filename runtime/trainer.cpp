@@ -46,6 +46,22 @@ int64_t loss_count(const int32_t* targets, int64_t n) {
   return std::count_if(targets, targets + n, [](int32_t t) { return t >= 0; });
 }
 
+bool packs_documents(const int32_t* positions, const int32_t* segments, int64_t batch, int64_t seq) {
+  for (int64_t r = 0; r < batch; ++r)
+    for (int64_t i = 0; i < seq; ++i) {
+      const int64_t n = r * seq + i;
+      if ((segments && segments[n] != segments[r * seq]) || (positions && positions[n] != i)) return true;
+    }
+  return false;
+}
+
+void whole_row_documents(int32_t* positions, int32_t* segments, int64_t batch, int64_t seq) {
+  for (int64_t n = 0; n < batch * seq; ++n) {
+    positions[n] = static_cast<int32_t>(n % seq);
+    segments[n] = 0;
+  }
+}
+
 int64_t loss_count(const TokenBatch& batch) {
   return loss_count(batch.targets.data(), static_cast<int64_t>(batch.targets.size()));
 }

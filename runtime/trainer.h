@@ -101,6 +101,11 @@ float gradient_scale(double norm, float clip);
 /// and no gradient, never NaN.
 int64_t loss_count(const int32_t* targets, int64_t n);
 int64_t loss_count(const TokenBatch& batch);
+/// Whether positions/segments (either may be null) pack more than one
+/// document into some row: a model compiled for whole rows cannot run them.
+bool packs_documents(const int32_t* positions, const int32_t* segments, int64_t batch, int64_t seq);
+/// A batch of whole rows as packed-document channels: positions 0..seq-1, segments 0.
+void whole_row_documents(int32_t* positions, int32_t* segments, int64_t batch, int64_t seq);
 
 class CpuModel;
 

@@ -467,3 +467,74 @@ TEST(StepLoss, StreamedScheduleWithUnevenMasksMatchesUnstreamed) {
 
 }  // namespace
 }  // namespace horizon
+
+namespace horizon {
+namespace {
+
+/// A batch of 4 rows of 32 (tiny-qwen's vocabulary), each row packing
+/// documents of its own lengths, with masked prompt tokens.
+runtime::TokenBatch packed_batch() {
+  runtime::TokenBatch b = testing::random_batches(1, 4, 32, 23, 256, 6, 0)[0];
+  const std::vector<std::vector<int64_t>> rows = {{32}, {5, 20, 7}, {1, 1, 30}, {16, 16}};
+  for (const std::vector<int64_t>& docs : rows) {
+    const std::vector<int32_t> p = positions_of(docs), s = segments_of(docs);
+    b.positions.insert(b.positions.end(), p.begin(), p.end());
+    b.segments.insert(b.segments.end(), s.begin(), s.end());
+  }
+  return b;
+}
+
+// The streamed schedule on the emulated device carries each micro-batch's
+// positions and segments to its block launches: bit for bit the unstreamed
+// step of the packed model, for every checkpoint placement.
+TEST(PackedDocuments, StreamedScheduleMatchesUnstreamed) {
+  const ir::Module m = tiny_qwen(true, 0);
+  const runtime::TokenBatch b = packed_batch();
+  const StepOutcome want = one_step(m, b, 2);
+  for (int64_t K : {1, 2})
+    for (bool host : {false, true}) {
+      SCOPED_TRACE("K=" + std::to_string(K) + " host_checkpoints=" + std::to_string(host));
+      passes::StreamingOptions o;
+      o.batch = 4;
+      o.seq = 32;
+      o.micro_batches = 2;
+      o.checkpoint_every = K;
+      o.host_checkpoints = host ? 1 : 0;
+      o.clip = false;
+      const ir::Schedule s = passes::lower_to_schedule(m, o);
+      runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
+      store.init_random(21);
+      runtime::ScheduleExecutor exec(s, m, store, runtime::AdamWConfig{}, 0.0f);
+      exec.set_learning_rate(1e-3f);
+      exec.step(b.tokens.data(), b.targets.data(), b.positions.data(), b.segments.data());
+      exec.finish_updates();
+      EXPECT_EQ(exec.last_step().loss, want.loss);
+      EXPECT_EQ(exec.last_step().grad_norm, want.norm);
+      for (size_t t = 0; t < want.masters.size(); ++t) {
+        std::vector<float> w(want.masters[t].size());
+        store.get_master(static_cast<int>(t), w.data());
+        EXPECT_EQ(w, want.masters[t]) << "tensor " << t;
+      }
+    }
+  // The unstreamed packed step differs from the same tokens as whole rows.
+  runtime::TokenBatch whole = b;
+  whole.positions.clear();
+  whole.segments.clear();
+  EXPECT_NE(one_step(m, whole, 2).loss, want.loss);
+}
+
+TEST(PackedDocuments, WholeRowScheduleRefusesAPackedBatch) {
+  const ir::Module m = tiny_qwen(false, 0);
+  const runtime::TokenBatch b = packed_batch();
+  passes::StreamingOptions o;
+  o.batch = 4;
+  o.seq = 32;
+  const ir::Schedule s = passes::lower_to_schedule(m, o);
+  runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
+  store.init_random(21);
+  runtime::ScheduleExecutor exec(s, m, store, runtime::AdamWConfig{}, 0.0f);
+  EXPECT_THROW(exec.step(b.tokens.data(), b.targets.data(), b.positions.data(), b.segments.data()), UserError);
+}
+
+}  // namespace
+}  // namespace horizon
