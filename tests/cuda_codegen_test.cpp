@@ -151,6 +151,8 @@ TEST(CudaCodegen, CompilesRopeScalingSlidingWindowAndWideHeads) {
       codegen::cuda::rope_forward(1, 300, 8, 128, llama3),
       codegen::cuda::rope_backward(1, 300, 8, 128, llama3),
       codegen::cuda::rope_forward(2, 33, 2, 64, {10000.0, 4.0}),
+      codegen::cuda::rope_forward(2, 33, 2, 64, {10000.0}, true),  // packed documents' positions
+      codegen::cuda::rope_backward(2, 33, 2, 64, {10000.0}, true),
       codegen::cuda::attention_forward({1, 100, 8, 2, 128, 16}),
       codegen::cuda::attention_backward({1, 100, 8, 2, 128, 16}),
       codegen::cuda::attention_forward({2, 33, 2, 1, 256, 0}),

@@ -44,10 +44,11 @@ using RopeParams = ir::RopeParams;
 /// The D/2 inverse frequencies (ir/rope.h, shared with the CPU kernels); the
 /// kernels bake them in as double constants.
 using ir::rope_inv_freq;
-/// input x; output y (may alias x).
-KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
-/// input dy; output dx (the inverse rotation; may alias dy).
-KernelSource rope_backward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
+/// input x (and, with `positions`, each row's position i32[B*S]: packed
+/// documents); output y (may alias x).
+KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p, bool positions = false);
+/// input dy (and positions); output dx (the inverse rotation; may alias dy).
+KernelSource rope_backward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p, bool positions = false);
 
 // ---- causal grouped-query attention; q: [B, S, H*D], k, v: [B, S, KVH*D] ----
 struct AttentionShape {

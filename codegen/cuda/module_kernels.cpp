@@ -145,9 +145,10 @@ class StageLowering {
                             ir::attr_int(a, "head_dim"),
                             static_cast<int64_t>(ir::attr_number_or(a, "window", 0))};
     };
-    if (ir::op_optional_operands(in.op) > 0 && static_cast<int>(x.size()) == ir::op_operands(in.op))
+    const bool documents = static_cast<int>(x.size()) == ir::op_operands(in.op) && ir::op_optional_operands(in.op) > 0;
+    if (documents && (in.op == Op::attention || in.op == Op::attention_grad))
       throw std::invalid_argument(std::string("CUDA codegen: ") + ir::op_name(in.op) +
-                                  " with the positions or segments of packed documents has no CUDA kernel yet; "
+                                  " with the segments of packed documents has no CUDA kernel yet; "
                                   "train packed data on the CPU (--device cpu)");
     KernelSource k;
     switch (in.op) {
@@ -164,10 +165,10 @@ class StageLowering {
         k = layer_norm_forward(rows(x[0]), last_dim(x[0]), eps(), type(x[1]).dtype, type(x[2]).dtype);
         break;
       case Op::rope:
-        k = rope_forward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a));
+        k = rope_forward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a), documents);
         break;
       case Op::rope_grad:
-        k = rope_backward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a));
+        k = rope_backward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a), documents);
         break;
       case Op::attention:
         k = tensor_core_attention(attention()) ? attention_forward_tc(attention()) : attention_forward(attention());
