@@ -11,6 +11,7 @@
 #include "runtime/cuda/cuda_stage_executor.h"
 #include "runtime/cuda/device_memory.h"
 #include "runtime/trainer.h"
+#include "support/error.h"
 
 namespace horizon::runtime::cuda {
 
@@ -22,6 +23,8 @@ struct CudaEvaluator::Impl {
   std::vector<ir::ArenaPlan> plans;  // embed, block, head
   std::vector<std::unique_ptr<CudaStageExecutor>> executors;
   DeviceMemory weights, x[2], tokens, targets, loss, count, arena;
+  DeviceMemory positions, segments;  // packed documents, when the block stage reads them
+  std::vector<int32_t> whole_positions, whole_segments;
   cudaStream_t stream = nullptr;
 
   static const ir::Stage& stage(const ir::Module& m, const char* name) {
@@ -52,6 +55,13 @@ struct CudaEvaluator::Impl {
     targets = DeviceMemory(token_bytes, "evaluation targets");
     loss = DeviceMemory(256, "evaluation loss");
     count = DeviceMemory(4, "evaluation loss count");
+    if (block.find_value("segments") >= 0) {
+      positions = DeviceMemory(token_bytes, "evaluation positions");
+      segments = DeviceMemory(token_bytes, "evaluation segments");
+      whole_positions.resize(static_cast<size_t>(B * S));
+      whole_segments.resize(static_cast<size_t>(B * S));
+      whole_row_documents(whole_positions.data(), whole_segments.data(), B, S);
+    }
     arena = DeviceMemory(std::max<int64_t>(arena_bytes, 256), "evaluation arena");
     check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags", "evaluation");
   }
@@ -91,6 +101,15 @@ struct CudaEvaluator::Impl {
     check_cuda(cudaMemcpyAsync(tokens.get(), b.tokens.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "tokens");
     check_cuda(cudaMemcpyAsync(targets.get(), b.targets.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "targets");
     check_cuda(cudaMemcpyAsync(count.get(), &loss_count, 4, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "loss count");
+    if (segments.get()) {
+      const int32_t* pos = b.positions.empty() ? whole_positions.data() : b.positions.data();
+      const int32_t* seg = b.segments.empty() ? whole_segments.data() : b.segments.data();
+      check_cuda(cudaMemcpyAsync(positions.get(), pos, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "positions");
+      check_cuda(cudaMemcpyAsync(segments.get(), seg, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "segments");
+    } else if (packs_documents(b.positions.empty() ? nullptr : b.positions.data(),
+                               b.segments.empty() ? nullptr : b.segments.data(), B, S)) {
+      throw UserError("an evaluation batch packs several documents per row, but the model was compiled for whole rows");
+    }
     DeviceStageBindings e;
     e.inputs = {tokens.get()};
     e.params = upload("embed", 0);
@@ -100,6 +119,7 @@ struct CudaEvaluator::Impl {
     for (int64_t l = 0; l < block.instances; ++l) {
       DeviceStageBindings k;
       k.inputs = {x[l % 2].get()};
+      if (segments.get()) k.inputs = {x[l % 2].get(), positions.get(), segments.get()};
       // The weight buffer is reused: the copy for this block is ordered after the
       // previous launch on the same stream.
       k.params = upload("block", l);
