@@ -54,6 +54,10 @@ KernelSource rope_backward(int64_t B, int64_t S, int64_t H, int64_t D, const Rop
 struct AttentionShape {
   int64_t B = 1, S = 1, H = 1, KVH = 1, D = 64;
   int64_t window = 0;  // > 0: query i sees keys i - window < j <= i (Mistral)
+  /// Packed documents: one more input, segment ids i32[B*S] (non-decreasing
+  /// along a row); a query sees only keys of its own document. Tensor-core
+  /// kernels only (head dims 64 and 128).
+  bool segments = false;
 };
 /// inputs q, k, v; output out. Flash-style: key tiles through shared memory
 /// with an online softmax; no S x S buffer exists.
