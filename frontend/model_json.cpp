@@ -177,8 +177,8 @@ class ModelReader {
       in.operands.push_back(v);
       types.push_back(s.values[v].type);
     }
-    if (static_cast<int>(args.size()) != ir::op_operands(*op))
-      fail(at + ".in", name + " takes " + std::to_string(ir::op_operands(*op)) + " inputs, got " + std::to_string(args.size()));
+    if (!ir::op_takes_operands(*op, static_cast<int>(args.size())))
+      fail(at + ".in", name + " takes " + ir::operand_count(*op) + " inputs, got " + std::to_string(args.size()));
     for (const auto& [key, v] : j.items()) {
       if (key == "op" || key == "in" || key == "out") continue;
       std::string place = at + "." + key;

@@ -30,6 +30,28 @@ const char* op_name(Op op) { return kOps[static_cast<int>(op)].name; }
 int op_operands(Op op) { return kOps[static_cast<int>(op)].operands; }
 int op_results(Op op) { return kOps[static_cast<int>(op)].results; }
 OpKind op_kind(Op op) { return kOps[static_cast<int>(op)].kind; }
+
+int op_optional_operands(Op op) {
+  switch (op) {
+    case Op::rope:            // positions
+    case Op::rope_grad:       // positions
+    case Op::attention:       // segments
+    case Op::attention_grad:  // segments
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+bool op_takes_operands(Op op, int count) {
+  return count <= op_operands(op) && count >= op_operands(op) - op_optional_operands(op);
+}
+
+std::string operand_count(Op op) {
+  const int most = op_operands(op), least = most - op_optional_operands(op);
+  if (least == most) return std::to_string(most);
+  return std::to_string(least) + (most == least + 1 ? " or " : " to ") + std::to_string(most);
+}
 const char* op_doc(Op op) { return kOps[static_cast<int>(op)].doc; }
 
 std::optional<Op> parse_op(const std::string& name) {

@@ -73,6 +73,13 @@ Dim rms_norm_width(Op op, const TensorType& x, const Attrs& attrs) {
   return Dim::of(g);
 }
 
+/// positions or segments: i32 [B, S] of an activation x [B, S, ...].
+void check_document_channel(Op op, const TensorType& t, const TensorType& x, const std::string& what) {
+  if (t.dtype != DType::i32) fail(op, what + " must be i32, got " + t.str());
+  if (t.rank() != 2 || x.rank() < 2 || t.shape[0] != x.shape[0] || t.shape[1] != x.shape[1])
+    fail(op, what + " " + t.str() + " must be [B, S] of " + x.str());
+}
+
 void check_attention(Op op, const TensorType& q, const TensorType& k, const TensorType& v,
                      const Attrs& attrs) {
   int64_t heads = positive_attr(op, attrs, "heads");
@@ -95,8 +102,8 @@ void check_attention(Op op, const TensorType& q, const TensorType& k, const Tens
 }  // namespace
 
 std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>& in, const Attrs& attrs) {
-  if (static_cast<int>(in.size()) != op_operands(op))
-    fail(op, "takes " + std::to_string(op_operands(op)) + " operands, got " + std::to_string(in.size()));
+  if (!op_takes_operands(op, static_cast<int>(in.size())))
+    fail(op, "takes " + operand_count(op) + " operands, got " + std::to_string(in.size()));
   switch (op) {
     case Op::embedding: {
       if (in[0].dtype != DType::i32) fail(op, "tokens must be i32, got " + in[0].str());
@@ -146,9 +153,11 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
     case Op::rope:
     case Op::rope_grad:
       check_rope(op, in[0], attrs);
+      if (in.size() > 1) check_document_channel(op, in[1], in[0], "positions");
       return {f32_like(in[0])};
     case Op::attention:
       check_attention(op, in[0], in[1], in[2], attrs);
+      if (in.size() > 3) check_document_channel(op, in[3], in[0], "segments");
       return {f32_like(in[0])};
     case Op::cross_entropy:
     case Op::cross_entropy_grad: {
@@ -202,6 +211,7 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
     case Op::attention_grad:
       expect_same(op, in[0], in[1], "dout", "q");
       check_attention(op, in[1], in[2], in[3], attrs);
+      if (in.size() > 4) check_document_channel(op, in[4], in[1], "segments");
       return {f32_like(in[1]), f32_like(in[2]), f32_like(in[3])};
   }
   fail(op, "no shape rule");

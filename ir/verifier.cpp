@@ -43,8 +43,8 @@ class StageVerifier {
   void instr(int i) {
     const Instr& in = s_.instrs[i];
     std::string place = "instruction " + std::to_string(i) + " (" + op_name(in.op) + ")";
-    if (static_cast<int>(in.operands.size()) != op_operands(in.op))
-      fail(place, "takes " + std::to_string(op_operands(in.op)) + " operands, has " + std::to_string(in.operands.size()));
+    if (!op_takes_operands(in.op, static_cast<int>(in.operands.size())))
+      fail(place, "takes " + operand_count(in.op) + " operands, has " + std::to_string(in.operands.size()));
     if (static_cast<int>(in.results.size()) != op_results(in.op))
       fail(place, "has " + std::to_string(op_results(in.op)) + " results, declares " + std::to_string(in.results.size()));
     std::vector<TensorType> operand_types;

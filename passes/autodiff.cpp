@@ -177,11 +177,18 @@ class BackwardBuilder {
         contribute(x[2], r[2]);
         break;
       }
-      case Op::rope:
-        contribute(x[0], emit1(Op::rope_grad, {dy}, dname(x[0]), in.attrs));
+      // Positions and segments (packed documents) are integer operands: the
+      // gradient ops read them too, and they get no gradient.
+      case Op::rope: {
+        std::vector<int> operands{dy};
+        if (x.size() > 1) operands.push_back(x[1]);
+        contribute(x[0], emit1(Op::rope_grad, operands, dname(x[0]), in.attrs));
         break;
+      }
       case Op::attention: {
-        auto r = emit_multi(Op::attention_grad, {dy, x[0], x[1], x[2]}, in.attrs, {dname(x[0]), dname(x[1]), dname(x[2])});
+        std::vector<int> operands{dy, x[0], x[1], x[2]};
+        if (x.size() > 3) operands.push_back(x[3]);
+        auto r = emit_multi(Op::attention_grad, operands, in.attrs, {dname(x[0]), dname(x[1]), dname(x[2])});
         for (int k = 0; k < 3; ++k) contribute(x[k], r[k]);
         break;
       }

@@ -7,6 +7,7 @@
 
 #include "ir/printer.h"
 #include "ir/verifier.h"
+#include "passes/add_document_inputs.h"
 #include "passes/autodiff.h"
 #include "passes/eliminate_dead_code.h"
 #include "passes/fuse_elementwise.h"
@@ -61,7 +62,9 @@ void lower(ir::Module& m, const LowerOptions& options) {
       throw UserError("unknown pass '" + options.stop_after + "'; passes are: " + names);
     }
   }
-  for (const Pass& p : pipeline()) {
+  std::vector<Pass> passes = pipeline();
+  if (options.packed_documents) passes.insert(passes.begin() + 1, Pass{"add_document_inputs", add_document_inputs});
+  for (const Pass& p : passes) {
     auto start = std::chrono::steady_clock::now();
     bool changed = p.run(m);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -18,6 +18,9 @@ struct LowerOptions {
   bool time_passes = false;           // print per-pass times to `log`
   std::string dump_ir;                // "all" or a pass name; defaults to $HORIZON_DUMP_IR
   std::ostream* log = nullptr;        // where timings and dumps go (stderr if null)
+  /// Rows pack several documents: add_document_inputs runs first (the block
+  /// stage reads %positions and %segments).
+  bool packed_documents = false;
 };
 
 /// Names of the graph passes in pipeline order.

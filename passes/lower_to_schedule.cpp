@@ -163,6 +163,13 @@ class Emitter {
 
   Operand arena() const { return write("arena", buf_.whole(buf_.arena)); }
 
+  // A block's packed documents (micro-batch mb's rows), when the model has them.
+  void add_documents(std::vector<Operand>& operands, int64_t mb) const {
+    if (buf_.segments < 0) return;
+    operands.push_back(read("positions", buf_.batch(buf_.positions, mb)));
+    operands.push_back(read("segments", buf_.batch(buf_.segments, mb)));
+  }
+
   // ---- forward ----
   void forward() {
     const int64_t M = p_.options.micro_batches;
@@ -182,7 +189,9 @@ class Emitter {
           b_.emit(save);
         }
         SchedInstr in = instr(SchedOp::launch, Stream::compute, "block", l, mb);
-        in.operands = {read("weights", w), read("x", x), write("y", buf_.act(buf_.x[(l + 1) % 2], mb)), arena()};
+        in.operands = {read("weights", w), read("x", x)};
+        add_documents(in.operands, mb);
+        in.operands.insert(in.operands.end(), {write("y", buf_.act(buf_.x[(l + 1) % 2], mb)), arena()});
         b_.emit(in);
       }
     }
@@ -209,7 +218,7 @@ class Emitter {
       for (Operand& o : data) {
         Operand op = o;
         if (op.role == "x" || op.role == "dy" || op.role == "dx" || op.role == "tokens" || op.role == "targets" ||
-            op.role == "loss")
+            op.role == "loss" || op.role == "positions" || op.role == "segments")
           op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
         in.operands.push_back(op);
       }
@@ -323,14 +332,18 @@ class Emitter {
         w = weights(region("block", j));
         for (int64_t mb = 0; mb < M; ++mb) {
           SchedInstr in = instr(SchedOp::recompute, Stream::compute, "block", j, mb);
-          in.operands = {read("weights", w), read("x", block_input(j, a, mb)), write("y", block_input(j + 1, a, mb)), arena()};
+          in.operands = {read("weights", w), read("x", block_input(j, a, mb))};
+          add_documents(in.operands, mb);
+          in.operands.insert(in.operands.end(), {write("y", block_input(j + 1, a, mb)), arena()});
           b_.emit(in);
         }
       }
       for (int64_t j = b; j >= a; --j) {
         w = weights(region("block", j));
-        backward_launch("block.bwd", j, w,
-                        {read("x", block_input(j, a, 0)), read("dy", buf_.act(buf_.dx[d], 0)), write("dx", buf_.act(buf_.dx[d ^ 1], 0))}, q);
+        std::vector<Operand> data = {read("x", block_input(j, a, 0))};
+        add_documents(data, 0);
+        data.insert(data.end(), {read("dy", buf_.act(buf_.dx[d], 0)), write("dx", buf_.act(buf_.dx[d ^ 1], 0))});
+        backward_launch("block.bwd", j, w, data, q);
         q ^= 1;
         d ^= 1;
       }

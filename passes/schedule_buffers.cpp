@@ -23,6 +23,10 @@ ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
   tokens = s.add_buffer("tokens", Place::gpu, BufferKind::batch_data, token_bytes);
   targets = s.add_buffer("targets", Place::gpu, BufferKind::batch_data, token_bytes);
   loss = s.add_buffer("loss", Place::gpu, BufferKind::batch_data, M * 4);
+  if (p.packed_documents()) {
+    positions = s.add_buffer("positions", Place::gpu, BufferKind::batch_data, token_bytes);
+    segments = s.add_buffer("segments", Place::gpu, BufferKind::batch_data, token_bytes);
+  }
   for (int k = 0; k < 2; ++k) x[k] = s.add_buffer("x" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
   for (int k = 0; k < 2; ++k) dx[k] = s.add_buffer("dx" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
   ckpt = s.add_buffer("ckpt", p.host_checkpoints ? Place::host : Place::gpu, BufferKind::checkpoint,

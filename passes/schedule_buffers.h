@@ -18,6 +18,7 @@ struct ScheduleBuffers {
 
   // Buffer indices; -1 where the plan needs none.
   int store = -1, tokens = -1, targets = -1, loss = -1, ckpt = -1, seg = -1, arena = -1;
+  int positions = -1, segments = -1;  // packed documents only
   int x[2] = {-1, -1}, dx[2] = {-1, -1}, gacc[2] = {-1, -1};
   int gacc_tied = -1, tied_slab = -1;
   int resident = -1, rgrad = -1, norms = -1, clip_scale = -1;

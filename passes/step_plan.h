@@ -37,6 +37,12 @@ struct StepPlan {
   std::vector<char> resident;      // place_resident: per region, kept (and updated) on the GPU
 
   int64_t blocks() const { return layers; }
+  /// The block stage reads packed documents' %positions and %segments
+  /// (passes/add_document_inputs): the batch carries them in buffers of their own.
+  bool packed_documents() const {
+    const ir::Stage* block = graph ? graph->find_stage("block") : nullptr;
+    return block && block->find_value("segments") >= 0;
+  }
   int64_t checkpoints() const { return (layers + checkpoint_every - 1) / checkpoint_every; }
   /// Activation slots of %seg per micro-batch: the inputs of a recompute
   /// segment's blocks after its first (K - 1); with host checkpoints all K,

@@ -35,7 +35,7 @@ char* HostUpdates::host(const ir::Range& r, int index) const {
 }
 
 float HostUpdates::update_scale(const UpdatePlan& u) const {
-  if (u.scale.buffer < 0) return gradient_scale(0.0, 0.0f, plan_.micro_batches);
+  if (u.scale.buffer < 0) return gradient_scale(0.0, 0.0f);
   float scale = 0;
   std::memcpy(&scale, host_buffers_.at(static_cast<size_t>(u.scale.buffer)) + u.scale.offset, 4);
   return scale;
@@ -47,7 +47,7 @@ codegen::cpu::AdamWParams HostUpdates::device_params(int index, int tensor, floa
 
 void HostUpdates::begin_step() {
   std::fill(tensor_squares_.begin(), tensor_squares_.end(), 0.0);
-  grad_scale_ = gradient_scale(0.0, 0.0f, plan_.micro_batches);  // replaced by grad_norm when the schedule clips
+  grad_scale_ = gradient_scale(0.0, 0.0f);  // replaced by grad_norm when the schedule clips
   if (!sink_) optimizer_.begin_step();
 }
 
@@ -96,7 +96,7 @@ void HostUpdates::grad_norm(int index) {
                                                                store_.tensors()[static_cast<size_t>(t)].elements);
   }
   if (!plan_.schedule.config.clip) return;  // the collection of a norm only reported
-  grad_scale_ = gradient_scale(norm(), clip_, plan_.micro_batches);
+  grad_scale_ = gradient_scale(norm(), clip_);
   for (const ir::Operand& op : plan_.instr(index).operands)
     if (op.write && op.role == "scale") std::memcpy(host(op.range, index), &grad_scale_, 4);
 }
@@ -132,20 +132,14 @@ void HostUpdates::optimizer_step(int index) {
 }
 
 void HostUpdates::give_to_sink(int tensor, const float* g, int64_t n) {
-  const int64_t M = plan_.micro_batches;
-  if (M > 1) {
-    sink_mean_.resize(static_cast<size_t>(n));
-    const float inverse = gradient_scale(0.0, 0.0f, M);  // 1/M, the factor AdamW would apply
-    for (int64_t i = 0; i < n; ++i) sink_mean_[static_cast<size_t>(i)] = g[i] * inverse;
-    g = sink_mean_.data();
-  }
+  // Each micro-batch divided by the step's loss count: the sum is the mean.
   sink_->gradient(tensor, g, n);
 }
 
 double HostUpdates::norm() const {
   double sq = 0;
   for (double s : tensor_squares_) sq += s;
-  return std::sqrt(sq) / static_cast<double>(plan_.micro_batches);
+  return std::sqrt(sq);
 }
 
 }  // namespace horizon::runtime

@@ -33,7 +33,7 @@ class HostUpdates {
 
   void set_learning_rate(float lr) { lr_ = lr; }
   /// Starts a step: the store's step count goes up, the norm is forgotten and
-  /// updates scale by 1/M until grad_norm() sets the clip factor.
+  /// updates scale by 1 until grad_norm() sets the clip factor.
   void begin_step();
   /// The schedule's grad_norm at instruction `index`: the sums of squares of
   /// its regions' tensors (or those a GPU grad_norm measured), then, with
@@ -44,9 +44,9 @@ class HostUpdates {
   void optimizer_step(int index);
   /// AdamW's scalars for a GPU update of `tensor` at step `step` with
   /// learning rate `lr`; the gradient scale is the schedule's: the clip
-  /// factor in the update's 'scale' operand, or 1/M without one.
+  /// factor in the update's 'scale' operand, or 1 without one.
   codegen::cpu::AdamWParams device_params(int index, int tensor, float lr, int64_t step) const;
-  /// Global norm of the mean gradient of the step so far, before clipping.
+  /// Global norm of the step's gradient so far, before clipping.
   double norm() const;
   /// With a sink, each optimizer_step hands its tensors' gradients to it
   /// instead of updating them, and begin_step leaves the step count alone:
@@ -68,7 +68,6 @@ class HostUpdates {
   std::vector<float> tied_sum_;  // a tied tensor's two gradient parts added
   std::vector<double> tensor_squares_;
   GradientSink* sink_ = nullptr;
-  std::vector<float> sink_mean_;  // a gradient summed over micro-batches, divided by their count
 };
 
 }  // namespace horizon::runtime

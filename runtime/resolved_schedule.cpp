@@ -67,6 +67,8 @@ void ResolvedSchedule::resolve_buffers() {
     if (buf.bytes < 0) throw UserError("schedule buffer %" + buf.name + " has a negative size");
     if (buf.name == "tokens") tokens_buffer = static_cast<int>(b);
     if (buf.name == "targets") targets_buffer = static_cast<int>(b);
+    if (buf.name == "positions") positions_buffer = static_cast<int>(b);
+    if (buf.name == "segments") segments_buffer = static_cast<int>(b);
     if (buf.name == "loss") loss_buffer = static_cast<int>(b);
     if (buf.kind == ir::BufferKind::resident) {
       if (resident_buffer >= 0) throw UserError("schedule has two resident buffers: %" + buf.name);
@@ -85,6 +87,10 @@ void ResolvedSchedule::resolve_buffers() {
   need(tokens_buffer, "tokens", batch_bytes);
   need(targets_buffer, "targets", batch_bytes);
   need(loss_buffer, "loss", micro_batches * 4);
+  if (positions_buffer >= 0 || segments_buffer >= 0) {
+    need(positions_buffer, "positions", batch_bytes);
+    need(segments_buffer, "segments", batch_bytes);
+  }
 }
 
 std::string ResolvedSchedule::where(int index) const {

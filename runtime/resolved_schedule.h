@@ -72,6 +72,7 @@ struct ResolvedSchedule {
   int64_t micro_batches = 1, mb_batch = 0, seq = 0;
 
   int store_buffer = -1, tokens_buffer = -1, targets_buffer = -1, loss_buffer = -1;
+  int positions_buffer = -1, segments_buffer = -1;  // packed documents only
   int64_t store_bytes_per_param = 0;
   std::vector<int64_t> store_offsets;  // per region: its byte offset in %store
 

@@ -1,6 +1,7 @@
 // Operand roles of a resolved schedule. A launch maps its operands onto the
 // graph-IR stage's interface (docs/schedule-ir.md): int32 inputs are
-// `tokens` then `targets`, the float input `x` then `dy`, a scalar output
+// `tokens` then `targets` (and a block's `positions` and `segments` with
+// packed documents), the float input `x` then `dy`, a scalar output
 // `loss`, a forward output `y`, a backward output `dx`, parameter gradients
 // `grad` (and `grad_tied`), transients `arena`. An optimizer_step reads its
 // region's slab (and the binder's tied slab) and writes the region's whole
@@ -20,7 +21,9 @@ std::string forward_name(const std::string& stage) { return stage.substr(0, stag
 // inputs, then the gradient of the forward's activation output ("dy").
 std::string input_role(const ir::Stage& fwd, const ir::Stage& s, size_t i) {
   if (i >= fwd.inputs.size()) return "dy";
-  if (s.values[static_cast<size_t>(s.inputs[i])].type.dtype == ir::DType::i32) return i == 0 ? "tokens" : "targets";
+  const ir::Value& v = s.values[static_cast<size_t>(s.inputs[i])];
+  if (v.name == "positions" || v.name == "segments") return v.name;  // packed documents
+  if (v.type.dtype == ir::DType::i32) return i == 0 ? "tokens" : "targets";
   return "x";
 }
 

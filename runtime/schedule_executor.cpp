@@ -146,13 +146,25 @@ int64_t ScheduleExecutor::host_bytes() const { return impl_->host_allocated + im
 int64_t ScheduleExecutor::device_bytes() const { return impl_->device_allocated; }
 const ir::Schedule& ScheduleExecutor::schedule() const { return impl_->plan.schedule; }
 
-float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
+float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, const int32_t* positions,
+                            const int32_t* segments) {
   Impl& m = *impl_;
   const ResolvedSchedule& p = m.plan;
   const size_t batch_bytes = static_cast<size_t>(p.schedule.config.batch * p.seq * 4);
   // The batch is on the device when the step starts (the schedule reads it, never loads it).
   std::memcpy(m.blocks[static_cast<size_t>(p.tokens_buffer)].get(), tokens, batch_bytes);
   std::memcpy(m.blocks[static_cast<size_t>(p.targets_buffer)].get(), targets, batch_bytes);
+  m.loss_count = loss_count(targets, p.schedule.config.batch * p.seq);
+  if (p.segments_buffer >= 0) {
+    auto* pos = reinterpret_cast<int32_t*>(m.blocks[static_cast<size_t>(p.positions_buffer)].get());
+    auto* seg = reinterpret_cast<int32_t*>(m.blocks[static_cast<size_t>(p.segments_buffer)].get());
+    whole_row_documents(pos, seg, p.schedule.config.batch, p.seq);
+    if (positions) std::memcpy(pos, positions, batch_bytes);
+    if (segments) std::memcpy(seg, segments, batch_bytes);
+  } else if (packs_documents(positions, segments, p.schedule.config.batch, p.seq)) {
+    throw UserError("the batch packs several documents per row, but the schedule's model was compiled for whole rows; "
+                    "lower it with packed_documents (passes::LowerOptions)");
+  }
   if (!m.resident_loaded) {
     for (const auto& [index, u] : p.updates)
       if (u.on_device) m.store.pack_region(u.region, m.at(u.params));
@@ -174,8 +186,8 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
   }
   const float* losses = reinterpret_cast<const float*>(m.blocks[static_cast<size_t>(p.loss_buffer)].get());
   double loss = 0;
-  for (int64_t i = 0; i < p.micro_batches; ++i) loss += losses[i];
-  out.loss = loss / static_cast<double>(p.micro_batches);
+  for (int64_t i = 0; i < p.micro_batches; ++i) loss += losses[i];  // each over the step's count: the sum is the mean
+  out.loss = loss;
   out.grad_norm = m.updates->norm();
   return static_cast<float>(out.loss);
 }
@@ -200,7 +212,8 @@ class StreamedStep : public StepBackend {
                       std::to_string(c.seq) + ", got " + std::to_string(batch.batch) + " x " +
                       std::to_string(batch.seq));
     executor_.set_learning_rate(lr);
-    executor_.step(batch.tokens.data(), batch.targets.data());
+    auto channel = [](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); };
+    executor_.step(batch.tokens.data(), batch.targets.data(), channel(batch.positions), channel(batch.segments));
     const ExecutorMeasurements& m = executor_.last_step();
     return StepResult{m.loss, m.grad_norm, activation_bytes_ + m.arena_high_water};
   }

@@ -57,10 +57,14 @@ class ScheduleExecutor {
 
   /// Runs one whole step — every micro-batch forward and backward, then the
   /// updates — on config.batch x config.seq tokens and targets. Returns the
-  /// mean of the micro-batch losses. A failed step leaves the store partly
+  /// loss: the mean over the step's targets >= 0. A failed step leaves the store partly
   /// updated. The first step copies resident regions (%resident) from the
   /// store; from then on their home is (emulated) GPU memory.
-  float step(const int32_t* tokens, const int32_t* targets);
+  /// With packed documents (a schedule of a model lowered with
+  /// packed_documents) `positions` and `segments` are the batch's; null
+  /// gives whole rows.
+  float step(const int32_t* tokens, const int32_t* targets, const int32_t* positions = nullptr,
+             const int32_t* segments = nullptr);
   /// Copies resident regions' planes back into the store; call before
   /// reading the store. Nothing to do when every region streams.
   void finish_updates();

@@ -58,6 +58,7 @@ struct ScheduleExecutor::Impl {
   std::vector<StreamStats> stream_stats;
   ExecutorMeasurements last;
   bool resident_loaded = false;  // %resident holds the store's planes of resident regions
+  int64_t loss_count = 0;        // the step's targets >= 0: what every micro-batch's loss divides by
 
   // schedule_executor.cpp
   void allocate();

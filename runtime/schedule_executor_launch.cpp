@@ -25,6 +25,7 @@ void ScheduleExecutor::Impl::launch(int index, StreamStats& stats) {
   for (size_t k = 0; k < s.params.size(); ++k) b.params.push_back(weights + p.slot_offsets[k]);
   for (const ir::Range& r : p.inputs) b.inputs.push_back(at(r));
   for (const ir::Range& r : p.outputs) b.outputs.push_back(reinterpret_cast<float*>(at(r)));
+  b.loss_count = loss_count;
 
   // A parameter's gradient sits at its slot offset: the region's own tensors
   // in `grad`, tied tensors after them in `grad_tied`. An accumulating launch

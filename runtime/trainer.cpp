@@ -36,14 +36,45 @@ double sum_of_squares(const float* values, int64_t n) {
   return s;
 }
 
-float gradient_scale(double norm, float clip, int64_t micro_batches) {
+float gradient_scale(double norm, float clip) {
   float factor = 1.0f;
   if (clip > 0 && norm > clip) factor = static_cast<float>(clip / norm);
   if (!std::isfinite(norm)) factor = 0.0f;
-  return static_cast<float>(factor / static_cast<double>(micro_batches));
+  return factor;
+}
+
+int64_t loss_count(const int32_t* targets, int64_t n) {
+  return std::count_if(targets, targets + n, [](int32_t t) { return t >= 0; });
+}
+
+bool packs_documents(const int32_t* positions, const int32_t* segments, int64_t batch, int64_t seq) {
+  for (int64_t r = 0; r < batch; ++r)
+    for (int64_t i = 0; i < seq; ++i) {
+      const int64_t n = r * seq + i;
+      if ((segments && segments[n] != segments[r * seq]) || (positions && positions[n] != i)) return true;
+    }
+  return false;
+}
+
+void whole_row_documents(int32_t* positions, int32_t* segments, int64_t batch, int64_t seq) {
+  for (int64_t n = 0; n < batch * seq; ++n) {
+    positions[n] = static_cast<int32_t>(n % seq);
+    segments[n] = 0;
+  }
+}
+
+int64_t loss_count(const TokenBatch& batch) {
+  return loss_count(batch.targets.data(), static_cast<int64_t>(batch.targets.size()));
 }
 
 namespace {
+
+/// Rows [first, first + batch * seq) of `b`, the loss over `count` targets.
+BatchView micro_batch(const TokenBatch& b, int64_t first, int64_t batch, int64_t count) {
+  auto at = [&](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data() + first; };
+  return BatchView{b.tokens.data() + first, b.targets.data() + first, at(b.positions), at(b.segments),
+                   batch, b.seq, count};
+}
 
 class UnstreamedStep : public StepBackend {
  public:
@@ -68,13 +99,15 @@ class UnstreamedStep : public StepBackend {
     for (auto& g : tied_) std::fill(g.begin(), g.end(), 0.0f);
     StepResult result;
     const int64_t mb = batch.batch / M, n = mb * batch.seq;
+    // Every micro-batch divides by the step's count: their losses and
+    // gradients add up to the mean over the step's unmasked tokens.
+    const int64_t count = loss_count(batch);
     double loss = 0;
     for (int64_t m = 0; m < M; ++m) {
-      loss += model_.forward_backward(batch.tokens.data() + m * n, batch.targets.data() + m * n, mb, batch.seq, grads_,
-                                      &tied_);
+      loss += model_.forward_backward(micro_batch(batch, m * n, mb, count), grads_, &tied_);
       result.activation_peak_bytes = std::max(result.activation_peak_bytes, model_.last_peak_bytes());
     }
-    result.loss = loss / static_cast<double>(M);
+    result.loss = loss;
     // A tied tensor's gradient from the stage that binds it joins last, as a
     // streamed step adds its separately accumulated slab in the update.
     for (size_t t = 0; t < tied_.size(); ++t)
@@ -89,8 +122,8 @@ class UnstreamedStep : public StepBackend {
     });
     double sq = 0;
     for (double s : sums) sq += s;
-    result.grad_norm = std::sqrt(sq) / static_cast<double>(M);
-    const float scale = std::isfinite(result.loss) ? gradient_scale(result.grad_norm, config_.clip, M) : 0.0f;
+    result.grad_norm = std::sqrt(sq);
+    const float scale = std::isfinite(result.loss) ? gradient_scale(result.grad_norm, config_.clip) : 0.0f;
 
     optimizer_.begin_step();
     for (size_t t = 0; t < grads_.size(); ++t) optimizer_.update(static_cast<int>(t), grads_[t].data(), lr, scale);
@@ -127,9 +160,12 @@ Trainer::~Trainer() = default;
 double Trainer::evaluate(const std::vector<TokenBatch>& batches) {
   if (backend_) backend_->finish_weights();
   if (double on_device = 0; backend_ && backend_->evaluate(batches, &on_device)) return on_device;
+  // The mean over the unmasked tokens of all batches, not a mean of means.
+  int64_t count = 0;
+  for (const TokenBatch& b : batches) count += loss_count(b);
   double sum = 0;
-  for (const TokenBatch& b : batches) sum += model_->loss(b.tokens.data(), b.targets.data(), b.batch, b.seq);
-  return batches.empty() ? 0.0 : sum / static_cast<double>(batches.size());
+  for (const TokenBatch& b : batches) sum += model_->loss(micro_batch(b, 0, b.batch, count));
+  return sum;
 }
 
 void Trainer::finish_updates() {

@@ -35,7 +35,10 @@ struct TrainConfig {
   float clip = 1.0f;  // 0 disables clipping
   int64_t eval_every = 0;
   // The batch splits into this many equal micro-batches along the batch
-  // dimension; their gradients add up in order and their mean is the update's.
+  // dimension; their gradients add up in order. Each divides its loss by the
+  // targets >= 0 of the whole step, so the sum is the step's mean (as
+  // transformers computes it with num_items_in_batch), however unevenly
+  // the masked tokens fall.
   int64_t micro_batches = 1;
   // A step whose loss or gradient norm is not finite is skipped (weights and
   // moments untouched); this many in a row stop the run with a UserError.
@@ -54,8 +57,8 @@ struct StepMetrics {
 
 /// What a backend reports of one step.
 struct StepResult {
-  double loss = 0;       // mean over micro-batches
-  double grad_norm = 0;  // global norm of the mean gradient, before clipping
+  double loss = 0;       // mean over the step's targets >= 0 (all micro-batches)
+  double grad_norm = 0;  // global norm of the step's gradient, before clipping
   int64_t activation_peak_bytes = 0;
 };
 
@@ -65,7 +68,8 @@ class StepBackend {
   virtual ~StepBackend() = default;
   /// Forward and backward over `batch`, then one AdamW update at `lr`.
   virtual StepResult step(const TokenBatch& batch, float lr) = 0;
-  /// Mean validation loss over `batches` on this backend's device; false
+  /// Validation loss over `batches` (the mean over all their targets >= 0)
+  /// on this backend's device; false
   /// when the backend leaves evaluation to the CPU model.
   /// Blocks until every update of the steps so far is in the store; a
   /// backend may return from step() with updates still running (they
@@ -92,15 +96,25 @@ std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, Hos
 /// gradient norm this way (per tensor, tensors summed in store order), so
 /// clipping gives the same bits whichever backend ran.
 double sum_of_squares(const float* values, int64_t n);
-/// The factor AdamW multiplies a gradient summed over `micro_batches` by: 1/M
-/// for the mean, times the clip factor when `norm` (of the mean) exceeds
-/// `clip` (> 0); 0 when the norm is not finite: every optimizer (CPU JIT,
-/// emulated and GPU resident, deferred or not) leaves the weights and the
-/// moments of a tensor untouched for a scale of 0 (skips_update), so a step
-/// that blew up is skipped instead of poisoning the model.
-float gradient_scale(double norm, float clip, int64_t micro_batches);
+/// The factor AdamW multiplies the step's gradient (its micro-batches'
+/// summed; each already divided by the step's loss count) by: the clip
+/// factor when `norm` exceeds `clip` (> 0), else 1; 0 when the norm is not
+/// finite: every optimizer (CPU JIT, emulated and GPU resident, deferred or
+/// not) leaves the weights and the moments of a tensor untouched for a scale
+/// of 0 (skips_update), so a step that blew up is skipped instead of
+/// poisoning the model.
+float gradient_scale(double norm, float clip);
 /// Whether an update with this gradient scale is skipped (see gradient_scale).
 inline bool skips_update(float grad_scale) { return grad_scale == 0.0f; }
+/// Targets >= 0 among n: what a step's loss divides by. 0 gives a loss of 0
+/// and no gradient, never NaN.
+int64_t loss_count(const int32_t* targets, int64_t n);
+int64_t loss_count(const TokenBatch& batch);
+/// Whether positions/segments (either may be null) pack more than one
+/// document into some row: a model compiled for whole rows cannot run them.
+bool packs_documents(const int32_t* positions, const int32_t* segments, int64_t batch, int64_t seq);
+/// A batch of whole rows as packed-document channels: positions 0..seq-1, segments 0.
+void whole_row_documents(int32_t* positions, int32_t* segments, int64_t batch, int64_t seq);
 
 class CpuModel;
 
@@ -119,7 +133,7 @@ class Trainer {
   /// Runs config.steps steps (resuming from the store's step count).
   void run(const BatchSource& next_batch, const ValidationSource& validation, const StepCallback& on_step);
 
-  /// Mean loss over batches, forward only.
+  /// Loss over batches, forward only: the mean over all their targets >= 0.
   double evaluate(const std::vector<TokenBatch>& batches);
 
   /// Ends run() after the current step (e.g. on SIGINT); safe to call from on_step.

@@ -44,7 +44,33 @@ constexpr double kTolerance = 1e-2;
 
 std::string describe(const AttentionShape& a) {
   return "B=" + std::to_string(a.B) + " S=" + std::to_string(a.S) + " H=" + std::to_string(a.H) +
-         " KVH=" + std::to_string(a.KVH) + " D=" + std::to_string(a.D) + " window=" + std::to_string(a.window);
+         " KVH=" + std::to_string(a.KVH) + " D=" + std::to_string(a.D) + " window=" + std::to_string(a.window) +
+         (a.segments ? " packed" : "");
+}
+
+/// Segment ids of B rows of S tokens: documents of pseudo-random lengths
+/// from 1 to max_len, restarting per row (the first row of several, one a
+/// single document).
+std::vector<int32_t> packed_segments(int64_t B, int64_t S, int64_t max_len, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> seg;
+  for (int64_t b = 0; b < B; ++b) {
+    int32_t doc = 0;
+    int64_t left = b == 1 ? S : 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(max_len));
+    for (int64_t i = 0; i < S; ++i) {
+      if (left == 0) ++doc, left = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(max_len));
+      seg.push_back(doc);
+      --left;
+    }
+  }
+  return seg;
+}
+
+/// int32 values carried in a float vector (the harness uploads F).
+std::vector<float> as_floats(const std::vector<int32_t>& v) {
+  std::vector<float> f(v.size());
+  std::memcpy(f.data(), v.data(), v.size() * 4);
+  return f;
 }
 
 /// Compiles every source for `arch` on the thread pool (NVRTC is thread-safe).
@@ -73,7 +99,8 @@ std::vector<codegen::cuda::Cubin> compile_all(const std::vector<KernelSource>& s
 TEST(CudaAttentionTcCompile, CompilesForSm90AndSm80) {
   std::vector<KernelSource> sources;
   for (const AttentionShape& a : std::vector<AttentionShape>{
-           {2, 17, 4, 2, 64, 0}, {2, 257, 4, 1, 128, 37}, {1, 2048, 32, 8, 128, 0}, {2, 1, 4, 4, 64, 37}}) {
+           {2, 17, 4, 2, 64, 0}, {2, 257, 4, 1, 128, 37}, {1, 2048, 32, 8, 128, 0}, {2, 1, 4, 4, 64, 37},
+           {2, 257, 4, 2, 64, 0, true}, {2, 130, 4, 1, 128, 37, true}}) {
     sources.push_back(codegen::cuda::attention_forward_tc(a));
     sources.push_back(codegen::cuda::attention_backward_tc(a));
   }
@@ -347,6 +374,45 @@ TEST_F(CudaAttentionTc, ForwardAndBackwardMatchTheCpu) {
     std::printf("  [tc] worst %-3s relative L2 %.3e at %s\n", names[o], worst[o], worst_at[o].c_str());
 }
 
+// Packed documents: the same kernels with segment ids against the CPU
+// kernels with them, documents short and long against the 64-row tiles.
+TEST_F(CudaAttentionTc, PackedDocumentsMatchTheCpu) {
+  std::vector<AttentionShape> shapes;
+  for (int64_t D : {64, 128})
+    for (int64_t S : {17, 130, 257})
+      for (int64_t KVH : {4, 1})
+        for (int64_t window : {0, 37}) shapes.push_back({3, S, 4, KVH, D, window, true});
+  std::vector<KernelSource> sources;
+  for (const AttentionShape& a : shapes) {
+    sources.push_back(codegen::cuda::attention_forward_tc(a));
+    sources.push_back(codegen::cuda::attention_backward_tc(a));
+  }
+  const std::vector<codegen::cuda::Cubin> cubins = compile_all(sources, arch_);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const char* names[4] = {"out", "dq", "dk", "dv"};
+  for (size_t c = 0; c < shapes.size(); ++c) {
+    const AttentionShape& a = shapes[c];
+    SCOPED_TRACE(describe(a));
+    const int64_t nq = a.B * a.S * a.H * a.D, nkv = a.B * a.S * a.KVH * a.D;
+    const F q = random(nq), k = random(nkv), v = random(nkv), dout = random(nq);
+    const std::vector<int32_t> seg = packed_segments(a.B, a.S, 70, static_cast<uint32_t>(c));
+    const F seg_bits = as_floats(seg);
+    F out(nq), dq(nq), dk(nkv), dv(nkv);
+    cpu::attention_forward(out.data(), q.data(), k.data(), v.data(), a.B, a.S, a.H, a.KVH, a.D, a.window, seg.data());
+    cpu::attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), a.B, a.S, a.H,
+                            a.KVH, a.D, a.window, seg.data());
+    Loaded fwd(sources[2 * c], cubins[2 * c]), bwd(sources[2 * c + 1], cubins[2 * c + 1]);
+    std::vector<F> got = run(fwd, {&q, &k, &v, &seg_bits});
+    const std::vector<F> grads = run(bwd, {&dout, &q, &k, &v, &seg_bits});
+    got.insert(got.end(), grads.begin(), grads.end());
+    const F* want[4] = {&out, &dq, &dk, &dv};
+    for (int o = 0; o < 4; ++o) {
+      const double e = rel_l2(got[o], *want[o]);
+      EXPECT_LT(e, kTolerance) << names[o] << ": relative L2 error " << e;
+    }
+  }
+}
+
 // ---- perf mode (HORIZON_CUDA_PERF=1) ----
 
 /// Median milliseconds of `k` over `reps` runs, rotating among input sets;
@@ -458,6 +524,56 @@ TEST_F(CudaAttentionTc, Perf) {
         "(%.0f TFLOP/s) vs fp32 %.3f ms (%.1f TFLOP/s), %.1fx; tc vs fp32 rel L2 out %.1e dq %.1e dk %.1e dv %.1e\n",
         prop.name, describe(a).c_str(), f_ms, flops / f_ms * 1e-9, f32_ms, flops / f32_ms * 1e-9, f32_ms / f_ms, b_ms,
         2.5 * flops / b_ms * 1e-9, b32_ms, 2.5 * flops / b32_ms * 1e-9, b32_ms / b_ms, e_out, e_dq, e_dk, e_dv);
+  }
+}
+
+// Packed against plain causal attention at the same total tokens (issue 17:
+// packed may cost at most 5 % more): one document per row through the
+// segment path (its pure overhead), and rows packed with documents of up to
+// S/2 and S/8 tokens (the tiles it skips).
+TEST_F(CudaAttentionTc, PackedPerf) {
+  if (!std::getenv("HORIZON_CUDA_PERF")) GTEST_SKIP() << "set HORIZON_CUDA_PERF=1 to time the attention kernels";
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  constexpr int kReps = 15;
+  for (int64_t S : {2048, 4096}) {
+    const AttentionShape plain{1, S, 32, 8, 128, 0}, packed{1, S, 32, 8, 128, 0, true};
+    const std::vector<KernelSource> sources = {
+        codegen::cuda::attention_forward_tc(plain), codegen::cuda::attention_backward_tc(plain),
+        codegen::cuda::attention_forward_tc(packed), codegen::cuda::attention_backward_tc(packed)};
+    const std::vector<codegen::cuda::Cubin> cubins = compile_all(sources, arch_);
+    ASSERT_FALSE(::testing::Test::HasFailure());
+    const int64_t nq = S * 32 * 128, nkv = S * 8 * 128;
+    std::vector<std::unique_ptr<DeviceBuffer>> keep;
+    auto upload = [&](const F& host) {
+      keep.push_back(std::make_unique<DeviceBuffer>(host.size() * 4));
+      check(cudaMemcpy(keep.back()->ptr, host.data(), host.size() * 4, cudaMemcpyHostToDevice), "upload");
+      return keep.back()->ptr;
+    };
+    void* q = upload(random(nq));
+    void* k = upload(random(nkv));
+    void* v = upload(random(nkv));
+    void* dout = upload(random(nq));
+    DeviceBuffer out(nq * 4), dq(nq * 4), dk(nkv * 4), dv(nkv * 4);
+    Loaded fwd(sources[0], cubins[0]), bwd(sources[1], cubins[1]);
+    Loaded pfwd(sources[2], cubins[2]), pbwd(sources[3], cubins[3]);
+    const double f_ms = median_ms(fwd, {{q, k, v}}, {out.ptr}, kReps);
+    const double b_ms = median_ms(bwd, {{dout, q, k, v}}, {dq.ptr, dk.ptr, dv.ptr}, kReps);
+    std::printf("[ perf ] %s S=%lld H=32 KVH=8 D=128: plain causal forward %.3f ms, backward %.3f ms\n", prop.name,
+                static_cast<long long>(S), f_ms, b_ms);
+    for (int64_t max_len : {S, S / 2, S / 8}) {
+      void* seg = upload(as_floats(max_len == S ? std::vector<int32_t>(static_cast<size_t>(S), 0)
+                                                : packed_segments(1, S, max_len, 5)));
+      const double pf = median_ms(pfwd, {{q, k, v, seg}}, {out.ptr}, kReps);
+      const double pb = median_ms(pbwd, {{dout, q, k, v, seg}}, {dq.ptr, dk.ptr, dv.ptr}, kReps);
+      std::printf("[ perf ]   packed, documents of up to %lld tokens: forward %.3f ms (%.3fx plain), backward %.3f ms "
+                  "(%.3fx plain)\n",
+                  static_cast<long long>(max_len), pf, pf / f_ms, pb, pb / b_ms);
+      if (max_len == S) {
+        EXPECT_LT(pf, 1.05 * f_ms) << "one document per row through the segment path costs over 5 %";
+        EXPECT_LT(pb, 1.05 * b_ms) << "one document per row through the segment path costs over 5 %";
+      }
+    }
   }
 }
 

@@ -95,6 +95,36 @@ TEST(CudaCodegen, CompilesEveryKernelOfTinyQwen3) { compile_model("models/tiny-q
 TEST(CudaCodegen, CompilesEveryKernelOfTinyGpt2) { compile_model("models/tiny-gpt2.json", 3, 50); }
 TEST(CudaCodegen, CompilesEveryKernelOfLlama1bHeadDim128) { compile_model("models/llama-1b.json", 1, 256); }
 
+// A model lowered for packed documents: rope and attention (and their
+// gradients) bind %positions / %segments as their last kernel input; head
+// dims the tensor-core kernels do not serve are refused by name.
+TEST(CudaCodegen, PackedDocumentsBindPositionsAndSegments) {
+  ir::Module m = frontend::load_model(testing::source_path("models/llama-1b.json"));
+  passes::LowerOptions o;
+  o.packed_documents = true;
+  passes::lower(m, o);
+  int rope = 0, attention = 0;
+  for (const StageKernel& k : codegen::cuda::module_kernels(m, 1, 256)) {
+    const ir::Stage& s = *m.find_stage(k.stage);
+    const bool is_rope = k.source.name.rfind("rope_", 0) == 0, is_attention = k.source.name.rfind("attention_", 0) == 0;
+    if (!is_rope && !is_attention) continue;
+    ASSERT_FALSE(k.inputs.empty());
+    EXPECT_EQ(s.values[static_cast<size_t>(k.inputs.back())].name, is_rope ? "positions" : "segments") << k.instructions;
+    EXPECT_EQ(k.source.inputs.back().name, is_rope ? "positions" : "segments") << k.instructions;
+    rope += is_rope;
+    attention += is_attention;
+  }
+  EXPECT_EQ(rope, 2 + 2 + 2);       // block: q, k; block.bwd: recomputed q, k and their gradients
+  EXPECT_EQ(attention, 1 + 1 + 1);  // block; block.bwd: recomputed forward, gradient
+  // The fp32 kernels (other head dims, HORIZON_PRECISE_ATTENTION) take no segment ids.
+  try {
+    codegen::cuda::attention_backward({1, 16, 4, 4, 96, 0, true});
+    FAIL() << "fp32 attention accepted segment ids";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor-core"), std::string::npos) << e.what();
+  }
+}
+
 // The loss kernel of the fused lm head loss at real vocabularies (Llama 2,
 // Qwen2.5 with its chunk of 288 rows) and at an odd V (scalar loads).
 // The plan counts the CUDA executor's stage scratch (host work: the stage
@@ -154,6 +184,8 @@ TEST(CudaCodegen, CompilesRopeScalingSlidingWindowAndWideHeads) {
       codegen::cuda::rope_forward(1, 300, 8, 128, llama3),
       codegen::cuda::rope_backward(1, 300, 8, 128, llama3),
       codegen::cuda::rope_forward(2, 33, 2, 64, {10000.0, 4.0}),
+      codegen::cuda::rope_forward(2, 33, 2, 64, {10000.0}, true),  // packed documents' positions
+      codegen::cuda::rope_backward(2, 33, 2, 64, {10000.0}, true),
       codegen::cuda::attention_forward({1, 100, 8, 2, 128, 16}),
       codegen::cuda::attention_backward({1, 100, 8, 2, 128, 16}),
       codegen::cuda::attention_forward({2, 33, 2, 1, 256, 0}),

@@ -28,7 +28,6 @@ constexpr int64_t kBatch = 4, kSeq = 64;
 constexpr double kGradientTolerance = 2e-2;  // relative L2 per tensor (issue 5)
 constexpr double kLossTolerance = 1e-2;      // relative
 
-using testing::lowered;
 
 runtime::TokenBatch random_batch() {
   runtime::TokenBatch b{kBatch, kSeq, {}, {}, {}, {}};
@@ -47,17 +46,33 @@ class CudaGradientCaptureTest : public ::testing::Test {
     if (runtime::cuda::cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device (" << why << ")";
   }
 
-  void expect_close_to_cpu(const std::string& model, int64_t micro_batches) {
-    SCOPED_TRACE(model + " M=" + std::to_string(micro_batches));
-    const ir::Module m = lowered(model);
+  /// With `packed`, the model is lowered for packed documents and every row
+  /// packs documents of its own lengths (positions restart, segments count).
+  void expect_close_to_cpu(const std::string& model, int64_t micro_batches, bool packed = false) {
+    SCOPED_TRACE(model + " M=" + std::to_string(micro_batches) + (packed ? " packed" : ""));
+    ir::Module m = frontend::load_model(testing::source_path("models/" + model));
+    passes::LowerOptions lower_options;
+    lower_options.packed_documents = packed;
+    passes::lower(m, lower_options);
     runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
     store.init_random(21);
-    const runtime::TokenBatch b = random_batch();
+    runtime::TokenBatch b = random_batch();
+    if (packed)
+      for (int64_t r = 0; r < kBatch; ++r) {
+        const int64_t doc_len = 5 + 13 * r;  // 5, 18, 31, 44 tokens (the last documents cut at the row's end)
+        for (int64_t i = 0; i < kSeq; ++i) {
+          b.positions.push_back(static_cast<int32_t>(i % doc_len));
+          b.segments.push_back(static_cast<int32_t>(i / doc_len));
+        }
+      }
+    auto channel = [](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); };
 
     std::vector<std::vector<float>> want;
     for (const runtime::StoredTensor& t : store.tensors()) want.emplace_back(static_cast<size_t>(t.elements), 0.0f);
-    const double want_loss =
-        runtime::CpuModel(m, store).forward_backward(b.tokens.data(), b.targets.data(), kBatch, kSeq, want);
+    const double want_loss = runtime::CpuModel(m, store).forward_backward(
+        runtime::BatchView{b.tokens.data(), b.targets.data(), channel(b.positions), channel(b.segments), kBatch, kSeq,
+                           -1},
+        want);
 
     passes::StreamingOptions o;
     o.batch = kBatch;
@@ -68,7 +83,7 @@ class CudaGradientCaptureTest : public ::testing::Test {
     runtime::cuda::CudaScheduleExecutor exec(s, m, store, runtime::AdamWConfig{}, 1.0f);
     runtime::GradientCapture capture(store.tensors().size());
     exec.set_gradient_sink(&capture);
-    const double got_loss = exec.step(b.tokens.data(), b.targets.data());
+    const double got_loss = exec.step(b.tokens.data(), b.targets.data(), channel(b.positions), channel(b.segments));
     exec.finish_updates();  // with clipping the updates, and so the sink, may run after step() returns
 
     ASSERT_TRUE(std::isfinite(got_loss));
@@ -100,6 +115,14 @@ class CudaGradientCaptureTest : public ::testing::Test {
 TEST_F(CudaGradientCaptureTest, TinyGradientsMatchCpu) {
   expect_close_to_cpu("tiny.json", 1);
   expect_close_to_cpu("tiny.json", 2);
+}
+
+// Packed documents through the whole CUDA step (positions and segments
+// uploaded per step, read by every block launch, the tensor-core attention
+// at head_dim 64 masking across documents) against the CPU model.
+TEST_F(CudaGradientCaptureTest, TinyPackedDocumentsGradientsMatchCpu) {
+  expect_close_to_cpu("tiny.json", 1, true);
+  expect_close_to_cpu("tiny.json", 2, true);
 }
 
 TEST_F(CudaGradientCaptureTest, TiedQwenGradientsMatchCpu) {

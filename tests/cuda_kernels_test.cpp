@@ -349,6 +349,19 @@ TEST_F(CudaKernels, Rope) {
     // In place (y aliases x), as the runtime may run it.
     EXPECT_CLOSE("y in place",
                  run(codegen::cuda::rope_forward(c.B, c.S, c.H, c.D, p), {HostTensor::f32(x)}, {{0, 0}})[0], y);
+    // Packed documents: positions restarting every 7 tokens.
+    std::vector<int32_t> positions(static_cast<size_t>(c.B * c.S));
+    for (size_t r = 0; r < positions.size(); ++r) positions[r] = static_cast<int32_t>(r % static_cast<size_t>(c.S) % 7);
+    cpu::rope_forward(y.data(), x.data(), c.B, c.S, c.H, c.D, c.p, positions.data());
+    cpu::rope_backward(dx.data(), x.data(), c.B, c.S, c.H, c.D, c.p, positions.data());
+    EXPECT_CLOSE("y at positions",
+                 run(codegen::cuda::rope_forward(c.B, c.S, c.H, c.D, p, true),
+                     {HostTensor::f32(x), HostTensor::i32(positions)})[0],
+                 y);
+    EXPECT_CLOSE("dx at positions",
+                 run(codegen::cuda::rope_backward(c.B, c.S, c.H, c.D, p, true),
+                     {HostTensor::f32(x), HostTensor::i32(positions)})[0],
+                 dx);
   }
 }
 

@@ -53,15 +53,14 @@ Reference reference(const ir::Module& m, const runtime::HostStore& store, const 
         tied[static_cast<size_t>(t)].resize(r.grads[static_cast<size_t>(t)].size());
   runtime::CpuModel cpu(m, store);
   const int64_t rows = b.batch / M, n = rows * b.seq;
+  // Each micro-batch divides by the step's count, so the sum is the step's mean.
+  const int64_t count = runtime::loss_count(b);
   for (int64_t i = 0; i < M; ++i)
-    r.loss += cpu.forward_backward(b.tokens.data() + i * n, b.targets.data() + i * n, rows, b.seq, r.grads, &tied);
-  r.loss /= static_cast<double>(M);
-  const float inverse = runtime::gradient_scale(0.0, 0.0f, M);
-  for (size_t t = 0; t < r.grads.size(); ++t) {
+    r.loss += cpu.forward_backward(
+        runtime::BatchView{b.tokens.data() + i * n, b.targets.data() + i * n, nullptr, nullptr, rows, b.seq, count},
+        r.grads, &tied);
+  for (size_t t = 0; t < r.grads.size(); ++t)
     for (size_t i = 0; i < tied[t].size(); ++i) r.grads[t][i] += tied[t][i];
-    if (M > 1)
-      for (float& g : r.grads[t]) g *= inverse;
-  }
   return r;
 }
 

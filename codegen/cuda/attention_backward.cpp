@@ -126,6 +126,9 @@ attention_backward_dkdv(float* __restrict__ dk, float* __restrict__ dv, const fl
 }  // namespace
 
 KernelSource attention_backward(const AttentionShape& a) {
+  if (a.segments)
+    throw std::invalid_argument("CUDA codegen: attention_backward (fp32) takes no segment ids; packed documents run on "
+                                "the tensor-core kernels (head_dim 64 or 128)");
   const AttentionLayout l = attention_layout(a, "attention_backward");
   KernelSource k = attention_source("attention_backward", a, l).text(kStats).text(kDq).text(kDkDv).finish();
   const int64_t q_elements = a.B * a.S * a.H * a.D, kv_elements = a.B * a.S * a.KVH * a.D;

@@ -174,6 +174,9 @@ SourceBuilder attention_source(const char* name, const AttentionShape& a, const 
 }
 
 KernelSource attention_forward(const AttentionShape& a) {
+  if (a.segments)
+    throw std::invalid_argument("CUDA codegen: attention_forward (fp32) takes no segment ids; packed documents run on "
+                                "the tensor-core kernels (head_dim 64 or 128)");
   const AttentionLayout l = attention_layout(a, "attention_forward");
   KernelSource k = attention_source("attention_forward", a, l).text(kForward).finish();
   k.inputs = {{"q", ir::DType::f32, a.B * a.S * a.H * a.D},

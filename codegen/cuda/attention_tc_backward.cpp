@@ -39,14 +39,15 @@ constexpr int DQ_TILES = (S + DQ_ROWS - 1) / DQ_ROWS;
 extern "C" __global__ void __launch_bounds__(FWD_THREADS)
 attention_backward_stats_tc(float* __restrict__ lse, float* __restrict__ delta, const float* __restrict__ dout,
                             const float* __restrict__ q, const __nv_bfloat16* __restrict__ k16,
-                            const __nv_bfloat16* __restrict__ v16) {
-  attention_rows<true>(nullptr, lse, delta, dout, q, k16, v16);
+                            const __nv_bfloat16* __restrict__ v16, const int* __restrict__ segments) {
+  attention_rows<true>(nullptr, lse, delta, dout, q, k16, v16, segments);
 }
 
 extern "C" __global__ void __launch_bounds__(DQ_THREADS)
 attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout, const float* __restrict__ q,
                          const __nv_bfloat16* __restrict__ k16, const __nv_bfloat16* __restrict__ v16,
-                         const float* __restrict__ lse, const float* __restrict__ delta) {
+                         const float* __restrict__ lse, const float* __restrict__ delta,
+                         const int* __restrict__ segments) {
   constexpr int TILE = DQ_KEYS * D * 2;
   __shared__ __align__(128) char tiles[2 * 2 * TILE];  // [stage][K, V]
   const int i0 = (DQ_TILES - 1 - blockIdx.x) * DQ_ROWS;  // the longest rows start first
@@ -56,7 +57,8 @@ attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout,
   const long long row_a = (((long long)b * S + ia) * H + h) * D, row_b = row_a + 8LL * H * D;
   const unsigned base = shared_address(tiles);
   const int i_last = (i0 + DQ_ROWS < S ? i0 + DQ_ROWS : S) - 1;
-  const int j_begin = first_key(i0), n = (i_last - j_begin) / DQ_KEYS + 1;
+  const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
+  const int j_begin = max(first_key(i0), document_begin(seg, i0)), n = (i_last - j_begin) / DQ_KEYS + 1;
   copy_rows<DQ_KEYS, KVH, DQ_THREADS>(base, k16, b, j_begin, kvh);
   copy_rows<DQ_KEYS, KVH, DQ_THREADS>(base + TILE, v16, b, j_begin, kvh);
   copy_commit();
@@ -85,8 +87,10 @@ attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout,
       copy_wait<0>();
     }
     __syncthreads();  // this stage has landed for every thread
-    const bool active = w0 < S && j0 <= w0 + 15 && (WINDOW == 0 || j0 + DQ_KEYS - 1 > w0 - WINDOW);
-    const bool full = j0 + DQ_KEYS - 1 <= w0 && (WINDOW == 0 || j0 > w0 + 15 - WINDOW);
+    const bool active = w0 < S && j0 <= w0 + 15 && (WINDOW == 0 || j0 + DQ_KEYS - 1 > w0 - WINDOW) &&
+                        documents_meet(seg, w0, last_row(w0 + 15), j0, last_row(j0 + DQ_KEYS - 1));
+    const bool full = j0 + DQ_KEYS - 1 <= w0 && (WINDOW == 0 || j0 > w0 + 15 - WINDOW) &&
+                      one_document(seg, j0, last_row(w0 + 15));
     if (active) {
       float s[DQ_KEYS / 8][4], dp[DQ_KEYS / 8][4];
 #pragma unroll
@@ -110,7 +114,8 @@ attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout,
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int i = e < 2 ? ia : ib, j = j0 + nb * 8 + 2 * t + (e & 1);
-          const float p = full || visible(i, j) ? exp2f(s[nb][e] * SCALE_LOG2 - (e < 2 ? lse_a : lse_b)) : 0.0f;
+          const float p = full || (visible(i, j) && (!SEGMENTS || (i < S && same_document(seg, i, j))))
+                              ? exp2f(s[nb][e] * SCALE_LOG2 - (e < 2 ? lse_a : lse_b)) : 0.0f;
           s[nb][e] = p * (dp[nb][e] - (e < 2 ? delta_a : delta_b));  // dS
         }
       unsigned dsf[DQ_KEYS / 16][4];
@@ -142,7 +147,7 @@ extern "C" __global__ void __launch_bounds__(KV_THREADS)
 attention_backward_dkdv_tc(float* __restrict__ dk, float* __restrict__ dv, const __nv_bfloat16* __restrict__ dout16,
                            const __nv_bfloat16* __restrict__ q16, const __nv_bfloat16* __restrict__ k16,
                            const __nv_bfloat16* __restrict__ v16, const float* __restrict__ lse,
-                           const float* __restrict__ delta) {
+                           const float* __restrict__ delta, const int* __restrict__ segments) {
   constexpr int KV_TILE = KV_KEYS * D * 2, Q_TILE = KV_ROWS * D * 2;
   __shared__ __align__(128) char smem[2 * KV_TILE + KV_STAGES * 2 * Q_TILE];  // K, V, then [stage][Q, dout]
   const int j0 = blockIdx.x * KV_KEYS;  // the longest columns (small j) start first
@@ -151,7 +156,9 @@ attention_backward_dkdv_tc(float* __restrict__ dk, float* __restrict__ dv, const
   const int jw = j0 + warp * 16, ja = jw + g, jb = ja + 8;
   const unsigned ks = shared_address(smem), vs = ks + KV_TILE, qbase = vs + KV_TILE;
   const int j_last = (j0 + KV_KEYS < S ? j0 + KV_KEYS : S) - 1;
-  const int n = (query_end(j_last) - j0 + KV_ROWS - 1) / KV_ROWS;  // query tiles that see a key of the block
+  const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
+  const int i_end = min(query_end(j_last), document_end(seg, j_last));
+  const int n = (i_end - j0 + KV_ROWS - 1) / KV_ROWS;  // query tiles that see a key of the block
   auto issue = [&](int step) {
     const unsigned qs = qbase + (step % KV_STAGES) * 2 * Q_TILE;
     copy_rows<KV_ROWS, H, KV_THREADS>(qs, q16, b, j0 + step * KV_ROWS, h);
@@ -188,8 +195,10 @@ attention_backward_dkdv_tc(float* __restrict__ dk, float* __restrict__ dv, const
       copy_wait<0>();
     }
     __syncthreads();  // this step's tiles have landed for every thread
-    const bool active = jw < S && i0 + KV_ROWS - 1 >= jw && (WINDOW == 0 || i0 < jw + 15 + WINDOW);
-    const bool full = i0 >= jw + 15 && i0 + KV_ROWS <= S && (WINDOW == 0 || i0 + KV_ROWS - 1 < jw + WINDOW);
+    const bool active = jw < S && i0 + KV_ROWS - 1 >= jw && (WINDOW == 0 || i0 < jw + 15 + WINDOW) &&
+                        documents_meet(seg, last_row(i0), last_row(i0 + KV_ROWS - 1), jw, last_row(jw + 15));
+    const bool full = i0 >= jw + 15 && i0 + KV_ROWS <= S && (WINDOW == 0 || i0 + KV_ROWS - 1 < jw + WINDOW) &&
+                      one_document(seg, jw, i0 + KV_ROWS - 1);
     if (active) {
       float st[KV_ROWS / 8][4], dpt[KV_ROWS / 8][4];
 #pragma unroll
@@ -217,7 +226,8 @@ attention_backward_dkdv_tc(float* __restrict__ dk, float* __restrict__ dv, const
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int j = e < 2 ? ja : jb, i = i0 + nb * 8 + 2 * t + (e & 1);
-          const float p = full || (i < S && visible(i, j)) ? exp2f(st[nb][e] * SCALE_LOG2 - ls[nb][e & 1]) : 0.0f;
+          const float p = full || (i < S && visible(i, j) && same_document(seg, i, j))
+                              ? exp2f(st[nb][e] * SCALE_LOG2 - ls[nb][e & 1]) : 0.0f;
           st[nb][e] = p;                                  // P^T
           dpt[nb][e] = p * (dpt[nb][e] - dl[nb][e & 1]);  // dS^T
         }
@@ -297,6 +307,9 @@ KernelSource attention_backward_tc(const AttentionShape& a) {
               {"q", ir::DType::f32, q_elements},
               {"k", ir::DType::f32, kv_elements},
               {"v", ir::DType::f32, kv_elements}};
+  // Without packed documents the kernels' segments argument is dout, never read.
+  if (a.segments) k.inputs.push_back({"segments", ir::DType::i32, a.B * a.S});
+  const Arg segments = a.segments ? Arg{Arg::Kind::input, 4} : Arg{Arg::Kind::input, 0};
   k.outputs = {
       {"dq", ir::DType::f32, q_elements}, {"dk", ir::DType::f32, kv_elements}, {"dv", ir::DType::f32, kv_elements}};
   k.workspaces = {{"dout_bf16", q_elements * 2}, {"q_bf16", q_elements * 2},   {"k_bf16", kv_elements * 2},
@@ -324,7 +337,8 @@ KernelSource attention_backward_tc(const AttentionShape& a) {
        {blocks_for(a.S, kAttentionTcRows), H, B},
        {kAttentionTcThreads, 1, 1},
        0,
-       {{K::workspace, 4}, {K::workspace, 5}, {K::input, 0}, {K::input, 1}, {K::workspace, 2}, {K::workspace, 3}}},
+       {{K::workspace, 4}, {K::workspace, 5}, {K::input, 0}, {K::input, 1}, {K::workspace, 2}, {K::workspace, 3},
+        segments}},
       {"attention_backward_dq_tc",
        {blocks_for(a.S, kDqRows), H, B},
        {kDqThreads, 1, 1},
@@ -335,7 +349,8 @@ KernelSource attention_backward_tc(const AttentionShape& a) {
         {K::workspace, 2},
         {K::workspace, 3},
         {K::workspace, 4},
-        {K::workspace, 5}}},
+        {K::workspace, 5},
+        segments}},
       {"attention_backward_dkdv_tc",
        {blocks_for(a.S, kKvKeys), H, B},
        {kKvThreads, 1, 1},
@@ -347,7 +362,8 @@ KernelSource attention_backward_tc(const AttentionShape& a) {
         {K::workspace, 2},
         {K::workspace, 3},
         {K::workspace, 4},
-        {K::workspace, 5}}},
+        {K::workspace, 5},
+        segments}},
   };
   if (gqa)
     k.launches.push_back({"attention_backward_sum_heads",

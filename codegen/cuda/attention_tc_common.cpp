@@ -31,6 +31,43 @@ __device__ __forceinline__ int first_key(int i) { return WINDOW > 0 && i - WINDO
 // One past the last query that sees key j.
 __device__ __forceinline__ int query_end(int j) { return WINDOW > 0 && j + WINDOW < S ? j + WINDOW : S; }
 
+// Packed documents (SEGMENTS = 1; seg is the row's [S] segment ids, which
+// never decrease): a token sees only its own document's keys, so a query
+// tile starts at its first row's document and a key tile's queries end with
+// its last key's document — the tiles of other documents are never loaded.
+// With SEGMENTS = 0 every test folds away and seg is null.
+__device__ __forceinline__ bool same_document(const int* seg, int i, int j) { return !SEGMENTS || seg[i] == seg[j]; }
+// The first token of row i's document: the lower bound of seg[i] in seg[0..i].
+__device__ __forceinline__ int document_begin(const int* seg, int i) {
+  if (!SEGMENTS) return 0;
+  const int want = seg[i];
+  int lo = 0, hi = i;
+  while (lo < hi) {
+    const int mid = (lo + hi) >> 1;
+    if (seg[mid] < want) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+// One past the last token of key j's document.
+__device__ __forceinline__ int document_end(const int* seg, int j) {
+  if (!SEGMENTS) return S;
+  const int want = seg[j];
+  int lo = j + 1, hi = S;
+  while (lo < hi) {
+    const int mid = (lo + hi) >> 1;
+    if (seg[mid] <= want) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+// Whether rows [r0, r1] and columns [c0, c1] (both inside the row) share a
+// document: their ranges of segment ids overlap.
+__device__ __forceinline__ bool documents_meet(const int* seg, int r0, int r1, int c0, int c1) {
+  return !SEGMENTS || (seg[c1] >= seg[r0] && seg[c0] <= seg[r1]);
+}
+// Whether all of rows [r0, r1] and columns [c0, c1] are one document.
+__device__ __forceinline__ bool one_document(const int* seg, int lo, int hi) { return !SEGMENTS || seg[lo] == seg[hi]; }
+__device__ __forceinline__ int last_row(int i) { return i < S ? i : S - 1; }
+
 // Byte offset of 16-byte chunk c of row r in a [rows][D] bf16 tile. The XOR
 // spreads the same chunk of 8 consecutive rows (one ldmatrix phase) over all
 // 32 banks.
@@ -205,7 +242,7 @@ template <bool STATS>
 __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* __restrict__ lse,
                                                float* __restrict__ delta, const float* __restrict__ dout,
                                                const float* __restrict__ q, const __nv_bfloat16* __restrict__ k16,
-                                               const __nv_bfloat16* __restrict__ v16) {
+                                               const __nv_bfloat16* __restrict__ v16, const int* __restrict__ segments) {
   constexpr int TILE = FWD_KEYS * D * 2;
   __shared__ __align__(128) char tiles[2 * 2 * TILE];  // [stage][K, V]
   const int i0 = (FWD_TILES - 1 - blockIdx.x) * FWD_ROWS;  // the longest rows start first
@@ -215,7 +252,8 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
   const long long row_a = (((long long)b * S + ia) * H + h) * D, row_b = row_a + 8LL * H * D;
   const unsigned base = shared_address(tiles);
   const int i_last = (i0 + FWD_ROWS < S ? i0 + FWD_ROWS : S) - 1;
-  const int j_begin = first_key(i0), n = (i_last - j_begin) / FWD_KEYS + 1;
+  const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
+  const int j_begin = max(first_key(i0), document_begin(seg, i0)), n = (i_last - j_begin) / FWD_KEYS + 1;
   copy_rows<FWD_KEYS, KVH, FWD_THREADS>(base, k16, b, j_begin, kvh);
   copy_rows<FWD_KEYS, KVH, FWD_THREADS>(base + TILE, v16, b, j_begin, kvh);
   copy_commit();
@@ -241,8 +279,10 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
     }
     __syncthreads();  // this stage has landed for every thread
     // Warp-uniform: does any of the warp's rows see a key of the tile, and do all see all?
-    const bool active = w0 < S && j0 <= w0 + 15 && (WINDOW == 0 || j0 + FWD_KEYS - 1 > w0 - WINDOW);
-    const bool full = j0 + FWD_KEYS - 1 <= w0 && (WINDOW == 0 || j0 > w0 + 15 - WINDOW);
+    const bool active = w0 < S && j0 <= w0 + 15 && (WINDOW == 0 || j0 + FWD_KEYS - 1 > w0 - WINDOW) &&
+                        documents_meet(seg, w0, last_row(w0 + 15), j0, last_row(j0 + FWD_KEYS - 1));
+    const bool full = j0 + FWD_KEYS - 1 <= w0 && (WINDOW == 0 || j0 > w0 + 15 - WINDOW) &&
+                      one_document(seg, j0, last_row(w0 + 15));
     if (active) {
       float s[FWD_KEYS / 8][4];
 #pragma unroll
@@ -261,7 +301,8 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int i = e < 2 ? ia : ib, j = j0 + nb * 8 + 2 * t + (e & 1);
-          s[nb][e] = full || visible(i, j) ? s[nb][e] * SCALE_LOG2 : -HZ_INFINITY;
+          s[nb][e] = full || (visible(i, j) && (!SEGMENTS || (i < S && same_document(seg, i, j))))
+                         ? s[nb][e] * SCALE_LOG2 : -HZ_INFINITY;
         }
       softmax_step(s, o, m_a, l_a, 0);
       softmax_step(s, o, m_b, l_b, 2);
@@ -344,7 +385,7 @@ SourceBuilder attention_tc_source(const char* name, const AttentionShape& a, int
   // shapes tells this one from the fp32 kernels.
   SourceBuilder b(name);
   b.constant("B", a.B).constant("S", a.S).constant("H", a.H).constant("KVH", a.KVH).constant("D", a.D);
-  b.constant("WINDOW", a.window).constant_f32("SCALE", scale);
+  b.constant("WINDOW", a.window).constant("SEGMENTS", a.segments ? 1 : 0).constant_f32("SCALE", scale);
   b.constant_f32("SCALE_LOG2", static_cast<float>(static_cast<double>(scale) * 1.4426950408889634));
   b.constant("FWD_ROWS", kAttentionTcRows).constant("FWD_THREADS", kAttentionTcThreads);
   b.constant("ROUND_Q", round_q).constant("ROUND_THREADS", kAttentionTcRoundThreads);

@@ -14,8 +14,8 @@ namespace {
 constexpr const char* kForward = R"CUDA(
 extern "C" __global__ void __launch_bounds__(FWD_THREADS)
 attention_forward_tc(float* __restrict__ out, const float* __restrict__ q, const __nv_bfloat16* __restrict__ k16,
-                     const __nv_bfloat16* __restrict__ v16) {
-  attention_rows<false>(out, nullptr, nullptr, nullptr, q, k16, v16);
+                     const __nv_bfloat16* __restrict__ v16, const int* __restrict__ segments) {
+  attention_rows<false>(out, nullptr, nullptr, nullptr, q, k16, v16, segments);
 }
 )CUDA";
 
@@ -26,6 +26,9 @@ KernelSource attention_forward_tc(const AttentionShape& a) {
   const int64_t q_elements = a.B * a.S * a.H * a.D, kv_elements = a.B * a.S * a.KVH * a.D;
   k.inputs = {
       {"q", ir::DType::f32, q_elements}, {"k", ir::DType::f32, kv_elements}, {"v", ir::DType::f32, kv_elements}};
+  // Without packed documents the kernel's segments argument is q, never read.
+  if (a.segments) k.inputs.push_back({"segments", ir::DType::i32, a.B * a.S});
+  const Arg segments = a.segments ? Arg{Arg::Kind::input, 3} : Arg{Arg::Kind::input, 0};
   k.outputs = {{"out", ir::DType::f32, q_elements}};
   k.workspaces = {{"k_bf16", kv_elements * 2}, {"v_bf16", kv_elements * 2}};
   using K = Arg::Kind;
@@ -47,7 +50,7 @@ KernelSource attention_forward_tc(const AttentionShape& a) {
                  {blocks_for(a.S, kAttentionTcRows), static_cast<uint32_t>(a.H), static_cast<uint32_t>(a.B)},
                  {kAttentionTcThreads, 1, 1},
                  0,
-                 {{K::output, 0}, {K::input, 0}, {K::workspace, 0}, {K::workspace, 1}}}};
+                 {{K::output, 0}, {K::input, 0}, {K::workspace, 0}, {K::workspace, 1}, segments}}};
   return k;
 }
 

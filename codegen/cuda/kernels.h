@@ -44,15 +44,20 @@ using RopeParams = ir::RopeParams;
 /// The D/2 inverse frequencies (ir/rope.h, shared with the CPU kernels); the
 /// kernels bake them in as double constants.
 using ir::rope_inv_freq;
-/// input x; output y (may alias x).
-KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
-/// input dy; output dx (the inverse rotation; may alias dy).
-KernelSource rope_backward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
+/// input x (and, with `positions`, each row's position i32[B*S]: packed
+/// documents); output y (may alias x).
+KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p, bool positions = false);
+/// input dy (and positions); output dx (the inverse rotation; may alias dy).
+KernelSource rope_backward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p, bool positions = false);
 
 // ---- causal grouped-query attention; q: [B, S, H*D], k, v: [B, S, KVH*D] ----
 struct AttentionShape {
   int64_t B = 1, S = 1, H = 1, KVH = 1, D = 64;
   int64_t window = 0;  // > 0: query i sees keys i - window < j <= i (Mistral)
+  /// Packed documents: one more input, segment ids i32[B*S] (non-decreasing
+  /// along a row); a query sees only keys of its own document. Tensor-core
+  /// kernels only (head dims 64 and 128).
+  bool segments = false;
 };
 /// inputs q, k, v; output out. Flash-style: key tiles through shared memory
 /// with an online softmax; no S x S buffer exists.

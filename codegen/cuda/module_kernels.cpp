@@ -41,6 +41,14 @@ bool tensor_core_attention(const AttentionShape& a) {
   return !(precise && std::strcmp(precise, "1") == 0) && attention_tc_supported(a);
 }
 
+/// The fp32 attention kernels take no segment ids: packed documents need the tensor-core ones.
+void require_tensor_cores(const AttentionShape& a) {
+  if (!tensor_core_attention(a))
+    throw std::invalid_argument("CUDA codegen: attention over packed documents runs on the tensor-core kernels only "
+                                "(head_dim 64 or 128, HORIZON_PRECISE_ATTENTION unset); head_dim is " +
+                                std::to_string(a.D));
+}
+
 /// Builds the kernels of one stage.
 class StageLowering {
  public:
@@ -138,13 +146,16 @@ class StageLowering {
     const std::vector<int>& x = in.operands;
     const ir::Attrs& a = in.attrs;
     auto eps = [&] { return static_cast<float>(ir::attr_number(a, "eps")); };
+    // Packed documents: rope's positions or attention's segments, the optional last operand.
+    const bool documents = static_cast<int>(x.size()) == ir::op_operands(in.op) && ir::op_optional_operands(in.op) > 0;
     auto attention = [&] {
       return AttentionShape{B_,
                             S_,
                             ir::attr_int(a, "heads"),
                             ir::attr_int(a, "kv_heads"),
                             ir::attr_int(a, "head_dim"),
-                            static_cast<int64_t>(ir::attr_number_or(a, "window", 0))};
+                            static_cast<int64_t>(ir::attr_number_or(a, "window", 0)),
+                            documents};
     };
     KernelSource k;
     switch (in.op) {
@@ -163,15 +174,17 @@ class StageLowering {
         k = layer_norm_forward(rows(x[0]), last_dim(x[0]), eps(), type(x[1]).dtype, type(x[2]).dtype);
         break;
       case Op::rope:
-        k = rope_forward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a));
+        k = rope_forward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a), documents);
         break;
       case Op::rope_grad:
-        k = rope_backward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a));
+        k = rope_backward(B_, S_, ir::attr_int(a, "heads"), ir::attr_int(a, "head_dim"), ir::rope_params(a), documents);
         break;
       case Op::attention:
+        if (documents) require_tensor_cores(attention());
         k = tensor_core_attention(attention()) ? attention_forward_tc(attention()) : attention_forward(attention());
         break;
       case Op::attention_grad:
+        if (documents) require_tensor_cores(attention());
         k = tensor_core_attention(attention()) ? attention_backward_tc(attention()) : attention_backward(attention());
         break;
       case Op::cross_entropy:

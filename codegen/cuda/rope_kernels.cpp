@@ -4,6 +4,7 @@
 // position s. The frequencies (with Llama 3 or linear scaling) are computed
 // on the host in double and baked into the source; the kernel forms the
 // angle and its cos/sin in double and rounds them to fp32, as the CPU does.
+// With packed documents a second input gives each row its position.
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
@@ -18,12 +19,12 @@ namespace {
 constexpr const char* kRope = R"CUDA(
 __device__ const double INV_FREQ[HALF] = {INV_FREQ_VALUES};
 
-extern "C" __global__ void __launch_bounds__(256) ENTRY(float* __restrict__ y, const float* __restrict__ x) {
+extern "C" __global__ void __launch_bounds__(256) ENTRY(float* __restrict__ y, const float* __restrict__ x POSITIONS_ARG) {
   const long long idx = (long long)blockIdx.x * 256 + threadIdx.x;
   if (idx >= (long long)B * S * HALF) return;
   const int i = (int)(idx % HALF);
   const long long row = idx / HALF;
-  const double angle = (double)(row % S) * INV_FREQ[i];
+  const double angle = (double)(ROW_POSITION) * INV_FREQ[i];
   double sn, cs;
   sincos(angle, &sn, &cs);
   const float c = (float)cs, s = SIGN * (float)sn;
@@ -42,7 +43,8 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     s.replace(at, from.size(), to);
 }
 
-KernelSource rope(const char* name, float sign, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p) {
+KernelSource rope(const char* name, float sign, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p,
+                  bool positions) {
   if (B < 1 || S < 1 || H < 1 || D < 2 || D % 2 != 0)
     throw std::invalid_argument(std::string("CUDA codegen: ") + name +
                                 ": needs B, S, H >= 1 and an even D >= 2, got B=" + std::to_string(B) +
@@ -52,6 +54,8 @@ KernelSource rope(const char* name, float sign, int64_t B, int64_t S, int64_t H,
   std::string body = kRope;
   replace_all(body, "INV_FREQ_VALUES", values);
   replace_all(body, "ENTRY", name);
+  replace_all(body, "POSITIONS_ARG", positions ? ", const int* __restrict__ positions" : "");
+  replace_all(body, "ROW_POSITION", positions ? "positions[row]" : "row % S");
   SourceBuilder b(name);
   b.constant("B", B).constant("S", S).constant("H", H).constant("D", D).constant("HALF", D / 2);
   b.constant_f32("SIGN", sign).note("theta", double_literal(p.theta));
@@ -67,23 +71,25 @@ KernelSource rope(const char* name, float sign, int64_t B, int64_t S, int64_t H,
   const int64_t elements = B * S * H * D;
   k.inputs = {{sign > 0 ? "x" : "dy", ir::DType::f32, elements}};
   k.outputs = {{sign > 0 ? "y" : "dx", ir::DType::f32, elements}};
-  k.launches = {{name,
-                 {blocks_for(B * S * (D / 2), 256), 1, 1},
-                 {256, 1, 1},
-                 0,
-                 {{Arg::Kind::output, 0}, {Arg::Kind::input, 0}}}};
+  std::vector<Arg> args = {{Arg::Kind::output, 0}, {Arg::Kind::input, 0}};
+  if (positions) {
+    b.note("positions", "per row");
+    k.inputs.push_back({"positions", ir::DType::i32, B * S});
+    args.push_back({Arg::Kind::input, 1});
+  }
+  k.launches = {{name, {blocks_for(B * S * (D / 2), 256), 1, 1}, {256, 1, 1}, 0, args}};
   return k;
 }
 
 }  // namespace
 
 
-KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p) {
-  return rope("rope_forward", 1.0f, B, S, H, D, p);
+KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p, bool positions) {
+  return rope("rope_forward", 1.0f, B, S, H, D, p, positions);
 }
 
-KernelSource rope_backward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p) {
-  return rope("rope_backward", -1.0f, B, S, H, D, p);
+KernelSource rope_backward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p, bool positions) {
+  return rope("rope_backward", -1.0f, B, S, H, D, p, positions);
 }
 
 }  // namespace horizon::codegen::cuda

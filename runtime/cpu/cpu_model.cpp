@@ -4,6 +4,7 @@
 
 #include "ir/lm_head_loss.h"
 #include "runtime/cpu/stage_executor.h"
+#include "support/error.h"
 
 namespace horizon::runtime {
 namespace {
@@ -49,10 +50,52 @@ struct CpuModel::Impl {
         head_bwd_x(head_bwd),
         block_bwd_x(block_bwd),
         embed_bwd_x(embed_bwd) {
-    if (embed.inputs.size() != 1 || embed.outputs.size() != 1 || block.inputs.size() != 1 ||
+    const size_t documents = block.find_value("segments") >= 0 ? 2 : 0;
+    if (embed.inputs.size() != 1 || embed.outputs.size() != 1 || block.inputs.size() != 1 + documents ||
         block.outputs.size() != 1 || head.inputs.size() != 2 || head.outputs.size() != 1)
-      throw std::invalid_argument("the CPU runner expects embed(tokens) -> x, block(x) -> x, head(x, targets) -> loss");
+      throw std::invalid_argument(
+          "the CPU runner expects embed(tokens) -> x, block(x[, positions, segments]) -> x, head(x, targets) -> loss");
   }
+
+  /// A block stage's inputs by name: x (and d_y), and with packed documents
+  /// the batch's positions and segments — or, for a batch of whole rows,
+  /// 0..S-1 and zeros.
+  std::vector<const void*> block_inputs(const ir::Stage& s, const float* x, const float* dy, const BatchView& b) {
+    std::vector<const void*> in;
+    for (int v : s.inputs) {
+      const std::string& name = s.values[static_cast<size_t>(v)].name;
+      if (name == "positions" || name == "segments") {
+        const bool pos = name == "positions";
+        if (const int32_t* given = pos ? b.positions : b.segments) {
+          in.push_back(given);
+          continue;
+        }
+        std::vector<int32_t>& fill = pos ? whole_positions : whole_segments;
+        if (static_cast<int64_t>(fill.size()) != b.batch * b.seq) {
+          fill.assign(static_cast<size_t>(b.batch * b.seq), 0);
+          if (pos)
+            for (size_t i = 0; i < fill.size(); ++i) fill[i] = static_cast<int32_t>(static_cast<int64_t>(i) % b.seq);
+        }
+        in.push_back(fill.data());
+      } else {
+        in.push_back(name == "d_y" ? static_cast<const void*>(dy) : x);
+      }
+    }
+    return in;
+  }
+
+  /// A model compiled for whole rows cannot honour packed documents.
+  void check_documents(const BatchView& b) const {
+    if (block.find_value("segments") >= 0) return;
+    for (int64_t r = 0; r < b.batch; ++r)
+      for (int64_t i = 0; i < b.seq; ++i) {
+        const int64_t n = r * b.seq + i;
+        if ((b.segments && b.segments[n] != b.segments[r * b.seq]) || (b.positions && b.positions[n] != i))
+          throw UserError("the batch packs several documents per row, but the model was compiled for whole rows; "
+                          "lower it with packed_documents (passes::LowerOptions)");
+      }
+  }
+  std::vector<int32_t> whole_positions, whole_segments;
 
   // Widens the bf16 weights of one stage instance into `scratch`.
   std::vector<const float*> weights(const ir::Stage& s, const std::string& forward_name, int64_t instance,
@@ -81,13 +124,15 @@ struct CpuModel::Impl {
   }
 
   // Forward through embed and blocks; returns the block inputs (checkpoints) and the final x.
-  std::vector<std::vector<float>> forward_blocks(const int32_t* tokens, int64_t B, int64_t S) {
+  std::vector<std::vector<float>> forward_blocks(const BatchView& b) {
+    check_documents(b);
+    const int64_t B = b.batch, S = b.seq;
     std::vector<std::vector<float>> scratch;
     std::vector<std::vector<float>> xs;
-    auto out = embed_x.run(B, S, {tokens}, weights(embed, "embed", 0, scratch));
+    auto out = embed_x.run(B, S, {b.tokens}, weights(embed, "embed", 0, scratch));
     xs.push_back(std::move(out[0].data));
     for (int64_t l = 0; l < block.instances; ++l) {
-      auto y = block_x.run(B, S, {xs.back().data()}, weights(block, "block", l, scratch));
+      auto y = block_x.run(B, S, block_inputs(block, xs.back().data(), nullptr, b), weights(block, "block", l, scratch));
       peak = std::max(peak, block_x.last_peak_bytes());
       xs.push_back(std::move(y[0].data));
     }
@@ -102,18 +147,26 @@ int64_t CpuModel::last_peak_bytes() const { return impl_->peak; }
 
 float CpuModel::forward_backward(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t S,
                                  std::vector<std::vector<float>>& grads, std::vector<std::vector<float>>* tied) {
+  return forward_backward(BatchView{tokens, targets, nullptr, nullptr, B, S, -1}, grads, tied);
+}
+
+float CpuModel::forward_backward(const BatchView& batch, std::vector<std::vector<float>>& grads,
+                                 std::vector<std::vector<float>>* tied) {
+  const int32_t *tokens = batch.tokens, *targets = batch.targets;
+  const int64_t B = batch.batch, S = batch.seq;
   Impl& m = *impl_;
   m.peak = 0;
-  std::vector<std::vector<float>> xs = m.forward_blocks(tokens, B, S);
+  std::vector<std::vector<float>> xs = m.forward_blocks(batch);
   std::vector<std::vector<float>> scratch;
   // head.bwd: outputs loss, d_x; then its parameter gradients.
-  auto head = m.head_bwd_x.run(B, S, {xs.back().data(), targets}, m.weights(m.head_bwd, "head", 0, scratch));
+  auto head = m.head_bwd_x.run(B, S, {xs.back().data(), targets}, m.weights(m.head_bwd, "head", 0, scratch),
+                               batch.loss_count);
   m.peak = std::max(m.peak, m.head_bwd_x.last_peak_bytes());
   float loss = head[0].data[0];
   m.accumulate(m.head_bwd, "head", 0, head, 2, grads, tied);
   std::vector<float> dx = std::move(head[1].data);
   for (int64_t l = m.block.instances - 1; l >= 0; --l) {
-    auto out = m.block_bwd_x.run(B, S, {xs[static_cast<size_t>(l)].data(), dx.data()},
+    auto out = m.block_bwd_x.run(B, S, m.block_inputs(m.block_bwd, xs[static_cast<size_t>(l)].data(), dx.data(), batch),
                                  m.weights(m.block_bwd, "block", l, scratch));
     m.peak = std::max(m.peak, m.block_bwd_x.last_peak_bytes());
     m.accumulate(m.block_bwd, "block", l, out, 1, grads, tied);
@@ -125,16 +178,22 @@ float CpuModel::forward_backward(const int32_t* tokens, const int32_t* targets, 
 }
 
 float CpuModel::loss(const int32_t* tokens, const int32_t* targets, int64_t B, int64_t S) {
+  return loss(BatchView{tokens, targets, nullptr, nullptr, B, S, -1});
+}
+
+float CpuModel::loss(const BatchView& batch) {
   Impl& m = *impl_;
-  std::vector<std::vector<float>> xs = m.forward_blocks(tokens, B, S);
+  const int64_t B = batch.batch, S = batch.seq;
+  std::vector<std::vector<float>> xs = m.forward_blocks(batch);
   std::vector<std::vector<float>> scratch;
-  auto out = m.head_x.run(B, S, {xs.back().data(), targets}, m.weights(m.head, "head", 0, scratch));
+  auto out = m.head_x.run(B, S, {xs.back().data(), batch.targets}, m.weights(m.head, "head", 0, scratch),
+                          batch.loss_count);
   return out[0].data[0];
 }
 
 std::vector<float> CpuModel::logits(const int32_t* tokens, int64_t B, int64_t S) {
   Impl& m = *impl_;
-  std::vector<std::vector<float>> xs = m.forward_blocks(tokens, B, S);
+  std::vector<std::vector<float>> xs = m.forward_blocks(BatchView{tokens, nullptr, nullptr, nullptr, B, S, -1});
   std::vector<std::vector<float>> scratch;
   // The loss needs targets; any valid ids do, since only the logits are kept.
   std::vector<int32_t> dummy(static_cast<size_t>(B * S), 0);

@@ -15,6 +15,18 @@
 
 namespace horizon::runtime {
 
+/// One (micro-)batch as the model reads it: borrowed rows of a TokenBatch.
+struct BatchView {
+  const int32_t* tokens = nullptr;
+  const int32_t* targets = nullptr;
+  const int32_t* positions = nullptr;  // null: 0..seq-1 in every row
+  const int32_t* segments = nullptr;   // null: one document per row
+  int64_t batch = 0, seq = 0;
+  /// What the loss divides its sum by: the targets >= 0 of the whole step
+  /// when this is one of its micro-batches; -1 for this batch's own.
+  int64_t loss_count = -1;
+};
+
 class CpuModel {
  public:
   /// `lowered` must have been through passes::lower (it has the .bwd stages).
@@ -30,8 +42,11 @@ class CpuModel {
   /// it bit for bit has to sum in the same order.
   float forward_backward(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq,
                          std::vector<std::vector<float>>& grads, std::vector<std::vector<float>>* tied = nullptr);
+  float forward_backward(const BatchView& batch, std::vector<std::vector<float>>& grads,
+                         std::vector<std::vector<float>>* tied = nullptr);
   /// Forward only: the mean loss.
   float loss(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq);
+  float loss(const BatchView& batch);
   /// Forward only: logits [batch, seq, vocab].
   std::vector<float> logits(const int32_t* tokens, int64_t batch, int64_t seq);
   /// The vocabulary: the logits' last dim.

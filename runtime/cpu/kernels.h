@@ -35,19 +35,26 @@ void layer_norm_backward(float* dx, float* dw, float* db, const float* dy, const
 
 // ---- rotary embedding (Hugging Face rotate-half layout) ----
 using RopeParams = ir::RopeParams;
-/// x, y: [B, S, H*D]; position of row (b, s) is s.
-void rope_forward(float* y, const float* x, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
-void rope_backward(float* dx, const float* dy, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p);
+/// x, y: [B, S, H*D]; the position of row (b, s) is positions[b * S + s]
+/// (each in [0, S): packed documents restart at 0), or s when null.
+void rope_forward(float* y, const float* x, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p,
+                  const int32_t* positions = nullptr);
+void rope_backward(float* dx, const float* dy, int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p,
+                   const int32_t* positions = nullptr);
 /// The inverse frequencies (D/2 of them) after scaling (ir::rope_inv_freq).
 void rope_inv_freq(double* inv_freq, int64_t D, const RopeParams& p);
 
 // ---- causal grouped-query attention; q: [B, S, H*D], k, v: [B, S, KVH*D] ----
 /// window > 0 limits each query to the last `window` keys (Mistral); 0 = full causal.
+/// segments [B, S], or null for one document per row: the document of each
+/// token (non-decreasing along a row); a query sees only keys of its own
+/// document, so packed documents never attend to each other.
 void attention_forward(float* out, const float* q, const float* k, const float* v, int64_t B, int64_t S, int64_t H,
-                       int64_t KVH, int64_t D, int64_t window);
+                       int64_t KVH, int64_t D, int64_t window, const int32_t* segments = nullptr);
 /// dq, dk, dv overwritten. Recomputes the softmax from q, k (no saved state).
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                        const float* v, int64_t B, int64_t S, int64_t H, int64_t KVH, int64_t D, int64_t window);
+                        const float* v, int64_t B, int64_t S, int64_t H, int64_t KVH, int64_t D, int64_t window,
+                        const int32_t* segments = nullptr);
 
 // ---- embeddings ----
 /// y[N, C] = table[tokens[n], :]; tokens outside [0, V) are a caller bug (checked by the data layer).
@@ -60,10 +67,14 @@ void add_positions_forward(float* y, const float* x, const float* table, int64_t
 void add_positions_backward(float* dtable, const float* dy, int64_t B, int64_t S, int64_t C, int64_t P);
 
 // ---- loss: mean over rows whose target >= 0 (negative targets are masked out) ----
+// `count` is what the mean divides by: the targets >= 0 of the whole step
+// when these N rows are one micro-batch of it (so the micro-batches' losses
+// and gradients add up to the step's mean), or -1 for those of these rows.
 /// Returns the mean loss; 0 when no row has a target.
-float cross_entropy_forward(const float* logits, const int32_t* targets, int64_t N, int64_t V);
+float cross_entropy_forward(const float* logits, const int32_t* targets, int64_t N, int64_t V, int64_t count = -1);
 /// dlogits of the mean loss (rows with negative targets get zeros).
-void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V);
+void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V,
+                            int64_t count = -1);
 /// Rows whose target is >= 0.
 int64_t count_targets(const int32_t* targets, int64_t N);
 /// The loss of each row (0 when masked) into row_loss[N] and, unless
@@ -80,10 +91,10 @@ float mean_loss(const double* row_loss, int64_t N, int64_t count);
 // whatever the chunk. Chunks whose rows are all masked skip their GEMMs.
 /// cross_entropy(linear(h, w), targets).
 float linear_cross_entropy_forward(const float* h, const float* w, const int32_t* targets, int64_t N, int64_t C,
-                                   int64_t V, int64_t chunk);
+                                   int64_t V, int64_t chunk, int64_t count = -1);
 /// The same loss (returned), dh[N, C] and dw[V, C] (both overwritten).
 float linear_cross_entropy_backward(float* dh, float* dw, const float* h, const float* w, const int32_t* targets,
-                                    int64_t N, int64_t C, int64_t V, int64_t chunk);
+                                    int64_t N, int64_t C, int64_t V, int64_t chunk, int64_t count = -1);
 
 // ---- elementwise ops (unfused fallbacks; the JIT fuses chains of these) ----
 void add_forward(float* y, const float* a, const float* b, int64_t n);

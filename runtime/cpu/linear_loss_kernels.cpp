@@ -21,9 +21,9 @@ bool any_target(const int32_t* targets, int64_t n) {
 
 /// The forward when dh and dw are null, else the backward too.
 float linear_loss(float* dh, float* dw, const float* h, const float* w, const int32_t* targets, int64_t N, int64_t C,
-                  int64_t V, int64_t chunk) {
+                  int64_t V, int64_t chunk, int64_t step_count) {
   if (chunk < 1) throw std::invalid_argument("linear_cross_entropy: chunk must be >= 1, got " + std::to_string(chunk));
-  const int64_t count = count_targets(targets, N);
+  const int64_t count = step_count < 0 ? count_targets(targets, N) : step_count;
   const int64_t R = std::min(chunk, N);
   std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
   std::vector<float> logits(static_cast<size_t>(R * V)), dlogits(dh ? static_cast<size_t>(R * V) : 0);
@@ -53,13 +53,13 @@ float linear_loss(float* dh, float* dw, const float* h, const float* w, const in
 }  // namespace
 
 float linear_cross_entropy_forward(const float* h, const float* w, const int32_t* targets, int64_t N, int64_t C,
-                                   int64_t V, int64_t chunk) {
-  return linear_loss(nullptr, nullptr, h, w, targets, N, C, V, chunk);
+                                   int64_t V, int64_t chunk, int64_t count) {
+  return linear_loss(nullptr, nullptr, h, w, targets, N, C, V, chunk, count);
 }
 
 float linear_cross_entropy_backward(float* dh, float* dw, const float* h, const float* w, const int32_t* targets,
-                                    int64_t N, int64_t C, int64_t V, int64_t chunk) {
-  return linear_loss(dh, dw, h, w, targets, N, C, V, chunk);
+                                    int64_t N, int64_t C, int64_t V, int64_t chunk, int64_t count) {
+  return linear_loss(dh, dw, h, w, targets, N, C, V, chunk, count);
 }
 
 }  // namespace horizon::cpu

@@ -64,8 +64,8 @@ float mean_loss(const double* row_loss, int64_t N, int64_t count) {
   return static_cast<float>(total / static_cast<double>(count));
 }
 
-float cross_entropy_forward(const float* logits, const int32_t* targets, int64_t N, int64_t V) {
-  const int64_t count = count_targets(targets, N);
+float cross_entropy_forward(const float* logits, const int32_t* targets, int64_t N, int64_t V, int64_t count) {
+  if (count < 0) count = count_targets(targets, N);
   if (count == 0) return 0.0f;
   // Per-row losses first, then one ordered sum: the same bits for any thread count.
   std::vector<double> loss(N, 0.0);
@@ -73,9 +73,10 @@ float cross_entropy_forward(const float* logits, const int32_t* targets, int64_t
   return mean_loss(loss.data(), N, count);
 }
 
-void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V) {
+void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V,
+                            int64_t count) {
   std::vector<double> loss(N, 0.0);
-  cross_entropy_rows(loss.data(), dlogits, logits, targets, N, V, count_targets(targets, N));
+  cross_entropy_rows(loss.data(), dlogits, logits, targets, N, V, count < 0 ? count_targets(targets, N) : count);
 }
 
 }  // namespace horizon::cpu

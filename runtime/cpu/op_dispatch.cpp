@@ -83,6 +83,8 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
   auto attr = [&](const char* k) { return ir::attr_int(in.attrs, k); };
   auto eps = [&] { return static_cast<float>(ir::attr_number(in.attrs, "eps")); };
   auto window = [&] { return static_cast<int64_t>(ir::attr_number_or(in.attrs, "window", 0)); };
+  // An optional document operand (positions, segments), null when left out.
+  auto optional_i32 = [&](size_t k) { return x.size() > k ? t.i32(x[k]) : nullptr; };
 
   switch (in.op) {
     case Op::embedding:
@@ -127,40 +129,45 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
                               last_dim(type(x[0])), eps());
       return;
     case Op::rope:
-      cpu::rope_forward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), ir::rope_params(in.attrs));
+      cpu::rope_forward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), ir::rope_params(in.attrs),
+                        optional_i32(1));
       return;
     case Op::rope_grad:
-      cpu::rope_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), ir::rope_params(in.attrs));
+      cpu::rope_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), ir::rope_params(in.attrs),
+                         optional_i32(1));
       return;
     case Op::attention:
       cpu::attention_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), B, S, attr("heads"),
-                             attr("kv_heads"), attr("head_dim"), window());
+                             attr("kv_heads"), attr("head_dim"), window(), optional_i32(3));
       return;
     case Op::attention_grad: {
       float* dq = t.allocate(in.results[0]);
       float* dk = t.allocate(in.results[1]);
       float* dv = t.allocate(in.results[2]);
       cpu::attention_backward(dq, dk, dv, t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), t.f32(x[3]), B, S, attr("heads"),
-                              attr("kv_heads"), attr("head_dim"), window());
+                              attr("kv_heads"), attr("head_dim"), window(), optional_i32(4));
       return;
     }
     case Op::cross_entropy:
       t.allocate(in.results[0])[0] =
-          cpu::cross_entropy_forward(t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])));
+          cpu::cross_entropy_forward(t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])), t.loss_count());
       return;
     case Op::cross_entropy_grad:
-      cpu::cross_entropy_backward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])));
+      cpu::cross_entropy_backward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])),
+                                 t.loss_count());
       return;
     case Op::linear_cross_entropy:
       t.allocate(in.results[0])[0] = cpu::linear_cross_entropy_forward(
-          t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), rows(x[0]), last_dim(type(x[0])), type(x[1]).shape[0].value, attr("chunk"));
+          t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), rows(x[0]), last_dim(type(x[0])), type(x[1]).shape[0].value, attr("chunk"),
+          t.loss_count());
       return;
     case Op::linear_cross_entropy_grad: {
       float* loss = t.allocate(in.results[0]);
       float* dh = t.allocate(in.results[1]);
       float* dw = t.allocate(in.results[2]);
       loss[0] = cpu::linear_cross_entropy_backward(dh, dw, t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), rows(x[0]),
-                                                   last_dim(type(x[0])), type(x[1]).shape[0].value, attr("chunk"));
+                                                   last_dim(type(x[0])), type(x[1]).shape[0].value, attr("chunk"),
+                                                   t.loss_count());
       return;
     }
     case Op::embedding_grad:

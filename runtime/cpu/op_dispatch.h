@@ -27,6 +27,10 @@ class ValueTable {
   /// Result `value` is computed into `data` (a stage output or gradient).
   void place(int value, float* data);
   void set_transient_allocator(TransientAllocator allocator) { allocator_ = std::move(allocator); }
+  /// What a loss divides its sum by: the targets >= 0 of the whole step
+  /// (cpu/kernels.h), or -1 for those of this run's rows.
+  void set_loss_count(int64_t count) { loss_count_ = count; }
+  int64_t loss_count() const { return loss_count_; }
   float* allocate(int value);
   const float* f32(int value) const;
   const int32_t* i32(int value) const;
@@ -50,6 +54,7 @@ class ValueTable {
   std::vector<std::vector<float>> owned_;
   TransientAllocator allocator_;
   int64_t live_bytes_ = 0;
+  int64_t loss_count_ = -1;
 };
 
 /// Runs one instruction's kernel, allocating its results in `table`.

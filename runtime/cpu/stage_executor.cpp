@@ -137,13 +137,14 @@ void CpuStageExecutor::Impl::execute(ValueTable& table, int64_t batch, int64_t s
 }
 
 std::vector<StageOutput> CpuStageExecutor::run(int64_t batch, int64_t seq, const std::vector<const void*>& inputs,
-                                               const std::vector<const float*>& params) {
+                                               const std::vector<const float*>& params, int64_t loss_count) {
   const ir::Stage& s = impl_->stage;
   if (inputs.size() != s.inputs.size() || params.size() != s.params.size())
     throw std::invalid_argument("stage " + s.name + ": wrong number of inputs or parameters");
   ValueTable table(s, batch, seq);
   for (size_t i = 0; i < s.inputs.size(); ++i) table.bind(s.inputs[i], inputs[i]);
   for (size_t p = 0; p < s.params.size(); ++p) table.bind(s.params[p].value, params[p]);
+  table.set_loss_count(loss_count);
   impl_->execute(table, batch, seq);
 
   std::vector<StageOutput> out;
@@ -165,6 +166,7 @@ void CpuStageExecutor::run_in_place(int64_t batch, int64_t seq, const StageBindi
   for (size_t o = 0; o < s.outputs.size(); ++o) table.place(s.outputs[o], b.outputs[o]);
   for (size_t g = 0; g < s.grads.size(); ++g) table.place(s.grads[g].value, b.grads[g]);
   table.set_transient_allocator(b.transient);
+  table.set_loss_count(b.loss_count);
   impl_->execute(table, batch, seq);
 }
 

@@ -30,6 +30,9 @@ struct StageBindings {
   /// Home of every other result, asked for when it is computed; it may reuse
   /// the bytes of values already dead (an arena plan).
   std::function<float*(int value, int64_t bytes)> transient;
+  /// What the loss divides by: the step's targets >= 0 when this run is one
+  /// micro-batch of a step; -1 for the targets of this run.
+  int64_t loss_count = -1;
 };
 
 class CpuStageExecutor {
@@ -42,9 +45,9 @@ class CpuStageExecutor {
   /// inputs[i]: data of stage input i (int32 for i32 inputs, fp32 otherwise).
   /// params[p]: fp32 weights of parameter p.
   /// Returns the stage outputs, then the `keep` values, then the parameter
-  /// gradients in the order of Stage::grads.
+  /// gradients in the order of Stage::grads. `loss_count` as in StageBindings.
   std::vector<StageOutput> run(int64_t batch, int64_t seq, const std::vector<const void*>& inputs,
-                               const std::vector<const float*>& params);
+                               const std::vector<const float*>& params, int64_t loss_count = -1);
 
   /// Runs the stage with every value where `bindings` says.
   void run_in_place(int64_t batch, int64_t seq, const StageBindings& bindings);

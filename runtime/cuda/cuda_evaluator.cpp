@@ -10,6 +10,8 @@
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/cuda_stage_executor.h"
 #include "runtime/cuda/device_memory.h"
+#include "runtime/trainer.h"
+#include "support/error.h"
 
 namespace horizon::runtime::cuda {
 
@@ -20,7 +22,9 @@ struct CudaEvaluator::Impl {
   const ir::Stage &embed, &block, &head;
   std::vector<ir::ArenaPlan> plans;  // embed, block, head
   std::vector<std::unique_ptr<CudaStageExecutor>> executors;
-  DeviceMemory weights, x[2], tokens, targets, loss, arena;
+  DeviceMemory weights, x[2], tokens, targets, loss, count, arena;
+  DeviceMemory positions, segments;  // packed documents, when the block stage reads them
+  std::vector<int32_t> whole_positions, whole_segments;
   cudaStream_t stream = nullptr;
 
   static const ir::Stage& stage(const ir::Module& m, const char* name) {
@@ -50,6 +54,14 @@ struct CudaEvaluator::Impl {
     tokens = DeviceMemory(token_bytes, "evaluation tokens");
     targets = DeviceMemory(token_bytes, "evaluation targets");
     loss = DeviceMemory(256, "evaluation loss");
+    count = DeviceMemory(4, "evaluation loss count");
+    if (block.find_value("segments") >= 0) {
+      positions = DeviceMemory(token_bytes, "evaluation positions");
+      segments = DeviceMemory(token_bytes, "evaluation segments");
+      whole_positions.resize(static_cast<size_t>(B * S));
+      whole_segments.resize(static_cast<size_t>(B * S));
+      whole_row_documents(whole_positions.data(), whole_segments.data(), B, S);
+    }
     arena = DeviceMemory(std::max<int64_t>(arena_bytes, 256), "evaluation arena");
     check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags", "evaluation");
   }
@@ -82,11 +94,22 @@ struct CudaEvaluator::Impl {
     return params;
   }
 
-  double batch_loss(const TokenBatch& b) {
+  /// Batch b's loss summed over its rows and divided by `loss_count`.
+  double batch_loss(const TokenBatch& b, int32_t loss_count) {
     if (b.batch != B || b.seq != S) throw std::invalid_argument("evaluation batch shape differs from the evaluator's");
     const size_t bytes = static_cast<size_t>(B * S) * 4;
     check_cuda(cudaMemcpyAsync(tokens.get(), b.tokens.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "tokens");
     check_cuda(cudaMemcpyAsync(targets.get(), b.targets.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "targets");
+    check_cuda(cudaMemcpyAsync(count.get(), &loss_count, 4, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "loss count");
+    if (segments.get()) {
+      const int32_t* pos = b.positions.empty() ? whole_positions.data() : b.positions.data();
+      const int32_t* seg = b.segments.empty() ? whole_segments.data() : b.segments.data();
+      check_cuda(cudaMemcpyAsync(positions.get(), pos, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "positions");
+      check_cuda(cudaMemcpyAsync(segments.get(), seg, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "segments");
+    } else if (packs_documents(b.positions.empty() ? nullptr : b.positions.data(),
+                               b.segments.empty() ? nullptr : b.segments.data(), B, S)) {
+      throw UserError("an evaluation batch packs several documents per row, but the model was compiled for whole rows");
+    }
     DeviceStageBindings e;
     e.inputs = {tokens.get()};
     e.params = upload("embed", 0);
@@ -96,6 +119,7 @@ struct CudaEvaluator::Impl {
     for (int64_t l = 0; l < block.instances; ++l) {
       DeviceStageBindings k;
       k.inputs = {x[l % 2].get()};
+      if (segments.get()) k.inputs = {x[l % 2].get(), positions.get(), segments.get()};
       // The weight buffer is reused: the copy for this block is ordered after the
       // previous launch on the same stream.
       k.params = upload("block", l);
@@ -108,6 +132,7 @@ struct CudaEvaluator::Impl {
     h.params = upload("head", 0);
     h.outputs = {loss.get()};
     h.arena = arena.get();
+    h.loss_count = static_cast<const int*>(count.get());
     executors[2]->launch(h, stream);
     float value = 0;
     check_cuda(cudaMemcpyAsync(&value, loss.get(), sizeof value, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync", "loss");
@@ -122,9 +147,12 @@ CudaEvaluator::CudaEvaluator(const ir::Module& lowered, const HostStore& store, 
 CudaEvaluator::~CudaEvaluator() = default;
 
 double CudaEvaluator::loss(const std::vector<TokenBatch>& batches) {
+  // The mean over the unmasked tokens of all batches, not a mean of means.
+  int64_t count = 0;
+  for (const TokenBatch& b : batches) count += loss_count(b);
   double sum = 0;
-  for (const TokenBatch& b : batches) sum += impl_->batch_loss(b);
-  return batches.empty() ? 0.0 : sum / static_cast<double>(batches.size());
+  for (const TokenBatch& b : batches) sum += impl_->batch_loss(b, static_cast<int32_t>(count));
+  return sum;
 }
 
 }  // namespace horizon::runtime::cuda

@@ -23,7 +23,7 @@ class CudaEvaluator {
   CudaEvaluator(const ir::Module& lowered, const HostStore& store, int64_t batch, int64_t seq);
   ~CudaEvaluator();
 
-  /// Mean of the batches' losses (each the mean over its targets >= 0).
+  /// The mean loss over all the batches' targets >= 0.
   double loss(const std::vector<TokenBatch>& batches);
 
  private:

@@ -13,6 +13,7 @@
 #include "ir/step_pair.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/cuda_schedule_executor_impl.h"
+#include "runtime/trainer.h"
 #include "support/error.h"
 #include "support/numbers.h"
 
@@ -103,9 +104,10 @@ void CudaScheduleExecutor::Impl::allocate() {
                             "host store " + reg.stage + "[" + std::to_string(reg.instance) + "] bf16 weights");
   }
   const int64_t batch_bytes = plan.schedule.config.batch * plan.seq * 4;
-  batch_staging = PinnedBuffer(2 * batch_bytes, "the batch's tokens and targets");
+  batch_staging = PinnedBuffer(4 * batch_bytes + 4, "the batch's tokens, targets, loss count, positions and segments");
   loss_host = PinnedBuffer(plan.micro_batches * 4, "the micro-batch losses");
   host_allocated += batch_staging.allocated_bytes() + loss_host.allocated_bytes();
+  loss_count = DeviceMemory(4, "the step's loss count");
 }
 
 void CudaScheduleExecutor::Impl::plan_tail() {
@@ -189,12 +191,28 @@ int64_t CudaScheduleExecutor::host_bytes() const { return impl_->host_allocated 
 const ir::Schedule& CudaScheduleExecutor::schedule() const { return impl_->plan.schedule; }
 const std::string& CudaScheduleExecutor::device_description() const { return impl_->description; }
 
-float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) {
+float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, const int32_t* positions,
+                                const int32_t* segments) {
   Impl& m = *impl_;
   check_cuda(cudaSetDevice(m.device), "cudaSetDevice", "starting a step of " + m.plan.schedule.model);
   const size_t batch_bytes = static_cast<size_t>(m.plan.schedule.config.batch * m.plan.seq * 4);
   std::memcpy(m.batch_staging.get(), tokens, batch_bytes);
   std::memcpy(m.batch_staging.get() + batch_bytes, targets, batch_bytes);
+  const auto count = static_cast<int32_t>(loss_count(targets, m.plan.schedule.config.batch * m.plan.seq));
+  std::memcpy(m.batch_staging.get() + 2 * batch_bytes, &count, 4);
+  // Staged after the count: positions at 2 * batch_bytes + 4, segments after them.
+  char* documents = m.batch_staging.get() + 2 * batch_bytes + 4;
+  const int64_t rows = m.plan.schedule.config.batch;
+  if (m.plan.segments_buffer >= 0) {
+    auto* pos = reinterpret_cast<int32_t*>(documents);
+    auto* seg = reinterpret_cast<int32_t*>(documents + batch_bytes);
+    whole_row_documents(pos, seg, rows, m.plan.seq);
+    if (positions) std::memcpy(pos, positions, batch_bytes);
+    if (segments) std::memcpy(seg, segments, batch_bytes);
+  } else if (packs_documents(positions, segments, rows, m.plan.seq)) {
+    throw UserError("the batch packs several documents per row, but the schedule's model was compiled for whole rows; "
+                    "lower it with packed_documents (passes::LowerOptions)");
+  }
   m.issued.reset();
   m.device_lr = m.step_lr;
   m.device_step = m.store.step() + 1;  // begin_step's count, before the cpu stream takes it there
@@ -210,6 +228,15 @@ float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets) 
                                  m.batch_staging.get() + (b == m.plan.tokens_buffer ? 0 : batch_bytes), batch_bytes,
                                  cudaMemcpyHostToDevice, compute),
                  "cudaMemcpyAsync", "uploading the batch's tokens and targets");
+    check_cuda(cudaMemcpyAsync(m.loss_count.get(), m.batch_staging.get() + 2 * batch_bytes, 4, cudaMemcpyHostToDevice,
+                               compute),
+               "cudaMemcpyAsync", "uploading the batch's loss count");
+    if (m.plan.segments_buffer >= 0)
+      for (int b : {m.plan.positions_buffer, m.plan.segments_buffer})
+        check_cuda(cudaMemcpyAsync(m.device_buffers[static_cast<size_t>(b)].get(),
+                                   documents + (b == m.plan.positions_buffer ? 0 : batch_bytes), batch_bytes,
+                                   cudaMemcpyHostToDevice, compute),
+                   "cudaMemcpyAsync", "uploading the batch's positions and segments");
     for (int s : {1, 2})
       check_cuda(cudaStreamWaitEvent(m.streams[static_cast<size_t>(s)].get(), m.step_begin.get(), 0),
                  "cudaStreamWaitEvent", "starting a copy stream with the step");

@@ -95,7 +95,11 @@ class CudaScheduleExecutor {
   /// the gradient norm is known. The updates may still be running (see
   /// set_overlap_updates); the next step's weight copies wait for them. A
   /// failed step leaves the store partly updated and the streams idle.
-  float step(const int32_t* tokens, const int32_t* targets);
+  /// With packed documents (a schedule of a model lowered with
+  /// packed_documents) `positions` and `segments` are the batch's; null
+  /// gives whole rows.
+  float step(const int32_t* tokens, const int32_t* targets, const int32_t* positions = nullptr,
+             const int32_t* segments = nullptr);
 
   const CudaStepMeasurements& last_step() const;
   /// Device memory: the schedule's GPU buffers plus scratch_bytes().

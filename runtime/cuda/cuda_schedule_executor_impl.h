@@ -102,7 +102,8 @@ struct CudaScheduleExecutor::Impl {
   std::vector<DeviceMemory> device_buffers;
   std::vector<PinnedBuffer> host_buffers;
   std::vector<PinnedRange> store_pins;  // per region: its w_hi plane
-  PinnedBuffer batch_staging;           // tokens, then targets: the step's batch on its way in
+  PinnedBuffer batch_staging;           // tokens, targets, then the loss count: the step's batch on its way in
+  DeviceMemory loss_count;              // int: the step's targets >= 0, what every micro-batch's loss divides by
   PinnedBuffer loss_host;               // %loss on its way out
   DeviceMemory scalar_landing;          // aligned landing slot of scalar outputs (see DeviceLaunch::after)
   int64_t device_allocated = 0, host_allocated = 0, scratch = 0;

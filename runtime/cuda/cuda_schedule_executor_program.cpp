@@ -92,6 +92,7 @@ void CudaScheduleExecutor::Impl::resolve_launches() {
     }
     b.accumulate = in.accumulate;
     b.arena = address(p.arena);
+    b.loss_count = static_cast<const int*>(loss_count.get());
     if (!s.grads.empty() && !in.accumulate)
       for (size_t k = 0; k < s.params.size(); ++k)
         if (!has_grad[k]) {

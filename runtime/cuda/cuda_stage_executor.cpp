@@ -232,21 +232,24 @@ struct CudaStageExecutor::Impl {
     }
     // The kernel's buffers (codegen/cuda/kernels.h): inputs logits, targets;
     // outputs loss, dlogits; workspaces row_loss, count.
-    auto pointer = [&](const codegen::cuda::Arg& a, int64_t first_row) -> void* {
+    // With the step's count bound, the start kernel's own count lands in
+    // the workspace unread; the rows and the mean divide by the step's.
+    auto pointer = [&](const codegen::cuda::Arg& a, int which, int64_t first_row) -> void* {
       switch (a.kind) {
         case codegen::cuda::Arg::Kind::input:
           return a.index == 0 ? run.logits : static_cast<char*>(where[c.targets]) + first_row * 4;
         case codegen::cuda::Arg::Kind::output:
           return a.index == 0 ? where[c.loss] : run.d_logits;
         case codegen::cuda::Arg::Kind::workspace:
-          return a.index == 0 ? row_loss + first_row * 8 : count;
+          if (a.index == 0) return row_loss + first_row * 8;
+          return b.loss_count && which != codegen::cuda::kLossChunkStart ? const_cast<int*>(b.loss_count) : count;
       }
       return nullptr;
     };
     run.kernel = [&](int which, int64_t first_row, int64_t rows) {
       KernelLaunch& l = launches[st.kernel][which];
       const std::vector<codegen::cuda::Arg>& args = src.launches[which].args;
-      for (size_t i = 0; i < args.size(); ++i) l.values[i] = pointer(args[i], first_row);
+      for (size_t i = 0; i < args.size(); ++i) l.values[i] = pointer(args[i], which, first_row);
       const dim3 grid = which == codegen::cuda::kLossChunkRows ? dim3(static_cast<unsigned>(rows)) : l.grid;
       enqueue(l, grid, stream, st.what);
     };

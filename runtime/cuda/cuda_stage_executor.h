@@ -25,6 +25,9 @@ struct DeviceStageBindings {
   std::vector<float*> grads;        // per Stage::grads: fp32, inside a gradient accumulator
   bool accumulate = false;          // add into `grads` instead of overwriting them
   void* arena = nullptr;            // transients at the ArenaPlan's offsets
+  /// Device int: what the loss divides by, the targets >= 0 of the whole
+  /// step when this launch is one of its micro-batches; null: its own.
+  const int* loss_count = nullptr;
 };
 
 class CudaStageExecutor {

@@ -58,7 +58,8 @@ StepResult CudaStep::step(const TokenBatch& batch, float lr) {
     throw UserError("the schedule was compiled for batch " + std::to_string(c.batch) + " x seq " +
                     std::to_string(c.seq) + ", got " + std::to_string(batch.batch) + " x " + std::to_string(batch.seq));
   executor_.set_learning_rate(lr);
-  executor_.step(batch.tokens.data(), batch.targets.data());
+  auto channel = [](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); };
+  executor_.step(batch.tokens.data(), batch.targets.data(), channel(batch.positions), channel(batch.segments));
   const CudaStepMeasurements& m = executor_.last_step();
   return StepResult{m.loss, m.grad_norm, activation_bytes_};
 }

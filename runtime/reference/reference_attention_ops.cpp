@@ -3,7 +3,8 @@
 // and the most direct transcription of the math.
 //   P = softmax over visible j of (q_i . k_j) / sqrt(D),  out_i = sum_j P_ij v_j
 // Query head h reads kv head h / (H / KVH); key j is visible to query i iff
-// j <= i and, with a window, i - window < j.
+// j <= i and, with a window, i - window < j, and, with segment ids (packed
+// documents), both tokens belong to the same document.
 #include <cmath>
 #include <limits>
 
@@ -15,6 +16,7 @@ namespace {
 
 struct Dims {
   int64_t B, S, H, KVH, D, window;
+  const std::vector<int32_t>* segments = nullptr;  // [B * S], or null for one document per row
 };
 
 Dims check(ir::Op op, const RefTensor& q, const RefTensor& k, const RefTensor& v, const ir::Attrs& attrs) {
@@ -34,7 +36,10 @@ Dims check(ir::Op op, const RefTensor& q, const RefTensor& k, const RefTensor& v
   return d;
 }
 
-bool visible(const Dims& d, int64_t i, int64_t j) { return j <= i && (d.window <= 0 || i - d.window < j); }
+bool visible(const Dims& d, int64_t b, int64_t i, int64_t j) {
+  const bool same_document = !d.segments || (*d.segments)[b * d.S + i] == (*d.segments)[b * d.S + j];
+  return j <= i && (d.window <= 0 || i - d.window < j) && same_document;
+}
 
 /// Offset of channel e of head h (of `heads`) at row (b, s) of a [B, S, heads*D] tensor.
 int64_t idx(const Dims& d, int64_t b, int64_t s, int64_t heads, int64_t h, int64_t e) {
@@ -50,7 +55,7 @@ std::vector<std::vector<double>> probabilities(const Dims& d, const RefTensor& q
   for (int64_t i = 0; i < d.S; ++i) {
     double m = -std::numeric_limits<double>::infinity();
     for (int64_t j = 0; j < d.S; ++j) {
-      if (!visible(d, i, j)) continue;
+      if (!visible(d, b, i, j)) continue;
       double s = 0;
       for (int64_t e = 0; e < d.D; ++e) s += q.data[idx(d, b, i, d.H, h, e)] * k.data[idx(d, b, j, d.KVH, kvh, e)];
       P[i][j] = s * scale;
@@ -58,8 +63,8 @@ std::vector<std::vector<double>> probabilities(const Dims& d, const RefTensor& q
     }
     double z = 0;
     for (int64_t j = 0; j < d.S; ++j)
-      if (visible(d, i, j)) z += std::exp(P[i][j] - m);
-    for (int64_t j = 0; j < d.S; ++j) P[i][j] = visible(d, i, j) ? std::exp(P[i][j] - m) / z : 0.0;
+      if (visible(d, b, i, j)) z += std::exp(P[i][j] - m);
+    for (int64_t j = 0; j < d.S; ++j) P[i][j] = visible(d, b, i, j) ? std::exp(P[i][j] - m) / z : 0.0;
   }
   return P;
 }
@@ -71,7 +76,12 @@ std::vector<RefTensor> attention(ir::Op op, const Operands& in, const ir::Attrs&
   const RefTensor& q = *in[is_grad ? 1 : 0];
   const RefTensor& k = *in[is_grad ? 2 : 1];
   const RefTensor& v = *in[is_grad ? 3 : 2];
-  const Dims d = check(op, q, k, v, attrs);
+  Dims d = check(op, q, k, v, attrs);
+  if (const size_t seg = is_grad ? 4 : 3; in.size() > seg) {
+    require(static_cast<int64_t>(in[seg]->ints.size()) == d.B * d.S, op,
+            "segments " + shape_str(in[seg]->shape) + " must be [B, S] of q " + shape_str(q.shape));
+    d.segments = &in[seg]->ints;
+  }
   const double scale = 1.0 / std::sqrt(static_cast<double>(d.D));
   RefTensor out = RefTensor::zeros(q.shape), dq = RefTensor::zeros(q.shape);
   RefTensor dk = RefTensor::zeros(k.shape), dv = RefTensor::zeros(v.shape);

@@ -83,8 +83,8 @@ std::vector<RefTensor> elementwise(ir::Op op, const Operands& in, const ir::Attr
 }  // namespace family
 
 std::vector<RefTensor> reference_op(ir::Op op, const std::vector<const RefTensor*>& operands, const ir::Attrs& attrs) {
-  family::require(static_cast<int>(operands.size()) == ir::op_operands(op), op,
-                  "takes " + std::to_string(ir::op_operands(op)) + " operands, got " + std::to_string(operands.size()));
+  family::require(ir::op_takes_operands(op, static_cast<int>(operands.size())), op,
+                  "takes " + ir::operand_count(op) + " operands, got " + std::to_string(operands.size()));
   for (const RefTensor* t : operands) family::require(t != nullptr, op, "an operand is missing");
   switch (op) {
     case ir::Op::add:

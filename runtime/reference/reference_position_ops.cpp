@@ -47,17 +47,22 @@ namespace family {
 namespace {
 
 /// Applies the rotation by +angle (forward) or -angle (its transpose, the gradient).
-RefTensor rotary(ir::Op op, const RefTensor& x, const ir::Attrs& attrs, double direction) {
+/// A row's position is positions[row] when given (packed documents), else its index in the sequence.
+RefTensor rotary(ir::Op op, const RefTensor& x, const RefTensor* positions, const ir::Attrs& attrs, double direction) {
   const int64_t H = ir::attr_int(attrs, "heads"), D = ir::attr_int(attrs, "head_dim");
   require(x.shape.size() >= 2 && x.last() == H * D && D % 2 == 0, op,
           "x " + shape_str(x.shape) + " must be [..., S, heads*head_dim] with an even head_dim");
   const std::vector<double> inv_freq = reference_rope_inv_freq(D, attrs);
   const int64_t S = x.shape[x.shape.size() - 2], half = D / 2;
+  if (positions)
+    require(static_cast<int64_t>(positions->ints.size()) == x.rows(), op,
+            "positions " + shape_str(positions->shape) + " must hold one i32 per row of x " + shape_str(x.shape));
   RefTensor y = RefTensor::zeros(x.shape);
   for (int64_t r = 0; r < x.rows(); ++r)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < half; ++i) {
-        const double angle = direction * static_cast<double>(r % S) * inv_freq[i];
+        const int64_t pos = positions ? positions->ints[static_cast<size_t>(r)] : r % S;
+        const double angle = direction * static_cast<double>(pos) * inv_freq[i];
         const int64_t a = r * H * D + h * D + i, b = a + half;
         // [y_a, y_b] = [[cos, -sin], [sin, cos]] [x_a, x_b]
         y.data[a] = std::cos(angle) * x.data[a] - std::sin(angle) * x.data[b];
@@ -118,9 +123,9 @@ std::vector<RefTensor> position(ir::Op op, const Operands& in, const ir::Attrs& 
       return {d};
     }
     case ir::Op::rope:
-      return {rotary(op, *in[0], attrs, 1.0)};
+      return {rotary(op, *in[0], in.size() > 1 ? in[1] : nullptr, attrs, 1.0)};
     case ir::Op::rope_grad:
-      return {rotary(op, *in[0], attrs, -1.0)};
+      return {rotary(op, *in[0], in.size() > 1 ? in[1] : nullptr, attrs, -1.0)};
     default:
       break;
   }
