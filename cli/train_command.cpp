@@ -17,6 +17,7 @@
 #include "cli/memory_check.h"
 #include "cli/progress.h"
 #include "cli/resident_option.h"
+#include "cli/train_data.h"
 #include "data/batch_sampler.h"
 #include "data/byte_tokenizer.h"
 #include "data/token_dataset.h"
@@ -38,7 +39,7 @@ Arguments train_arguments() {
               "Trains MODEL on PATH (a text file, a folder of text files, or a token file) and reports loss,\n"
               "validation loss, tokens/s, TFLOPS and memory; --save writes Hugging Face-loadable weights.");
   a.positional("MODEL", "model file: models/*.json or a Hugging Face config.json");
-  a.option("data", "PATH", "training data: text file, folder of text files, or .tokens file");
+  add_data_options(a);
   a.option("steps", "N", "optimizer steps (0 with --save: write the initial weights)", "100");
   a.option("batch", "B", "sequences per step", "8");
   a.option("seq", "S", "tokens per sequence", "128");
@@ -68,7 +69,6 @@ Arguments train_arguments() {
   a.option("seed", "N", "seed of initialization and data sampling", "1");
   a.option("eval-every", "K", "measure validation loss every K steps (0: only at the end)", "0");
   a.option("eval-batches", "N", "validation batches per evaluation", "4");
-  a.option("val-fraction", "F", "fraction of the data held out for validation", "0.05");
   a.option("save", "DIR", "write model.safetensors, config.json, optimizer.safetensors and metrics.jsonl here");
   a.option("init", "FILE", "start from these weights (safetensors, Hugging Face names) instead of random");
   a.option("resume", "DIR", "continue a run saved with --save (weights, optimizer state, step)");
@@ -138,10 +138,8 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --seq " + std::to_string(S) + " exceeds the model's max_seq " + std::to_string(max_seq));
   const int64_t vocab = static_cast<int64_t>(model.config_number("vocab", 256));
 
-  data::TokenDataset dataset = data::TokenDataset::load(a.get("data"), vocab, a.get_double("val-fraction"));
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
-  data::BatchSampler sampler(dataset.train(), B, S, seed);
-  data::BatchSampler validation(dataset.validation(), B, S, seed + 1);
+  TrainData data = build_train_data(a, a.get("MODEL"), vocab, B, S, seed);
   const int64_t eval_batches = a.get_int("eval-batches");
 
   const codegen::cpu::MomentType moments = parse_moments(a.get("moments"));
@@ -178,7 +176,7 @@ int run_train(const Args& args) {
   if (a.has("resume")) resume_checkpoint(a.get("resume"), store);
 
   runtime::TrainConfig cfg;
-  cfg.steps = a.get_int("steps");
+  cfg.steps = a.has("epochs") && !a.has("steps") ? data.steps_for_epochs(a.get_int("epochs")) : a.get_int("steps");
   cfg.lr.kind = runtime::parse_schedule_kind(a.get("schedule"));
   cfg.lr.peak = a.get_double("lr");
   cfg.lr.warmup = a.get_int("warmup");
@@ -191,15 +189,13 @@ int run_train(const Args& args) {
   cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
   cfg.micro_batches = M;
   // Resumed runs skip the batches the earlier run consumed, so data order matches an uninterrupted run.
-  for (int64_t s = 0; s < store.step(); ++s) sampler.next();
+  for (int64_t s = 0; s < store.step(); ++s) data.next();
 
   std::string save = a.get("save");
   if (!save.empty()) std::filesystem::create_directories(save);
-  std::printf("model %s: %s parameters | host store %s (%d B/param) | data %s: %s train, %s validation tokens\n",
-              model.name.c_str(), format_count(store.parameter_count()).c_str(),
-              format_bytes(static_cast<double>(store.bytes())).c_str(), store.bytes_per_parameter(), a.get("data").c_str(),
-              format_count(static_cast<int64_t>(dataset.train().tokens.size())).c_str(),
-              format_count(static_cast<int64_t>(dataset.validation().tokens.size())).c_str());
+  std::printf("model %s: %s parameters | host store %s (%d B/param)\n%s\n", model.name.c_str(),
+              format_count(store.parameter_count()).c_str(), format_bytes(static_cast<double>(store.bytes())).c_str(),
+              store.bytes_per_parameter(), data.summary.c_str());
   const char* device_text =
       cuda ? "cuda (streamed schedule)" : stream ? "cpu (streamed schedule, emulated device)" : "cpu";
   std::printf("device %s | batch %lld x seq %lld in %lld micro-batch(es) | %lld steps from step %lld | lr %g %s\n",
@@ -233,13 +229,15 @@ int run_train(const Args& args) {
   Progress progress(cfg.steps, flops_per_token(model, S), save.empty() ? "" : save + "/metrics.jsonl");
   trainer.run(
       [&] {
-        data::Batch b = sampler.next();
-        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets), {}, {}};
+        data::Batch b = data.next();
+        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
+                                   std::move(b.segments)};
       },
-      eval_batches > 0 ? runtime::Trainer::ValidationSource([&] {
+      eval_batches > 0 && data.validation ? runtime::Trainer::ValidationSource([&] {
         std::vector<runtime::TokenBatch> out;
-        for (data::Batch& b : validation.validation_batches(eval_batches))
-          out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets), {}, {}});
+        for (data::Batch& b : data.validation(eval_batches))
+          out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
+                         std::move(b.segments)});
         return out;
       })
                        : runtime::Trainer::ValidationSource(),  // --eval-batches 0: no validation
