@@ -54,10 +54,24 @@ RenderedChat render_assistant_spans(const ChatRenderer& render, const Json& mess
                        "the chat template does not render this assistant turn as a prefix of the conversation, and "
                        "the turn has no text content to find in it",
                        "use --loss-on all, or a template whose renders are prefix-stable");
-    const std::string text = content.get<std::string>();
+    // The content as written, else its answer after the reasoning: templates
+    // that drop earlier turns' reasoning (Qwen3, DeepSeek-R1) render only
+    // content.split('</think>')[-1].lstrip('\n') there.
+    std::vector<std::string> candidates = {content.get<std::string>()};
+    if (size_t think = candidates[0].rfind("</think>"); think != std::string::npos) {
+      std::string answer = candidates[0].substr(think + 8);
+      answer.erase(0, answer.find_first_not_of('\n') == std::string::npos ? answer.size() : answer.find_first_not_of('\n'));
+      if (!answer.empty()) candidates.push_back(answer);
+    }
     size_t from = previous_end;
     if (whole.starts_with(prefix) && prefix.size() > from) from = prefix.size();
-    const size_t found = whole.find(text, from);
+    std::string text;
+    size_t found = std::string::npos;
+    for (const std::string& c : candidates)
+      if ((found = whole.find(c, from)) != std::string::npos) {
+        text = c;
+        break;
+      }
     if (found == std::string::npos)
       throw_user_error(where, at + ".content",
                        "the chat template changes this assistant turn's text, so its tokens cannot be located",
