@@ -183,3 +183,26 @@ TEST(DataCommand, TrainOnJsonlTwiceSecondIsACacheHit) {
                                                                   "--cache-dir none --eval-batches 0");
   ASSERT_EQ(epochs.exit_code, 0) << epochs.err;
 }
+
+TEST(DataTokenFileV2, MatchesDocumentedBytes) {
+  // docs/token-file.md's example: documents "Hi" and "!", loss on "i" and "!".
+  TempDir dir;
+  TokenFile t;
+  t.version = 2;
+  t.vocab = 256;
+  t.tokens = {'H', 'i', '!'};
+  t.document_ends = {2, 3};
+  t.loss = {0, 1, 1};
+  write_token_file_v2(dir / "doc.tokens", t);
+  const std::string expected_hex =
+      "485a544f4b454e53020000000200000003000000000000000001000000000000"
+      "0200000000000000010000000000000000000000000000004800690021000200"
+      "000000000000030000000000000006";
+  std::string hex;
+  for (unsigned char c : bytes_of(dir / "doc.tokens")) {
+    char b[3];
+    std::snprintf(b, sizeof(b), "%02x", c);
+    hex += b;
+  }
+  EXPECT_EQ(hex, expected_hex);
+}
