@@ -35,6 +35,14 @@ RenderedChat render_assistant_spans(const ChatRenderer& render, const Json& mess
   RenderedChat out;
   out.text = render_with(render, globals, messages, false);
   const std::string& whole = out.text;
+  // A template that writes the generation prompt whether asked or not (the
+  // first Llama 3 Instruct template) ends every render with an open assistant
+  // header, so no render shows where a turn stops.
+  if (render_with(render, globals, messages, true) == whole)
+    throw_user_error(where, "", "the chat template ignores add_generation_prompt, so where each assistant turn ends "
+                     "cannot be told from its renders",
+                     "pass a template that honors it with --chat-template FILE (newer releases of the model have "
+                     "one), or use --loss-on all");
   size_t previous_end = 0;
   for (size_t i = 0; i < messages.size(); ++i) {
     if (messages[i].value("role", "") != "assistant") continue;
@@ -47,22 +55,47 @@ RenderedChat render_assistant_spans(const ChatRenderer& render, const Json& mess
       previous_end = through.size();
       continue;
     }
-    // Not prefix-stable: find the content itself.
+    // Not prefix-stable. The content as written, else its answer after the
+    // reasoning: templates that drop earlier turns' reasoning (Qwen3,
+    // DeepSeek-R1) render only content.split('</think>')[-1].lstrip('\n') there.
     const Json& content = messages[i].contains("content") ? messages[i]["content"] : Json();
-    if (!content.is_string() || content.get<std::string>().empty())
+    std::vector<std::string> candidates;
+    if (content.is_string() && !content.get<std::string>().empty()) {
+      candidates.push_back(content.get<std::string>());
+      if (size_t think = candidates[0].rfind("</think>"); think != std::string::npos) {
+        std::string answer = candidates[0].substr(think + 8);
+        answer.erase(0, std::min(answer.size(), answer.find_first_not_of('\n')));
+        if (!answer.empty()) candidates.push_back(answer);
+      }
+    }
+    if (whole.starts_with(prefix) && through.starts_with(prefix) && prefix.size() >= previous_end) {
+      // The turn starts where the prefix ends; as the last turn the template
+      // wrote `last` — the whole render holds a shortened form of it (the
+      // reasoning or an empty <think> block left out), so the turn is the
+      // longest end of `last` that the whole text continues with.
+      const std::string_view last = std::string_view(through).substr(prefix.size());
+      size_t keep = 0;
+      for (size_t k = 0; k < last.size(); ++k)
+        if (whole.compare(prefix.size(), last.size() - k, last.substr(k)) == 0) {
+          keep = last.size() - k;
+          break;
+        }
+      const std::string_view turn = std::string_view(whole).substr(prefix.size(), keep);
+      bool has_content = candidates.empty();
+      for (const std::string& c : candidates) has_content |= turn.find(c) != std::string_view::npos;
+      const size_t end = trim_newlines(whole, prefix.size(), prefix.size() + keep);
+      if (has_content && end > prefix.size()) {
+        out.spans.push_back({prefix.size(), end});
+        previous_end = prefix.size() + keep;
+        ++out.unstable_turns;
+        continue;
+      }
+    }
+    if (candidates.empty())
       throw_user_error(where, at,
                        "the chat template does not render this assistant turn as a prefix of the conversation, and "
                        "the turn has no text content to find in it",
                        "use --loss-on all, or a template whose renders are prefix-stable");
-    // The content as written, else its answer after the reasoning: templates
-    // that drop earlier turns' reasoning (Qwen3, DeepSeek-R1) render only
-    // content.split('</think>')[-1].lstrip('\n') there.
-    std::vector<std::string> candidates = {content.get<std::string>()};
-    if (size_t think = candidates[0].rfind("</think>"); think != std::string::npos) {
-      std::string answer = candidates[0].substr(think + 8);
-      answer.erase(0, answer.find_first_not_of('\n') == std::string::npos ? answer.size() : answer.find_first_not_of('\n'));
-      if (!answer.empty()) candidates.push_back(answer);
-    }
     size_t from = previous_end;
     if (whole.starts_with(prefix) && prefix.size() > from) from = prefix.size();
     std::string text;

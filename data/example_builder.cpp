@@ -45,6 +45,20 @@ Example build_row_example(const JsonlRow& row, const ExampleOptions& o, const st
   frontend::Json globals = o.globals.is_object() ? o.globals : frontend::Json::object();
   if (!row.tools.is_null()) globals["tools"] = row.tools;
   Example e;
+  if (row.conversational() && o.loss_on == LossOn::all) {
+    // Every token trains: no spans to find, so any template works.
+    frontend::Json vars = globals;
+    frontend::Json messages = row.messages;
+    if (row.kind != JsonlRow::Kind::messages) {
+      messages = row.prompt_messages;
+      for (const frontend::Json& m : row.completion_messages) messages.push_back(m);
+    }
+    vars["messages"] = messages;
+    vars["add_generation_prompt"] = false;
+    e.tokens = tok.encode(o.render_chat(vars), false);
+    e.loss.assign(e.tokens.size(), 1);
+    return e;
+  }
   if (row.kind == JsonlRow::Kind::messages) {
     RenderedChat chat = render_assistant_spans(o.render_chat, row.messages, globals, where);
     e = from_masked(mask_spans(tok, chat.text, chat.spans, false));

@@ -1,0 +1,96 @@
+// Assistant turns located in renders of real chat templates: Qwen3's (not
+// prefix-stable: earlier turns lose their <think> block, the last turn gains
+// an empty one, tool-call turns have no content) and the first Llama 3
+// Instruct template (writes the generation prompt even when not asked, so it
+// is refused rather than guessed). The renders come from Python jinja2 as
+// transformers configures it (tests/golden/data_chat_renders/make.py), so
+// this runs without our own template interpreter; a corrupted render is a
+// planted bug that must be caught.
+#include <gtest/gtest.h>
+
+#include "data/example_builder.h"
+#include "tests/data_fakes.h"
+#include "tests/test_support.h"
+
+using namespace horizon;
+using namespace horizon::data;
+using horizon::testing::expect_user_error;
+using horizon::testing::FakeTokenizer;
+
+namespace {
+
+frontend::Json golden() {
+  return frontend::parse_json_file(horizon::testing::source_path("tests/golden/data_chat_renders/renders.json"));
+}
+
+/// Replays the stored render of messages[:n] with or without the generation prompt.
+ChatRenderer replay(const frontend::Json& conversation) {
+  return [conversation](const frontend::Json& v) {
+    const std::string key =
+        std::to_string(v["messages"].size()) + "/" + (v.value("add_generation_prompt", false) ? "1" : "0");
+    const frontend::Json& text = conversation["renders"].at(key);
+    if (text.is_null()) throw UserError("the template raised an exception for " + key);
+    return text.get<std::string>();
+  };
+}
+
+std::string trained(const Tokenizer& tok, const Example& e) {
+  std::string out;
+  for (size_t i = 0; i < e.tokens.size(); ++i) {
+    if (!e.loss[i]) continue;
+    if (i > 0 && !e.loss[i - 1] && !out.empty()) out += "|";
+    out += tok.decode(std::vector<int32_t>{e.tokens[i]});
+  }
+  return out;
+}
+
+Example build(const frontend::Json& conversation, const FakeTokenizer& tok, LossOn loss_on = LossOn::completion) {
+  ExampleOptions o;
+  o.tokenizer = &tok;
+  o.render_chat = replay(conversation);
+  o.loss_on = loss_on;
+  JsonlRow row;
+  row.kind = JsonlRow::Kind::messages;
+  row.messages = conversation["messages"];
+  return build_row_example(row, o, "chat.jsonl:1");
+}
+
+}  // namespace
+
+TEST(DataChatSpans, Qwen3TurnsAsTheWholeRenderWritesThem) {
+  const frontend::Json qwen3 = golden()["qwen3"];
+  FakeTokenizer tok;
+  const std::vector<std::string> expected = {
+      "Hello!<|im_end|>|<think>\n\n</think>\n\n4<|im_end|>",
+      "Hello!<|im_end|>|<think>\nadd\n</think>\n\n4<|im_end|>",
+      "Hello!<|im_end|>|<think>\npart\n</think>\n\nBye!<|im_end|>",
+      "<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>|"
+      "<think>\n\n</think>\n\nIt is 21 C.<|im_end|>",
+  };
+  ASSERT_EQ(qwen3.size(), expected.size());
+  for (size_t c = 0; c < expected.size(); ++c) {
+    Example e = build(qwen3[c], tok);
+    EXPECT_EQ(trained(tok, e), expected[c]) << "conversation " << c;
+    const std::string whole = qwen3[c]["renders"][std::to_string(qwen3[c]["messages"].size()) + "/0"];
+    EXPECT_EQ(tok.decode(e.tokens), whole) << "the tokens are the whole render's";
+  }
+}
+
+TEST(DataChatSpans, CorruptedRenderIsCaught) {
+  // Planted bug: the whole conversation's render says "Hullo!" where the turn said "Hello!".
+  frontend::Json conversation = golden()["qwen3"][0];
+  std::string& whole = conversation["renders"]["5/0"].get_ref<std::string&>();
+  whole.replace(whole.find("Hello!"), 6, "Hullo!");
+  FakeTokenizer tok;
+  expect_user_error([&] { build(conversation, tok); }, {"chat.jsonl:1", "messages[2]", "cannot be located"});
+}
+
+TEST(DataChatSpans, Llama3TemplateThatIgnoresTheGenerationPromptIsRefused) {
+  const frontend::Json llama3 = golden()["llama3"];
+  FakeTokenizer tok;
+  tok.specials = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+  expect_user_error([&] { build(llama3[0], tok); }, {"chat.jsonl:1", "ignores add_generation_prompt", "--chat-template"});
+  // --loss-on all needs no turn boundaries: every token of the render trains.
+  Example all = build(llama3[0], tok, LossOn::all);
+  EXPECT_EQ(std::count(all.loss.begin(), all.loss.end(), 1), static_cast<long>(all.tokens.size()));
+}
