@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "frontend/hf_export.h"
+#include "cli/weight_loader.h"
 #include "frontend/safetensors.h"
 #include "support/error.h"
 
@@ -30,20 +30,10 @@ std::string weights_path(const std::string& path) {
   return path;
 }
 
-void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime::HostStore& store) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw_user_error(dir, "", "cannot create the checkpoint directory: " + ec.message(), "choose a writable path");
-
+void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime::HostStore& store,
+                     const ModelDirSource& source) {
+  write_model_dir(dir, m, store, source);
   const auto& tensors = store.tensors();
-  std::vector<std::vector<uint16_t>> bf16(tensors.size());
-  std::vector<frontend::SafetensorsTensorRef> weights;
-  for (size_t t = 0; t < tensors.size(); ++t) {
-    bf16[t].resize(static_cast<size_t>(tensors[t].elements));
-    store.get_bf16(static_cast<int>(t), bf16[t].data());
-    weights.push_back({tensors[t].name, ir::DType::bf16, shape_of(tensors[t]), bf16[t].data()});
-  }
-  frontend::write_safetensors(dir + "/model.safetensors", weights, {{"format", "pt"}});
 
   // The optimizer file holds the exact fp32 master, so resuming loses nothing.
   std::vector<std::vector<float>> master(tensors.size());
@@ -58,32 +48,10 @@ void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime:
   }
   frontend::write_safetensors(dir + "/optimizer.safetensors", state,
                               {{"step", std::to_string(store.step())}, {"model", m.name}});
-  try {
-    frontend::write_hf_config(m, dir + "/config.json");
-  } catch (const UserError& e) {
-    // Models outside the Llama family have no Hugging Face config; the
-    // weights are still saved under their checkpoint names.
-    std::fprintf(stderr, "note: no config.json in %s: %s\n", dir.c_str(), e.what());
-  }
 }
 
 void load_weights(const std::string& path_or_dir, runtime::HostStore& store) {
-  std::string path = weights_path(path_or_dir);
-  frontend::SafetensorsFile file = frontend::SafetensorsFile::open(path);
-  std::vector<float> values;
-  for (size_t t = 0; t < store.tensors().size(); ++t) {
-    const runtime::StoredTensor& st = store.tensors()[t];
-    const frontend::SafetensorsEntry* e = file.find(st.name);
-    if (!e)
-      throw_user_error(path, st.name, "the checkpoint has no tensor of this name (it has " +
-                                          std::to_string(file.tensors().size()) + " tensors)",
-                       "use a checkpoint of this model, with Hugging Face names");
-    check_shape(path, *e, st);
-    values.resize(static_cast<size_t>(st.elements));
-    file.read_f32(st.name, values);
-    store.set_master(static_cast<int>(t), values.data());
-  }
-  store.set_step(0);
+  load_model_weights(path_or_dir, store);
 }
 
 void resume_checkpoint(const std::string& dir, runtime::HostStore& store) {

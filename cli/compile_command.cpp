@@ -78,7 +78,7 @@ int run_compile(const Args& args) {
   Arguments a("compile", "horizon compile MODEL [--emit=STAGE] [--batch=B --seq=S] [--params] [--time-passes]",
               "Compiles a model description (native model JSON, Hugging Face config.json, or an .hir IR dump)\n"
               "and prints the IR after a stage of the pipeline.");
-  a.positional("MODEL", "model file: models/*.json, a Hugging Face config.json, or a .hir dump");
+  a.positional("MODEL", "model file: models/*.json, a Hugging Face model directory or config.json, or a .hir dump");
   std::string stages = "ir";
   for (const std::string& p : passes::graph_pass_names()) stages += "|" + p;
   stages += "|cuda";

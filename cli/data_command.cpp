@@ -110,7 +110,7 @@ int run_data(const Args& args) {
   const ir::Module model = frontend::load_model(a.get("MODEL"));
   const int64_t vocab = static_cast<int64_t>(model.config_number("vocab", 256));
 
-  DataContext context = data_context(a, a.get("MODEL"), vocab);
+  DataContext context = data_context(a, a.get("MODEL"), model);
   LoadedDocuments loaded = load_documents_cached(a, context, a.get("data"), vocab);
   const data::DocumentSet& docs = *loaded.documents;
   const bool tty = isatty(STDOUT_FILENO) != 0;

@@ -9,10 +9,11 @@
 #include <stdexcept>
 
 #include "cli/arguments.h"
-#include "cli/checkpoint.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
-#include "data/byte_tokenizer.h"
+#include "cli/model_tokenizer.h"
+#include "cli/weight_loader.h"
+#include "frontend/model_dir.h"
 #include "frontend/model_json.h"
 #include "frontend/safetensors.h"
 #include "passes/lower.h"
@@ -80,12 +81,14 @@ std::string joined(const std::vector<int32_t>& ids) {
 
 int run_gradients(const Args& args) {
   Arguments a("gradients",
-              "horizon gradients MODEL --weights FILE|DIR --text TEXT --out FILE [--batch B --seq S --device DEV]",
-              "Computes the loss and every parameter gradient of one batch (byte tokens of TEXT, windows of S+1\n"
+              "horizon gradients MODEL [--weights FILE|DIR] --text TEXT --out FILE [--batch B --seq S --device DEV]",
+              "Computes the loss and every parameter gradient of one batch (TEXT in the model's tokens, windows of S+1\n"
               "tokens, targets shifted by one) and writes them to a safetensors file under the checkpoint names.");
-  a.positional("MODEL", "model file the weights belong to");
-  a.option("weights", "FILE", "model.safetensors, or a directory written by horizon train --save");
-  a.option("text", "TEXT", "the text to tokenize (bytes)");
+  a.positional("MODEL", "a Hugging Face model directory, its config.json, or the model file the weights belong to");
+  a.option("weights", "PATH",
+           "a directory written by horizon train --save, an index or a .safetensors file (default: the MODEL\n"
+           "directory's weights)");
+  a.option("text", "TEXT", "the text to tokenize with the model's tokenizer (bytes for byte-level models)");
   a.option("out", "FILE", "where to write the gradients (safetensors)");
   a.option("batch", "B", "sequences", "2");
   a.option("seq", "S", "tokens per sequence", "16");
@@ -94,20 +97,28 @@ int run_gradients(const Args& args) {
   a.option("device", "DEV",
            "cpu (the unstreamed fp32 reference) | cuda (the streamed step on the GPU, bf16 GEMMs) | auto", "cpu");
   if (!a.parse(args)) return 0;
-  for (const char* required : {"weights", "text", "out"})
+  for (const char* required : {"text", "out"})
     if (!a.has(required)) throw UserError(std::string("horizon gradients: missing --") + required);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq");
   if (B <= 0 || S <= 0) throw UserError("horizon gradients: --batch and --seq must be positive");
   const bool cuda = resolve_device("gradients", a.get("device")) == "cuda";
 
-  ir::Module model = frontend::load_model(a.get("MODEL"));
+  const std::string model_path = a.get("MODEL");
+  std::string weights = a.get("weights");
+  if (weights.empty()) {
+    const auto dir = frontend::model_dir_of(model_path);
+    if (!dir || !dir->has_weights())
+      throw UserError("horizon gradients: missing --weights (" + model_path + " has no weights beside it)");
+    weights = dir->dir;
+  }
+  ir::Module model = frontend::load_model(model_path);
+  const std::vector<int32_t> text = model_tokenizer(model_path, model, "--text")->encode(a.get("text"));
   passes::lower(model);
   runtime::HostStore store(model, codegen::cpu::MomentType::bf16);
-  load_weights(a.get("weights"), store);
+  load_model_weights(weights, store);
 
-  std::vector<int32_t> text = data::ByteTokenizer().encode(a.get("text"));
   if (static_cast<int64_t>(text.size()) < B * (S + 1))
-    throw UserError("horizon gradients: --text has " + std::to_string(text.size()) + " bytes; " +
+    throw UserError("horizon gradients: --text has " + std::to_string(text.size()) + " tokens; " +
                     std::to_string(B * (S + 1)) + " are needed for --batch " + std::to_string(B) + " --seq " +
                     std::to_string(S));
   std::vector<int32_t> tokens, targets;

@@ -200,7 +200,7 @@ int run_plan(const Args& args) {
               "Plans one training step of MODEL: host and GPU memory by kind, the largest micro-batch that fits,\n"
               "and the simulated step time, tokens/s, TFLOPS and bottleneck on a machine description. A step\n"
               "that does not fit is refused (exit 1) with what would make it fit.");
-  a.positional("MODEL", "model file: models/*.json, a Hugging Face config.json, or a .hir dump");
+  a.positional("MODEL", "model file: models/*.json, a Hugging Face model directory or config.json, or a .hir dump");
   add_streaming_options(a);
   a.option("trace", "FILE", "write the simulated step as a Chrome trace (open it in ui.perfetto.dev)");
   if (!a.parse(args)) return 0;

@@ -1,11 +1,14 @@
-// `horizon sample MODEL --weights FILE --prompt TEXT`: generates text from
-// trained weights with the byte-level tokenizer.
+// `horizon sample MODEL [--weights W] --prompt TEXT`: generates text from
+// trained weights, tokenized and decoded with the model's tokenizer
+// (cli/model_tokenizer.h). A model directory brings its own weights.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/arguments.h"
-#include "cli/checkpoint.h"
 #include "cli/commands.h"
-#include "data/byte_tokenizer.h"
+#include "cli/model_tokenizer.h"
+#include "cli/weight_loader.h"
+#include "frontend/model_dir.h"
 #include "frontend/model_json.h"
 #include "passes/lower.h"
 #include "runtime/generate.h"
@@ -14,25 +17,34 @@
 namespace horizon::cli {
 
 int run_sample(const Args& args) {
-  Arguments a("sample", "horizon sample MODEL --weights FILE|DIR [--prompt TEXT] [options]",
-              "Generates text from a trained model (byte-level vocabulary).");
-  a.positional("MODEL", "model file the weights were trained with");
-  a.option("weights", "FILE", "model.safetensors, or a directory written by horizon train --save");
+  Arguments a("sample", "horizon sample MODEL [--weights DIR|FILE] [--prompt TEXT] [options]",
+              "Generates text from a trained model with its tokenizer (tokenizer.json in the model directory, or\n"
+              "the byte-level vocabulary of the demo models).");
+  a.positional("MODEL", "a Hugging Face model directory (config, weights, tokenizer), its config.json, or a model file");
+  a.option("weights", "PATH",
+           "weights: a directory written by horizon train --save, a model.safetensors.index.json or a .safetensors\n"
+           "file (default: the weights in the MODEL directory)");
   a.option("prompt", "TEXT", "text to continue", "");
   a.option("tokens", "N", "tokens to generate", "200");
   a.option("temperature", "T", "sampling temperature; 0 = greedy", "0.8");
   a.option("top-k", "K", "sample among the K most likely tokens; 0 = all", "40");
   a.option("seed", "N", "random seed", "1");
   if (!a.parse(args)) return 0;
-  if (!a.has("weights")) throw UserError("horizon sample: missing --weights FILE (a model.safetensors or a --save directory)");
 
-  ir::Module model = frontend::load_model(a.get("MODEL"));
-  if (model.config_number("vocab", 0) != 256)
-    throw UserError("horizon sample: " + a.get("MODEL") + " has vocab " + std::to_string(static_cast<int64_t>(model.config_number("vocab", 0))) +
-                    "; sampling text needs the byte-level vocabulary (256)");
+  const std::string model_path = a.get("MODEL");
+  std::string weights = a.get("weights");
+  if (weights.empty()) {
+    const auto dir = frontend::model_dir_of(model_path);
+    if (!dir || !dir->has_weights())
+      throw UserError("horizon sample: " + model_path +
+                      " has no weights beside it; pass --weights DIR|FILE (a --save directory or a .safetensors file)");
+    weights = dir->dir;
+  }
+  ir::Module model = frontend::load_model(model_path);
+  std::unique_ptr<data::Tokenizer> tok = model_tokenizer(model_path, model, "--prompt");
   passes::lower(model);
   runtime::HostStore store(model, codegen::cpu::MomentType::bf16);
-  load_weights(a.get("weights"), store);
+  load_model_weights(weights, store);
 
   runtime::SampleOptions opts;
   opts.tokens = a.get_int("tokens");
@@ -40,10 +52,14 @@ int run_sample(const Args& args) {
   opts.top_k = a.get_int("top-k");
   opts.seed = static_cast<uint64_t>(a.get_int("seed"));
   opts.max_context = static_cast<int64_t>(model.config_number("max_seq", 1024));
-  data::ByteTokenizer tok;
-  std::string prompt = a.get("prompt");
-  std::vector<int32_t> out = runtime::generate(model, store, tok.encode(prompt), opts);
-  std::printf("%s%s\n", prompt.c_str(), tok.decode(out).c_str());
+  const std::string prompt = a.get("prompt");
+  std::vector<int32_t> ids = tok->encode(prompt, /*add_special_tokens=*/true);
+  if (ids.empty() && tok->bos_id()) ids.push_back(*tok->bos_id());
+  std::vector<int32_t> out = runtime::generate(model, store, ids, opts);
+  // generate() does not know the tokenizer's end of sequence; the text ends there.
+  if (auto eos = tok->eos_id())
+    if (auto it = std::find(out.begin(), out.end(), *eos); it != out.end()) out.erase(it, out.end());
+  std::printf("%s%s\n", prompt.c_str(), tok->decode(out).c_str());
   return 0;
 }
 

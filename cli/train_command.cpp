@@ -14,13 +14,14 @@
 #include "cli/commands.h"
 #include "cli/cuda_training.h"
 #include "cli/device_option.h"
+#include "cli/initial_weights.h"
 #include "cli/memory_check.h"
+#include "cli/model_tokenizer.h"
 #include "cli/progress.h"
 #include "cli/resident_option.h"
 #include "cli/train_data.h"
+#include "cli/weight_loader.h"
 #include "data/batch_sampler.h"
-#include "data/byte_tokenizer.h"
-#include "data/token_dataset.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
 #include "passes/lower.h"
@@ -38,7 +39,9 @@ Arguments train_arguments() {
   Arguments a("train", "horizon train MODEL --data PATH [options]",
               "Trains MODEL on PATH (a text file, a folder of text files, or a token file) and reports loss,\n"
               "validation loss, tokens/s, TFLOPS and memory; --save writes Hugging Face-loadable weights.");
-  a.positional("MODEL", "model file: models/*.json or a Hugging Face config.json");
+  a.positional("MODEL",
+               "a Hugging Face model directory (config.json, weights, tokenizer: training starts from its weights),\n"
+               "its config.json, or a model file (models/*.json: random initialization)");
   add_data_options(a);
   a.option("steps", "N", "optimizer steps (0 with --save: write the initial weights)", "100");
   a.option("batch", "B", "sequences per step", "8");
@@ -69,8 +72,13 @@ Arguments train_arguments() {
   a.option("seed", "N", "seed of initialization and data sampling", "1");
   a.option("eval-every", "K", "measure validation loss every K steps (0: only at the end)", "0");
   a.option("eval-batches", "N", "validation batches per evaluation", "4");
-  a.option("save", "DIR", "write model.safetensors, config.json, optimizer.safetensors and metrics.jsonl here");
-  a.option("init", "FILE", "start from these weights (safetensors, Hugging Face names) instead of random");
+  a.option("save", "DIR",
+           "write a Hugging Face model directory (safetensors shards, config.json, generation_config.json, the\n"
+           "tokenizer files), optimizer.safetensors and metrics.jsonl here");
+  a.option("max-shard-size", "SIZE", "with --save: largest weight shard, as transformers' save_pretrained", "5GB");
+  a.option("init", "PATH",
+           "start from these weights (a model directory, model.safetensors.index.json or .safetensors file, Hugging\n"
+           "Face names) or 'random'; default: the MODEL directory's weights, random for a model file");
   a.option("resume", "DIR", "continue a run saved with --save (weights, optimizer state, step)");
   a.option("sample", "N", "after training, print N sampled tokens", "0");
   a.option("device", "DEV",
@@ -128,6 +136,8 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
   ir::Module model = frontend::load_model(a.get("MODEL"));
+  const std::string init = initial_weights(a.get("MODEL"), a.get("init"), a.has("resume"));
+  const ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size"))};
   passes::lower(model);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
@@ -136,10 +146,12 @@ int run_train(const Args& args) {
   const int64_t max_seq = static_cast<int64_t>(model.config_number("max_seq", 0));
   if (max_seq > 0 && S > max_seq)
     throw UserError("horizon train: --seq " + std::to_string(S) + " exceeds the model's max_seq " + std::to_string(max_seq));
-  const int64_t vocab = static_cast<int64_t>(model.config_number("vocab", 256));
 
+  // --sample turns text into tokens and back with the model's tokenizer.
+  std::unique_ptr<data::Tokenizer> tokenizer;
+  if (a.get_int("sample") > 0) tokenizer = model_tokenizer(a.get("MODEL"), model, "--sample");
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
-  TrainData data = build_train_data(a, a.get("MODEL"), vocab, B, S, seed);
+  TrainData data = build_train_data(a, a.get("MODEL"), model, B, S, seed);
   const int64_t eval_batches = a.get_int("eval-batches");
 
   const codegen::cpu::MomentType moments = parse_moments(a.get("moments"));
@@ -171,8 +183,10 @@ int run_train(const Args& args) {
   check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0, host_mem);
 
   runtime::HostStore store(model, moments);
-  store.init_random(seed);
-  if (a.has("init")) load_weights(a.get("init"), store);
+  if (init.empty())
+    store.init_random(seed);
+  else
+    std::printf("%s\n", load_model_weights(init, store).summary().c_str());
   if (a.has("resume")) resume_checkpoint(a.get("resume"), store);
 
   runtime::TrainConfig cfg;
@@ -252,17 +266,17 @@ int run_train(const Args& args) {
                 progress.first_loss(), progress.last_loss(), progress.last_val_loss());
 
   if (!save.empty()) {
-    save_checkpoint(save, model, store);
-    std::printf("saved %s/model.safetensors, config.json, optimizer.safetensors, metrics.jsonl\n", save.c_str());
+    save_checkpoint(save, model, store, save_source);
+    std::printf("saved %s: model directory (weights, config.json, tokenizer), optimizer.safetensors, metrics.jsonl\n",
+                save.c_str());
   }
   if (int64_t n = a.get_int("sample"); n > 0) {
     runtime::SampleOptions opts;
     opts.tokens = n;
     opts.seed = seed;
     opts.max_context = S;
-    data::ByteTokenizer tok;
-    std::vector<int32_t> out = runtime::generate(model, store, tok.encode("\n"), opts);
-    std::printf("--- sample ---\n%s\n--------------\n", tok.decode(out).c_str());
+    std::vector<int32_t> out = runtime::generate(model, store, tokenizer->encode("\n"), opts);
+    std::printf("--- sample ---\n%s\n--------------\n", tokenizer->decode(out).c_str());
   }
   return 0;
 }

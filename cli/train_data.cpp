@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "cli/arguments.h"
+#include "cli/model_tokenizer.h"
 #include "data/byte_tokenizer.h"
 #include "data/chat_template.h"
 #include "data/data_files.h"
@@ -17,6 +18,7 @@
 #include "data/token_cache.h"
 #include "data/token_dataset.h"
 #include "data/token_file.h"
+#include "frontend/model_dir.h"
 #include "support/error.h"
 #include "support/numbers.h"
 
@@ -118,38 +120,39 @@ void add_data_options(Arguments& a) {
   a.option("cache-dir", "DIR", "token cache folder, or none (default: ~/.cache/horizon/tokens)");
 }
 
-DataContext data_context(const Arguments& a, const std::string& model_path, int64_t vocab) {
+DataContext data_context(const Arguments& a, const std::string& model_path, const ir::Module& model) {
   DataContext c;
-  std::string dir = model_folder(model_path);
-  std::string tokenizer_path = a.has("tokenizer") ? a.get("tokenizer") : "";
+  const int64_t vocab = static_cast<int64_t>(model.config_number("vocab", 256));
   std::error_code ec;
-  if (tokenizer_path.empty() && fs::is_regular_file(dir + "/tokenizer.json", ec)) tokenizer_path = dir;
-  if (!tokenizer_path.empty()) {
-    c.tokenizer = data::load_hf_tokenizer(tokenizer_path);
-    std::string tdir = fs::is_directory(tokenizer_path, ec) ? tokenizer_path : model_folder(tokenizer_path);
-    std::string file = fs::is_directory(tokenizer_path, ec) ? tokenizer_path + "/tokenizer.json" : tokenizer_path;
-    c.tokenizer_identity = read_if_exists(file) + read_if_exists(tdir + "/tokenizer_config.json");
-    c.tokenizer_name = file;
-    c.globals = data::special_token_globals(tdir);
-    dir = tdir;
+  std::string dir;  // where the tokenizer files (and the chat template) are
+  if (a.has("tokenizer")) {
+    const std::string path = a.get("tokenizer");
+    dir = fs::is_directory(path, ec) ? path : model_folder(path);
+    c.tokenizer = data::load_hf_tokenizer(path);
+    if (c.tokenizer->vocab_size() > vocab)
+      throw UserError("--tokenizer " + path + " has " + std::to_string(c.tokenizer->vocab_size()) +
+                      " tokens but the model's vocab is " + std::to_string(vocab) + "; use the model's own tokenizer");
   } else {
-    if (vocab < data::ByteTokenizer::kVocab)
-      throw UserError("the model's vocab " + std::to_string(vocab) +
-                      " is smaller than 256 and it has no tokenizer.json; pass --tokenizer PATH");
-    c.tokenizer = std::make_unique<data::ByteTokenizer>();
+    c.tokenizer = model_tokenizer(model_path, model, "text data");
+    if (std::optional<frontend::ModelDir> d = frontend::model_dir_of(model_path); d && !d->tokenizer_json().empty())
+      dir = d->dir;
+  }
+  if (dir.empty()) {
     c.tokenizer_identity = "byte-level";
     c.tokenizer_name = "byte-level";
+  } else {
+    for (const std::string& name : frontend::tokenizer_file_names())
+      c.tokenizer_identity += name + "\n" + read_if_exists(dir + "/" + name) + "\n";
+    c.tokenizer_name = dir + "/tokenizer.json";
+    c.globals = data::special_token_globals(dir);
   }
-  if (c.tokenizer->vocab_size() > vocab)
-    throw UserError("the tokenizer " + c.tokenizer_name + " has " + std::to_string(c.tokenizer->vocab_size()) +
-                    " tokens but the model's vocab is " + std::to_string(vocab) + "; use the model's own tokenizer");
   for (auto [name, id] : {std::pair{"bos_token", c.tokenizer->bos_id()}, std::pair{"eos_token", c.tokenizer->eos_id()}})
     if (!c.globals.contains(name) && id) c.globals[name] = c.tokenizer->decode(std::vector<int32_t>{*id});
 
   std::optional<data::ChatTemplateSource> source;
   if (a.has("chat-template"))
     source = data::read_chat_template_file(a.get("chat-template"));
-  else if (!tokenizer_path.empty())
+  else if (!dir.empty())
     source = data::find_chat_template(dir);
   if (source) {
     c.template_source = source->source;
@@ -206,13 +209,13 @@ LoadedDocuments load_documents_cached(const Arguments& a, const DataContext& c, 
   return out;
 }
 
-TrainData build_train_data(const Arguments& a, const std::string& model_path, int64_t vocab, int64_t batch,
+TrainData build_train_data(const Arguments& a, const std::string& model_path, const ir::Module& model, int64_t batch,
                            int64_t seq, uint64_t seed) {
   const std::string spec = a.get("data");
+  const int64_t vocab = static_cast<int64_t>(model.config_number("vocab", 256));
   const double val_fraction = a.get_double("val-fraction");
   if (!(val_fraction >= 0.0 && val_fraction < 1.0))
     throw UserError("--val-fraction must be in [0, 1), got " + a.get("val-fraction"));
-  DataContext context = data_context(a, model_path, vocab);
   std::string kind = a.get("sampler");
   if (kind != "auto" && kind != "packed" && kind != "windows")
     throw UserError("--sampler must be auto, packed or windows, got '" + kind + "'");
@@ -221,21 +224,32 @@ TrainData build_train_data(const Arguments& a, const std::string& model_path, in
     kind = "windows";
     for (const data::DataFile& f : files)
       if (f.format == data::DataFormat::jsonl ||
-          (f.format == data::DataFormat::token_file && data::read_token_file(f.path).version == 2))
+          (f.format == data::DataFormat::token_file && data::token_file_version(f.path) == 2))
         kind = "packed";
   }
-  auto shared_context = std::make_shared<DataContext>(std::move(context));
+  // The tokenizer only where text is tokenized: a token file trains a model that has none.
+  std::shared_ptr<DataContext> shared_context;
+  auto context = [&]() -> DataContext& {
+    if (!shared_context) shared_context = std::make_shared<DataContext>(data_context(a, model_path, model));
+    return *shared_context;
+  };
   TrainData out;
 
   if (kind == "windows") {
     if (a.has("epochs")) throw UserError("--epochs counts passes over documents; it needs --sampler packed");
-    // One stream: the old loader for one raw path with byte-level text, else documents joined end to end.
+    // One stream: one raw path loads as before packing existed (documents joined by "\n"), several
+    // paths are loaded as documents and joined end to end.
+    std::string tokenizer_name = "none (token file)";
     auto stream = [&](const std::string& paths, double fraction) {
       const std::vector<std::string> parts = data::split_paths(paths);
-      const bool raw = parts.size() == 1 && (data::is_token_file(parts[0]) ||
-                                             shared_context->tokenizer_identity == "byte-level");
-      if (raw) return std::make_shared<data::TokenDataset>(data::TokenDataset::load(parts[0], vocab, fraction));
-      LoadedDocuments l = load_documents_cached(a, *shared_context, paths, vocab);
+      if (parts.size() == 1) {
+        const bool tokens = data::is_token_file(parts[0]);
+        if (!tokens) tokenizer_name = context().tokenizer_name;
+        return std::make_shared<data::TokenDataset>(
+            data::TokenDataset::load(parts[0], vocab, fraction, tokens ? nullptr : context().tokenizer.get()));
+      }
+      tokenizer_name = context().tokenizer_name;
+      LoadedDocuments l = load_documents_cached(a, context(), paths, vocab);
       return std::make_shared<data::TokenDataset>(
           data::TokenDataset::from_tokens(l.documents->all_tokens(), vocab, fraction, paths));
     };
@@ -264,17 +278,17 @@ TrainData build_train_data(const Arguments& a, const std::string& model_path, in
       sampler->set_state(p.window_state);
     };
     out.summary = "data " + spec + ": " + format_count(out.train_tokens) + " train, " +
-                  format_count(out.validation_tokens) + " validation tokens (" + shared_context->tokenizer_name +
+                  format_count(out.validation_tokens) + " validation tokens (tokenizer " + tokenizer_name +
                   ")\nsampler: random windows of one token stream (seed " + std::to_string(seed) + ")";
     return out;
   }
 
-  LoadedDocuments all = load_documents_cached(a, *shared_context, spec, vocab);
+  LoadedDocuments all = load_documents_cached(a, context(), spec, vocab);
   auto train_docs = std::make_shared<data::DocumentSet>();
   auto val_docs = std::make_shared<data::DocumentSet>();
   std::string summary = describe(spec, all);
   if (a.has("val-data")) {
-    LoadedDocuments v = load_documents_cached(a, *shared_context, a.get("val-data"), vocab);
+    LoadedDocuments v = load_documents_cached(a, context(), a.get("val-data"), vocab);
     summary += "\n" + describe(a.get("val-data"), v);
     *train_docs = *all.documents;
     *val_docs = *v.documents;
@@ -297,7 +311,7 @@ TrainData build_train_data(const Arguments& a, const std::string& model_path, in
              format_count(sampler->documents()) + " train, " + format_count(val_docs->size()) +
              " validation documents | " + format_count(sampler->split_documents()) + " longer than --seq split, " +
              format_count(sampler->dropped_documents()) + " dropped | shuffled per epoch by seed " +
-             std::to_string(seed) + " | tokenizer " + shared_context->tokenizer_name;
+             std::to_string(seed) + " | tokenizer " + context().tokenizer_name;
   out.summary = summary;
   return out;
 }

@@ -16,6 +16,7 @@
 #include "data/document_set.h"
 #include "data/packed_sampler.h"
 #include "data/tokenizer.h"
+#include "ir/module.h"
 
 namespace horizon::cli {
 
@@ -33,8 +34,8 @@ struct LoadedDocuments {
   std::string cache_note;  // "token cache hit: PATH" / "tokenized N rows in Xs; cached at PATH"
 };
 
-/// The model's tokenizer (--tokenizer, else tokenizer.json beside MODEL, else byte-level) and the
-/// example rules (chat template, --loss-on) from the options. Stays alive with the returned object.
+/// The model's tokenizer (--tokenizer, else the model's own: cli/model_tokenizer.h), its chat template
+/// (--chat-template, else the model directory's) and the template's special-token globals.
 struct DataContext {
   std::unique_ptr<data::Tokenizer> tokenizer;
   std::string tokenizer_identity;  // bytes that name it in the cache key
@@ -43,7 +44,7 @@ struct DataContext {
   std::function<std::string(const frontend::Json&)> render;
   frontend::Json globals;
 };
-DataContext data_context(const Arguments& a, const std::string& model_path, int64_t vocab);
+DataContext data_context(const Arguments& a, const std::string& model_path, const ir::Module& model);
 
 /// Loads `spec` (through the token cache unless --cache-dir none); prints a progress bar on a terminal.
 LoadedDocuments load_documents_cached(const Arguments& a, const DataContext& context, const std::string& spec,
@@ -59,7 +60,7 @@ struct TrainData {
   std::function<int64_t(int64_t epochs)> steps_for_epochs;  // empty for random windows (no epochs)
   int64_t train_tokens = 0, validation_tokens = 0;
 };
-TrainData build_train_data(const Arguments& a, const std::string& model_path, int64_t vocab, int64_t batch,
+TrainData build_train_data(const Arguments& a, const std::string& model_path, const ir::Module& model, int64_t batch,
                            int64_t seq, uint64_t seed);
 
 }  // namespace horizon::cli

@@ -3,12 +3,22 @@
 // rendered text is byte-identical to Python jinja2 as transformers runs it.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "frontend/json_file.h"
 
 namespace horizon::data {
+
+/// Bounds on one render, so a hostile template cannot hang or exhaust memory;
+/// exceeding one is a UserError.
+struct ChatTemplateLimits {
+  size_t max_output_bytes = size_t{64} << 20;  // also bounds any one string or list value
+  int64_t max_loop_iterations = 10'000'000;    // all loops of the render together
+  int max_call_depth = 64;                     // macro calls nested in macro calls
+};
 
 class ChatTemplate {
  public:
@@ -22,7 +32,7 @@ class ChatTemplate {
   /// apply_chat_template passes them (raise_exception and strftime_now
   /// included). UserError naming the template line for a runtime error or a
   /// raise_exception() call.
-  std::string render(const frontend::Json& variables) const;
+  std::string render(const frontend::Json& variables, const ChatTemplateLimits& limits = {}) const;
 
   ChatTemplate(ChatTemplate&&) noexcept;
   ChatTemplate& operator=(ChatTemplate&&) noexcept;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "data/byte_tokenizer.h"
 #include "support/error.h"
 
 namespace horizon::data {
@@ -56,17 +57,18 @@ void walk(const fs::path& dir, const std::string& root, std::set<fs::path>& seen
   }
 }
 
-void append_document(std::vector<int32_t>& tokens, const std::string& text) {
+void append_document(std::vector<int32_t>& tokens, const std::string& text, const Tokenizer& tokenizer) {
   if (text.empty()) return;
-  if (!tokens.empty()) tokens.push_back('\n');
-  size_t at = tokens.size();
-  tokens.resize(at + text.size());
-  for (size_t i = 0; i < text.size(); ++i) tokens[at + i] = static_cast<unsigned char>(text[i]);
+  if (!tokens.empty())
+    for (int32_t id : tokenizer.encode("\n")) tokens.push_back(id);
+  for (int32_t id : tokenizer.encode(text)) tokens.push_back(id);
 }
 
 }  // namespace
 
-std::vector<int32_t> read_text_corpus(const std::string& path, CorpusSummary& summary) {
+std::vector<int32_t> read_text_corpus(const std::string& path, CorpusSummary& summary, const Tokenizer* tokenizer) {
+  const ByteTokenizer bytes;
+  const Tokenizer& tok = tokenizer ? *tokenizer : bytes;
   std::error_code ec;
   fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st))
@@ -77,7 +79,7 @@ std::vector<int32_t> read_text_corpus(const std::string& path, CorpusSummary& su
     std::string text = read_bytes(path, path);
     summary.files_read = 1;
     summary.bytes_read = static_cast<int64_t>(text.size());
-    append_document(tokens, text);
+    append_document(tokens, text, tok);
     return tokens;
   }
   std::set<fs::path> seen_dirs;
@@ -101,7 +103,7 @@ std::vector<int32_t> read_text_corpus(const std::string& path, CorpusSummary& su
     }
     ++summary.files_read;
     summary.bytes_read += static_cast<int64_t>(text.size());
-    append_document(tokens, text);
+    append_document(tokens, text, tok);
   }
   return tokens;
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "data/tokenizer.h"
+
 namespace horizon::data {
 
 /// What reading a folder found, for the trainer to report.
@@ -20,9 +22,11 @@ struct CorpusSummary {
   int64_t skipped_hidden = 0;     // names starting with '.', e.g. .git
 };
 
-/// Byte tokens of the text at `path` (a file or a folder), documents joined by
-/// one '\n' token. UserError if the path is missing or unreadable. An empty
-/// result is returned as is; the caller decides whether that is an error.
-std::vector<int32_t> read_text_corpus(const std::string& path, CorpusSummary& summary);
+/// Tokens of the text at `path` (a file or a folder), each document encoded
+/// by `tokenizer` (bytes when null) and documents joined by the tokens of
+/// "\n". UserError if the path is missing or unreadable. An empty result is
+/// returned as is; the caller decides whether that is an error.
+std::vector<int32_t> read_text_corpus(const std::string& path, CorpusSummary& summary,
+                                      const Tokenizer* tokenizer = nullptr);
 
 }  // namespace horizon::data

@@ -8,7 +8,8 @@
 
 namespace horizon::data {
 
-TokenDataset TokenDataset::load(const std::string& path, int64_t vocab, double val_fraction) {
+TokenDataset TokenDataset::load(const std::string& path, int64_t vocab, double val_fraction,
+                                const Tokenizer* tokenizer) {
   TokenDataset d;
   d.source_ = path;
   d.vocab_ = vocab;
@@ -16,7 +17,7 @@ TokenDataset TokenDataset::load(const std::string& path, int64_t vocab, double v
     TokenFile f = read_token_file(path);
     d.tokens_ = std::move(f.tokens);
   } else {
-    d.tokens_ = read_text_corpus(path, d.summary_);
+    d.tokens_ = read_text_corpus(path, d.summary_, tokenizer);
     if (d.tokens_.empty())
       throw_user_error(path, "",
                        "no text to train on (" + std::to_string(d.summary_.files_read) + " text files, " +

@@ -25,11 +25,13 @@ class TokenDataset {
   static constexpr double kDefaultValFraction = 0.05;
 
   /// Loads `path`: a token file (recognized by its magic), else a text file or
-  /// a folder of text files, byte-tokenized (see text_corpus.h). The last
+  /// a folder of text files, tokenized by `tokenizer` (bytes when null; see
+  /// text_corpus.h). The last
   /// `val_fraction` of the stream is the validation split. UserError if the
   /// path is unreadable, holds no data, a token is >= `vocab`, or val_fraction
   /// is not in [0, 1).
-  static TokenDataset load(const std::string& path, int64_t vocab, double val_fraction = kDefaultValFraction);
+  static TokenDataset load(const std::string& path, int64_t vocab, double val_fraction = kDefaultValFraction,
+                           const Tokenizer* tokenizer = nullptr);
 
   /// A dataset over tokens already in memory; `source` names it in errors.
   static TokenDataset from_tokens(std::vector<int32_t> tokens, int64_t vocab, double val_fraction = kDefaultValFraction,

@@ -45,6 +45,13 @@ bool is_token_file(const std::string& path) {
   return f.read(magic, sizeof(magic)) && std::memcmp(magic, kTokenFileMagic, sizeof(magic)) == 0;
 }
 
+uint32_t token_file_version(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  uint8_t head[kVersionAt + 4];
+  if (!f.read(reinterpret_cast<char*>(head), sizeof(head)) || std::memcmp(head, kTokenFileMagic, 8) != 0) return 0;
+  return static_cast<uint32_t>(get_le(head + kVersionAt, 4));
+}
+
 void write_token_file(const std::string& path, std::span<const int32_t> tokens, int64_t vocab) {
   if (vocab < 1 || vocab >= kMaxVocab)
     throw_user_error(path, "vocab", "vocab size " + std::to_string(vocab) + " is out of range", "use 1 to 2^31-1");

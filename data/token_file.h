@@ -35,6 +35,10 @@ struct TokenFile {
 /// Whether `path` is a readable file that starts with the token-file magic.
 bool is_token_file(const std::string& path);
 
+/// The version in a token file's header (1, 2, or another number a reader
+/// will refuse); 0 when `path` is not a token file.
+uint32_t token_file_version(const std::string& path);
+
 /// Writes `tokens` atomically (PATH.tmp, then rename). uint16 is used when
 /// vocab <= 65536. UserError if a token is outside [0, vocab) or vocab is not
 /// in [1, 2^31).

@@ -2,6 +2,7 @@
 
 #include "frontend/config_expr.h"
 #include "frontend/hf_config.h"
+#include "frontend/model_dir.h"
 #include "ir/parser.h"
 #include "ir/shape_rules.h"
 #include "ir/verifier.h"
@@ -241,7 +242,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 ir::Module module_from_json(const Json& doc, const std::string& file) { return ModelReader(doc, file).read(); }
 
-ir::Module load_model(const std::string& path) {
+ir::Module load_model(const std::string& model_path) {
+  const std::string path = model_file_of(model_path);
   if (ends_with(path, ".hir")) {
     ir::Module m = ir::parse_module(read_text_file(path, "IR file"), path);
     ir::verify_module(m, path);

@@ -17,7 +17,8 @@ inline constexpr int kModelFormatVersion = 1;
 ir::Module module_from_json(const Json& doc, const std::string& file);
 
 /// Loads a model from a path: a native model file or a Hugging Face
-/// config.json (told apart by content), or a printed IR dump (.hir).
+/// config.json (told apart by content), a Hugging Face model directory (its
+/// config.json), or a printed IR dump (.hir).
 ir::Module load_model(const std::string& path);
 
 }  // namespace horizon::frontend

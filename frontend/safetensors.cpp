@@ -75,6 +75,9 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   const auto* base = static_cast<const uint8_t*>(map->addr);
   uint64_t header_len = 0;
   for (int i = 0; i < 8; ++i) header_len |= static_cast<uint64_t>(base[i]) << (8 * i);
+  if (base[0] == '{')
+    fail("", "this is a JSON file, not a safetensors file",
+         "for sharded weights pass the model directory or its model.safetensors.index.json");
   if (header_len > kSafetensorsMaxHeader)
     fail("header", "header length " + std::to_string(header_len) + " exceeds the 100 MB limit of the format",
          "this is not a safetensors file, or it is damaged");

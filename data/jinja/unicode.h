@@ -1,0 +1,33 @@
+// UTF-8 text as Python sees it: code points for len() and slicing, and
+// Python's set of whitespace for strip()/split() and jinja2's `-` trimming.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace horizon::data::jinja {
+
+/// Code points of `s`; a byte that is not valid UTF-8 decodes as itself
+/// (0x80..0xFF), so decode + encode never loses input.
+std::u32string utf8_decode(std::string_view s);
+std::string utf8_encode(std::u32string_view s);
+void append_utf8(std::string& out, char32_t c);
+/// Python's str.isspace() for one code point.
+bool is_python_space(char32_t c);
+/// Python's str.isprintable() for one code point (approximation: control,
+/// separator and format characters that repr() escapes).
+bool is_python_printable(char32_t c);
+
+/// str.strip()/lstrip()/rstrip(): whitespace when `chars` is null, else any
+/// code point in *chars.
+std::string python_strip(std::string_view s, const std::string* chars, bool left, bool right);
+
+/// str.splitlines(keepends): lines end at \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, U+2028, U+2029.
+std::vector<std::string> python_splitlines(std::string_view s, bool keepends);
+
+/// ASCII case mapping (str.upper()/lower() outside ASCII are left as they are).
+std::string ascii_upper(std::string s);
+std::string ascii_lower(std::string s);
+
+}  // namespace horizon::data::jinja
