@@ -8,6 +8,7 @@
 // planted bug that must be caught.
 #include <gtest/gtest.h>
 
+#include "data/chat_template.h"
 #include "data/example_builder.h"
 #include "tests/data_fakes.h"
 #include "tests/test_support.h"
@@ -93,4 +94,50 @@ TEST(DataChatSpans, Llama3TemplateThatIgnoresTheGenerationPromptIsRefused) {
   // --loss-on all needs no turn boundaries: every token of the render trains.
   Example all = build(llama3[0], tok, LossOn::all);
   EXPECT_EQ(std::count(all.loss.begin(), all.loss.end(), 1), static_cast<long>(all.tokens.size()));
+}
+
+TEST(DataChatSpans, RealQwen3TemplateThroughTheInterpreter) {
+  // The same conversations rendered by our Jinja interpreter instead of the
+  // stored jinja2 renders: the same turns train.
+  HORIZON_TEST_DATA_OR_SKIP(config_path, "qwen3/tokenizer_config.json");
+  const frontend::Json config = frontend::parse_json_file(config_path);
+  auto chat = std::make_shared<ChatTemplate>(ChatTemplate::parse(config["chat_template"], config_path));
+  const frontend::Json qwen3 = golden()["qwen3"];
+  FakeTokenizer tok;
+  for (size_t c = 0; c < qwen3.size(); ++c) {
+    ExampleOptions o;
+    o.tokenizer = &tok;
+    o.render_chat = [chat](const frontend::Json& v) { return chat->render(v); };
+    JsonlRow row;
+    row.kind = JsonlRow::Kind::messages;
+    row.messages = qwen3[c]["messages"];
+    EXPECT_EQ(trained(tok, build_row_example(row, o, "x")), trained(tok, build(qwen3[c], tok))) << c;
+  }
+}
+
+TEST(DataChatSpans, ChatJsonlEndToEndWithATemplateFile) {
+  // `horizon data` and `horizon train` on chat rows with the byte-level tiny
+  // model and Qwen3's template given as a file.
+  HORIZON_TEST_DATA_OR_SKIP(config_path, "qwen3/tokenizer_config.json");
+  horizon::testing::TempDir dir;
+  const std::string jinja =
+      dir.write("qwen3.jinja", frontend::parse_json_file(config_path)["chat_template"].get<std::string>());
+  std::string rows;
+  for (int i = 0; i < 12; ++i)
+    rows += R"({"messages": [{"role": "user", "content": "add 1 to )" + std::to_string(i) +
+            R"("}, {"role": "assistant", "content": ")" + std::to_string(i + 1) + "\"}]}\n";
+  const std::string data = dir.write("chat.jsonl", rows);
+  const std::string common = horizon::testing::source_path("models/tiny.json") + " --data " + data +
+                             " --chat-template " + jinja + " --cache-dir none --seq 64";
+  auto shown = horizon::testing::run_horizon("data " + common + " --show 1 --json");
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const frontend::Json first = frontend::Json::parse(shown.out.substr(0, shown.out.find('\n')));
+  std::string trained_text;
+  const std::string text = first["text"];
+  for (size_t i = 0; i < text.size(); ++i)
+    if (first["mask"][i] == 1) trained_text += text[i];  // byte-level: one token per byte
+  EXPECT_EQ(trained_text, "<think>\n\n</think>\n\n1<|im_end|>");
+  auto trained_run = horizon::testing::run_horizon("train " + common + " --steps 2 --batch 2 --device cpu");
+  ASSERT_EQ(trained_run.exit_code, 0) << trained_run.err;
+  EXPECT_NE(trained_run.out.find("sampler: packed documents"), std::string::npos) << trained_run.out;
 }
