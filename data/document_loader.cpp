@@ -97,13 +97,14 @@ DocumentSet load_documents(const std::vector<DataFile>& files, const LoadOptions
   int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), std::max<size_t>(1, units.size())));
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   if (threads == 1) {
     worker();
   } else {
+    // Every core tokenizes; this thread only reports progress.
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
     while (done.load() < units.size()) {
       if (o.progress) o.progress(static_cast<int64_t>(done.load()), static_cast<int64_t>(units.size()));
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
   for (std::thread& t : pool) t.join();
