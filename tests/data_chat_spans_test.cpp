@@ -8,6 +8,8 @@
 // planted bug that must be caught.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "data/chat_template.h"
 #include "data/example_builder.h"
 #include "tests/data_fakes.h"
@@ -140,4 +142,33 @@ TEST(DataChatSpans, ChatJsonlEndToEndWithATemplateFile) {
   auto trained_run = horizon::testing::run_horizon("train " + common + " --steps 2 --batch 2 --device cpu");
   ASSERT_EQ(trained_run.exit_code, 0) << trained_run.err;
   EXPECT_NE(trained_run.out.find("sampler: packed documents"), std::string::npos) << trained_run.out;
+}
+
+TEST(DataChatSpans, RealQwen3TokenizerMatchesTheLibrarysOffsets) {
+  // Tokens and loss bits of the whole Qwen3 renders against Hugging Face's
+  // tokenizers library: its IDs, and a loss bit wherever a token's offsets
+  // overlap a turn (tests/golden/data_chat_renders/tokens.js).
+  HORIZON_TEST_DATA_OR_SKIP(tokenizer_json, "qwen3/tokenizer.json");
+  std::unique_ptr<Tokenizer> tok;
+  try {
+    tok = load_hf_tokenizer(std::filesystem::path(tokenizer_json).parent_path().string());
+  } catch (const UserError& e) {
+    if (std::string(e.what()).find("not implemented") != std::string::npos) GTEST_SKIP() << e.what();
+    throw;
+  }
+  const frontend::Json qwen3 = golden()["qwen3"];
+  const frontend::Json expected =
+      frontend::parse_json_file(horizon::testing::source_path("tests/golden/data_chat_renders/tokens.json"));
+  for (size_t c = 0; c < qwen3.size(); ++c) {
+    ExampleOptions o;
+    o.tokenizer = tok.get();
+    o.render_chat = replay(qwen3[c]);
+    JsonlRow row;
+    row.kind = JsonlRow::Kind::messages;
+    row.messages = qwen3[c]["messages"];
+    Example e = build_row_example(row, o, "x");
+    EXPECT_EQ(frontend::Json(e.tokens), expected[c]["ids"]) << "conversation " << c;
+    EXPECT_EQ(frontend::Json(std::vector<int>(e.loss.begin(), e.loss.end())), expected[c]["mask"]) << c;
+    EXPECT_EQ(e.straddling, 0);
+  }
 }
