@@ -73,7 +73,8 @@ struct LazyTemplate {
 
 std::string percent(int64_t part, int64_t whole) {
   char b[16];
-  std::snprintf(b, sizeof(b), "%.0f%%", whole > 0 ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
+  std::snprintf(b, sizeof(b), "%.0f%%",
+                whole > 0 ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
   return b;
 }
 
@@ -108,8 +109,7 @@ void add_data_options(Arguments& a) {
            "completion (alias assistant): loss only on completions / assistant turns (+ EOS); all: every token",
            "completion");
   a.flag("skip-bad-rows", "skip JSONL rows that do not parse (counted and reported) instead of stopping");
-  a.option("long-docs", "HOW", "documents longer than --seq: split (into consecutive rows) or drop (counted)",
-           "split");
+  a.option("long-docs", "HOW", "documents longer than --seq: split (into consecutive rows) or drop (counted)", "split");
   a.option("epochs", "N", "train N passes over the documents (sets --steps; packed sampler)");
   a.option("sampler", "KIND",
            "packed (documents with boundaries) | windows (random windows of one stream) | auto (windows for a\n"

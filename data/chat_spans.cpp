@@ -39,7 +39,8 @@ RenderedChat render_assistant_spans(const ChatRenderer& render, const Json& mess
   // first Llama 3 Instruct template) ends every render with an open assistant
   // header, so no render shows where a turn stops.
   if (render_with(render, globals, messages, true) == whole)
-    throw_user_error(where, "", "the chat template ignores add_generation_prompt, so where each assistant turn ends "
+    throw_user_error(where, "",
+                     "the chat template ignores add_generation_prompt, so where each assistant turn ends "
                      "cannot be told from its renders",
                      "pass a template that honors it with --chat-template FILE (newer releases of the model have "
                      "one), or use --loss-on all");

@@ -90,7 +90,8 @@ std::vector<std::string> split_paths(const std::string& spec) {
 std::vector<DataFile> list_data_files(const std::string& spec) {
   std::vector<DataFile> out;
   const std::vector<std::string> paths = split_paths(spec);
-  if (paths.empty()) throw_user_error("--data", "", "names no path", "pass a file or folder, or several joined by commas");
+  if (paths.empty())
+    throw_user_error("--data", "", "names no path", "pass a file or folder, or several joined by commas");
   for (const std::string& path : paths) {
     std::error_code ec;
     if (!fs::exists(path, ec))

@@ -70,11 +70,14 @@ DocumentSet load_documents(const std::vector<DataFile>& files, const LoadOptions
         throw_user_error(f.path, "", "a version-1 token file is one token stream without documents",
                          "pass it alone as --data (it is sampled by random windows), or regenerate it as JSONL/text");
       if (t.vocab > o.example.tokenizer->vocab_size())
-        throw_user_error(f.path, "vocab", "the file's vocab " + std::to_string(t.vocab) + " is larger than the "
-                                          "tokenizer's " + std::to_string(o.example.tokenizer->vocab_size()),
+        throw_user_error(f.path, "vocab",
+                         "the file's vocab " + std::to_string(t.vocab) +
+                             " is larger than the "
+                             "tokenizer's " +
+                             std::to_string(o.example.tokenizer->vocab_size()),
                          "use token files made with this model's tokenizer");
-      stored.emplace_back(units.size(), DocumentSet::from_flat(std::move(t.tokens), std::move(t.loss),
-                                                              std::move(t.document_ends)));
+      stored.emplace_back(units.size(),
+                          DocumentSet::from_flat(std::move(t.tokens), std::move(t.loss), std::move(t.document_ends)));
       continue;
     }
     contents.push_back(read_data_file(f.path));

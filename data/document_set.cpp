@@ -15,9 +15,7 @@ void DocumentSet::add(std::span<const int32_t> tokens, std::span<const uint8_t> 
   ends_.push_back(static_cast<int64_t>(tokens_.size()));
 }
 
-int64_t DocumentSet::loss_token_count() const {
-  return std::count(loss_.begin(), loss_.end(), uint8_t{1});
-}
+int64_t DocumentSet::loss_token_count() const { return std::count(loss_.begin(), loss_.end(), uint8_t{1}); }
 
 DocumentSet DocumentSet::from_flat(std::vector<int32_t> tokens, std::vector<uint8_t> loss, std::vector<int64_t> ends) {
   DocumentSet d;

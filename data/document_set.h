@@ -14,9 +14,9 @@ namespace horizon::data {
 /// What loading data found, for the screen and `horizon data`.
 struct DataStats {
   int64_t files = 0, rows = 0;
-  int64_t bad_rows = 0;              // skipped with --skip-bad-rows
-  std::string first_bad_row;         // the first skipped row's error, for the report
-  int64_t empty_documents = 0;       // rendered to no tokens, not kept
+  int64_t bad_rows = 0;                // skipped with --skip-bad-rows
+  std::string first_bad_row;           // the first skipped row's error, for the report
+  int64_t empty_documents = 0;         // rendered to no tokens, not kept
   int64_t documents_without_loss = 0;  // kept, but no token carries loss (e.g. no assistant turn)
   int64_t straddling_boundaries = 0;   // loss-span edges inside a token (the token carries loss)
 };

@@ -28,8 +28,8 @@ LossOn parse_loss_on(const std::string& value);
 
 struct ExampleOptions {
   const Tokenizer* tokenizer = nullptr;
-  ChatRenderer render_chat;   // empty: the model has no chat template
-  frontend::Json globals;     // template variables besides messages (bos_token, eos_token)
+  ChatRenderer render_chat;  // empty: the model has no chat template
+  frontend::Json globals;    // template variables besides messages (bos_token, eos_token)
   LossOn loss_on = LossOn::completion;
 };
 

@@ -16,7 +16,8 @@ using frontend::Json;
 std::string expect_string(const Json& row, const std::string& field, const std::string& where) {
   const Json& v = row.at(field);
   if (!v.is_string())
-    bad_row(where, field, "is " + frontend::json_type_name(v) + ", expected a string", "write the text as a JSON string");
+    bad_row(where, field, "is " + frontend::json_type_name(v) + ", expected a string",
+            "write the text as a JSON string");
   return v.get<std::string>();
 }
 
@@ -31,7 +32,8 @@ void check_messages(const Json& list, const std::string& field, const std::strin
     const Json& m = list[i];
     const std::string at = field + "[" + std::to_string(i) + "]";
     if (!m.is_object())
-      bad_row(where, at, "is " + frontend::json_type_name(m) + ", expected an object with \"role\" and \"content\"", "");
+      bad_row(where, at, "is " + frontend::json_type_name(m) + ", expected an object with \"role\" and \"content\"",
+              "");
     auto role = m.find("role");
     if (role == m.end() || !role->is_string())
       bad_row(where, at + ".role", role == m.end() ? "is missing" : "is not a string",
@@ -96,8 +98,9 @@ JsonlRow parse_jsonl_row(std::string_view line, const std::string& where, const 
             "a prompt-completion row needs both \"" + fields.prompt + "\" and \"" + fields.completion + "\"");
   std::string keys;
   for (auto it = row.begin(); it != row.end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
-  bad_row(where, "", "has none of the fields \"" + fields.text + "\", \"" + fields.messages + "\" or \"" +
-                         fields.prompt + "\" + \"" + fields.completion + "\" (it has: " + (keys.empty() ? "none" : keys) + ")",
+  bad_row(where, "",
+          "has none of the fields \"" + fields.text + "\", \"" + fields.messages + "\" or \"" + fields.prompt +
+              "\" + \"" + fields.completion + "\" (it has: " + (keys.empty() ? "none" : keys) + ")",
           "rename the field with --text-field or --messages-field");
 }
 

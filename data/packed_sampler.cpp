@@ -31,10 +31,10 @@ LongDocs parse_long_docs(const std::string& value) {
 
 Json DataPosition::to_json() const {
   // 64-bit values as strings: JSON readers elsewhere (Python's is fine, JavaScript's is not) lose bits above 2^53.
-  return Json{{"sampler", sampler},          {"seed", std::to_string(seed)},
-              {"epoch", epoch},              {"index", index},
-              {"offset", offset},            {"window_state", std::to_string(window_state)},
-              {"documents", documents},      {"fingerprint", std::to_string(fingerprint)}};
+  return Json{{"sampler", sampler},     {"seed", std::to_string(seed)},
+              {"epoch", epoch},         {"index", index},
+              {"offset", offset},       {"window_state", std::to_string(window_state)},
+              {"documents", documents}, {"fingerprint", std::to_string(fingerprint)}};
 }
 
 DataPosition DataPosition::from_json(const Json& j, const std::string& origin) {
@@ -88,7 +88,8 @@ PackedSampler::PackedSampler(std::shared_ptr<const DocumentSet> documents, int64
   }
   if (kept_.empty())
     throw UserError("no document to train on: " + std::to_string(dropped_) + " of " + std::to_string(docs_->size()) +
-                    " are longer than --seq " + std::to_string(seq_) + " and --long-docs drop leaves them out; use a "
+                    " are longer than --seq " + std::to_string(seq_) +
+                    " and --long-docs drop leaves them out; use a "
                     "larger --seq or --long-docs split");
   position_.seed = seed;
   position_.documents = docs_->size();
@@ -153,8 +154,8 @@ void PackedSampler::fill_row(Batch* out, int64_t row, DataPosition& p) const {
 
 Batch PackedSampler::next() {
   const size_t n = static_cast<size_t>(batch_ * seq_);
-  Batch b{batch_, seq_, std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n),
-          std::vector<int32_t>(n)};
+  Batch b{
+      batch_, seq_, std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n)};
   for (int64_t r = 0; r < batch_; ++r) fill_row(&b, r, position_);
   return b;
 }

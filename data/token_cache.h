@@ -32,7 +32,7 @@ class ContentHash {
 
 struct CacheInputs {
   std::vector<DataFile> files;
-  std::string tokenizer;   // the tokenizer's identity: its files' bytes, or "byte-level"
+  std::string tokenizer;      // the tokenizer's identity: its files' bytes, or "byte-level"
   std::string chat_template;  // template source ("" without one)
   std::string options;        // the token-changing options, as text
 };
@@ -44,11 +44,10 @@ std::string cache_key(const CacheInputs& inputs);
 std::string default_cache_dir();
 
 /// The cached documents and stats under `dir` for `key`, if present and whole.
-std::optional<DocumentSet> load_cached(const std::string& dir, const std::string& key, int64_t vocab,
-                                       DataStats& stats);
+std::optional<DocumentSet> load_cached(const std::string& dir, const std::string& key, int64_t vocab, DataStats& stats);
 
 /// Writes the documents and stats under `dir` for `key` (creates `dir`); returns the file's path.
-std::string store_cached(const std::string& dir, const std::string& key, const DocumentSet& documents,
-                         int64_t vocab, const DataStats& stats);
+std::string store_cached(const std::string& dir, const std::string& key, const DocumentSet& documents, int64_t vocab,
+                         const DataStats& stats);
 
 }  // namespace horizon::data

@@ -101,8 +101,8 @@ void write_token_file_v2(const std::string& path, const TokenFile& file) {
   }
   if (previous != n) throw_user_error(path, "document ends", "the last must equal the token count", "");
   if (!file.loss.empty() && static_cast<int64_t>(file.loss.size()) != n)
-    throw_user_error(path, "loss mask", "has " + std::to_string(file.loss.size()) + " entries for " +
-                                            std::to_string(n) + " tokens", "");
+    throw_user_error(path, "loss mask",
+                     "has " + std::to_string(file.loss.size()) + " entries for " + std::to_string(n) + " tokens", "");
   const int width = vocab <= 65536 ? 2 : 4;
   const uint64_t docs = file.document_ends.size();
   std::vector<uint8_t> bytes(kTokenFileV2HeaderBytes + n * width + docs * 8 + (file.loss.empty() ? 0 : (n + 7) / 8));
@@ -189,8 +189,9 @@ TokenFile parse_token_file(const std::string& path, std::string_view bytes) {
   for (uint64_t d = 0; d < docs; ++d, p += 8) {
     uint64_t end = get_le(p, 8);
     if (end <= previous || end > count)
-      bad(path, "document " + std::to_string(d) + " ends at " + std::to_string(end) + ", not after the previous end " +
-                    std::to_string(previous) + " and within the " + std::to_string(count) + " tokens",
+      bad(path,
+          "document " + std::to_string(d) + " ends at " + std::to_string(end) + ", not after the previous end " +
+              std::to_string(previous) + " and within the " + std::to_string(count) + " tokens",
           kRewrite);
     out.document_ends[d] = static_cast<int64_t>(end);
     previous = end;

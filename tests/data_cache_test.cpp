@@ -167,8 +167,8 @@ TEST(DataCommand, TrainOnJsonlTwiceSecondIsACacheHit) {
     rows += "{\"prompt\": \"" + std::to_string(i) + "+1=\", \"completion\": \"" + std::to_string(i + 1) + "\"}\n";
   dir.write("train.jsonl", rows);
   const std::string cmd = "train " + horizon::testing::source_path("models/tiny.json") + " --data " +
-                          dir / "train.jsonl" + " --steps 1 --batch 2 --seq 32 --device cpu --eval-batches 0 --cache-dir " +
-                          dir / "cache";
+                          dir / "train.jsonl" +
+                          " --steps 1 --batch 2 --seq 32 --device cpu --eval-batches 0 --cache-dir " + dir / "cache";
   auto first = run_horizon(cmd);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_NE(first.out.find("sampler: packed documents"), std::string::npos) << first.out;
@@ -179,8 +179,9 @@ TEST(DataCommand, TrainOnJsonlTwiceSecondIsACacheHit) {
   dir.write("train.jsonl", rows + "{\"text\": \"new row\"}\n");
   auto third = run_horizon(cmd);
   EXPECT_EQ(third.out.find("token cache hit"), std::string::npos) << "a changed data file must miss";
-  auto epochs = run_horizon(cmd.substr(0, cmd.find(" --steps")) + " --epochs 1 --batch 4 --seq 128 --device cpu "
-                                                                  "--cache-dir none --eval-batches 0");
+  auto epochs = run_horizon(cmd.substr(0, cmd.find(" --steps")) +
+                            " --epochs 1 --batch 4 --seq 128 --device cpu "
+                            "--cache-dir none --eval-batches 0");
   ASSERT_EQ(epochs.exit_code, 0) << epochs.err;
   EXPECT_NE(epochs.out.find("step 1/1"), std::string::npos) << "one epoch of ~300 tokens is one step of 4 x 128";
 }

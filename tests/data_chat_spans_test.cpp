@@ -92,7 +92,8 @@ TEST(DataChatSpans, Llama3TemplateThatIgnoresTheGenerationPromptIsRefused) {
   const frontend::Json llama3 = golden()["llama3"];
   FakeTokenizer tok;
   tok.specials = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
-  expect_user_error([&] { build(llama3[0], tok); }, {"chat.jsonl:1", "ignores add_generation_prompt", "--chat-template"});
+  expect_user_error([&] { build(llama3[0], tok); },
+                    {"chat.jsonl:1", "ignores add_generation_prompt", "--chat-template"});
   // --loss-on all needs no turn boundaries: every token of the render trains.
   Example all = build(llama3[0], tok, LossOn::all);
   EXPECT_EQ(std::count(all.loss.begin(), all.loss.end(), 1), static_cast<long>(all.tokens.size()));

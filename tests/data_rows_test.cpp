@@ -55,10 +55,12 @@ TEST(DataJsonl, EachRowFormat) {
   EXPECT_EQ(pc.kind, JsonlRow::Kind::prompt_completion);
   EXPECT_FALSE(pc.conversational());
   EXPECT_EQ(pc.prompt + pc.completion, "1+1=2");
-  JsonlRow cpc = parse(R"({"prompt": [{"role":"user","content":"a"}], "completion": [{"role":"assistant","content":"b"}]})");
+  JsonlRow cpc =
+      parse(R"({"prompt": [{"role":"user","content":"a"}], "completion": [{"role":"assistant","content":"b"}]})");
   EXPECT_TRUE(cpc.conversational());
   EXPECT_EQ(cpc.completion_messages[0]["content"], "b");
-  JsonlRow m = parse(R"({"messages": [{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[]}], "tools": []})");
+  JsonlRow m = parse(
+      R"({"messages": [{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[]}], "tools": []})");
   EXPECT_EQ(m.kind, JsonlRow::Kind::messages);
   EXPECT_EQ(m.messages.size(), 2u);
   EXPECT_TRUE(m.tools.is_array());
@@ -124,7 +126,8 @@ TEST(DataMasks, ChatTrainsAssistantTurnsWithTheirEndToken) {
   EXPECT_EQ(trained_text(tok, e), "Hello!<|im_end|>|4<|im_end|>");
   EXPECT_EQ(e.straddling, 0);
   // Conversational prompt-completion: the completion turn only.
-  JsonlRow pc = parse(R"({"prompt": [{"role":"user","content":"Hi"}], "completion": [{"role":"assistant","content":"Yo"}]})");
+  JsonlRow pc =
+      parse(R"({"prompt": [{"role":"user","content":"Hi"}], "completion": [{"role":"assistant","content":"Yo"}]})");
   EXPECT_EQ(trained_text(tok, build_row_example(pc, o, "f:2")), "Yo<|im_end|>");
   // No template: a chat row is an error naming the row.
   o.render_chat = nullptr;
