@@ -6,11 +6,13 @@
 # transformers in float64, and 50-step loss curves against PyTorch on the
 # GPU. Logs under $OUT (default /tmp/horizon-gpu-checks).
 # Usage (repo root): bash bench/gpu_checks.sh [tests|sanitizers|gradients|curves]...
+# MODELS="tiny-qwen3" limits gradients and curves to those models/*.json.
 set -uo pipefail
 out=${OUT:-/tmp/horizon-gpu-checks}
 mkdir -p "$out"
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$PWD/build HORIZON_SOURCE_DIR=$PWD HORIZON_BINARY=$PWD/build/horizon
 parts=("$@")
+models=${MODELS:-tiny-qwen3 tiny-qwen tiny}
 [ ${#parts[@]} -eq 0 ] && parts=(tests sanitizers gradients curves)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 
@@ -32,7 +34,7 @@ for part in "${parts[@]}"; do
         echo "compute-sanitizer $tool: exit $?"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|hazard" "$out/sanitizer-$tool.log" | tail -3
       done ;;
     gradients)
-      for m in tiny-qwen tiny; do
+      for m in $models; do
         for steps in 0 30; do
           dir="$out/grad-$m-$steps"
           ./build/horizon train "models/$m.json" --data "$out/corpus.txt" --steps "$steps" --save "$dir" --device cpu >"$dir.train.log" 2>&1
@@ -43,7 +45,7 @@ for part in "${parts[@]}"; do
         done
       done ;;
     curves)
-      for m in tiny-qwen tiny; do
+      for m in $models; do
         echo "== $m: 50 steps, Horizon on the GPU vs PyTorch on the GPU"
         python3 bench/pytorch/compare_loss_curve.py "models/$m.json" --steps 50 --batch 8 --seq 256 \
           --work "$out/curve-$m" >"$out/curve-$m.log" 2>&1

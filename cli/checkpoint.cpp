@@ -1,8 +1,10 @@
 #include "cli/checkpoint.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/checkpoint_manifest.h"
 #include "cli/weight_loader.h"
 #include "frontend/safetensors.h"
 #include "support/error.h"
@@ -10,17 +12,33 @@
 namespace horizon::cli {
 namespace {
 
-std::vector<int64_t> shape_of(const runtime::StoredTensor& t) { return t.shape; }
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
 
 void check_shape(const std::string& path, const frontend::SafetensorsEntry& e, const runtime::StoredTensor& t) {
   if (e.shape == t.shape) return;
-  auto str = [](const std::vector<int64_t>& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-    return out + "]";
-  };
-  throw_user_error(path, t.name, "shape " + str(e.shape) + " does not match the model's " + str(t.shape),
+  throw_user_error(path, e.name, "shape " + shape_text(e.shape) + " does not match the model's " + shape_text(t.shape),
                    "use a checkpoint of the same model shape");
+}
+
+void write_optimizer_file(const std::string& dir, const ir::Module& m, const runtime::HostStore& store) {
+  // The optimizer file holds the exact fp32 master, so resuming loses nothing.
+  const auto& tensors = store.tensors();
+  std::vector<std::vector<float>> master(tensors.size());
+  const ir::DType moment = store.moments() == codegen::cpu::MomentType::bf16 ? ir::DType::bf16 : ir::DType::f32;
+  std::vector<frontend::SafetensorsTensorRef> state;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    master[t].resize(static_cast<size_t>(tensors[t].elements));
+    store.get_master(static_cast<int>(t), master[t].data());
+    state.push_back({tensors[t].name + ".master", ir::DType::f32, tensors[t].shape, master[t].data()});
+    state.push_back({tensors[t].name + ".exp_avg", moment, tensors[t].shape, store.m(static_cast<int>(t))});
+    state.push_back({tensors[t].name + ".exp_avg_sq", moment, tensors[t].shape, store.v(static_cast<int>(t))});
+  }
+  frontend::write_safetensors(dir + "/optimizer.safetensors", state,
+                              {{"step", std::to_string(store.step())}, {"model", m.name}});
 }
 
 }  // namespace
@@ -30,54 +48,104 @@ std::string weights_path(const std::string& path) {
   return path;
 }
 
-void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime::HostStore& store,
-                     const ModelDirSource& source) {
-  write_model_dir(dir, m, store, source);
-  const auto& tensors = store.tensors();
-
-  // The optimizer file holds the exact fp32 master, so resuming loses nothing.
-  std::vector<std::vector<float>> master(tensors.size());
-  const ir::DType moment = store.moments() == codegen::cpu::MomentType::bf16 ? ir::DType::bf16 : ir::DType::f32;
-  std::vector<frontend::SafetensorsTensorRef> state;
-  for (size_t t = 0; t < tensors.size(); ++t) {
-    master[t].resize(static_cast<size_t>(tensors[t].elements));
-    store.get_master(static_cast<int>(t), master[t].data());
-    state.push_back({tensors[t].name + ".master", ir::DType::f32, shape_of(tensors[t]), master[t].data()});
-    state.push_back({tensors[t].name + ".exp_avg", moment, shape_of(tensors[t]), store.m(static_cast<int>(t))});
-    state.push_back({tensors[t].name + ".exp_avg_sq", moment, shape_of(tensors[t]), store.v(static_cast<int>(t))});
+void check_finite_weights(const runtime::HostStore& store, const std::string& what) {
+  std::vector<float> values;
+  for (size_t t = 0; t < store.tensors().size(); ++t) {
+    const runtime::StoredTensor& st = store.tensors()[t];
+    values.resize(static_cast<size_t>(st.elements));
+    store.get_master(static_cast<int>(t), values.data());
+    for (size_t i = 0; i < values.size(); ++i)
+      if (!std::isfinite(values[i]))
+        throw_user_error(what, st.name,
+                         "element " + std::to_string(i) + " is " + std::to_string(values[i]) +
+                             "; refusing to save or train on non-finite weights",
+                         "start from a finite checkpoint (an earlier one, or fresh weights)");
   }
-  frontend::write_safetensors(dir + "/optimizer.safetensors", state,
-                              {{"step", std::to_string(store.step())}, {"model", m.name}});
+}
+
+void write_model_files(const std::string& dir, const ir::Module& m, const runtime::HostStore& store,
+                       const ModelDirSource& source) {
+  write_model_dir(dir, m, store, source);
+}
+
+void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime::HostStore& store,
+                     const TrainingState* state, const ModelDirSource& source) {
+  check_finite_weights(store, dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw_user_error(dir, "", "cannot create the checkpoint directory: " + ec.message(), "choose a writable path");
+  write_model_files(dir, m, store, source);
+  write_optimizer_file(dir, m, store);
+  if (state) write_training_state(dir + "/trainer_state.json", *state);
+  // Every file the checkpoint holds but the manifest itself, whatever the
+  // model writer chose to write.
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.is_regular_file() && entry.path().filename() != "manifest.json")
+      files.push_back(entry.path().filename().string());
+  std::sort(files.begin(), files.end());
+  write_manifest(dir, store.step(), files);
 }
 
 void load_weights(const std::string& path_or_dir, runtime::HostStore& store) {
   load_model_weights(path_or_dir, store);
 }
 
-void resume_checkpoint(const std::string& dir, runtime::HostStore& store) {
-  std::string path = dir + "/optimizer.safetensors";
+TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& store) {
+  const Manifest manifest = verify_manifest(dir);
+  const std::string path = dir + "/optimizer.safetensors";
   frontend::SafetensorsFile file = frontend::SafetensorsFile::open(path);
   const std::string want = store.moments() == codegen::cpu::MomentType::bf16 ? "BF16" : "F32";
-  std::vector<float> values;
-  for (size_t t = 0; t < store.tensors().size(); ++t) {
-    const runtime::StoredTensor& st = store.tensors()[t];
+  // Every entry checked before anything is copied: a mismatch leaves the store as it was.
+  for (const runtime::StoredTensor& st : store.tensors()) {
     const frontend::SafetensorsEntry& master = file.at(st.name + ".master");
     check_shape(path, master, st);
-    values.resize(static_cast<size_t>(st.elements));
-    file.read_f32(master.name, values);
-    store.set_master(static_cast<int>(t), values.data());
-    for (auto [suffix, dst] : {std::pair{".exp_avg", store.m(static_cast<int>(t))}, std::pair{".exp_avg_sq", store.v(static_cast<int>(t))}}) {
+    if (master.dtype != "F32")
+      throw_user_error(path, master.name, "dtype " + master.dtype + ", expected F32", "resume from a horizon checkpoint");
+    for (const char* suffix : {".exp_avg", ".exp_avg_sq"}) {
       const frontend::SafetensorsEntry& e = file.at(st.name + suffix);
       if (e.dtype != want)
         throw_user_error(path, e.name, "moments are " + e.dtype + " but this run keeps them as " + want,
                          "resume with the same --moments as the saved run");
-      auto bytes = file.bytes(e.name);
-      std::copy(bytes.begin(), bytes.end(), static_cast<uint8_t*>(dst));
+      check_shape(path, e, st);
+      if (e.end - e.begin != static_cast<uint64_t>(st.elements) * static_cast<uint64_t>(store.moment_bytes()))
+        throw_user_error(path, e.name, "holds " + std::to_string(e.end - e.begin) + " bytes, not the moments' size",
+                         "resume from a horizon checkpoint");
     }
   }
   auto it = file.metadata().find("step");
-  if (it == file.metadata().end()) throw_user_error(path, "__metadata__", "missing 'step'", "the file was not written by horizon train");
-  store.set_step(std::stoll(it->second));
+  if (it == file.metadata().end())
+    throw_user_error(path, "__metadata__.step", "missing", "the file was not written by horizon train");
+  const int64_t step = parse_checkpoint_integer(it->second, 0, int64_t{1} << 53, path, "__metadata__.step");
+  if (step != manifest.step)
+    throw_user_error(path, "__metadata__.step", "step " + std::to_string(step) + " but manifest.json says " +
+                                                    std::to_string(manifest.step),
+                     "the checkpoint mixes files of two saves; resume from another one");
+  TrainingState state;
+  if (std::filesystem::exists(dir + "/trainer_state.json")) {
+    state = read_training_state(dir + "/trainer_state.json");
+    if (state.step != step)
+      throw_user_error(dir + "/trainer_state.json", "step", "step " + std::to_string(state.step) +
+                                                                " but optimizer.safetensors holds step " +
+                                                                std::to_string(step),
+                       "the checkpoint mixes files of two saves; resume from another one");
+  }
+  state.step = step;
+
+  std::vector<float> values;
+  for (size_t t = 0; t < store.tensors().size(); ++t) {
+    const runtime::StoredTensor& st = store.tensors()[t];
+    values.resize(static_cast<size_t>(st.elements));
+    file.read_f32(st.name + ".master", values);
+    store.set_master(static_cast<int>(t), values.data());
+    for (auto [suffix, dst] : {std::pair{".exp_avg", store.m(static_cast<int>(t))},
+                               std::pair{".exp_avg_sq", store.v(static_cast<int>(t))}}) {
+      auto bytes = file.bytes(st.name + suffix);
+      std::copy(bytes.begin(), bytes.end(), static_cast<uint8_t*>(dst));
+    }
+  }
+  store.set_step(step);
+  return state;
 }
 
 }  // namespace horizon::cli

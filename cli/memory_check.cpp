@@ -1,5 +1,6 @@
 #include "cli/memory_check.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "plan/memory_table.h"
@@ -37,6 +38,46 @@ void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, in
                   (measured ? "this machine has " + format_bytes(budget) + " available"
                             : "--host-mem allows " + format_bytes(budget)) +
                   "; nothing was allocated. To fit: " + fixes);
+}
+
+void check_run_size(const ir::Module& model, int64_t batch, int64_t seq, int64_t micro_batches, int64_t bytes_per_param,
+                    bool unstreamed, bool clip, double budget) {
+  const bool measured = budget <= 0;
+  if (measured) budget = static_cast<double>(available_memory_bytes());
+  if (budget <= 0) return;
+  double params = 0;
+  for (const ir::Stage& st : model.stages) {
+    double stage = 0;
+    for (const ir::Param& p : st.params) {
+      double n = 1;
+      for (const ir::Dim& d : st.values[static_cast<size_t>(p.value)].type.shape) n *= static_cast<double>(d.value);
+      stage += n;
+    }
+    params += stage * static_cast<double>(std::max<int64_t>(st.instances, 1));
+  }
+  const double tokens = static_cast<double>(batch) * static_cast<double>(seq);
+  const double data = tokens * 8;  // int32 tokens and targets
+  double activations = 0;
+  if (unstreamed) {
+    // At least one fp32 hidden state per layer and the logits of a micro-batch.
+    const double hidden = model.config_number("hidden", 0), layers = model.config_number("layers", 0),
+                 vocab = model.config_number("vocab", 0);
+    activations = tokens / static_cast<double>(micro_batches) * (layers * hidden + vocab) * 4;
+  }
+  const double store = params * static_cast<double>(bytes_per_param);
+  const double need = store + data + activations;
+  if (need <= budget) return;
+  std::string fixes;
+  if (bytes_per_param > 8) fixes += "--moments bf16 (8 B/param instead of 12); ";
+  if (clip && !unstreamed) fixes += "--clip 0 (fewer gradient slabs); ";
+  throw UserError(model.name + " does not fit: host memory: the step needs at least " + format_bytes(need) +
+                  " (host store " + format_bytes(store) + " for " + format_count(static_cast<int64_t>(std::min(params, 9e18))) +
+                  " parameters, batch tokens " + format_bytes(data) +
+                  (unstreamed ? ", activations " + format_bytes(activations) : std::string()) + "), " +
+                  (measured ? "this machine has " + format_bytes(budget) + " available"
+                            : "--host-mem allows " + format_bytes(budget)) +
+                  "; nothing was allocated. To fit: " + fixes + "a smaller model, --batch or --seq" +
+                  (unstreamed ? " (or more --micro-batches)" : ""));
 }
 
 }  // namespace horizon::cli

@@ -20,4 +20,12 @@ namespace horizon::cli {
 void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, int64_t bytes_per_param, bool clip,
                        double budget);
 
+/// The same refusal from a lower bound that takes time independent of the
+/// layer count and is safe for any sizes (all in double): run before the
+/// model is lowered or any plan is made, so `layers` 1e9 or `--batch` 1e9 is
+/// refused at once with the numbers instead of hanging or failing to allocate.
+/// `unstreamed`: the CPU reference step, whose activations live in host memory.
+void check_run_size(const ir::Module& model, int64_t batch, int64_t seq, int64_t micro_batches, int64_t bytes_per_param,
+                    bool unstreamed, bool clip, double budget);
+
 }  // namespace horizon::cli

@@ -23,11 +23,25 @@ Progress::~Progress() {
   if (metrics_) std::fclose(metrics_);
 }
 
+namespace {
+
+// JSON has no NaN or infinity: a non-finite value is written as null.
+std::string json_number(double v, const char* format) {
+  if (!std::isfinite(v)) return "null";
+  char text[64];
+  std::snprintf(text, sizeof text, format, v);
+  return text;
+}
+
+}  // namespace
+
+int64_t Progress::metrics_bytes() const { return metrics_ ? static_cast<int64_t>(std::ftell(metrics_)) : 0; }
+
 void Progress::step(const runtime::StepMetrics& m) {
   elapsed_ += m.step_seconds;
   tokens_ += m.tokens;
-  if (first_loss_ < 0) first_loss_ = m.loss;
-  last_loss_ = m.loss;
+  if (first_loss_ < 0 && std::isfinite(m.loss)) first_loss_ = m.loss;
+  if (std::isfinite(m.loss)) last_loss_ = m.loss;
   if (m.val_loss >= 0) last_val_ = m.val_loss;
   const double tok_s = m.tokens / m.step_seconds;
   const double tflops = tok_s * flops_per_token_ / 1e12;
@@ -35,12 +49,14 @@ void Progress::step(const runtime::StepMetrics& m) {
 
   if (metrics_) {
     std::fprintf(metrics_,
-                 "{\"step\": %lld, \"loss\": %.6f, \"val_loss\": %s, \"lr\": %.6g, \"grad_norm\": %.6g, "
+                 "{\"step\": %lld, \"loss\": %s, \"val_loss\": %s, \"lr\": %s, \"grad_norm\": %s, "
                  "\"step_ms\": %.3f, \"tokens_per_s\": %.1f, \"tflops\": %.6f, \"rss_bytes\": %lld, "
-                 "\"activation_peak_bytes\": %lld}\n",
-                 static_cast<long long>(m.step), m.loss, m.val_loss >= 0 ? format_double(m.val_loss).c_str() : "null",
-                 m.lr, m.grad_norm, m.step_seconds * 1e3, tok_s, tflops, static_cast<long long>(rss),
-                 static_cast<long long>(m.activation_peak_bytes));
+                 "\"activation_peak_bytes\": %lld%s}\n",
+                 static_cast<long long>(m.step), json_number(m.loss, "%.6f").c_str(),
+                 m.val_loss >= 0 && std::isfinite(m.val_loss) ? format_double(m.val_loss).c_str() : "null",
+                 json_number(m.lr, "%.6g").c_str(), json_number(m.grad_norm, "%.6g").c_str(), m.step_seconds * 1e3,
+                 tok_s, tflops, static_cast<long long>(rss), static_cast<long long>(m.activation_peak_bytes),
+                 m.skipped ? ", \"skipped\": true" : "");
     std::fflush(metrics_);
   }
 

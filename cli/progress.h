@@ -24,6 +24,8 @@ class Progress {
   double last_val_loss() const { return last_val_; }
   double first_loss() const { return first_loss_; }
   double last_loss() const { return last_loss_; }
+  /// Bytes of the metrics file so far (0 without one): a checkpoint's metrics offset.
+  int64_t metrics_bytes() const;
 
  private:
   int64_t total_;

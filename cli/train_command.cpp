@@ -5,6 +5,7 @@
 // cuda (or auto where a GPU is present) the compiled schedule runs on the
 // GPU, weights streamed from the host store, the optimizer on the CPU.
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -18,7 +19,10 @@
 #include "cli/memory_check.h"
 #include "cli/model_tokenizer.h"
 #include "cli/progress.h"
+#include "cli/interrupt.h"
 #include "cli/resident_option.h"
+#include "cli/train_checkpoints.h"
+#include "cli/train_option_checks.h"
 #include "cli/train_data.h"
 #include "cli/weight_loader.h"
 #include "data/batch_sampler.h"
@@ -64,6 +68,7 @@ Arguments train_arguments() {
   a.option("weight-decay", "WD", "AdamW decoupled weight decay (not applied to norms, biases, embeddings)", "0.0");
   a.option("beta1", "B1", "AdamW beta1", "0.9");
   a.option("beta2", "B2", "AdamW beta2", "0.95");
+  a.option("eps", "EPS", "AdamW epsilon", "1e-8");
   a.option("clip", "C", "global gradient-norm clipping threshold, 0 to disable", "1.0");
   a.option("moments", "TYPE", "optimizer moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
   a.option("host-mem", "SIZE",
@@ -73,13 +78,22 @@ Arguments train_arguments() {
   a.option("eval-every", "K", "measure validation loss every K steps (0: only at the end)", "0");
   a.option("eval-batches", "N", "validation batches per evaluation", "4");
   a.option("save", "DIR",
-           "write a Hugging Face model directory (safetensors shards, config.json, generation_config.json, the\n"
-           "tokenizer files), optimizer.safetensors and metrics.jsonl here");
+           "the run's folder: checkpoint-STEP/ folders (model, optimizer, data position, schedule, manifest),\n"
+           "metrics.jsonl, and the final model at its top level: a Hugging Face model directory (safetensors\n"
+           "shards, config.json, generation_config.json, the tokenizer files)");
   a.option("max-shard-size", "SIZE", "with --save: largest weight shard, as transformers' save_pretrained", "5GB");
+  a.option("save-every", "N", "also save a checkpoint every N steps (0: only at the end and on SIGINT/SIGTERM)", "0");
+  a.option("keep", "K", "keep only the newest K checkpoints (0: all)", "0");
+  a.flag("overwrite", "let --save replace the run already in its folder");
   a.option("init", "PATH",
            "start from these weights (a model directory, model.safetensors.index.json or .safetensors file, Hugging\n"
            "Face names) or 'random'; default: the MODEL directory's weights, random for a model file");
-  a.option("resume", "DIR", "continue a run saved with --save (weights, optimizer state, step)");
+  a.option("resume", "DIR",
+           "continue from the newest complete checkpoint of this --save folder (or from a checkpoint-STEP folder);\n"
+           "--steps is then the step to end at, the saved run's total unless given, and the schedule is the\n"
+           "saved one unless --lr/--schedule/--warmup/--min-lr-ratio are given");
+  a.option("max-bad-steps", "N",
+           "stop after N steps in a row with a non-finite loss or gradient norm (each is skipped: no update)", "3");
   a.option("sample", "N", "after training, print N sampled tokens", "0");
   a.option("device", "DEV",
            "cpu | cuda | auto (cuda where a GPU is present); cuda runs the compiled schedule on the GPU", "auto");
@@ -112,6 +126,84 @@ std::string train_device(const std::string& requested, bool stream) {
   if (stream && requested == "auto") return "cpu";
   return resolve_device("train", requested);
 }
+// --host-mem in bytes, 0 when not given.
+double host_memory_option(const Arguments& a) {
+  const double host_mem = a.has("host-mem") ? static_cast<double>(a.get_bytes("host-mem")) : 0.0;
+  if (a.has("host-mem") && host_mem <= 0)
+    throw UserError("horizon train: --host-mem must be a positive size like 120G, got '" + a.get("host-mem") + "'");
+  return host_mem;
+}
+
+// --resume: the saved schedule and data position, unless the flags say otherwise.
+// Random windows restore their generator; packed documents replay the saved
+// steps' batches (the position after them is exact: sampling is deterministic).
+void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg, TrainData& data,
+                         int64_t batch, int64_t seq) {
+  auto replay = [&] {
+    for (int64_t s = 0; s < saved.step; ++s) data.next();
+  };
+  if (!saved.has_run_state) {  // a checkpoint of tensors only: the flags decide; skip the batches it trained on
+    replay();
+    return;
+  }
+  if (saved.batch != batch || saved.seq != seq || saved.seed != static_cast<uint64_t>(a.get_int("seed")))
+    throw UserError("horizon train: the checkpoint's data position is for --batch " + std::to_string(saved.batch) +
+                    " --seq " + std::to_string(saved.seq) + " --seed " + std::to_string(saved.seed) +
+                    "; resume with those (or start a new run with --init to change them)");
+  data::DataPosition position = data.position();
+  if (position.sampler == "windows") {
+    position.window_state = saved.sampler_state;
+    data.set_position(position);
+  } else {
+    replay();
+  }
+  if (!a.has("steps")) cfg.steps = saved.lr.total;
+  runtime::LrSchedule lr = saved.lr;
+  if (a.has("lr")) lr.peak = cfg.lr.peak;
+  if (a.has("schedule")) lr.kind = cfg.lr.kind;
+  if (a.has("warmup")) lr.warmup = cfg.lr.warmup;
+  if (a.has("min-lr-ratio")) lr.min_ratio = cfg.lr.min_ratio;
+  if (cfg.steps != saved.lr.total)
+    std::printf("note: the schedule now ends at step %lld instead of the saved run's %lld\n",
+                static_cast<long long>(cfg.steps), static_cast<long long>(saved.lr.total));
+  lr.total = cfg.steps;
+  cfg.lr = lr;
+  if (a.get_int("eval-every") <= 0) cfg.eval_every = cfg.steps;
+}
+
+TrainingState training_state(const runtime::HostStore& store, const runtime::TrainConfig& cfg, const TrainData& data,
+                             int64_t batch, int64_t seq, uint64_t seed, int64_t metrics_bytes) {
+  TrainingState s;
+  s.step = store.step();
+  s.lr = cfg.lr;
+  s.sampler_state = data.position().window_state;  // packed documents: replayed from the step on resume
+  s.batch = batch;
+  s.seq = seq;
+  s.seed = seed;
+  s.metrics_bytes = metrics_bytes;
+  return s;
+}
+
+int report_interrupt(const InterruptRequest& interrupt, const Args& args, const TrainCheckpoints& checkpoints,
+                     const std::string& save) {
+  const char* name = interrupt.requested() == SIGTERM ? "SIGTERM" : "SIGINT";
+  if (save.empty()) {
+    std::fprintf(stderr, "stopped by %s; nothing saved (no --save)\n", name);
+    return interrupt.exit_code();
+  }
+  std::string command = "horizon train";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--resume" || args[i] == "--overwrite") {
+      i += args[i] == "--resume";
+      continue;
+    }
+    if (args[i].rfind("--resume=", 0) == 0) continue;
+    command += " " + args[i];
+  }
+  std::fprintf(stderr, "stopped by %s; saved %s\nresume with: %s --resume %s\n", name, checkpoints.last_saved().c_str(),
+               command.c_str(), save.c_str());
+  return interrupt.exit_code();
+}
 }  // namespace
 
 int run_train(const Args& args) {
@@ -119,6 +211,7 @@ int run_train(const Args& args) {
   if (!a.parse(args)) return 0;
   if (!a.has("data")) throw UserError("horizon train: missing --data PATH; e.g. --data /usr/share/games/fortunes");
   for (const char* n : {"batch", "seq", "micro-batches"}) check_positive(a, n);
+  check_train_options(a);
   // --steps 0 --save DIR writes the initial weights: a run another engine can start from too.
   if (a.get_int("steps") < 0) throw UserError("horizon train: --steps must be 0 or positive, got " + a.get("steps"));
   for (const char* n : {"checkpoint-every", "slots"})
@@ -138,6 +231,8 @@ int run_train(const Args& args) {
   ir::Module model = frontend::load_model(a.get("MODEL"));
   const std::string init = initial_weights(a.get("MODEL"), a.get("init"), a.has("resume"));
   const ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size"))};
+  check_run_size(model, a.get_int("batch"), a.get_int("seq"), a.get_int("micro-batches"),
+                 a.get("moments") == "f32" ? 12 : 8, !stream && !cuda, a.get_double("clip") > 0, host_memory_option(a));
   passes::lower(model);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
@@ -177,17 +272,19 @@ int run_train(const Args& args) {
       schedule = passes::lower_to_schedule(model, opts);
     }
   }
-  const double host_mem = a.has("host-mem") ? static_cast<double>(a.get_bytes("host-mem")) : 0.0;
-  if (a.has("host-mem") && host_mem <= 0)
-    throw UserError("horizon train: --host-mem must be a positive size like 120G, got '" + a.get("host-mem") + "'");
+  const double host_mem = host_memory_option(a);
   check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0, host_mem);
 
+  // The run folder is locked once the run is known to fit, before the store is allocated.
+  TrainCheckpoints checkpoints({a.get("save"), a.get("resume"), a.get_int("save-every"), a.get_int("keep"),
+                                a.get_flag("overwrite"), save_source},
+                               model);
   runtime::HostStore store(model, moments);
   if (init.empty())
     store.init_random(seed);
   else
     std::printf("%s\n", load_model_weights(init, store).summary().c_str());
-  if (a.has("resume")) resume_checkpoint(a.get("resume"), store);
+  std::optional<TrainingState> resumed = checkpoints.resume(store);
 
   runtime::TrainConfig cfg;
   cfg.steps = a.has("epochs") && !a.has("steps") ? data.steps_for_epochs(a.get_int("epochs")) : a.get_int("steps");
@@ -199,14 +296,15 @@ int run_train(const Args& args) {
   cfg.adamw.beta1 = static_cast<float>(a.get_double("beta1"));
   cfg.adamw.beta2 = static_cast<float>(a.get_double("beta2"));
   cfg.adamw.weight_decay = static_cast<float>(a.get_double("weight-decay"));
+  cfg.adamw.eps = static_cast<float>(a.get_double("eps"));
+  cfg.max_bad_steps = a.get_int("max-bad-steps");
   cfg.clip = clip;
   cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
   cfg.micro_batches = M;
-  // Resumed runs skip the batches the earlier run consumed, so data order matches an uninterrupted run.
-  for (int64_t s = 0; s < store.step(); ++s) data.next();
+  if (resumed) apply_resumed_state(*resumed, a, cfg, data, B, S);
+  check_finite_weights(store, a.has("resume") ? a.get("resume") : a.has("init") ? a.get("init") : a.get("MODEL"));
 
   std::string save = a.get("save");
-  if (!save.empty()) std::filesystem::create_directories(save);
   std::printf("model %s: %s parameters | host store %s (%d B/param)\n%s\n", model.name.c_str(),
               format_count(store.parameter_count()).c_str(), format_bytes(static_cast<double>(store.bytes())).c_str(),
               store.bytes_per_parameter(), data.summary.c_str());
@@ -240,7 +338,9 @@ int run_train(const Args& args) {
     backend = runtime::make_unstreamed_step(model, store, cfg);
   }
   runtime::Trainer trainer(model, store, cfg, std::move(backend));
-  Progress progress(cfg.steps, flops_per_token(model, S), save.empty() ? "" : save + "/metrics.jsonl");
+  Progress progress(cfg.steps, flops_per_token(model, S), checkpoints.metrics_path());
+  auto state = [&] { return training_state(store, cfg, data, B, S, seed, progress.metrics_bytes()); };
+  InterruptRequest interrupt;
   trainer.run(
       [&] {
         data::Batch b = data.next();
@@ -258,6 +358,8 @@ int run_train(const Args& args) {
       [&](const runtime::StepMetrics& m) {
         progress.step(m);
         if (cuda_report) cuda_report->step(m, progress);
+        if (interrupt.requested()) trainer.stop();
+        checkpoints.after_step(m.step, cfg.steps, interrupt.requested() != 0, trainer, store, state);
       });
   progress.finish();
   if (cuda_report) cuda_report->finish();
@@ -265,11 +367,11 @@ int run_train(const Args& args) {
     std::printf(progress.last_val_loss() >= 0 ? "loss %.4f -> %.4f (validation %.4f)\n" : "loss %.4f -> %.4f\n",
                 progress.first_loss(), progress.last_loss(), progress.last_val_loss());
 
-  if (!save.empty()) {
-    save_checkpoint(save, model, store, save_source);
-    std::printf("saved %s: model directory (weights, config.json, tokenizer), optimizer.safetensors, metrics.jsonl\n",
-                save.c_str());
-  }
+  checkpoints.finish(store, state, interrupt.requested() != 0);
+  if (interrupt.requested()) return report_interrupt(interrupt, args, checkpoints, save);
+  if (!save.empty())
+    std::printf("saved %s (a Hugging Face model directory: weights, config.json, tokenizer) and %s\n", save.c_str(),
+                checkpoints.last_saved().c_str());
   if (int64_t n = a.get_int("sample"); n > 0) {
     runtime::SampleOptions opts;
     opts.tokens = n;

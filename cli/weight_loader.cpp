@@ -4,6 +4,7 @@
 #include "cli/weight_loader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 
@@ -19,6 +20,7 @@ struct Job {
   std::string dtype;
   int64_t first = 0;  // this job's first element in the shard's flat range
   int64_t elements = 0;
+  std::atomic<bool>* non_finite = nullptr;  // set when an element is Inf or NaN
 };
 
 std::string shape_text(const std::vector<int64_t>& s) {
@@ -53,6 +55,9 @@ void convert(const Job& job, int64_t begin, int64_t end, runtime::HostStore& sto
       lo[i] = p.lo;
     }
   }
+  // All-ones exponent in the upper half: an Inf or NaN, which training must never start from.
+  for (size_t i = 0; i < n; ++i)
+    if ((hi[i] & 0x7f80) == 0x7f80) job.non_finite->store(true, std::memory_order_relaxed);
   const size_t moment = static_cast<size_t>(store.moment_bytes());
   std::memset(static_cast<char*>(store.m(job.tensor)) + moment * static_cast<size_t>(begin), 0, moment * n);
   std::memset(static_cast<char*>(store.v(job.tensor)) + moment * static_cast<size_t>(begin), 0, moment * n);
@@ -113,6 +118,7 @@ WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostSt
   // Everything is checked before the first byte is converted, so a bad file
   // never leaves the store half loaded.
   std::vector<std::vector<Job>> per_shard(files.shard_count());
+  std::vector<std::atomic<bool>> non_finite(store.tensors().size());
   for (size_t t = 0; t < store.tensors().size(); ++t) {
     const runtime::StoredTensor& st = store.tensors()[t];
     const auto where = files.find(st.name);
@@ -130,7 +136,7 @@ WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostSt
       throw_user_error(file, st.name, "dtype " + e.dtype + " cannot be loaded as a weight",
                        "convert the weights to bf16, fp16 or fp32");
     per_shard[static_cast<size_t>(where->shard)].push_back(
-        {static_cast<int>(t), files.shard(where->shard).bytes(st.name).data(), e.dtype, 0, st.elements});
+        {static_cast<int>(t), files.shard(where->shard).bytes(st.name).data(), e.dtype, 0, st.elements, &non_finite[t]});
     report.dtypes.insert(e.dtype);
     report.bytes += static_cast<int64_t>(e.end - e.begin);
     ++report.tensors;
@@ -151,6 +157,11 @@ WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostSt
         begin = stop;
       }
     });
+    for (const Job& j : jobs)
+      if (j.non_finite->load())
+        throw_user_error(files.shard_path(static_cast<int>(s)), store.tensors()[static_cast<size_t>(j.tensor)].name,
+                         "holds Inf or NaN values; training would start from non-finite weights",
+                         "start from finite weights (an earlier checkpoint, or --init random)");
     files.release(static_cast<int>(s));
   }
   store.set_step(0);

@@ -40,9 +40,13 @@ const char* kRewrite = "the file is damaged or was not written by Horizon; regen
 }  // namespace
 
 bool is_token_file(const std::string& path) {
+  // By name or by content (docs/token-file.md, "Recognition"): a damaged
+  // token file must be an error, never trained on as text.
+  if (path.size() >= 7 && path.compare(path.size() - 7, 7, ".tokens") == 0) return true;
   std::ifstream f(path, std::ios::binary);
-  char magic[sizeof(kTokenFileMagic)];
-  return f.read(magic, sizeof(magic)) && std::memcmp(magic, kTokenFileMagic, sizeof(magic)) == 0;
+  char magic[sizeof(kTokenFileMagic)] = {};
+  f.read(magic, sizeof(magic));
+  return f.gcount() >= 5 && std::memcmp(magic, kTokenFileMagic, 5) == 0;
 }
 
 uint32_t token_file_version(const std::string& path) {

@@ -32,7 +32,9 @@ struct TokenFile {
   std::string meta;                    // JSON text (what produced the file), may be empty
 };
 
-/// Whether `path` is a readable file that starts with the token-file magic.
+/// Whether `path` is to be read as a token file: its name ends in ".tokens",
+/// or it starts with "HZTOK" (the magic's first five bytes, so a file whose
+/// magic is damaged further on is reported instead of read as text).
 bool is_token_file(const std::string& path);
 
 /// The version in a token file's header (1, 2, or another number a reader

@@ -20,9 +20,16 @@ class HfWriter {
   Json write() {
     refuse_foreign_ops();
     const bool qkv_bias = has_param("block", "q_bias"), o_bias = has_param("block", "o_bias");
+    const bool qk_norm = has_param("block", "q_norm");
     const int64_t window = optional_int("sliding_window");
     std::string arch = "LlamaForCausalLM", type = "llama";
-    if (window > 0) {
+    if (qk_norm) {
+      if (window > 0) unsupported("sliding-window attention with q/k norms", "Qwen3 is imported without its window");
+      if (qkv_bias != o_bias)
+        unsupported("q/k/v biases without one on o_proj, or the reverse, with q/k norms",
+                    "Qwen3's attention_bias puts biases on all four");
+      arch = "Qwen3ForCausalLM", type = "qwen3";
+    } else if (window > 0) {
       if (qkv_bias || o_bias)
         unsupported("sliding-window attention with attention biases", "Mistral has no biases, Qwen2 no window here");
       arch = "MistralForCausalLM", type = "mistral";
@@ -51,12 +58,14 @@ class HfWriter {
     j["tie_word_embeddings"] = m_.config_number("tie_embeddings", 0) != 0;
     j["hidden_act"] = "silu";
     j["attention_dropout"] = 0.0;
-    if (type == "llama") {
-      j["attention_bias"] = o_bias;
-      j["mlp_bias"] = false;
-    }
+    if (type == "llama" || type == "qwen3") j["attention_bias"] = o_bias;
+    if (type == "llama") j["mlp_bias"] = false;
     if (type == "mistral") j["sliding_window"] = window;
-    if (type == "qwen2") j["use_sliding_window"] = false;
+    if (type == "qwen2" || type == "qwen3") j["use_sliding_window"] = false;
+    if (type == "qwen3") {
+      j["sliding_window"] = nullptr;
+      j["max_window_layers"] = required_int("layers");
+    }
     // Byte-level models have no special tokens.
     j["bos_token_id"] = nullptr;
     j["eos_token_id"] = nullptr;

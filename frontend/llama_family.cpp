@@ -57,8 +57,23 @@ Json block(const LlamaFamilyConfig& c) {
       ops.push_back(op("linear", {"h", w}, p));
     }
   }
-  ops.push_back(rope_op("q", "q_rot", "heads", c));
-  ops.push_back(rope_op("k", "k_rot", "kv_heads", c));
+  std::string q = "q", k = "k";
+  if (c.qk_norm) {
+    // Qwen3 normalizes each head's head_dim vector on its own (one weight of
+    // head_dim entries shared by the heads), after any bias, before the rotation.
+    for (const char* p : {"q", "k"}) {
+      const std::string w = std::string(p) + "_norm";
+      params.push_back(param(w, {"head_dim"}, L + "self_attn." + w + ".weight", "ones"));
+      ops.push_back(Json{{"op", "rms_norm"},
+                         {"in", {p, w}},
+                         {"out", std::string(p) + "_normed"},
+                         {"eps", "rms_eps"},
+                         {"group_size", "head_dim"}});
+    }
+    q = "q_normed", k = "k_normed";
+  }
+  ops.push_back(rope_op(q, "q_rot", "heads", c));
+  ops.push_back(rope_op(k, "k_rot", "kv_heads", c));
   Json attn = op("attention", {"q_rot", "k_rot", "v"}, "attn");
   attn["heads"] = "heads";
   attn["kv_heads"] = "kv_heads";

@@ -1,4 +1,4 @@
-// The Llama-family model (Llama 2/3, Qwen2, Mistral) written out as a native
+// The Llama-family model (Llama 2/3, Qwen2, Qwen3, Mistral) written out as a native
 // model document: the block is a list of ops, so the rest of the compiler sees
 // exactly what a hand-written model file would give it.
 #pragma once
@@ -20,6 +20,7 @@ struct LlamaFamilyConfig {
   bool tie_embeddings = false;
   bool qkv_bias = false;       // Qwen2
   bool o_bias = false;         // Llama attention_bias puts a bias on o_proj too
+  bool qk_norm = false;        // Qwen3: RMSNorm of each head of q and k before the rotation
   int64_t sliding_window = 0;  // Mistral v0.1; 0 = full causal attention
   // Llama 3 rope scaling ("llama3"), or plain linear scaling when only the factor is set.
   double rope_scaling_factor = 0.0;

@@ -1,11 +1,16 @@
 #include "frontend/model_json.h"
 
+#include <cmath>
+#include <sstream>
+
 #include "frontend/config_expr.h"
 #include "frontend/hf_config.h"
 #include "frontend/model_dir.h"
+#include "frontend/json_keys.h"
 #include "ir/parser.h"
 #include "ir/shape_rules.h"
 #include "ir/verifier.h"
+#include "support/checked_math.h"
 #include "support/error.h"
 
 namespace horizon::frontend {
@@ -23,6 +28,7 @@ class ModelReader {
 
   ir::Module read() {
     if (!doc_.is_object()) fail("", "a model file must be a JSON object, got " + json_type_name(doc_));
+    check_known_keys(doc_, {"format", "version", "name", "config", "stages"}, file_, "");
     const Json& fmt = field(doc_, "format", "");
     if (!fmt.is_string() || fmt.get<std::string>() != kModelFormat)
       fail("format", "must be \"" + std::string(kModelFormat) + "\"", "start the file with \"format\": \"horizon-model\"");
@@ -34,6 +40,7 @@ class ModelReader {
     const Json& stages = field(doc_, "stages", "");
     if (!stages.is_array() || stages.empty()) fail("stages", "must be a non-empty array of stages");
     for (size_t i = 0; i < stages.size(); ++i) read_stage(stages[i], "stages[" + std::to_string(i) + "]");
+    check_total_size();
     ir::verify_module(m_, file_);
     return std::move(m_);
   }
@@ -47,18 +54,57 @@ class ModelReader {
       else if (v.is_number()) m_.config.emplace_back(k, v.get<double>());
       else if (v.is_string()) m_.config.emplace_back(k, v.get<std::string>());
       else fail("config." + k, "must be a number, boolean or string, got " + json_type_name(v));
+      if (v.is_number()) check_config_range(k, v.get<double>());
+    }
+  }
+
+  // The known hyperparameters' ranges (others are the model's own, used in expressions).
+  void check_config_range(const std::string& k, double v) {
+    static const char* const kDims[] = {"vocab", "hidden", "layers", "heads", "kv_heads", "head_dim", "intermediate", "max_seq"};
+    const std::string at = "config." + k;
+    if (!std::isfinite(v)) fail(at, "must be a finite number");
+    for (const char* d : kDims)
+      if (k == d && (v < 1 || v != std::floor(v))) fail(at, "must be a positive integer, got " + format_number(v));
+    if ((k == "rms_eps" || k == "ln_eps" || k == "rope_theta") && !(v > 0))
+      fail(at, "must be > 0, got " + format_number(v), "normalization divides by sqrt(mean + eps)");
+    if (k == "init_std" && v < 0) fail(at, "must be >= 0, got " + format_number(v));
+  }
+  static std::string format_number(double v) {
+    std::ostringstream o;
+    o << v;
+    return o.str();
+  }
+
+  // Element counts multiply dimensions that come from the file: each
+  // parameter and the whole model must fit in int64 (vocab 2^62 is refused
+  // here, not an overflowed count that indexes out of bounds later).
+  void check_total_size() {
+    int64_t total = 0;
+    for (const ir::Stage& st : m_.stages) {
+      int64_t stage = 0;
+      for (const ir::Param& p : st.params) {
+        int64_t n = 1;
+        for (const ir::Dim& d : st.values[p.value].type.shape)
+          n = checked_mul(n, d.value, file_ + ": " + st.name + "." + st.values[p.value].name + ": elements");
+        stage = checked_add(stage, n, file_ + ": " + st.name + ": parameters");
+      }
+      total = checked_add(total, checked_mul(stage, std::max<int64_t>(st.instances, 1), file_ + ": " + st.name + " x repeat"),
+                          file_ + ": parameters in all");
     }
   }
 
   void read_stage(const Json& j, const std::string& at) {
     if (!j.is_object()) fail(at, "a stage must be an object, got " + json_type_name(j));
+    check_known_keys(j, {"name", "repeat", "inputs", "params", "ops", "outputs"}, file_, at);
     ir::Stage s;
     s.name = string_field(j, "name", at);
     if (m_.find_stage(s.name)) fail(at + ".name", "stage '" + s.name + "' is defined twice");
     if (j.contains("repeat")) s.instances = int_expr(j["repeat"], at + ".repeat");
+    if (s.instances < 1) fail(at + ".repeat", "must be a positive integer, got " + std::to_string(s.instances));
     const Json& inputs = array_field(j, "inputs", at);
     for (size_t i = 0; i < inputs.size(); ++i) {
       std::string place = at + ".inputs[" + std::to_string(i) + "]";
+      check_known_keys(inputs[i], {"name", "type"}, file_, place);
       std::string name = string_field(inputs[i], "name", place);
       check_new_name(s, name, place + ".name");
       s.inputs.push_back(s.add_value(name, parse_type(string_field(inputs[i], "type", place), place + ".type"), ir::ValueKind::input));
@@ -76,6 +122,7 @@ class ModelReader {
   }
 
   void read_param(ir::Stage& s, const Json& j, const std::string& at) {
+    check_known_keys(j, {"name", "dtype", "shape", "checkpoint", "init", "decay"}, file_, at);
     std::string name = string_field(j, "name", at);
     check_new_name(s, name, at + ".name");
     ir::TensorType type{ir::DType::bf16, {}};

@@ -61,6 +61,18 @@ void check_rope(Op op, const TensorType& x, const Attrs& attrs) {
   expect_dim(op, last(x), Dim::of(heads * hd), "last dim of x (heads*head_dim)");
 }
 
+// The rows RMSNorm normalizes: the whole last dim, or with `group_size` each
+// contiguous group of that many elements of it (Qwen3's per-head q/k norm on
+// [B, S, heads*head_dim]); the weight has one entry per row element either way.
+Dim rms_norm_width(Op op, const TensorType& x, const Attrs& attrs) {
+  expect_min_rank(op, x, 1, "x");
+  if (!attrs.count("group_size")) return last(x);
+  const int64_t g = positive_attr(op, attrs, "group_size");
+  if (last(x).is_symbolic() || last(x).value % g)
+    fail(op, "group_size " + std::to_string(g) + " must divide the last dim of x " + x.str());
+  return Dim::of(g);
+}
+
 void check_attention(Op op, const TensorType& q, const TensorType& k, const TensorType& v,
                      const Attrs& attrs) {
   int64_t heads = positive_attr(op, attrs, "heads");
@@ -121,8 +133,9 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
       expect_float(op, in[0], "x");
       return {f32_like(in[0])};
     case Op::rms_norm:
+      expect_float(op, in[0], "x");
       expect_rank(op, in[1], 1, "weight");
-      expect_dim(op, in[1].shape[0], last(in[0]), "weight length");
+      expect_dim(op, in[1].shape[0], rms_norm_width(op, in[0], attrs), "weight length");
       return {f32_like(in[0])};
     case Op::layer_norm:
       expect_rank(op, in[1], 1, "weight");
@@ -179,7 +192,8 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
       return {TensorType{DType::f32, {last(in[0])}}};
     case Op::rms_norm_grad:
       expect_same(op, in[0], in[1], "dy", "x");
-      expect_dim(op, in[2].shape.at(0), last(in[1]), "weight length");
+      expect_rank(op, in[2], 1, "weight");
+      expect_dim(op, in[2].shape[0], rms_norm_width(op, in[1], attrs), "weight length");
       return {f32_like(in[1]), TensorType{DType::f32, in[2].shape}};
     case Op::layer_norm_grad:
       expect_same(op, in[0], in[1], "dy", "x");

@@ -120,6 +120,10 @@ void HostUpdates::optimizer_step(int index) {
     const float* g = tensor_gradient(t, u, tied_sum_.data());
     // Without clipping nothing else reads the slab: measure the norm on the way.
     if (!plan_.measured[static_cast<size_t>(u.region)]) tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(g, st.elements);
+    // Without clipping a region updates before the global norm is known: a
+    // tensor whose own gradient is not finite is skipped (with clipping the
+    // scale of 0 skips every tensor of the step).
+    if (!sink_ && !std::isfinite(tensor_squares_[static_cast<size_t>(t)])) continue;
     if (sink_)
       give_to_sink(t, g, st.elements);
     else

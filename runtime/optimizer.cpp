@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "runtime/thread_pool.h"
+#include "runtime/trainer.h"
 
 namespace horizon::runtime {
 
@@ -33,6 +34,7 @@ void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_
 }
 
 void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes) {
+  if (skips_update(grad_scale)) return;  // a skipped step: no decay of moments or weights either
   const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
   const codegen::cpu::AdamWParams p = params(tensor, lr, grad_scale, store_.step());
   const int mb = store_.moment_bytes();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <vector>
 #include <cmath>
+#include <cstdio>
 
 #include "runtime/cpu/cpu_model.h"
 #include "runtime/thread_pool.h"
@@ -89,7 +90,7 @@ class UnstreamedStep : public StepBackend {
     double sq = 0;
     for (double s : sums) sq += s;
     result.grad_norm = std::sqrt(sq) / static_cast<double>(M);
-    const float scale = gradient_scale(result.grad_norm, config_.clip, M);
+    const float scale = std::isfinite(result.loss) ? gradient_scale(result.grad_norm, config_.clip, M) : 0.0f;
 
     optimizer_.begin_step();
     for (size_t t = 0; t < grads_.size(); ++t) optimizer_.update(static_cast<int>(t), grads_[t].data(), lr, scale);
@@ -131,8 +132,14 @@ double Trainer::evaluate(const std::vector<TokenBatch>& batches) {
   return batches.empty() ? 0.0 : sum / static_cast<double>(batches.size());
 }
 
+void Trainer::finish_updates() {
+  if (backend_) backend_->finish_updates();
+}
+
 void Trainer::run(const BatchSource& next_batch, const ValidationSource& validation, const StepCallback& on_step) {
-  for (int64_t step = store_.step(); step < config_.steps; ++step) {
+  int64_t bad_in_a_row = 0;
+  stop_ = false;
+  for (int64_t step = store_.step(); step < config_.steps && !stop_; ++step) {
     auto start = std::chrono::steady_clock::now();
     TokenBatch batch = next_batch();
     StepMetrics m;
@@ -146,7 +153,19 @@ void Trainer::run(const BatchSource& next_batch, const ValidationSource& validat
     if (config_.eval_every > 0 && (m.step % config_.eval_every == 0 || m.step == config_.steps) && validation)
       m.val_loss = evaluate(validation());
     m.step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
+    bad_in_a_row = m.skipped ? bad_in_a_row + 1 : 0;
+    if (m.skipped)
+      std::fprintf(stderr, "\nstep %lld: loss %g, gradient norm %g: update skipped (weights and moments unchanged)\n",
+                   static_cast<long long>(m.step), m.loss, m.grad_norm);
     if (on_step) on_step(m);
+    if (config_.max_bad_steps > 0 && bad_in_a_row >= config_.max_bad_steps) {
+      finish_updates();
+      throw UserError("training diverged: " + std::to_string(bad_in_a_row) +
+                      " steps in a row (up to step " + std::to_string(m.step) +
+                      ") had a non-finite loss or gradient norm and were skipped; lower --lr, check --init and the "
+                      "model file, and resume from the last checkpoint (or raise --max-bad-steps)");
+    }
   }
   if (backend_) backend_->finish_updates();
 }

@@ -37,6 +37,9 @@ struct TrainConfig {
   // The batch splits into this many equal micro-batches along the batch
   // dimension; their gradients add up in order and their mean is the update's.
   int64_t micro_batches = 1;
+  // A step whose loss or gradient norm is not finite is skipped (weights and
+  // moments untouched); this many in a row stop the run with a UserError.
+  int64_t max_bad_steps = 3;
 };
 
 struct StepMetrics {
@@ -46,6 +49,7 @@ struct StepMetrics {
   double step_seconds = 0;
   int64_t tokens = 0;  // tokens processed this step
   int64_t activation_peak_bytes = 0;
+  bool skipped = false;  // non-finite loss or gradient norm: no update was applied
 };
 
 /// What a backend reports of one step.
@@ -90,9 +94,13 @@ std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, Hos
 double sum_of_squares(const float* values, int64_t n);
 /// The factor AdamW multiplies a gradient summed over `micro_batches` by: 1/M
 /// for the mean, times the clip factor when `norm` (of the mean) exceeds
-/// `clip` (> 0); 0 when the norm is not finite — skip a step that blew up
-/// rather than poison the weights.
+/// `clip` (> 0); 0 when the norm is not finite: every optimizer (CPU JIT,
+/// emulated and GPU resident, deferred or not) leaves the weights and the
+/// moments of a tensor untouched for a scale of 0 (skips_update), so a step
+/// that blew up is skipped instead of poisoning the model.
 float gradient_scale(double norm, float clip, int64_t micro_batches);
+/// Whether an update with this gradient scale is skipped (see gradient_scale).
+inline bool skips_update(float grad_scale) { return grad_scale == 0.0f; }
 
 class CpuModel;
 
@@ -114,11 +122,18 @@ class Trainer {
   /// Mean loss over batches, forward only.
   double evaluate(const std::vector<TokenBatch>& batches);
 
+  /// Ends run() after the current step (e.g. on SIGINT); safe to call from on_step.
+  void stop() { stop_ = true; }
+  /// Blocks until every update so far is in the store: call before reading
+  /// the store from on_step (a checkpoint).
+  void finish_updates();
+
  private:
   HostStore& store_;
   TrainConfig config_;
   std::unique_ptr<CpuModel> model_;  // evaluation
   std::unique_ptr<StepBackend> backend_;
+  bool stop_ = false;
 };
 
 }  // namespace horizon::runtime

@@ -14,7 +14,8 @@ build=${BUILD_DIR:-build}
 
 packages=(build-essential cmake ninja-build pkg-config git
           nlohmann-json3-dev llvm-19-dev libzstd-dev zlib1g-dev
-          libopenblas-dev libgtest-dev fortunes)
+          libopenblas-dev libgtest-dev fortunes
+          clang libclang-rt-dev)  # clang: scripts/fuzz.sh (libFuzzer) and scripts/sanitize.sh
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

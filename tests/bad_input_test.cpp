@@ -60,8 +60,16 @@ TEST(BadInput, ShapeMismatchNamesOpAndDimensions) {
 
 TEST(BadInput, MissingField) {
   TempDir dir;
-  std::string msg = load_error(dir, "m.json", replace(tiny_text(), "\"outputs\": [\"y\"]", "\"outputz\": [\"y\"]"));
+  std::string msg = load_error(dir, "m.json", replace(tiny_text(), "],\n      \"outputs\": [\"y\"]", "]"));
   EXPECT_NE(msg.find("stages[1]: missing field 'outputs'"), std::string::npos) << msg;
+}
+
+TEST(BadInput, UnknownKeyNamesTheNearestKnownOne) {
+  TempDir dir;
+  std::string msg = load_error(dir, "m.json", replace(tiny_text(), "\"outputs\": [\"y\"]", "\"outputz\": [\"y\"]"));
+  EXPECT_NE(msg.find("stages[1].outputz: unknown key; did you mean \"outputs\"?"), std::string::npos) << msg;
+  msg = load_error(dir, "m.json", replace(tiny_text(), "\"init\": \"normal\"", "\"ini{t\": \"normal\""));
+  EXPECT_NE(msg.find("ini{t: unknown key; did you mean \"init\"?"), std::string::npos) << msg;
 }
 
 TEST(BadInput, MistypedField) {

@@ -181,7 +181,7 @@ TEST_P(CpuModelVsReference, LossAndEveryGradientMatchFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CpuModelVsReference,
-                         ::testing::Values(Case{"tiny-qwen.json", 2, 9}, Case{"tiny-gpt2.json", 2, 7},
+                         ::testing::Values(Case{"tiny-qwen.json", 2, 9}, Case{"tiny-qwen3.json", 2, 6}, Case{"tiny-gpt2.json", 2, 7},
                                            Case{"tiny.json", 1, 5}),
                          [](const auto& info) {
                            std::string n = info.param.model;

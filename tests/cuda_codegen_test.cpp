@@ -76,10 +76,11 @@ double compile_all(const std::vector<KernelSource>& sources, const std::string& 
   return total_ms;
 }
 
-void compile_model(const std::string& model, int64_t B, int64_t S) {
+void compile_model(const std::string& model, int64_t B, int64_t S,
+                   std::initializer_list<const char*> archs = {"sm_90", "sm_80"}) {
   const std::vector<KernelSource> sources = distinct(codegen::cuda::module_kernels(lowered(model), B, S));
   ASSERT_FALSE(sources.empty());
-  for (const char* arch : {"sm_90", "sm_80"}) {
+  for (const char* arch : archs) {
     const double ms = compile_all(sources, arch);
     std::printf("  %s B=%lld S=%lld: %zu kernels for %s in %.0f ms of NVRTC time (%.0f ms each)\n", model.c_str(),
                 static_cast<long long>(B), static_cast<long long>(S), sources.size(), arch, ms,
@@ -89,6 +90,8 @@ void compile_model(const std::string& model, int64_t B, int64_t S) {
 
 TEST(CudaCodegen, CompilesEveryKernelOfTiny) { compile_model("models/tiny.json", 2, 64); }
 TEST(CudaCodegen, CompilesEveryKernelOfTinyQwen) { compile_model("models/tiny-qwen.json", 2, 37); }
+// One architecture: the sources differ from tiny-qwen's only in shapes.
+TEST(CudaCodegen, CompilesEveryKernelOfTinyQwen3) { compile_model("models/tiny-qwen3.json", 2, 37, {"sm_90"}); }
 TEST(CudaCodegen, CompilesEveryKernelOfTinyGpt2) { compile_model("models/tiny-gpt2.json", 3, 50); }
 TEST(CudaCodegen, CompilesEveryKernelOfLlama1bHeadDim128) { compile_model("models/llama-1b.json", 1, 256); }
 
@@ -178,6 +181,20 @@ TEST(CudaCodegen, LlamaAndMistralConfigsGenerate) {
   }
 }
 
+// Qwen3's per-head q/k norm runs the row kernels over rows of head_dim:
+// B*S*heads rows for q, B*S*kv_heads for k (tiny-qwen3: 4 and 2 heads of 64).
+TEST(CudaCodegen, PerHeadNormRunsOneRowPerHead) {
+  std::set<std::string> norms;
+  for (const StageKernel& k : codegen::cuda::module_kernels(lowered("models/tiny-qwen3.json"), 2, 37))
+    if (k.stage.rfind("block", 0) == 0 && k.source.name.rfind("rms_norm", 0) == 0) norms.insert(k.source.describe());
+  for (const char* want : {"rms_norm_forward (N=296 C=64", "rms_norm_forward (N=148 C=64", "rms_norm_forward (N=74 C=128",
+                           "rms_norm_backward (N=296 C=64", "rms_norm_backward (N=148 C=64"}) {
+    bool found = false;
+    for (const std::string& d : norms) found |= d.rfind(want, 0) == 0;
+    EXPECT_TRUE(found) << want;
+  }
+}
+
 TEST(CudaCodegen, SkipsGemmsAndCoversEveryOtherInstruction) {
   const ir::Module m = lowered("models/tiny-gpt2.json");
   const std::vector<StageKernel> kernels = codegen::cuda::module_kernels(m, 2, 16);
@@ -193,7 +210,7 @@ TEST(CudaCodegen, SkipsGemmsAndCoversEveryOtherInstruction) {
 }
 
 TEST(CudaCodegen, LaunchesAreWellFormed) {
-  for (const char* model : {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-gpt2.json"})
+  for (const char* model : {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-qwen3.json", "models/tiny-gpt2.json"})
     for (const StageKernel& k : codegen::cuda::module_kernels(lowered(model), 2, 37)) {
       const KernelSource& src = k.source;
       SCOPED_TRACE(std::string(model) + " " + k.stage + " " + src.describe());

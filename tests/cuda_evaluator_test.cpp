@@ -23,7 +23,7 @@ TEST(CudaEvaluator, MatchesTheCpuLoss) {
 #else
   std::string why;
   if (runtime::cuda::cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device (" << why << ")";
-  for (const char* name : {"tiny.json", "tiny-qwen.json", "tiny-gpt2.json"}) {
+  for (const char* name : {"tiny.json", "tiny-qwen.json", "tiny-qwen3.json", "tiny-gpt2.json"}) {
     ir::Module m = frontend::load_model(testing::source_path(std::string("models/") + name));
     passes::lower(m);
     runtime::HostStore store(m, codegen::cpu::MomentType::bf16);

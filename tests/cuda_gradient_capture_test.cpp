@@ -107,6 +107,12 @@ TEST_F(CudaGradientCaptureTest, TiedQwenGradientsMatchCpu) {
   expect_close_to_cpu("tiny-qwen.json", 2);
 }
 
+// Per-head q/k norms (rms_norm group_size) and heads * head_dim != hidden.
+TEST_F(CudaGradientCaptureTest, Qwen3GradientsMatchCpu) {
+  expect_close_to_cpu("tiny-qwen3.json", 1);
+  expect_close_to_cpu("tiny-qwen3.json", 2);
+}
+
 }  // namespace
 }  // namespace horizon
 

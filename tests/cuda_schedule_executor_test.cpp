@@ -205,6 +205,10 @@ TEST_F(CudaScheduleExecutorTest, TiedQwenMatchesEmulatedDevice) {
   expect_matches_emulated("tiny-qwen.json", standard_configs());
 }
 
+TEST_F(CudaScheduleExecutorTest, Qwen3MatchesEmulatedDevice) {
+  expect_matches_emulated("tiny-qwen3.json", standard_configs());
+}
+
 // Resident layers (passes/place_resident.h): norm and AdamW on the GPU.
 TEST_F(CudaScheduleExecutorTest, ResidentLayersMatchEmulatedDevice) {
   std::vector<Config> configs;

@@ -43,7 +43,7 @@ using runtime::cuda::DeviceMemory;
 using F = std::vector<float>;
 constexpr double kTolerance = 1e-2;
 constexpr int64_t kBatch = 2, kSeq = 33;
-const char* const kModels[] = {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-gpt2.json"};
+const char* const kModels[] = {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-qwen3.json", "models/tiny-gpt2.json"};
 const char* const kStages[] = {"embed", "block", "head", "head.bwd", "block.bwd", "embed.bwd"};
 
 std::string why_no_device() {

@@ -72,6 +72,10 @@ TEST(ParamCount, MatchesPublishedCounts) {
       {"models/hf/llama-3-8b/config.json", 8030261248},
       {"models/hf/mistral-7b-v0.1/config.json", 7241732096},
       {"models/hf/qwen2.5-0.5b/config.json", 494032768},  // tied embeddings counted once
+      {"models/hf/qwen3-0.6b/config.json", 596049920},    // q/k norms: 256 per layer
+      {"models/hf/llama-7b/config.json", 6738415616},
+      {"models/hf/mistral-7b-v0.3/config.json", 7248023552},
+      {"models/tiny-qwen3.json", 1017472},
       {"models/llama2-13b.json", 13015864320},
       {"models/llama-70b.json", 68976648192},
   };

@@ -163,7 +163,7 @@ TEST(ModelDirWriter, NativeModelGetsTheExportedConfig) {
   runtime::HostStore store(m, codegen::cpu::MomentType::bf16);
   store.init_random(1);
   TempDir out;
-  cli::save_checkpoint(out.path(), m, store, {testing::source_path("models/tiny-qwen.json")});
+  cli::save_checkpoint(out.path(), m, store, nullptr, {testing::source_path("models/tiny-qwen.json")});
   EXPECT_EQ(nlohmann::json::parse(testing::read_file(out / "config.json")),
             nlohmann::json::parse(frontend::hf_config_from_module(m).dump()));
   EXPECT_TRUE(fs::exists(out / "generation_config.json"));

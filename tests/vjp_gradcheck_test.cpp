@@ -195,6 +195,21 @@ TEST_F(VjpGradcheck, RmsNormAndLayerNorm) {
   }
 }
 
+// Qwen3's per-head q/k norm: each group of group_size elements of the last
+// dim is normalized on its own, the weight shared by the groups.
+TEST_F(VjpGradcheck, RmsNormPerGroup) {
+  for (int64_t G : {int64_t{4}, int64_t{12}}) {
+    const ir::Attrs attrs{{"eps", 1e-6}, {"group_size", G}};
+    const RefTensor x = random_tensor({2, 3, 12}, rng, 1.0, 0.3), w = random_tensor({G}, rng, 0.5, 1.0);
+    expect_rule_holds({"rms_norm group_size=" + std::to_string(G),
+                       Op::rms_norm,
+                       attrs,
+                       {x, w},
+                       {0, 1},
+                       backward_op(Op::rms_norm_grad, attrs, {0, 1}, {0, 1})});
+  }
+}
+
 TEST_F(VjpGradcheck, Rope) {
   const ir::Attrs plain{{"heads", 4}, {"head_dim", 8}, {"theta", 10000.0}};
   ir::Attrs llama3 = plain, linear = plain;
@@ -283,6 +298,25 @@ TEST_F(VjpGradcheck, DetectsWrongRules) {
             1e-3);
   const ir::Attrs eps{{"eps", 1e-5}}, big_eps{{"eps", 1e-2}};
   const RefTensor w = random_tensor({4}, rng);
+  // A per-head norm differentiated as if the whole row were one group (the
+  // weight tiled across the heads, its gradient folded back): wrong.
+  const ir::Attrs grouped{{"eps", 1e-5}, {"group_size", int64_t{4}}};
+  const RefTensor x8 = random_tensor({3, 8}, rng, 2.0);
+  EXPECT_GT(vjp_error({"per-head rms_norm with the whole-row rule",
+                       Op::rms_norm,
+                       grouped,
+                       {x8, w},
+                       {0, 1},
+                       [&](const RefTensor& dy, const std::vector<RefTensor>& in) {
+                         RefTensor tiled = RefTensor::zeros({8});
+                         for (int i = 0; i < 8; ++i) tiled.data[i] = in[1].data[i % 4];
+                         std::vector<RefTensor> g = reference::reference_op(Op::rms_norm_grad, {&dy, &in[0], &tiled}, eps);
+                         RefTensor dw = RefTensor::zeros({4});
+                         for (int i = 0; i < 8; ++i) dw.data[i % 4] += g[1].data[i];
+                         return std::vector{g[0], dw};
+                       }},
+                      rng, &detail),
+            1e-3);
   EXPECT_GT(vjp_error({"rms_norm grad with another eps",
                        Op::rms_norm,
                        eps,

@@ -35,7 +35,14 @@ def main():
     tokens = torch.tensor([int(t) for t in meta["tokens"].split(",")]).view(B, S)
     targets = torch.tensor([int(t) for t in meta["targets"].split(",")]).view(B, S)
 
-    model = AutoModelForCausalLM.from_pretrained(args.model_dir, attn_implementation="eager")
+    model_type = json.load(open(f"{args.model_dir}/config.json")).get("model_type")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(args.model_dir, attn_implementation="eager")
+    except (KeyError, ValueError) as e:
+        import transformers
+        print(f"{args.model_dir}: transformers {transformers.__version__} cannot load model_type '{model_type}' ({e}); "
+              "Qwen3 needs transformers >= 4.51")
+        return 1
     model = model.double()
     logits = model(input_ids=tokens).logits
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-1)

@@ -82,6 +82,7 @@ class StageLowering {
     return d.is_symbolic() ? (d.sym == ir::Dim::Sym::B ? B_ : S_) : d.value;
   }
   int64_t rows(int v) const { return elements(v) / last_dim(v); }
+  int64_t norm_width(int weight) const { return type(weight).shape.at(0).value; }
 
   StageKernel make(int first, int last, KernelSource source, std::vector<int> inputs, std::vector<int> outputs) const {
     StageKernel k{s_.name, first, last, "", std::move(inputs), std::move(outputs), std::move(source)};
@@ -154,7 +155,9 @@ class StageLowering {
         k = add_positions_forward(B_, S_, last_dim(x[0]), type(x[1]).shape[0].value, type(x[1]).dtype);
         break;
       case Op::rms_norm:
-        k = rms_norm_forward(rows(x[0]), last_dim(x[0]), eps(), type(x[1]).dtype);
+        // The weight's length is the normalized width: the last dim, or the
+        // group_size the shape rules checked (each group is a row of its own).
+        k = rms_norm_forward(elements(x[0]) / norm_width(x[1]), norm_width(x[1]), eps(), type(x[1]).dtype);
         break;
       case Op::layer_norm:
         k = layer_norm_forward(rows(x[0]), last_dim(x[0]), eps(), type(x[1]).dtype, type(x[2]).dtype);
@@ -190,7 +193,7 @@ class StageLowering {
         k = bias_add_grad(rows(x[0]), last_dim(x[0]));
         break;
       case Op::rms_norm_grad:
-        k = rms_norm_backward(rows(x[1]), last_dim(x[1]), eps(), type(x[2]).dtype);
+        k = rms_norm_backward(elements(x[1]) / norm_width(x[2]), norm_width(x[2]), eps(), type(x[2]).dtype);
         break;
       case Op::layer_norm_grad:
         k = layer_norm_backward(rows(x[1]), last_dim(x[1]), eps(), type(x[2]).dtype);

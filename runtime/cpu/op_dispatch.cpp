@@ -79,6 +79,7 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
   auto type = [&](int v) -> const ir::TensorType& { return s.values[v].type; };
   const int64_t B = t.batch(), S = t.seq();
   auto rows = [&](int v) { return t.elements(v) / last_dim(type(v)); };
+  auto norm_width = [&](int weight) { return type(weight).shape.at(0).value; };
   auto attr = [&](const char* k) { return ir::attr_int(in.attrs, k); };
   auto eps = [&] { return static_cast<float>(ir::attr_number(in.attrs, "eps")); };
   auto window = [&] { return static_cast<int64_t>(ir::attr_number_or(in.attrs, "window", 0)); };
@@ -116,7 +117,10 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
       cpu::gelu_backward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.elements(x[0]));
       return;
     case Op::rms_norm:
-      cpu::rms_norm_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]), last_dim(type(x[0])), eps());
+      // The weight's length is the normalized width: the last dim, or the
+      // group_size the shape rules checked (each group is a row of its own).
+      cpu::rms_norm_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.elements(x[0]) / norm_width(x[1]),
+                            norm_width(x[1]), eps());
       return;
     case Op::layer_norm:
       cpu::layer_norm_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), rows(x[0]),
@@ -180,7 +184,8 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
     case Op::rms_norm_grad: {
       float* dx = t.allocate(in.results[0]);
       float* dw = t.allocate(in.results[1]);
-      cpu::rms_norm_backward(dx, dw, t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), rows(x[1]), last_dim(type(x[1])), eps());
+      cpu::rms_norm_backward(dx, dw, t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), t.elements(x[1]) / norm_width(x[2]),
+                             norm_width(x[2]), eps());
       return;
     }
     case Op::layer_norm_grad: {

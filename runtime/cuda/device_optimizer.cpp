@@ -47,7 +47,9 @@ DeviceOptimizer::~DeviceOptimizer() = default;
 
 void DeviceOptimizer::adamw(int64_t n, uint16_t* w_hi, uint16_t* w_lo, void* m, void* v, const float* grad,
                             const codegen::cpu::AdamWParams& p, cudaStream_t stream) const {
-  if (n <= 0) return;
+  // A scale of 0 marks a skipped step (runtime/trainer.h skips_update): the
+  // planes stay untouched, as the CPU optimizer leaves them.
+  if (n <= 0 || p.grad_scale == 0.0f) return;
   constexpr int64_t kThreads = codegen::cuda::kAdamwThreads;
   long long count = n;
   codegen::cpu::AdamWParams params = p;

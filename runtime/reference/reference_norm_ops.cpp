@@ -1,4 +1,6 @@
-// Reference RMSNorm and LayerNorm over the last dim and their gradients. The
+// Reference RMSNorm and LayerNorm over the last dim and their gradients
+// (RMSNorm with `group_size` normalizes each group of that many elements of
+// the last dim as its own row, sharing one weight of that length). The
 // gradients are the vector-Jacobian products written out from the Jacobian
 // of the normalized row, x_hat, with respect to x:
 //   RMSNorm:   x_hat = x r,  r = (mean(x^2) + eps)^-1/2,
@@ -13,9 +15,18 @@ namespace horizon::reference::family {
 
 namespace {
 
-void check_weight(ir::Op op, const RefTensor& x, const RefTensor& w, const char* what) {
-  require(w.shape.size() == 1 && w.shape[0] == x.last(), op,
-          std::string(what) + " " + shape_str(w.shape) + " must be [last dim of x " + shape_str(x.shape) + "]");
+/// The length of the rows normalized: `group_size` where given, else the last dim.
+int64_t row_width(ir::Op op, const RefTensor& x, const ir::Attrs& attrs) {
+  if (!attrs.count("group_size")) return x.last();
+  const int64_t g = ir::attr_int(attrs, "group_size");
+  require(g > 0 && x.last() % g == 0, op,
+          "group_size " + std::to_string(g) + " must divide the last dim of x " + shape_str(x.shape));
+  return g;
+}
+
+void check_weight(ir::Op op, const RefTensor& w, int64_t C, const char* what) {
+  require(w.shape.size() == 1 && w.shape[0] == C, op,
+          std::string(what) + " " + shape_str(w.shape) + " must be [" + std::to_string(C) + "], the normalized width");
 }
 
 struct RowStats {
@@ -44,14 +55,15 @@ std::vector<RefTensor> norm(ir::Op op, const Operands& in, const ir::Attrs& attr
   const bool is_rms = op == ir::Op::rms_norm || op == ir::Op::rms_norm_grad;
   const RefTensor& x = is_grad ? *in[1] : *in[0];
   const RefTensor& w = is_grad ? *in[2] : *in[1];
-  check_weight(op, x, w, "weight");
-  const int64_t R = x.rows(), C = x.last();
+  const int64_t C = is_rms ? row_width(op, x, attrs) : x.last();
+  const int64_t R = C == 0 ? 0 : x.elements() / C;
+  check_weight(op, w, C, "weight");
   auto stats = [&](int64_t r) {
     return is_rms ? rms_stats(x.data.data() + r * C, C, eps) : layer_stats(x.data.data() + r * C, C, eps);
   };
 
   if (!is_grad) {
-    if (!is_rms) check_weight(op, x, *in[2], "bias");
+    if (!is_rms) check_weight(op, *in[2], C, "bias");
     RefTensor y = RefTensor::zeros(x.shape);
     for (int64_t r = 0; r < R; ++r) {
       const RowStats st = stats(r);
