@@ -195,3 +195,23 @@ TEST(DataPacking, SplitByWholeDocuments) {
   long_only->add(std::vector<int32_t>(9, 5), std::vector<uint8_t>(9, 1));
   expect_user_error([&] { PackedSampler(long_only, 1, 4, 1, LongDocs::drop); }, {"--long-docs"});
 }
+
+TEST(DataPacking, TrainResumedOnPackedJsonlEndsWithTheBytesOfOneRun) {
+  // `horizon train` on JSONL: a run resumed from its step-2 checkpoint ends
+  // with the same weights as the run that went straight to step 4, so the
+  // packed sampler continued at the exact data position.
+  horizon::testing::TempDir dir;
+  std::string rows;
+  for (int i = 0; i < 30; ++i)
+    rows += "{\"prompt\": \"" + std::to_string(i) + " plus 7 is\", \"completion\": \" " + std::to_string(i + 7) + "\"}\n";
+  const std::string common = horizon::testing::source_path("models/tiny.json") + " --data " +
+                             dir.write("d.jsonl", rows) + " --batch 2 --seq 24 --steps 4 --save-every 2 " +
+                             "--eval-batches 0 --cache-dir none --device cpu";
+  const std::string uncut = dir / "uncut", other = dir / "other";
+  auto a = horizon::testing::run_horizon("train " + common + " --save " + uncut);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto b = horizon::testing::run_horizon("train " + common + " --resume " + uncut + "/checkpoint-2 --save " + other);
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_TRUE(horizon::testing::read_file(uncut + "/checkpoint-4/model.safetensors") ==
+              horizon::testing::read_file(other + "/checkpoint-4/model.safetensors"));
+}
