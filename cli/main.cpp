@@ -24,6 +24,7 @@ const Command kCommands[] = {
     {"import", horizon::cli::run_import, "convert a Hugging Face config.json into a native model file"},
     {"train", horizon::cli::run_train, "train a model (loss, validation, tokens/s, checkpoints)"},
     {"sample", horizon::cli::run_sample, "generate text from trained weights"},
+    {"data", horizon::cli::run_data, "show training examples as the model sees them: text, loss mask, packing"},
     {"gradients", horizon::cli::run_gradients, "loss and parameter gradients of one batch, to compare with other frameworks"},
     {"tokenize", horizon::cli::run_tokenize, "token IDs of a text with a model's tokenizer, or text of IDs (--decode)"},
 };

@@ -23,10 +23,9 @@
 #include "cli/resident_option.h"
 #include "cli/train_checkpoints.h"
 #include "cli/train_option_checks.h"
+#include "cli/train_data.h"
 #include "cli/weight_loader.h"
 #include "data/batch_sampler.h"
-#include "data/token_dataset.h"
-#include "data/token_file.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
 #include "passes/lower.h"
@@ -47,7 +46,7 @@ Arguments train_arguments() {
   a.positional("MODEL",
                "a Hugging Face model directory (config.json, weights, tokenizer: training starts from its weights),\n"
                "its config.json, or a model file (models/*.json: random initialization)");
-  a.option("data", "PATH", "training data: text file, folder of text files, or .tokens file");
+  add_data_options(a);
   a.option("steps", "N", "optimizer steps (0 with --save: write the initial weights)", "100");
   a.option("batch", "B", "sequences per step", "8");
   a.option("seq", "S", "tokens per sequence", "128");
@@ -78,7 +77,6 @@ Arguments train_arguments() {
   a.option("seed", "N", "seed of initialization and data sampling", "1");
   a.option("eval-every", "K", "measure validation loss every K steps (0: only at the end)", "0");
   a.option("eval-batches", "N", "validation batches per evaluation", "4");
-  a.option("val-fraction", "F", "fraction of the data held out for validation", "0.05");
   a.option("save", "DIR",
            "the run's folder: checkpoint-STEP/ folders (model, optimizer, data position, schedule, manifest),\n"
            "metrics.jsonl, and the final model at its top level: a Hugging Face model directory (safetensors\n"
@@ -137,18 +135,28 @@ double host_memory_option(const Arguments& a) {
 }
 
 // --resume: the saved schedule and data position, unless the flags say otherwise.
-void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg,
-                         data::BatchSampler& sampler) {
+// Random windows restore their generator; packed documents replay the saved
+// steps' batches (the position after them is exact: sampling is deterministic).
+void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg, TrainData& data,
+                         int64_t batch, int64_t seq) {
+  auto replay = [&] {
+    for (int64_t s = 0; s < saved.step; ++s) data.next();
+  };
   if (!saved.has_run_state) {  // a checkpoint of tensors only: the flags decide; skip the batches it trained on
-    for (int64_t s = 0; s < saved.step; ++s) sampler.next();
+    replay();
     return;
   }
-  if (saved.batch != sampler.batch() || saved.seq != sampler.seq() ||
-      saved.seed != static_cast<uint64_t>(a.get_int("seed")))
+  if (saved.batch != batch || saved.seq != seq || saved.seed != static_cast<uint64_t>(a.get_int("seed")))
     throw UserError("horizon train: the checkpoint's data position is for --batch " + std::to_string(saved.batch) +
                     " --seq " + std::to_string(saved.seq) + " --seed " + std::to_string(saved.seed) +
                     "; resume with those (or start a new run with --init to change them)");
-  sampler.set_state(saved.sampler_state);
+  data::DataPosition position = data.position();
+  if (position.sampler == "windows") {
+    position.window_state = saved.sampler_state;
+    data.set_position(position);
+  } else {
+    replay();
+  }
   if (!a.has("steps")) cfg.steps = saved.lr.total;
   runtime::LrSchedule lr = saved.lr;
   if (a.has("lr")) lr.peak = cfg.lr.peak;
@@ -163,14 +171,14 @@ void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime
   if (a.get_int("eval-every") <= 0) cfg.eval_every = cfg.steps;
 }
 
-TrainingState training_state(const runtime::HostStore& store, const runtime::TrainConfig& cfg,
-                             const data::BatchSampler& sampler, uint64_t seed, int64_t metrics_bytes) {
+TrainingState training_state(const runtime::HostStore& store, const runtime::TrainConfig& cfg, const TrainData& data,
+                             int64_t batch, int64_t seq, uint64_t seed, int64_t metrics_bytes) {
   TrainingState s;
   s.step = store.step();
   s.lr = cfg.lr;
-  s.sampler_state = sampler.state();
-  s.batch = sampler.batch();
-  s.seq = sampler.seq();
+  s.sampler_state = data.position().window_state;  // packed documents: replayed from the step on resume
+  s.batch = batch;
+  s.seq = seq;
   s.seed = seed;
   s.metrics_bytes = metrics_bytes;
   return s;
@@ -228,7 +236,6 @@ int run_train(const Args& args) {
   ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size")), {}, {}};
   check_run_size(model, a.get_int("batch"), a.get_int("seq"), a.get_int("micro-batches"),
                  a.get("moments") == "f32" ? 12 : 8, !stream && !cuda, a.get_double("clip") > 0, host_memory_option(a));
-  passes::lower(model);
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
     throw UserError("horizon train: --batch " + std::to_string(B) + " is not divisible by --micro-batches " +
@@ -236,18 +243,16 @@ int run_train(const Args& args) {
   const int64_t max_seq = static_cast<int64_t>(model.config_number("max_seq", 0));
   if (max_seq > 0 && S > max_seq)
     throw UserError("horizon train: --seq " + std::to_string(S) + " exceeds the model's max_seq " + std::to_string(max_seq));
-  const int64_t vocab = static_cast<int64_t>(model.config_number("vocab", 256));
 
-  // Text is tokenized with the model's tokenizer; a token file needs none.
+  // --sample turns text into tokens and back with the model's tokenizer.
   std::unique_ptr<data::Tokenizer> tokenizer;
-  if (!data::is_token_file(a.get("data"))) tokenizer = model_tokenizer(a.get("MODEL"), model, "text data");
-  if (!tokenizer && a.get_int("sample") > 0) tokenizer = model_tokenizer(a.get("MODEL"), model, "--sample");
-  if (tokenizer) save_source.bos_id = tokenizer->bos_id(), save_source.eos_id = tokenizer->eos_id();
-  data::TokenDataset dataset =
-      data::TokenDataset::load(a.get("data"), vocab, a.get_double("val-fraction"), tokenizer.get());
+  if (a.get_int("sample") > 0) tokenizer = model_tokenizer(a.get("MODEL"), model, "--sample");
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
-  data::BatchSampler sampler(dataset.train(), B, S, seed);
-  data::BatchSampler validation(dataset.validation(), B, S, seed + 1);
+  TrainData data = build_train_data(a, a.get("MODEL"), model, B, S, seed);
+  // Packed documents compile into a model whose rope and attention read per-token positions and segments.
+  passes::LowerOptions lower_options;
+  lower_options.packed_documents = data.packed;
+  passes::lower(model, lower_options);
   const int64_t eval_batches = a.get_int("eval-batches");
 
   const codegen::cpu::MomentType moments = parse_moments(a.get("moments"));
@@ -288,7 +293,7 @@ int run_train(const Args& args) {
   std::optional<TrainingState> resumed = checkpoints.resume(store);
 
   runtime::TrainConfig cfg;
-  cfg.steps = a.get_int("steps");
+  cfg.steps = a.has("epochs") && !a.has("steps") ? data.steps_for_epochs(a.get_int("epochs")) : a.get_int("steps");
   cfg.lr.kind = runtime::parse_schedule_kind(a.get("schedule"));
   cfg.lr.peak = a.get_double("lr");
   cfg.lr.warmup = a.get_int("warmup");
@@ -302,15 +307,13 @@ int run_train(const Args& args) {
   cfg.clip = clip;
   cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
   cfg.micro_batches = M;
-  if (resumed) apply_resumed_state(*resumed, a, cfg, sampler);
+  if (resumed) apply_resumed_state(*resumed, a, cfg, data, B, S);
   check_finite_weights(store, a.has("resume") ? a.get("resume") : a.has("init") ? a.get("init") : a.get("MODEL"));
 
   std::string save = a.get("save");
-  std::printf("model %s: %s parameters | host store %s (%d B/param) | data %s: %s train, %s validation tokens\n",
-              model.name.c_str(), format_count(store.parameter_count()).c_str(),
-              format_bytes(static_cast<double>(store.bytes())).c_str(), store.bytes_per_parameter(), a.get("data").c_str(),
-              format_count(static_cast<int64_t>(dataset.train().tokens.size())).c_str(),
-              format_count(static_cast<int64_t>(dataset.validation().tokens.size())).c_str());
+  std::printf("model %s: %s parameters | host store %s (%d B/param)\n%s\n", model.name.c_str(),
+              format_count(store.parameter_count()).c_str(), format_bytes(static_cast<double>(store.bytes())).c_str(),
+              store.bytes_per_parameter(), data.summary.c_str());
   const char* device_text =
       cuda ? "cuda (streamed schedule)" : stream ? "cpu (streamed schedule, emulated device)" : "cpu";
   std::printf("device %s | batch %lld x seq %lld in %lld micro-batch(es) | %lld steps from step %lld | lr %g %s\n",
@@ -342,17 +345,19 @@ int run_train(const Args& args) {
   }
   runtime::Trainer trainer(model, store, cfg, std::move(backend));
   Progress progress(cfg.steps, flops_per_token(model, S), checkpoints.metrics_path());
-  auto state = [&] { return training_state(store, cfg, sampler, seed, progress.metrics_bytes()); };
+  auto state = [&] { return training_state(store, cfg, data, B, S, seed, progress.metrics_bytes()); };
   InterruptRequest interrupt;
   trainer.run(
       [&] {
-        data::Batch b = sampler.next();
-        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets), {}, {}};
+        data::Batch b = data.next();
+        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
+                                   std::move(b.segments)};
       },
-      eval_batches > 0 ? runtime::Trainer::ValidationSource([&] {
+      eval_batches > 0 && data.validation ? runtime::Trainer::ValidationSource([&] {
         std::vector<runtime::TokenBatch> out;
-        for (data::Batch& b : validation.validation_batches(eval_batches))
-          out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets), {}, {}});
+        for (data::Batch& b : data.validation(eval_batches))
+          out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
+                         std::move(b.segments)});
         return out;
       })
                        : runtime::Trainer::ValidationSource(),  // --eval-batches 0: no validation

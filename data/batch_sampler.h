@@ -17,7 +17,10 @@ namespace horizon::data {
 struct Batch {
   int64_t batch = 0, seq = 0;
   std::vector<int32_t> tokens;   // window[0 .. S-1]
-  std::vector<int32_t> targets;  // window[1 .. S]: tokens shifted by one
+  std::vector<int32_t> targets;  // window[1 .. S]: tokens shifted by one; < 0: no loss
+  // Packed documents only (empty: one document per row): each token's position
+  // within its document, restarting at 0, and its document's index in the row.
+  std::vector<int32_t> positions, segments;
 };
 
 class BatchSampler {

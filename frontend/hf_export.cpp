@@ -6,6 +6,7 @@
 #include "frontend/hf_config.h"
 #include "frontend/model_json.h"
 #include "ir/lm_head_loss.h"
+#include "ir/document_inputs.h"
 #include "ir/printer.h"
 #include "support/atomic_file.h"
 #include "support/error.h"
@@ -99,7 +100,8 @@ class HfWriter {
   }
 
   // The model as written, before the compiler added backward stages,
-  // fusion groups and the fused lm head loss: what an import reproduces.
+  // fusion groups, the fused lm head loss and packed-document inputs: what
+  // an import reproduces.
   static ir::Module forward_graph(const ir::Module& m) {
     ir::Module f = m;
     f.stages.clear();
@@ -108,6 +110,7 @@ class HfWriter {
       f.stages.push_back(s);
       for (ir::Instr& in : f.stages.back().instrs) in.attrs.erase("group");
       ir::split_lm_head_loss(f.stages.back());
+      ir::remove_document_inputs(f.stages.back());
     }
     return f;
   }

@@ -13,6 +13,7 @@
 #include "frontend/hf_config.h"
 #include "frontend/model_json.h"
 #include "ir/printer.h"
+#include "passes/lower.h"
 #include "support/error.h"
 
 namespace fs = std::filesystem;
@@ -159,4 +160,19 @@ TEST(HfExport, RefusesGraphThatDiffersFromLlama) {
   Json no_vocab = parse_json_file(source("models/tiny.json"));
   no_vocab["config"]["dropout"] = 0.1;  // a hyperparameter Hugging Face would drop
   expect_user_error([&] { hf_config_from_module(module_from_json(no_vocab, "extra")); }, {"not supported", "dropout"});
+}
+
+// A model lowered for packed documents exports the config of the model as
+// written: the positions/segments inputs are the compiler's, not the model's.
+TEST(HfExport, PackedDocumentInputsDoNotChangeTheExport) {
+  for (const char* name : {"tiny.json", "tiny-qwen3.json"}) {
+    ir::Module plain = frontend::load_model(horizon::testing::source_path(std::string("models/") + name));
+    ir::Module packed = plain;
+    passes::lower(plain);
+    passes::LowerOptions options;
+    options.packed_documents = true;
+    passes::lower(packed, options);
+    ASSERT_GE(packed.find_stage("block")->find_value("positions"), 0) << name;
+    EXPECT_EQ(frontend::hf_config_from_module(packed).dump(), frontend::hf_config_from_module(plain).dump()) << name;
+  }
 }
