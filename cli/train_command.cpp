@@ -281,7 +281,6 @@ int run_train(const Args& args) {
   cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
   cfg.micro_batches = M;
   if (resumed) apply_resumed_state(*resumed, a, cfg, sampler);
-  check_finite_weights(store, a.has("resume") ? a.get("resume") : a.has("init") ? a.get("init") : a.get("MODEL"));
 
   std::string save = a.get("save");
   std::printf("model %s: %s parameters | host store %s (%d B/param) | data %s: %s train, %s validation tokens\n",
