@@ -1,5 +1,6 @@
 #include "cli/train_checkpoints.h"
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -70,6 +71,67 @@ void TrainCheckpoints::finish(runtime::HostStore& store, const StateFn& state, b
   if (interrupted) return;
   // The final model where users load it: the folder itself.
   write_model_files(dir_->path(), model_, store);
+}
+
+// --resume: the saved schedule and data position, unless the flags say otherwise.
+void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg,
+                         data::BatchSampler& sampler) {
+  if (!saved.has_run_state) {  // a checkpoint of tensors only: the flags decide; skip the batches it trained on
+    for (int64_t s = 0; s < saved.step; ++s) sampler.next();
+    return;
+  }
+  if (saved.batch != sampler.batch() || saved.seq != sampler.seq() ||
+      saved.seed != static_cast<uint64_t>(a.get_int("seed")))
+    throw UserError("horizon train: the checkpoint's data position is for --batch " + std::to_string(saved.batch) +
+                    " --seq " + std::to_string(saved.seq) + " --seed " + std::to_string(saved.seed) +
+                    "; resume with those (or start a new run with --init to change them)");
+  sampler.set_state(saved.sampler_state);
+  if (!a.has("steps")) cfg.steps = saved.lr.total;
+  runtime::LrSchedule lr = saved.lr;
+  if (a.has("lr")) lr.peak = cfg.lr.peak;
+  if (a.has("schedule")) lr.kind = cfg.lr.kind;
+  if (a.has("warmup")) lr.warmup = cfg.lr.warmup;
+  if (a.has("min-lr-ratio")) lr.min_ratio = cfg.lr.min_ratio;
+  if (cfg.steps != saved.lr.total)
+    std::printf("note: the schedule now ends at step %lld instead of the saved run's %lld\n",
+                static_cast<long long>(cfg.steps), static_cast<long long>(saved.lr.total));
+  lr.total = cfg.steps;
+  cfg.lr = lr;
+  if (a.get_int("eval-every") <= 0) cfg.eval_every = cfg.steps;
+}
+
+TrainingState training_state(const runtime::HostStore& store, const runtime::TrainConfig& cfg,
+                             const data::BatchSampler& sampler, uint64_t seed, int64_t metrics_bytes) {
+  TrainingState s;
+  s.step = store.step();
+  s.lr = cfg.lr;
+  s.sampler_state = sampler.state();
+  s.batch = sampler.batch();
+  s.seq = sampler.seq();
+  s.seed = seed;
+  s.metrics_bytes = metrics_bytes;
+  return s;
+}
+
+int report_interrupt(const InterruptRequest& interrupt, const Args& args, const TrainCheckpoints& checkpoints,
+                     const std::string& save) {
+  const char* name = interrupt.requested() == SIGTERM ? "SIGTERM" : "SIGINT";
+  if (save.empty()) {
+    std::fprintf(stderr, "stopped by %s; nothing saved (no --save)\n", name);
+    return interrupt.exit_code();
+  }
+  std::string command = "horizon train";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--resume" || args[i] == "--overwrite") {
+      i += args[i] == "--resume";
+      continue;
+    }
+    if (args[i].rfind("--resume=", 0) == 0) continue;
+    command += " " + args[i];
+  }
+  std::fprintf(stderr, "stopped by %s; saved %s\nresume with: %s --resume %s\n", name, checkpoints.last_saved().c_str(),
+               command.c_str(), save.c_str());
+  return interrupt.exit_code();
 }
 
 }  // namespace horizon::cli

@@ -5,7 +5,6 @@
 // cuda (or auto where a GPU is present) the compiled schedule runs on the
 // GPU, weights streamed from the host store, the optimizer on the CPU.
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -16,8 +15,8 @@
 #include "cli/cuda_training.h"
 #include "cli/device_option.h"
 #include "cli/memory_check.h"
-#include "cli/progress.h"
 #include "cli/interrupt.h"
+#include "cli/progress.h"
 #include "cli/resident_option.h"
 #include "cli/train_checkpoints.h"
 #include "cli/train_option_checks.h"
@@ -127,66 +126,6 @@ double host_memory_option(const Arguments& a) {
   return host_mem;
 }
 
-// --resume: the saved schedule and data position, unless the flags say otherwise.
-void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg,
-                         data::BatchSampler& sampler) {
-  if (!saved.has_run_state) {  // a checkpoint of tensors only: the flags decide; skip the batches it trained on
-    for (int64_t s = 0; s < saved.step; ++s) sampler.next();
-    return;
-  }
-  if (saved.batch != sampler.batch() || saved.seq != sampler.seq() ||
-      saved.seed != static_cast<uint64_t>(a.get_int("seed")))
-    throw UserError("horizon train: the checkpoint's data position is for --batch " + std::to_string(saved.batch) +
-                    " --seq " + std::to_string(saved.seq) + " --seed " + std::to_string(saved.seed) +
-                    "; resume with those (or start a new run with --init to change them)");
-  sampler.set_state(saved.sampler_state);
-  if (!a.has("steps")) cfg.steps = saved.lr.total;
-  runtime::LrSchedule lr = saved.lr;
-  if (a.has("lr")) lr.peak = cfg.lr.peak;
-  if (a.has("schedule")) lr.kind = cfg.lr.kind;
-  if (a.has("warmup")) lr.warmup = cfg.lr.warmup;
-  if (a.has("min-lr-ratio")) lr.min_ratio = cfg.lr.min_ratio;
-  if (cfg.steps != saved.lr.total)
-    std::printf("note: the schedule now ends at step %lld instead of the saved run's %lld\n",
-                static_cast<long long>(cfg.steps), static_cast<long long>(saved.lr.total));
-  lr.total = cfg.steps;
-  cfg.lr = lr;
-  if (a.get_int("eval-every") <= 0) cfg.eval_every = cfg.steps;
-}
-
-TrainingState training_state(const runtime::HostStore& store, const runtime::TrainConfig& cfg,
-                             const data::BatchSampler& sampler, uint64_t seed, int64_t metrics_bytes) {
-  TrainingState s;
-  s.step = store.step();
-  s.lr = cfg.lr;
-  s.sampler_state = sampler.state();
-  s.batch = sampler.batch();
-  s.seq = sampler.seq();
-  s.seed = seed;
-  s.metrics_bytes = metrics_bytes;
-  return s;
-}
-
-int report_interrupt(const InterruptRequest& interrupt, const Args& args, const TrainCheckpoints& checkpoints,
-                     const std::string& save) {
-  const char* name = interrupt.requested() == SIGTERM ? "SIGTERM" : "SIGINT";
-  if (save.empty()) {
-    std::fprintf(stderr, "stopped by %s; nothing saved (no --save)\n", name);
-    return interrupt.exit_code();
-  }
-  std::string command = "horizon train";
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--resume" || args[i] == "--overwrite") {
-      i += args[i] == "--resume";
-      continue;
-    }
-    if (args[i].rfind("--resume=", 0) == 0) continue;
-    command += " " + args[i];
-  }
-  std::fprintf(stderr, "stopped by %s; saved %s\nresume with: %s --resume %s\n", name, checkpoints.last_saved().c_str(),
-               command.c_str(), save.c_str());
-  return interrupt.exit_code();
-}
 }  // namespace
 
 int run_train(const Args& args) {
