@@ -77,7 +77,8 @@ void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime:
                      const TrainingState* state) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw_user_error(dir, "", "cannot create the checkpoint directory: " + ec.message(), "choose a writable path");
+  if (ec)
+    throw_user_error(dir, "", "cannot create the checkpoint directory: " + ec.message(), "choose a writable path");
   write_optimizer_file(dir, m, store);  // first: it refuses non-finite weights before anything else is written
   write_model_files(dir, m, store);
   if (state) write_training_state(dir + "/trainer_state.json", *state);
@@ -99,16 +100,16 @@ void load_weights(const std::string& path_or_dir, runtime::HostStore& store) {
     const runtime::StoredTensor& st = store.tensors()[t];
     const frontend::SafetensorsEntry* e = file.find(st.name);
     if (!e)
-      throw_user_error(path, st.name, "the checkpoint has no tensor of this name (it has " +
-                                          std::to_string(file.tensors().size()) + " tensors)",
-                       "use a checkpoint of this model, with Hugging Face names");
+      throw_user_error(
+          path, st.name,
+          "the checkpoint has no tensor of this name (it has " + std::to_string(file.tensors().size()) + " tensors)",
+          "use a checkpoint of this model, with Hugging Face names");
     check_shape(path, *e, st);
     values.resize(static_cast<size_t>(st.elements));
     file.read_f32(st.name, values);
     for (size_t i = 0; i < values.size(); ++i)
       if (!std::isfinite(values[i]))
-        throw_user_error(path, st.name, "element " + std::to_string(i) + " is not finite",
-                         "start from finite weights");
+        throw_user_error(path, st.name, "element " + std::to_string(i) + " is not finite", "start from finite weights");
     store.set_master(static_cast<int>(t), values.data());
   }
   store.set_step(0);
@@ -124,7 +125,8 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
     const frontend::SafetensorsEntry& master = file.at(st.name + ".master");
     check_shape(path, master, st);
     if (master.dtype != "F32")
-      throw_user_error(path, master.name, "dtype " + master.dtype + ", expected F32", "resume from a horizon checkpoint");
+      throw_user_error(path, master.name, "dtype " + master.dtype + ", expected F32",
+                       "resume from a horizon checkpoint");
     for (const char* suffix : {".exp_avg", ".exp_avg_sq"}) {
       const frontend::SafetensorsEntry& e = file.at(st.name + suffix);
       if (e.dtype != want)
@@ -141,17 +143,17 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
     throw_user_error(path, "__metadata__.step", "missing", "the file was not written by horizon train");
   const int64_t step = parse_checkpoint_integer(it->second, 0, int64_t{1} << 53, path, "__metadata__.step");
   if (step != manifest.step)
-    throw_user_error(path, "__metadata__.step", "step " + std::to_string(step) + " but manifest.json says " +
-                                                    std::to_string(manifest.step),
+    throw_user_error(path, "__metadata__.step",
+                     "step " + std::to_string(step) + " but manifest.json says " + std::to_string(manifest.step),
                      "the checkpoint mixes files of two saves; resume from another one");
   TrainingState state;
   if (std::filesystem::exists(dir + "/trainer_state.json")) {
     state = read_training_state(dir + "/trainer_state.json");
     if (state.step != step)
-      throw_user_error(dir + "/trainer_state.json", "step", "step " + std::to_string(state.step) +
-                                                                " but optimizer.safetensors holds step " +
-                                                                std::to_string(step),
-                       "the checkpoint mixes files of two saves; resume from another one");
+      throw_user_error(
+          dir + "/trainer_state.json", "step",
+          "step " + std::to_string(state.step) + " but optimizer.safetensors holds step " + std::to_string(step),
+          "the checkpoint mixes files of two saves; resume from another one");
   }
   state.step = step;
 

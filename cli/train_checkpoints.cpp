@@ -31,7 +31,7 @@ TrainCheckpoints::TrainCheckpoints(const CheckpointFlags& flags, const ir::Modul
   if (!resume_from_.empty()) {
     std::error_code ec;
     here = fs::exists(flags.save, ec) && (same_folder(flags.save, resume_from_) ||
-                                           same_folder(flags.save, fs::path(resume_from_).parent_path().string()));
+                                          same_folder(flags.save, fs::path(resume_from_).parent_path().string()));
   }
   dir_ = std::make_unique<RunDirectory>(flags.save, here, flags.overwrite);
 }
@@ -51,8 +51,8 @@ std::optional<TrainingState> TrainCheckpoints::resume(runtime::HostStore& store)
 }
 
 void TrainCheckpoints::save(runtime::HostStore& store, const TrainingState& state) {
-  last_path_ = dir_->save(state.step, [&](const std::string& tmp) { save_checkpoint(tmp, model_, store, &state); },
-                          flags_.keep);
+  last_path_ = dir_->save(
+      state.step, [&](const std::string& tmp) { save_checkpoint(tmp, model_, store, &state); }, flags_.keep);
   last_saved_step_ = state.step;
 }
 

@@ -15,8 +15,8 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/run_directory.h"
-#include "ir/module.h"
 #include "data/batch_sampler.h"
+#include "ir/module.h"
 #include "runtime/host_store.h"
 #include "runtime/trainer.h"
 

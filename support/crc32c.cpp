@@ -5,12 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
-
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "support/error.h"
 
