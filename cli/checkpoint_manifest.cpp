@@ -48,7 +48,8 @@ Manifest read_manifest(const std::string& dir) {
   auto fail = [&](const std::string& key, const std::string& problem) {
     throw_user_error(path, key, problem, "the manifest is damaged; resume from another checkpoint");
   };
-  if (!j.is_object() || j.value("format", "") != kFormat) fail("format", "expected \"" + std::string(kFormat) + "\"");
+  if (!j.is_object() || !j.contains("format") || !j["format"].is_string() || j["format"].get<std::string>() != kFormat)
+    fail("format", "expected \"" + std::string(kFormat) + "\"");
   if (!j.contains("step") || !j["step"].is_number_integer() || j["step"].get<int64_t>() < 0)
     fail("step", "expected a non-negative integer");
   if (!j.contains("files") || !j["files"].is_object() || j["files"].empty())
