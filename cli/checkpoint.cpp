@@ -33,6 +33,12 @@ void write_optimizer_file(const std::string& dir, const ir::Module& m, const run
   for (size_t t = 0; t < tensors.size(); ++t) {
     master[t].resize(static_cast<size_t>(tensors[t].elements));
     store.get_master(static_cast<int>(t), master[t].data());
+    // Read here anyway: refusing non-finite weights costs one more pass over memory.
+    for (size_t i = 0; i < master[t].size(); ++i)
+      if (!std::isfinite(master[t][i]))
+        throw_user_error(dir, tensors[t].name,
+                         "element " + std::to_string(i) + " is not finite; refusing to save non-finite weights",
+                         "resume from an earlier checkpoint with a lower --lr");
     state.push_back({tensors[t].name + ".master", ir::DType::f32, tensors[t].shape, master[t].data()});
     state.push_back({tensors[t].name + ".exp_avg", moment, tensors[t].shape, store.m(static_cast<int>(t))});
     state.push_back({tensors[t].name + ".exp_avg_sq", moment, tensors[t].shape, store.v(static_cast<int>(t))});
@@ -48,21 +54,6 @@ std::string weights_path(const std::string& path) {
   return path;
 }
 
-void check_finite_weights(const runtime::HostStore& store, const std::string& what) {
-  std::vector<float> values;
-  for (size_t t = 0; t < store.tensors().size(); ++t) {
-    const runtime::StoredTensor& st = store.tensors()[t];
-    values.resize(static_cast<size_t>(st.elements));
-    store.get_master(static_cast<int>(t), values.data());
-    for (size_t i = 0; i < values.size(); ++i)
-      if (!std::isfinite(values[i]))
-        throw_user_error(what, st.name,
-                         "element " + std::to_string(i) + " is " + std::to_string(values[i]) +
-                             "; refusing to save or train on non-finite weights",
-                         "start from a finite checkpoint (an earlier one, or fresh weights)");
-  }
-}
-
 void write_model_files(const std::string& dir, const ir::Module& m, const runtime::HostStore& store,
                        const ModelDirSource& source) {
   write_model_dir(dir, m, store, source);
@@ -70,12 +61,12 @@ void write_model_files(const std::string& dir, const ir::Module& m, const runtim
 
 void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime::HostStore& store,
                      const TrainingState* state, const ModelDirSource& source) {
-  check_finite_weights(store, dir);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw_user_error(dir, "", "cannot create the checkpoint directory: " + ec.message(), "choose a writable path");
+  if (ec)
+    throw_user_error(dir, "", "cannot create the checkpoint directory: " + ec.message(), "choose a writable path");
+  write_optimizer_file(dir, m, store);  // first: it refuses non-finite weights before anything else is written
   write_model_files(dir, m, store, source);
-  write_optimizer_file(dir, m, store);
   if (state) write_training_state(dir + "/trainer_state.json", *state);
   // Every file the checkpoint holds but the manifest itself, whatever the
   // model writer chose to write.
@@ -101,7 +92,8 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
     const frontend::SafetensorsEntry& master = file.at(st.name + ".master");
     check_shape(path, master, st);
     if (master.dtype != "F32")
-      throw_user_error(path, master.name, "dtype " + master.dtype + ", expected F32", "resume from a horizon checkpoint");
+      throw_user_error(path, master.name, "dtype " + master.dtype + ", expected F32",
+                       "resume from a horizon checkpoint");
     for (const char* suffix : {".exp_avg", ".exp_avg_sq"}) {
       const frontend::SafetensorsEntry& e = file.at(st.name + suffix);
       if (e.dtype != want)
@@ -118,17 +110,17 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
     throw_user_error(path, "__metadata__.step", "missing", "the file was not written by horizon train");
   const int64_t step = parse_checkpoint_integer(it->second, 0, int64_t{1} << 53, path, "__metadata__.step");
   if (step != manifest.step)
-    throw_user_error(path, "__metadata__.step", "step " + std::to_string(step) + " but manifest.json says " +
-                                                    std::to_string(manifest.step),
+    throw_user_error(path, "__metadata__.step",
+                     "step " + std::to_string(step) + " but manifest.json says " + std::to_string(manifest.step),
                      "the checkpoint mixes files of two saves; resume from another one");
   TrainingState state;
   if (std::filesystem::exists(dir + "/trainer_state.json")) {
     state = read_training_state(dir + "/trainer_state.json");
     if (state.step != step)
-      throw_user_error(dir + "/trainer_state.json", "step", "step " + std::to_string(state.step) +
-                                                                " but optimizer.safetensors holds step " +
-                                                                std::to_string(step),
-                       "the checkpoint mixes files of two saves; resume from another one");
+      throw_user_error(
+          dir + "/trainer_state.json", "step",
+          "step " + std::to_string(state.step) + " but optimizer.safetensors holds step " + std::to_string(step),
+          "the checkpoint mixes files of two saves; resume from another one");
   }
   state.step = step;
 

@@ -29,8 +29,8 @@ void write_model_files(const std::string& dir, const ir::Module& m, const runtim
 
 /// Writes a complete checkpoint into `dir` (created if needed): the model
 /// files, optimizer.safetensors, trainer_state.json when `state` is given,
-/// and manifest.json last. UserError (and nothing written) if any master
-/// weight is not finite.
+/// and manifest.json last. UserError (and no manifest written) if any
+/// master weight is not finite.
 void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime::HostStore& store,
                      const TrainingState* state = nullptr, const ModelDirSource& source = {});
 
@@ -47,8 +47,5 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
 
 /// `path` itself if it is a file; DIR/model.safetensors if it is a directory.
 std::string weights_path(const std::string& path);
-
-/// UserError naming the first tensor with a NaN or infinite master weight.
-void check_finite_weights(const runtime::HostStore& store, const std::string& what);
 
 }  // namespace horizon::cli

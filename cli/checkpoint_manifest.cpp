@@ -48,10 +48,12 @@ Manifest read_manifest(const std::string& dir) {
   auto fail = [&](const std::string& key, const std::string& problem) {
     throw_user_error(path, key, problem, "the manifest is damaged; resume from another checkpoint");
   };
-  if (!j.is_object() || j.value("format", "") != kFormat) fail("format", "expected \"" + std::string(kFormat) + "\"");
+  if (!j.is_object() || !j.contains("format") || !j["format"].is_string() || j["format"].get<std::string>() != kFormat)
+    fail("format", "expected \"" + std::string(kFormat) + "\"");
   if (!j.contains("step") || !j["step"].is_number_integer() || j["step"].get<int64_t>() < 0)
     fail("step", "expected a non-negative integer");
-  if (!j.contains("files") || !j["files"].is_object() || j["files"].empty()) fail("files", "expected an object of files");
+  if (!j.contains("files") || !j["files"].is_object() || j["files"].empty())
+    fail("files", "expected an object of files");
   Manifest m;
   m.step = j["step"].get<int64_t>();
   for (const auto& [name, e] : j["files"].items()) {
@@ -77,7 +79,8 @@ Manifest verify_manifest(const std::string& dir) {
                        "the file was changed or truncated; resume from another checkpoint");
     const uint32_t crc = crc32c_file(path);
     if (crc != e.crc32c)
-      throw_user_error(path, "", "CRC-32C " + crc32c_hex(crc) + " does not match manifest.json's " + crc32c_hex(e.crc32c),
+      throw_user_error(path, "",
+                       "CRC-32C " + crc32c_hex(crc) + " does not match manifest.json's " + crc32c_hex(e.crc32c),
                        "the file is damaged; resume from another checkpoint");
   }
   return m;

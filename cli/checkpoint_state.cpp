@@ -13,9 +13,12 @@ namespace {
 
 const char* kind_name(runtime::LrSchedule::Kind k) {
   switch (k) {
-    case runtime::LrSchedule::Kind::constant: return "constant";
-    case runtime::LrSchedule::Kind::cosine: return "cosine";
-    case runtime::LrSchedule::Kind::linear: return "linear";
+    case runtime::LrSchedule::Kind::constant:
+      return "constant";
+    case runtime::LrSchedule::Kind::cosine:
+      return "cosine";
+    case runtime::LrSchedule::Kind::linear:
+      return "linear";
   }
   return "cosine";
 }
@@ -49,11 +52,15 @@ void write_training_state(const std::string& path, const TrainingState& s) {
   frontend::Json j;
   j["step"] = s.step;
   j["total_steps"] = s.lr.total;
-  j["schedule"] = {{"kind", kind_name(s.lr.kind)}, {"peak_lr", s.lr.peak}, {"warmup", s.lr.warmup},
+  j["schedule"] = {{"kind", kind_name(s.lr.kind)},
+                   {"peak_lr", s.lr.peak},
+                   {"warmup", s.lr.warmup},
                    {"min_lr_ratio", s.lr.min_ratio}};
   // The sampler state as a string: JSON readers other than ours lose
   // integers above 2^53.
-  j["data"] = {{"sampler_state", std::to_string(s.sampler_state)}, {"batch", s.batch}, {"seq", s.seq},
+  j["data"] = {{"sampler_state", std::to_string(s.sampler_state)},
+               {"batch", s.batch},
+               {"seq", s.seq},
                {"seed", std::to_string(s.seed)}};
   j["metrics_bytes"] = s.metrics_bytes;
   AtomicFileWriter out(path, "trainer state");
@@ -76,7 +83,8 @@ TrainingState read_training_state(const std::string& path) {
     return o[key].get<double>();
   };
   auto text = [&](const frontend::Json& o, const char* key, const std::string& field) {
-    if (!o.is_object() || !o.contains(key) || !o[key].is_string()) throw_user_error(path, field, "expected a string", kFix);
+    if (!o.is_object() || !o.contains(key) || !o[key].is_string())
+      throw_user_error(path, field, "expected a string", kFix);
     return o[key].get<std::string>();
   };
   TrainingState s;

@@ -20,7 +20,7 @@ struct TrainingState {
   uint64_t sampler_state = 0;
   int64_t batch = 0, seq = 0;
   uint64_t seed = 0;
-  int64_t metrics_bytes = 0;  // metrics.jsonl is cut back to this length on resume
+  int64_t metrics_bytes = 0;   // metrics.jsonl is cut back to this length on resume
   bool has_run_state = false;  // false for a checkpoint with tensors only (no trainer_state.json)
 };
 

@@ -15,6 +15,7 @@ Progress::Progress(int64_t total_steps, double flops_per_token, const std::strin
   if (!metrics_path.empty()) {
     metrics_ = std::fopen(metrics_path.c_str(), "a");
     if (!metrics_) throw_user_error(metrics_path, "", "cannot open the metrics file for writing", "check the directory");
+    std::fseek(metrics_, 0, SEEK_END);  // ftell (a checkpoint's metrics offset) counts from the file's end
   }
 }
 

@@ -51,7 +51,8 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const int64_t step = checkpoint_step(e.path().filename().string());
-    if (step >= 0 && e.is_directory() && fs::exists(e.path() / "manifest.json")) out.emplace_back(step, e.path().string());
+    if (step >= 0 && e.is_directory() && fs::exists(e.path() / "manifest.json"))
+      out.emplace_back(step, e.path().string());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -59,7 +60,8 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
 
 std::string find_resume_checkpoint(const std::string& path) {
   if (!fs::is_directory(path))
-    throw_user_error(path, "", "not a folder", "pass the --save folder of the run to resume, or one of its checkpoints");
+    throw_user_error(path, "", "not a folder",
+                     "pass the --save folder of the run to resume, or one of its checkpoints");
   if (fs::exists(fs::path(path) / "manifest.json")) return path;
   auto all = list_checkpoints(path);
   if (all.empty())
@@ -101,8 +103,9 @@ RunDirectory::RunDirectory(const std::string& dir, bool resuming_here, bool over
   if (!overwrite) {
     ::close(lock_fd_);
     lock_fd_ = -1;
-    throw_user_error(dir, "", "already holds a run (" + contents.front().filename().string() + ", ...)",
-                     "add --resume " + dir + " to continue it, --overwrite to replace it, or choose another --save folder");
+    throw_user_error(
+        dir, "", "already holds a run (" + contents.front().filename().string() + ", ...)",
+        "add --resume " + dir + " to continue it, --overwrite to replace it, or choose another --save folder");
   }
   for (const fs::path& p : contents) {
     const std::string name = p.filename().string();

@@ -1,8 +1,8 @@
 // Checkpointing of `horizon train`: opens the --save folder before anything
 // large is allocated, restores --resume, saves checkpoint-STEP every
 // --save-every steps, on SIGINT/SIGTERM and at the end, and writes the final
-// model at the folder's top level. train_command.cpp calls these four
-// functions and nothing else of the checkpoint code.
+// model at the folder's top level. train_command.cpp calls this class and
+// the functions below and nothing else of the checkpoint code.
 #pragma once
 
 #include <functional>
@@ -10,8 +10,12 @@
 #include <optional>
 #include <string>
 
+#include "cli/arguments.h"
 #include "cli/checkpoint_state.h"
+#include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/model_dir_writer.h"
+#include "cli/train_data.h"
 #include "cli/run_directory.h"
 #include "ir/module.h"
 #include "runtime/host_store.h"
@@ -62,5 +66,21 @@ class TrainCheckpoints {
   int64_t last_saved_step_ = -1;
   std::string last_path_;
 };
+
+/// --resume: the saved schedule and data position into `cfg` and `data`,
+/// unless the flags say otherwise (docs/checkpoints.md, "Resume"). Random
+/// windows restore their generator; packed documents replay the saved steps'
+/// batches (the position after them is exact: sampling is deterministic).
+void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg, TrainData& data,
+                         int64_t batch, int64_t seq);
+
+/// What a checkpoint of the run so far records besides the tensors.
+TrainingState training_state(const runtime::HostStore& store, const runtime::TrainConfig& cfg, const TrainData& data,
+                             int64_t batch, int64_t seq, uint64_t seed, int64_t metrics_bytes);
+
+/// After SIGINT/SIGTERM: prints what was saved and the command that resumes;
+/// returns the exit status (130 or 143).
+int report_interrupt(const InterruptRequest& interrupt, const Args& args, const TrainCheckpoints& checkpoints,
+                     const std::string& save);
 
 }  // namespace horizon::cli

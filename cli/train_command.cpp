@@ -5,7 +5,6 @@
 // cuda (or auto where a GPU is present) the compiled schedule runs on the
 // GPU, weights streamed from the host store, the optimizer on the CPU.
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -134,76 +133,6 @@ double host_memory_option(const Arguments& a) {
   return host_mem;
 }
 
-// --resume: the saved schedule and data position, unless the flags say otherwise.
-// Random windows restore their generator; packed documents replay the saved
-// steps' batches (the position after them is exact: sampling is deterministic).
-void apply_resumed_state(const TrainingState& saved, const Arguments& a, runtime::TrainConfig& cfg, TrainData& data,
-                         int64_t batch, int64_t seq) {
-  auto replay = [&] {
-    for (int64_t s = 0; s < saved.step; ++s) data.next();
-  };
-  if (!saved.has_run_state) {  // a checkpoint of tensors only: the flags decide; skip the batches it trained on
-    replay();
-    return;
-  }
-  if (saved.batch != batch || saved.seq != seq || saved.seed != static_cast<uint64_t>(a.get_int("seed")))
-    throw UserError("horizon train: the checkpoint's data position is for --batch " + std::to_string(saved.batch) +
-                    " --seq " + std::to_string(saved.seq) + " --seed " + std::to_string(saved.seed) +
-                    "; resume with those (or start a new run with --init to change them)");
-  data::DataPosition position = data.position();
-  if (position.sampler == "windows") {
-    position.window_state = saved.sampler_state;
-    data.set_position(position);
-  } else {
-    replay();
-  }
-  if (!a.has("steps")) cfg.steps = saved.lr.total;
-  runtime::LrSchedule lr = saved.lr;
-  if (a.has("lr")) lr.peak = cfg.lr.peak;
-  if (a.has("schedule")) lr.kind = cfg.lr.kind;
-  if (a.has("warmup")) lr.warmup = cfg.lr.warmup;
-  if (a.has("min-lr-ratio")) lr.min_ratio = cfg.lr.min_ratio;
-  if (cfg.steps != saved.lr.total)
-    std::printf("note: the schedule now ends at step %lld instead of the saved run's %lld\n",
-                static_cast<long long>(cfg.steps), static_cast<long long>(saved.lr.total));
-  lr.total = cfg.steps;
-  cfg.lr = lr;
-  if (a.get_int("eval-every") <= 0) cfg.eval_every = cfg.steps;
-}
-
-TrainingState training_state(const runtime::HostStore& store, const runtime::TrainConfig& cfg, const TrainData& data,
-                             int64_t batch, int64_t seq, uint64_t seed, int64_t metrics_bytes) {
-  TrainingState s;
-  s.step = store.step();
-  s.lr = cfg.lr;
-  s.sampler_state = data.position().window_state;  // packed documents: replayed from the step on resume
-  s.batch = batch;
-  s.seq = seq;
-  s.seed = seed;
-  s.metrics_bytes = metrics_bytes;
-  return s;
-}
-
-int report_interrupt(const InterruptRequest& interrupt, const Args& args, const TrainCheckpoints& checkpoints,
-                     const std::string& save) {
-  const char* name = interrupt.requested() == SIGTERM ? "SIGTERM" : "SIGINT";
-  if (save.empty()) {
-    std::fprintf(stderr, "stopped by %s; nothing saved (no --save)\n", name);
-    return interrupt.exit_code();
-  }
-  std::string command = "horizon train";
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--resume" || args[i] == "--overwrite") {
-      i += args[i] == "--resume";
-      continue;
-    }
-    if (args[i].rfind("--resume=", 0) == 0) continue;
-    command += " " + args[i];
-  }
-  std::fprintf(stderr, "stopped by %s; saved %s\nresume with: %s --resume %s\n", name, checkpoints.last_saved().c_str(),
-               command.c_str(), save.c_str());
-  return interrupt.exit_code();
-}
 }  // namespace
 
 int run_train(const Args& args) {
@@ -308,7 +237,6 @@ int run_train(const Args& args) {
   cfg.eval_every = a.get_int("eval-every") > 0 ? a.get_int("eval-every") : cfg.steps;
   cfg.micro_batches = M;
   if (resumed) apply_resumed_state(*resumed, a, cfg, data, B, S);
-  check_finite_weights(store, a.has("resume") ? a.get("resume") : a.has("init") ? a.get("init") : a.get("MODEL"));
 
   std::string save = a.get("save");
   std::printf("model %s: %s parameters | host store %s (%d B/param)\n%s\n", model.name.c_str(),

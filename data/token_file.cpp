@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "support/atomic_file.h"
@@ -211,6 +212,9 @@ TokenFile parse_token_file(const std::string& path, std::string_view bytes) {
 }
 
 TokenFile read_token_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    bad(path, "not a regular file (a device, pipe or socket)", "write the tokens to a file first");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw_user_error(path, "", "cannot open the token file", "check the path and its permissions");
   const uint64_t size = static_cast<uint64_t>(f.tellg());

@@ -30,6 +30,10 @@ Json parse_json_text(const std::string& text, const std::string& file) {
     if (pos != std::string::npos) what = what.substr(pos);
     throw_user_error(file + ":" + std::to_string(line) + ":" + std::to_string(col), "", "malformed JSON: " + what,
                      "fix the JSON syntax at that line and column");
+  } catch (const Json::exception& e) {
+    // Not a syntax error but still the text's fault: a number beyond double
+    // ("1e999" is out_of_range 406), found by fuzz/*_fuzz.cpp.
+    throw_user_error(file, "", std::string("malformed JSON: ") + e.what(), "fix the value the message names");
   }
 }
 

@@ -42,7 +42,8 @@ void check_known_keys(const Json& object, std::initializer_list<std::string_view
     std::string list;
     for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
     throw_user_error(file, at.empty() ? key : at + "." + key,
-                     "unknown key; did you mean \"" + nearest_key(key, known) + "\"?", "the known keys here are " + list);
+                     "unknown key; did you mean \"" + nearest_key(key, known) + "\"?",
+                     "the known keys here are " + list);
   }
 }
 

@@ -90,7 +90,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text, text + header_len);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax errors, and numbers beyond double (out_of_range)
     fail("header", std::string("not valid JSON: ") + e.what());
   }
   if (!header.is_object()) fail("header", "must be a JSON object");

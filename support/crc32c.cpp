@@ -1,13 +1,15 @@
 #include "support/crc32c.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include "support/error.h"
 
@@ -63,11 +65,17 @@ uint32_t crc32c(uint32_t crc, const void* data, size_t bytes) {
 uint32_t crc32c_file(const std::string& path, uint64_t* size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw_user_error(path, "", std::string("cannot open: ") + std::strerror(errno), "");
-  std::vector<char> buffer(size_t{8} << 20);
+  // A block of at most 8 MiB, no larger than the file: small files (manifests,
+  // configs) do not pay for a large zeroed buffer on every call.
+  struct stat st {};
+  const size_t block = ::fstat(fd, &st) == 0 && st.st_size >= 0
+                           ? std::clamp<size_t>(static_cast<size_t>(st.st_size) + 1, 4096, size_t{8} << 20)
+                           : size_t{8} << 20;
+  std::unique_ptr<char[]> buffer(new char[block]);
   uint32_t crc = 0;
   uint64_t total = 0;
   for (;;) {
-    const ssize_t got = ::read(fd, buffer.data(), buffer.size());
+    const ssize_t got = ::read(fd, buffer.get(), block);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       const int err = errno;
@@ -75,7 +83,7 @@ uint32_t crc32c_file(const std::string& path, uint64_t* size) {
       throw_user_error(path, "", std::string("cannot read: ") + std::strerror(err), "");
     }
     if (got == 0) break;
-    crc = crc32c(crc, buffer.data(), static_cast<size_t>(got));
+    crc = crc32c(crc, buffer.get(), static_cast<size_t>(got));
     total += static_cast<uint64_t>(got);
   }
   ::close(fd);

@@ -1,6 +1,8 @@
 // Checkpoint folders: the manifest catches every kind of damage (tests that
 // plant it), optimizer tensors are checked before a byte is copied, and the
 // run folder is locked and never silently reused.
+#include "cli/checkpoint.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cli/checkpoint.h"
 #include "cli/checkpoint_manifest.h"
 #include "cli/run_directory.h"
 #include "frontend/safetensors.h"
@@ -119,7 +120,7 @@ TEST(Checkpoint, OptimizerShapesAndStepAreCheckedBeforeCopying) {
     expect_user_error([&] { cli::resume_checkpoint(s.dir.path(), back); }, parts);
     EXPECT_EQ(back.step(), 0);
   };
-  expect_refused(".exp_avg", 2, 1, "7", {".exp_avg", "does not match"});         // larger: would overflow the store
+  expect_refused(".exp_avg", 2, 1, "7", {".exp_avg", "does not match"});        // larger: would overflow the store
   expect_refused(".exp_avg_sq", 1, 2, "7", {".exp_avg_sq", "does not match"});  // smaller: would be half-copied
   expect_refused("", 1, 1, "-5", {"__metadata__.step", "'-5'"});
   expect_refused("", 1, 1, "abc", {"__metadata__.step", "'abc'"});
@@ -142,9 +143,11 @@ TEST(RunDirectory, LocksRefusesReuseAndFiles) {
   {
     cli::RunDirectory first(dir, false, false);
     expect_user_error([&] { cli::RunDirectory second(dir, true, false); }, {"another horizon run is writing"});
-    first.save(2, [](const std::string& tmp) { write_file(tmp + "/x", "x"); }, 0);
+    first.save(
+        2, [](const std::string& tmp) { write_file(tmp + "/x", "x"); }, 0);
   }
-  expect_user_error([&] { cli::RunDirectory again(dir, false, false); }, {"already holds a run", "--resume", "--overwrite"});
+  expect_user_error([&] { cli::RunDirectory again(dir, false, false); },
+                    {"already holds a run", "--resume", "--overwrite"});
   { cli::RunDirectory resumed(dir, true, false); }
   { cli::RunDirectory replaced(dir, false, true); }
   EXPECT_FALSE(fs::exists(dir + "/checkpoint-2")) << "--overwrite deletes the old checkpoints";
@@ -166,7 +169,9 @@ TEST(RunDirectory, SaveIsAtomicAndKeepPrunes) {
   EXPECT_EQ(all[0].first, 4);
   EXPECT_EQ(all[1].first, 6);
   // A save that fails leaves no folder behind, and the older ones stand.
-  EXPECT_THROW(run.save(8, [](const std::string&) { throw UserError("disk full"); }, 2), UserError);
+  EXPECT_THROW(run.save(
+                   8, [](const std::string&) { throw UserError("disk full"); }, 2),
+               UserError);
   EXPECT_FALSE(fs::exists(dir + "/checkpoint-8"));
   EXPECT_FALSE(fs::exists(dir + "/.tmp-checkpoint-8"));
   EXPECT_EQ(cli::find_resume_checkpoint(dir), dir + "/checkpoint-6");

@@ -102,7 +102,8 @@ TEST_P(Divergence, NonFiniteStepLeavesWeightsAndMomentsUntouched) {
   EXPECT_TRUE(planes(store) == before) << GetParam() << ": a skipped step changed weights or moments";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Divergence, ::testing::Values("unstreamed", "streamed", "resident", "streamed-noclip"));
+INSTANTIATE_TEST_SUITE_P(Backends, Divergence,
+                         ::testing::Values("unstreamed", "streamed", "resident", "streamed-noclip"));
 
 TEST(DivergenceGuard, TrainerStopsAfterMaxBadStepsInARow) {
   ir::Module m = testing::lowered("tiny.json");
@@ -116,7 +117,8 @@ TEST(DivergenceGuard, TrainerStopsAfterMaxBadStepsInARow) {
   std::vector<bool> skipped;
   testing::expect_user_error(
       [&] {
-        trainer.run([&] { return data[0]; }, nullptr, [&](const runtime::StepMetrics& s) { skipped.push_back(s.skipped); });
+        trainer.run([&] { return data[0]; }, nullptr,
+                    [&](const runtime::StepMetrics& s) { skipped.push_back(s.skipped); });
       },
       {"training diverged", "3 steps in a row", "--max-bad-steps"});
   EXPECT_EQ(skipped, (std::vector<bool>{true, true, true}));

@@ -34,12 +34,14 @@ struct BadRun {
   // A model file with one substitution (a regex on small.json).
   std::string model_with(const std::string& pattern, const std::string& replacement) const {
     const std::string t = testing::read_file(model);
-    const std::string changed = std::regex_replace(t, std::regex(pattern), replacement, std::regex_constants::format_first_only);
+    const std::string changed =
+        std::regex_replace(t, std::regex(pattern), replacement, std::regex_constants::format_first_only);
     EXPECT_NE(t, changed) << pattern;
     return dir.write("changed.json", changed);
   }
   testing::CommandResult train(const std::string& args, const std::string& m = "") const {
-    return testing::run_horizon("train " + (m.empty() ? model : m) + " --steps 2 --batch 2 --seq 16 --device cpu " + args);
+    return testing::run_horizon("train " + (m.empty() ? model : m) + " --steps 2 --batch 2 --seq 16 --device cpu " +
+                                args);
   }
 };
 
@@ -70,7 +72,8 @@ TEST(TrainBadInput, ModelFileNumbersKeysAndSizes) {
   BadRun r;
   const std::string d = " --data " + r.data;
   expect_refused(r.train(d, r.model_with("\"rms_eps\": [0-9.e-]+", "\"rms_eps\": -1e-5")), {"config.rms_eps", "> 0"});
-  expect_refused(r.train(d, r.model_with("\"init_std\": [0-9.e-]+", "\"init_std\": -0.02")), {"config.init_std", ">= 0"});
+  expect_refused(r.train(d, r.model_with("\"init_std\": [0-9.e-]+", "\"init_std\": -0.02")),
+                 {"config.init_std", ">= 0"});
   expect_refused(r.train(d, r.model_with("\"hidden\": 64", "\"hidden\": 0")), {"config.hidden", "positive integer"});
   expect_refused(r.train(d, r.model_with("\"init\": \"normal\"", "\"ini{t\": \"normal\"")),
                  {"ini{t", "unknown key", "did you mean \"init\""});
@@ -102,7 +105,8 @@ TEST(TrainBadInput, DivergenceSkipsThenStopsWithValidMetricsAndNoNonFiniteCheckp
   BadRun r;
   const std::string save = r.dir / "run";
   // lr 1e30: the first update is finite but huge, the next steps overflow.
-  testing::CommandResult out = r.train("--data " + r.data + " --steps 20 --lr 1e30 --warmup 0 --schedule constant --save " + save);
+  testing::CommandResult out =
+      r.train("--data " + r.data + " --steps 20 --lr 1e30 --warmup 0 --schedule constant --save " + save);
   expect_refused(out, {"training diverged", "3 steps in a row", "--max-bad-steps"});
   EXPECT_NE(out.err.find("update skipped"), std::string::npos) << out.err;
   std::istringstream in(testing::read_file(save + "/metrics.jsonl"));
