@@ -34,7 +34,7 @@ def make(args):
                    tie_word_embeddings=False, hidden_act="silu", bos_token_id=128000, eos_token_id=128001)
     config = AutoConfig.for_model(**cfg)
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(args.out, max_shard_size=args.max_shard_size)
     tok.save_pretrained(args.out)
     n = sum(p.numel() for p in model.parameters())
@@ -68,7 +68,7 @@ def loss(args):
     from transformers import AutoModelForCausalLM
 
     ids = json.load(open(args.tokens + ".json"))
-    model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16).to("cuda").float()
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16).to("cuda").float()
     x = torch.tensor([ids], device="cuda")
     with torch.no_grad():
         ref = model(input_ids=x, labels=x).loss.item()

@@ -19,6 +19,10 @@ mkdir -p "$out" "$work"
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$PWD/build
 py=bench/hf_interop/hf_interop.py
 
+# Valid UTF-8 only (both tokenizers replace invalid bytes, but Python cannot read them as text).
+python3 -c "import sys; open(sys.argv[2], 'w', encoding='utf-8').write(open(sys.argv[1], 'rb').read().decode('utf-8', 'ignore'))" \
+  "$corpus" "$work/corpus.txt"
+corpus="$work/corpus.txt"
 # Held out: the last 200 lines; training: the rest.
 total=$(wc -l <"$corpus")
 head -n $((total - 200)) "$corpus" >"$work/train.txt"
