@@ -15,6 +15,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/model_tokenizer.h"
 #include "data/byte_tokenizer.h"
 #include "data/encode_batch.h"
 #include "data/hf_tokenizer.h"
@@ -38,30 +39,19 @@ bool looks_like_tokenizer_json(const std::string& path) {
   return text.find("\"added_tokens\"") != std::string::npos || text.find("\"pre_tokenizer\"") != std::string::npos;
 }
 
-std::unique_ptr<data::Tokenizer> model_tokenizer(const std::string& model) {
+// A tokenizer on its own (a folder of tokenizer files, or the tokenizer.json),
+// else the tokenizer of the model MODEL names (cli/model_tokenizer.h).
+std::unique_ptr<data::Tokenizer> tokenizer_of(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(model, ec)) throw_user_error(model, "", "no such file or directory");
-  std::string model_file = model;
-  if (fs::is_directory(model, ec)) {
-    if (fs::exists(fs::path(model) / "tokenizer.json", ec)) return data::load_hf_tokenizer(model);
-    model_file = (fs::path(model) / "config.json").string();
-    if (!fs::exists(model_file, ec))
-      throw_user_error(model, "", "no tokenizer.json (and no config.json) in this directory",
-                       "copy the model's tokenizer.json and tokenizer_config.json here");
-  } else if (looks_like_tokenizer_json(model)) {
-    return data::load_hf_tokenizer(model);
-  }
-  const ir::Module module = frontend::load_model(model_file);
-  const auto vocab = static_cast<int64_t>(module.config_number("vocab", 0));
-  const fs::path beside = fs::path(model_file).parent_path() / "tokenizer.json";
-  if (fs::exists(beside, ec)) return data::load_hf_tokenizer(beside.string());
-  if (vocab == data::ByteTokenizer::kVocab) return std::make_unique<data::ByteTokenizer>();
-  throw_user_error(
-      model, "",
-      "vocab " + std::to_string(vocab) + " is not byte-level (256) and there is no tokenizer.json beside " + model_file,
-      "put the model's tokenizer.json (and tokenizer_config.json) in " +
-          (beside.parent_path().empty() ? std::string(".") : beside.parent_path().string()) +
-          ", or pass the tokenizer.json as MODEL");
+  if (!fs::exists(path, ec)) throw_user_error(path, "", "no such file or directory");
+  const bool folder = fs::is_directory(path, ec);
+  if (folder && fs::exists(fs::path(path) / "tokenizer.json", ec) && !fs::exists(fs::path(path) / "config.json", ec))
+    return data::load_hf_tokenizer(path);
+  if (folder && !fs::exists(fs::path(path) / "config.json", ec))
+    throw_user_error(path, "", "no tokenizer.json (and no config.json) in this directory",
+                     "copy the model's tokenizer.json and tokenizer_config.json here");
+  if (!folder && looks_like_tokenizer_json(path)) return data::load_hf_tokenizer(path);
+  return model_tokenizer(path, frontend::load_model(path), "text");
 }
 
 void append_ids(std::string& out, const std::vector<int32_t>& ids) {
@@ -164,7 +154,7 @@ int run_tokenize(const Args& args) {
   if (!a.parse(args)) return 0;
   const bool decode = a.get_flag("decode"), jsonl = a.get_flag("jsonl"), special = a.get_flag("add-special-tokens");
   if (jsonl && a.has("text")) throw UserError("horizon tokenize: --jsonl reads stdin; drop --text or --jsonl");
-  const std::unique_ptr<data::Tokenizer> tokenizer = model_tokenizer(a.get("MODEL"));
+  const std::unique_ptr<data::Tokenizer> tokenizer = tokenizer_of(a.get("MODEL"));
   if (jsonl) return run_jsonl(*tokenizer, decode, special);
 
   std::string input;

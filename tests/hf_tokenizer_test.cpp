@@ -317,7 +317,7 @@ TEST(TokenizeCommand, ByteLevelModelsNeedNoTokenizer) {
 TEST(TokenizeCommand, OtherVocabularyWithoutTokenizerIsAnError) {
   const auto r = testing::run_horizon("tokenize " + source_path("models/llama2-7b.json") + " --text hi");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("vocab 32000"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("32000-token vocabulary"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("tokenizer.json"), std::string::npos) << r.err;
 }
 
