@@ -1,6 +1,8 @@
 // UTF-8 decoding and Python's whitespace / printable sets (see unicode.h).
 #include "data/jinja/unicode.h"
 
+#include "data/utf8_text.h"
+
 namespace horizon::data::jinja {
 
 std::u32string utf8_decode(std::string_view s) {
@@ -28,23 +30,7 @@ std::u32string utf8_decode(std::string_view s) {
   return out;
 }
 
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
+void append_utf8(std::string& out, char32_t c) { ::horizon::data::utf8::append(out, c); }
 
 std::string utf8_encode(std::u32string_view s) {
   std::string out;
