@@ -86,6 +86,7 @@ struct Stmt {
   Body body, else_body;
   std::string name;
   std::vector<std::pair<std::string, ExprPtr>> params;  // macro parameters (default may be null); with bindings
+  bool takes_varargs = false, takes_kwargs = false;     // a macro body that names `varargs` / `kwargs`
 };
 
 struct Template {

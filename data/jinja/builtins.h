@@ -43,6 +43,9 @@ TestFn find_test(const std::string& name);
 /// type has no such attribute; the sandbox's unsafe Undefined for mutating ones.
 std::optional<Value> find_method(const Value& self, const std::string& name);
 
+/// str.capitalize(): the first code point upper-cased, the rest lower-cased.
+std::string capitalized(const std::string& s);
+
 /// range, namespace, dict, raise_exception, strftime_now.
 DictData builtin_globals();
 

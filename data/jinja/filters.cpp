@@ -14,6 +14,14 @@
 #include "data/jinja/unicode.h"
 
 namespace horizon::data::jinja {
+
+// First code point upper-cased, the rest lower-cased (str.capitalize).
+std::string capitalized(const std::string& s) {
+  const std::u32string text = utf8_decode(s);
+  if (text.empty()) return "";
+  return python_upper(utf8_encode(text.substr(0, 1))) + python_lower(utf8_encode(text.substr(1)));
+}
+
 namespace {
 
 using Args = const CallArgs&;
@@ -58,36 +66,30 @@ Value f_trim(Interpreter&, const Value& v, Args args) {
 
 Value f_upper(Interpreter&, const Value& v, Args args) {
   ArgReader(args, "upper", {});
-  return Value(ascii_upper(python_str(v)));
+  return Value(python_upper(python_str(v)));
 }
 
 Value f_lower(Interpreter&, const Value& v, Args args) {
   ArgReader(args, "lower", {});
-  return Value(ascii_lower(python_str(v)));
+  return Value(python_lower(python_str(v)));
 }
 
 Value f_capitalize(Interpreter&, const Value& v, Args args) {
   ArgReader(args, "capitalize", {});
-  std::string s = ascii_lower(python_str(v));
-  if (!s.empty()) s[0] = ascii_upper(s.substr(0, 1))[0];
-  return Value(s);
+  return Value(capitalized(python_str(v)));
 }
 
 // jinja2's do_title: words begin after whitespace, '-', and opening brackets.
 Value f_title(Interpreter&, const Value& v, Args args) {
   ArgReader(args, "title", {});
-  std::string s = python_str(v), out;
+  std::string out;
   bool at_word_start = true;
-  for (char c : s) {
-    const bool boundary = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '-' ||
-                          c == '(' || c == '{' || c == '[' || c == '<';
-    if (boundary) {
-      out += c;
-      at_word_start = true;
-    } else {
-      out += at_word_start ? ascii_upper(std::string(1, c)) : ascii_lower(std::string(1, c));
-      at_word_start = false;
-    }
+  for (char32_t c : utf8_decode(python_str(v))) {
+    const bool boundary = is_python_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+    std::string one;
+    append_utf8(one, c);
+    out += boundary ? one : at_word_start ? python_upper(one) : python_lower(one);
+    at_word_start = boundary;
   }
   return Value(out);
 }
@@ -323,7 +325,7 @@ Value f_dictsort(Interpreter&, const Value& v, Args args) {
   for (const auto& [k, item] : v.as_dict().entries) pairs.push_back(Value::list({Value(k), item}, true));
   auto key_of = [&](const Value& pair) {
     const Value& k = pair.as_list().items[by_value ? 1 : 0];
-    return !case_sensitive && k.is_string() ? Value(ascii_lower(k.as_string())) : k;
+    return !case_sensitive && k.is_string() ? Value(python_lower(k.as_string())) : k;
   };
   std::stable_sort(pairs.begin(), pairs.end(), [&](const Value& x, const Value& y) {
     return reverse ? less_than(key_of(y), key_of(x)) : less_than(key_of(x), key_of(y));
@@ -337,7 +339,7 @@ Value f_sort(Interpreter&, const Value& v, Args args) {
   std::vector<Value> items = iterate(v);
   auto key_of = [&](const Value& item) {
     const Value k = a.get(2) ? attribute_path(item, python_str(*a.get(2))) : item;
-    return !case_sensitive && k.is_string() ? Value(ascii_lower(k.as_string())) : k;
+    return !case_sensitive && k.is_string() ? Value(python_lower(k.as_string())) : k;
   };
   std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
     return reverse ? less_than(key_of(y), key_of(x)) : less_than(key_of(x), key_of(y));
@@ -351,7 +353,7 @@ Value f_unique(Interpreter&, const Value& v, Args args) {
   std::vector<Value> seen, out;
   for (const Value& item : iterate(v)) {
     Value k = a.get(1) ? attribute_path(item, python_str(*a.get(1))) : item;
-    if (!case_sensitive && k.is_string()) k = Value(ascii_lower(k.as_string()));
+    if (!case_sensitive && k.is_string()) k = Value(python_lower(k.as_string()));
     if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, k); })) {
       seen.push_back(k);
       out.push_back(item);
@@ -375,7 +377,7 @@ Value min_max(const Value& v, Args args, bool want_max) {
   if (items.empty()) return Value::undefined(std::string("No aggregated item, sequence was empty."));
   auto key_of = [&](const Value& item) {
     const Value k = a.get(1) ? attribute_path(item, python_str(*a.get(1))) : item;
-    return !case_sensitive && k.is_string() ? Value(ascii_lower(k.as_string())) : k;
+    return !case_sensitive && k.is_string() ? Value(python_lower(k.as_string())) : k;
   };
   size_t best = 0;
   for (size_t i = 1; i < items.size(); ++i)

@@ -41,8 +41,9 @@ Value g_range(Interpreter& in, CallArgs& args) {
   return Value::list(std::move(items));
 }
 
-Value g_namespace(Interpreter&, CallArgs& args) {
+Value g_namespace(Interpreter& in, CallArgs& args) {
   auto ns = std::make_shared<ObjectData>();
+  in.track(ns);
   ns->type_name = "Namespace";
   for (const Value& p : args.positional) {
     if (!p.is_dict()) throw Failure("namespace() takes a mapping or keyword arguments");

@@ -26,8 +26,18 @@ std::string python_strip(std::string_view s, const std::string* chars, bool left
 /// str.splitlines(keepends): lines end at \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, U+2028, U+2029.
 std::vector<std::string> python_splitlines(std::string_view s, bool keepends);
 
-/// ASCII case mapping (str.upper()/lower() outside ASCII are left as they are).
+/// ASCII case mapping.
 std::string ascii_upper(std::string s);
 std::string ascii_lower(std::string s);
+
+/// str.upper() / str.lower() for ASCII, Latin-1, Latin Extended-A, Greek,
+/// Cyrillic and fullwidth Latin (ß upper-cases to SS, a final Σ lower-cases
+/// to ς); other scripts are left as they are.
+std::string python_upper(std::string_view s);
+std::string python_lower(std::string_view s);
+/// One code point's simple case mappings and whether it is a cased letter.
+char32_t upper_of(char32_t c);
+char32_t lower_of(char32_t c);
+bool is_cased(char32_t c);
 
 }  // namespace horizon::data::jinja
