@@ -46,6 +46,9 @@ std::optional<Value> find_method(const Value& self, const std::string& name);
 /// str.capitalize(): the first code point upper-cased, the rest lower-cased.
 std::string capitalized(const std::string& s);
 
+/// Python's `format % values` (a tuple is several arguments, a dict names them).
+std::string percent_format(const std::string& format, const Value& values);
+
 /// range, namespace, dict, raise_exception, strftime_now.
 DictData builtin_globals();
 

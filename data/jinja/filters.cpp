@@ -388,6 +388,18 @@ Value min_max(const Value& v, Args args, bool want_max) {
 Value f_max(Interpreter&, const Value& v, Args args) { return min_max(v, args, true); }
 Value f_min(Interpreter&, const Value& v, Args args) { return min_max(v, args, false); }
 
+// "%s, %s"|format(a, b) or "%(x)s"|format(x=1)
+Value f_format(Interpreter&, const Value& v, Args args) {
+  const std::string& format = expect_string(v, "format filter subject");
+  if (!args.keyword.empty()) {
+    if (!args.positional.empty()) throw Failure("can't handle positional and keyword arguments at the same time");
+    DictData mapping;
+    for (const auto& [k, value] : args.keyword) mapping.set(k, value);
+    return Value(percent_format(format, Value::dict(std::move(mapping))));
+  }
+  return Value(percent_format(format, Value::list(args.positional, true)));
+}
+
 Value f_attr(Interpreter&, const Value& v, Args args) {
   ArgReader a(args, "attr", {"name"});
   return get_attribute(v, expect_string(a.required(0), "attr() name"));
@@ -485,6 +497,7 @@ FilterFn find_filter(const std::string& name) {
       {"max", f_max},
       {"min", f_min},
       {"attr", f_attr},
+      {"format", f_format},
       {"map", f_map},
       {"select", f_select},
       {"reject", f_reject},

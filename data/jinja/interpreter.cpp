@@ -106,6 +106,14 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const std::shared_ptr<Sc
         for (const auto& [name, expr] : s.params) inner->set(name, eval(*expr, scope));
         return exec(s.body, inner, out);
       }
+      case StmtKind::kFilterBlock: {
+        std::string text;
+        const Flow flow = exec(s.body, scope, text);
+        auto holder = std::make_shared<Scope>(scope);  // the placeholder name "" holds the body's text
+        holder->set("", Value(std::move(text)));
+        append(out, python_str(eval(*s.filter, holder)));
+        return flow;
+      }
       case StmtKind::kGeneration:
         return exec(s.body, scope, out);
     }

@@ -138,8 +138,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t ma
     if ((a.is_string() || a.is_list()) && is_int_like(b)) return repeat(a, int_value(b), max_size);
     if ((b.is_string() || b.is_list()) && is_int_like(a)) return repeat(b, int_value(a), max_size);
   }
-  if (op == "%" && a.is_string())
-    throw Failure("printf-style '%' string formatting is not supported; use ~ or format()");
+  if (op == "%" && a.is_string()) return Value(percent_format(a.as_string(), b));
   unsupported(op, a, b);
 }
 

@@ -143,6 +143,13 @@ class Parser {
       next();
       return make_stmt(tag == "break" ? StmtKind::kBreak : StmtKind::kContinue, t.where);
     }
+    if (tag == "filter") {
+      next();
+      auto s = make_stmt(StmtKind::kFilterBlock, t.where);
+      s->filter = parse_filters(make(ExprKind::kName, current().where), true);
+      s->body = parse_block_body("endfilter");
+      return s;
+    }
     if (tag == "generation") {
       next();
       auto s = make_stmt(StmtKind::kGeneration, t.where);
@@ -598,8 +605,10 @@ class Parser {
     return e;
   }
 
-  ExprPtr parse_filters(ExprPtr node) {
-    while (skip_op("|")) {
+  // `| name(args)` repeated; `first_without_pipe` for {% filter name %}.
+  ExprPtr parse_filters(ExprPtr node, bool first_without_pipe = false) {
+    while (first_without_pipe || skip_op("|")) {
+      first_without_pipe = false;
       DepthGuard guard(*this, current());
       auto e = make(ExprKind::kFilter, current().where);
       e->name = expect_name();
