@@ -152,6 +152,7 @@ TEST(ChatTemplate, SyntaxErrorNamesOriginLineAndColumn) {
   testing::expect_user_error([] { ChatTemplate::parse("a\nb\n{% if x %}\nno end", "t"); }, {"t: line 4", "'endif'"});
   testing::expect_user_error([] { ChatTemplate::parse("{% frobnicate %}", "t"); }, {"line 1, column 4", "frobnicate"});
   testing::expect_user_error([] { ChatTemplate::parse("x\n{# open", "t"); }, {"line 2, column 1", "comment"});
+  testing::expect_user_error([] { ChatTemplate::parse("ok\nbad \xff byte", "t"); }, {"line 2, column 5", "UTF-8"});
 }
 
 TEST(ChatTemplate, RuntimeErrorNamesOriginLineAndColumn) {

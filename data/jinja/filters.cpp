@@ -254,7 +254,7 @@ Value f_round(Interpreter&, const Value& v, Args args) {
     // glibc's printf rounding reproduces.
     if (!std::isfinite(x)) return Value(x);
     if (precision < 0 || precision > 300) throw Failure("round() precision must be between 0 and 300");
-    char buf[512];
+    char buf[1024];
     std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(precision), x);
     return Value(std::strtod(buf, nullptr));
   }

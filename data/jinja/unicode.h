@@ -13,6 +13,9 @@ namespace horizon::data::jinja {
 std::u32string utf8_decode(std::string_view s);
 std::string utf8_encode(std::u32string_view s);
 void append_utf8(std::string& out, char32_t c);
+/// Byte offset of the first invalid UTF-8 sequence (overlong forms and
+/// surrogates included), or npos.
+size_t find_invalid_utf8(std::string_view s);
 /// Python's str.isspace() for one code point.
 bool is_python_space(char32_t c);
 /// Python's str.isprintable() for one code point (approximation: control,
