@@ -34,7 +34,8 @@ Value f_tojson(Interpreter&, const Value& v, Args args) {
     o.indent =
         indent->is_string()
             ? indent->as_string()
-            : std::string(static_cast<size_t>(std::max<int64_t>(0, expect_int(*indent, "tojson() indent"))), ' ');
+            : std::string(static_cast<size_t>(std::clamp<int64_t>(expect_int(*indent, "tojson() indent"), 0, 1 << 16)),
+                          ' ');
     o.item_separator = ",";
   }
   if (const Value* sep = a.get(2); sep && !sep->is_none()) {
@@ -150,6 +151,7 @@ Value f_join(Interpreter&, const Value& v, Args args) {
     if (!first) out += sep;
     first = false;
     out += python_str(a.get(1) ? attribute_path(item, python_str(*a.get(1))) : item);
+    StringSizeLimit::check(out.size());
   }
   return Value(out);
 }
@@ -181,6 +183,7 @@ Value f_replace(Interpreter&, const Value& v, Args args) {
         if (count > 0) --count;
       }
       if (i < text.size()) append_utf8(out, text[i]);
+      StringSizeLimit::check(out.size());
     }
     return Value(out);
   }
@@ -189,6 +192,7 @@ Value f_replace(Interpreter&, const Value& v, Args args) {
     if (hit == std::string::npos) break;
     out.append(s, pos, hit - pos);
     out += to;
+    StringSizeLimit::check(out.size());
     pos = hit + from.size();
     if (count > 0) --count;
   }
@@ -201,8 +205,10 @@ Value f_int(Interpreter&, const Value& v, Args args) {
   const Value fallback = a.get(0) ? *a.get(0) : Value(0);
   if (v.kind() == Kind::kInt) return v;
   if (v.kind() == Kind::kBool) return Value(v.as_bool() ? 1 : 0);
-  if (v.kind() == Kind::kFloat)
-    return std::isfinite(v.as_float()) ? Value(static_cast<int64_t>(v.as_float())) : fallback;
+  if (v.kind() == Kind::kFloat) {
+    const double f = v.as_float();
+    return std::isfinite(f) && std::fabs(f) < 9.2e18 ? Value(static_cast<int64_t>(f)) : fallback;
+  }
   if (v.is_string()) {
     const std::string s = python_strip(v.as_string(), nullptr, true, true);
     try {
@@ -214,7 +220,7 @@ Value f_int(Interpreter&, const Value& v, Args args) {
     try {
       size_t used = 0;
       const double f = std::stod(s, &used);
-      if (used == s.size() && std::isfinite(f)) return Value(static_cast<int64_t>(f));
+      if (used == s.size() && std::isfinite(f) && std::fabs(f) < 9.2e18) return Value(static_cast<int64_t>(f));
     } catch (const std::exception&) {
     }
   }
@@ -304,7 +310,7 @@ Value f_indent(Interpreter&, const Value& v, Args args) {
   if (const Value* w = a.get(0); w && w->is_string())
     pad = w->as_string();
   else
-    pad = std::string(static_cast<size_t>(std::max<int64_t>(0, a.int_or(0, 4))), ' ');
+    pad = std::string(static_cast<size_t>(std::clamp<int64_t>(a.int_or(0, 4), 0, 1 << 16)), ' ');
   const bool first = a.bool_or(1, false), blank = a.bool_or(2, false);
   const std::vector<std::string> lines = python_splitlines(python_str(v) + "\n", false);
   std::string out;
@@ -312,6 +318,7 @@ Value f_indent(Interpreter&, const Value& v, Args args) {
     if (i) out += '\n';
     if (i > 0 && (blank || !lines[i].empty())) out += pad;
     out += lines[i];
+    StringSizeLimit::check(out.size() + pad.size());
   }
   return Value(first ? pad + out : out);
 }

@@ -38,6 +38,7 @@ std::string Interpreter::render(const Template& t, const Value& variables) {
   for (auto& [name, value] : builtin_globals().entries) globals->set(name, value);
   auto top = std::make_shared<Scope>(globals);
   for (const auto& [name, value] : variables.as_dict().entries) top->set(name, value);
+  const StringSizeLimit string_limit(limits_.max_output_bytes);
   std::string out;
   exec(t.body, top, out);
   return out;

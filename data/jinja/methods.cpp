@@ -208,6 +208,7 @@ Value m_join(Interpreter&, const Value& self, const CallArgs& args) {
     if (!first) out += self.as_string();
     first = false;
     out += expect_string(item, "join() item");
+    StringSizeLimit::check(out.size());
   }
   return Value(out);
 }
@@ -256,6 +257,7 @@ Value m_format(Interpreter&, const Value& self, const CallArgs& args) {
       if (!v) throw Failure("format() has no argument '" + field + "'");
     }
     out += python_str(*v);
+    StringSizeLimit::check(out.size());
     i = close;
   }
   return Value(out);

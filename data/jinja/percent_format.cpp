@@ -69,9 +69,7 @@ std::string percent_format(const std::string& format, const Value& values) {
         if (!arg->is_number())
           throw Failure("%" + std::string(1, conversion) + " format: a real number is required, not " +
                         type_name(*arg));
-        std::snprintf(
-            buf, sizeof buf, (spec + "lld").c_str(),
-            static_cast<long long>(arg->kind() == Kind::kInt ? arg->as_int() : static_cast<int64_t>(arg->to_double())));
+        std::snprintf(buf, sizeof buf, (spec + "lld").c_str(), static_cast<long long>(arg->to_int()));
         out += buf;
         continue;
       case 'f':
@@ -100,6 +98,7 @@ std::string percent_format(const std::string& format, const Value& values) {
       text = flags.find('-') != std::string::npos ? text + std::string(w - text.size(), ' ')
                                                   : std::string(w - text.size(), ' ') + text;
     out += text;
+    StringSizeLimit::check(out.size());
   }
   if (!mapping && next < args.size()) throw Failure("not all arguments converted during string formatting");
   return out;
