@@ -30,8 +30,12 @@ class ChatTemplate {
   /// {"role", "content", ...}), "add_generation_prompt", "tools",
   /// "bos_token", "eos_token", "enable_thinking", ... as transformers'
   /// apply_chat_template passes them (raise_exception and strftime_now
-  /// included). UserError naming the template line for a runtime error or a
-  /// raise_exception() call.
+  /// included). transformers always passes "tools": null, "documents": null
+  /// and add_generation_prompt, plus the special tokens; pass them too, since
+  /// a variable left out is jinja2's Undefined, which `is none` and
+  /// `is defined` tell apart from null. UserError naming the template line
+  /// and column for a runtime error or a raise_exception() call (its message
+  /// verbatim).
   std::string render(const frontend::Json& variables, const ChatTemplateLimits& limits = {}) const;
 
   ChatTemplate(ChatTemplate&&) noexcept;

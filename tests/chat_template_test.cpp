@@ -152,6 +152,7 @@ TEST(ChatTemplate, SyntaxErrorNamesOriginLineAndColumn) {
   testing::expect_user_error([] { ChatTemplate::parse("a\nb\n{% if x %}\nno end", "t"); }, {"t: line 4", "'endif'"});
   testing::expect_user_error([] { ChatTemplate::parse("{% frobnicate %}", "t"); }, {"line 1, column 4", "frobnicate"});
   testing::expect_user_error([] { ChatTemplate::parse("x\n{# open", "t"); }, {"line 2, column 1", "comment"});
+  testing::expect_user_error([] { ChatTemplate::parse("ok\nbad \xff byte", "t"); }, {"line 2, column 5", "UTF-8"});
 }
 
 TEST(ChatTemplate, RuntimeErrorNamesOriginLineAndColumn) {
@@ -205,6 +206,13 @@ TEST(ChatTemplate, LimitsStopRunawayTemplates) {
   testing::expect_user_error([&] { repeat.render(Json::object(), limits); }, {"repeat", "repetition"});
   const ChatTemplate output = ChatTemplate::parse("{% for i in range(20000) %}{{ 'x' * 100 }}{% endfor %}", "output");
   testing::expect_user_error([&] { output.render(Json::object(), limits); }, {"output", "output grows"});
+  for (const char* blowup : {"{{ ('x' * 60000)|replace('', 'y' * 60000) }}", "{{ ['x' * 1000] * 2000 }}",
+                             "{{ (['x' * 9000] * 110)|tojson(indent=1000) }}", "{{ ('x\n' * 9000)|indent(60000) }}",
+                             "{{ (['x' * 1000] * 600)|join('y' * 1000) }}",
+                             "{{ ('{}' * 600).format('z' * 2000) if false else ('{0}' * 600).format('z' * 2000) }}"}) {
+    const ChatTemplate t = ChatTemplate::parse(blowup, "blowup");
+    testing::expect_user_error([&] { t.render(Json::object(), limits); }, {"blowup", "grows past"});
+  }
   const ChatTemplate recursion =
       ChatTemplate::parse("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "recursion");
   testing::expect_user_error([&] { recursion.render(Json::object(), limits); }, {"recursion", "nested deeper"});

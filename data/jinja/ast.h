@@ -63,8 +63,9 @@ enum class StmtKind {
   kMacro,     // macro name(params) body
   kBreak,
   kContinue,
-  kWith,        // with targets = values: body
-  kGeneration,  // transformers' {% generation %} body {% endgeneration %}: renders body
+  kWith,         // with targets = values: body
+  kFilterBlock,  // filter name(args) | ... body endfilter: prints the filtered body
+  kGeneration,   // transformers' {% generation %} body {% endgeneration %}: renders body
 };
 
 /// Where a set/for stores: one name, a tuple of names, or namespace.attribute.
@@ -86,6 +87,7 @@ struct Stmt {
   Body body, else_body;
   std::string name;
   std::vector<std::pair<std::string, ExprPtr>> params;  // macro parameters (default may be null); with bindings
+  bool takes_varargs = false, takes_kwargs = false;     // a macro body that names `varargs` / `kwargs`
 };
 
 struct Template {

@@ -43,6 +43,12 @@ TestFn find_test(const std::string& name);
 /// type has no such attribute; the sandbox's unsafe Undefined for mutating ones.
 std::optional<Value> find_method(const Value& self, const std::string& name);
 
+/// str.capitalize(): the first code point upper-cased, the rest lower-cased.
+std::string capitalized(const std::string& s);
+
+/// Python's `format % values` (a tuple is several arguments, a dict names them).
+std::string percent_format(const std::string& format, const Value& values);
+
 /// range, namespace, dict, raise_exception, strftime_now.
 DictData builtin_globals();
 

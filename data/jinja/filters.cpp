@@ -14,6 +14,14 @@
 #include "data/jinja/unicode.h"
 
 namespace horizon::data::jinja {
+
+// First code point upper-cased, the rest lower-cased (str.capitalize).
+std::string capitalized(const std::string& s) {
+  const std::u32string text = utf8_decode(s);
+  if (text.empty()) return "";
+  return python_upper(utf8_encode(text.substr(0, 1))) + python_lower(utf8_encode(text.substr(1)));
+}
+
 namespace {
 
 using Args = const CallArgs&;
@@ -26,7 +34,8 @@ Value f_tojson(Interpreter&, const Value& v, Args args) {
     o.indent =
         indent->is_string()
             ? indent->as_string()
-            : std::string(static_cast<size_t>(std::max<int64_t>(0, expect_int(*indent, "tojson() indent"))), ' ');
+            : std::string(static_cast<size_t>(std::clamp<int64_t>(expect_int(*indent, "tojson() indent"), 0, 1 << 16)),
+                          ' ');
     o.item_separator = ",";
   }
   if (const Value* sep = a.get(2); sep && !sep->is_none()) {
@@ -58,36 +67,30 @@ Value f_trim(Interpreter&, const Value& v, Args args) {
 
 Value f_upper(Interpreter&, const Value& v, Args args) {
   ArgReader(args, "upper", {});
-  return Value(ascii_upper(python_str(v)));
+  return Value(python_upper(python_str(v)));
 }
 
 Value f_lower(Interpreter&, const Value& v, Args args) {
   ArgReader(args, "lower", {});
-  return Value(ascii_lower(python_str(v)));
+  return Value(python_lower(python_str(v)));
 }
 
 Value f_capitalize(Interpreter&, const Value& v, Args args) {
   ArgReader(args, "capitalize", {});
-  std::string s = ascii_lower(python_str(v));
-  if (!s.empty()) s[0] = ascii_upper(s.substr(0, 1))[0];
-  return Value(s);
+  return Value(capitalized(python_str(v)));
 }
 
 // jinja2's do_title: words begin after whitespace, '-', and opening brackets.
 Value f_title(Interpreter&, const Value& v, Args args) {
   ArgReader(args, "title", {});
-  std::string s = python_str(v), out;
+  std::string out;
   bool at_word_start = true;
-  for (char c : s) {
-    const bool boundary = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '-' ||
-                          c == '(' || c == '{' || c == '[' || c == '<';
-    if (boundary) {
-      out += c;
-      at_word_start = true;
-    } else {
-      out += at_word_start ? ascii_upper(std::string(1, c)) : ascii_lower(std::string(1, c));
-      at_word_start = false;
-    }
+  for (char32_t c : utf8_decode(python_str(v))) {
+    const bool boundary = is_python_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+    std::string one;
+    append_utf8(one, c);
+    out += boundary ? one : at_word_start ? python_upper(one) : python_lower(one);
+    at_word_start = boundary;
   }
   return Value(out);
 }
@@ -148,6 +151,7 @@ Value f_join(Interpreter&, const Value& v, Args args) {
     if (!first) out += sep;
     first = false;
     out += python_str(a.get(1) ? attribute_path(item, python_str(*a.get(1))) : item);
+    StringSizeLimit::check(out.size());
   }
   return Value(out);
 }
@@ -179,6 +183,7 @@ Value f_replace(Interpreter&, const Value& v, Args args) {
         if (count > 0) --count;
       }
       if (i < text.size()) append_utf8(out, text[i]);
+      StringSizeLimit::check(out.size());
     }
     return Value(out);
   }
@@ -187,6 +192,7 @@ Value f_replace(Interpreter&, const Value& v, Args args) {
     if (hit == std::string::npos) break;
     out.append(s, pos, hit - pos);
     out += to;
+    StringSizeLimit::check(out.size());
     pos = hit + from.size();
     if (count > 0) --count;
   }
@@ -199,8 +205,10 @@ Value f_int(Interpreter&, const Value& v, Args args) {
   const Value fallback = a.get(0) ? *a.get(0) : Value(0);
   if (v.kind() == Kind::kInt) return v;
   if (v.kind() == Kind::kBool) return Value(v.as_bool() ? 1 : 0);
-  if (v.kind() == Kind::kFloat)
-    return std::isfinite(v.as_float()) ? Value(static_cast<int64_t>(v.as_float())) : fallback;
+  if (v.kind() == Kind::kFloat) {
+    const double f = v.as_float();
+    return std::isfinite(f) && std::fabs(f) < 9.2e18 ? Value(static_cast<int64_t>(f)) : fallback;
+  }
   if (v.is_string()) {
     const std::string s = python_strip(v.as_string(), nullptr, true, true);
     try {
@@ -212,7 +220,7 @@ Value f_int(Interpreter&, const Value& v, Args args) {
     try {
       size_t used = 0;
       const double f = std::stod(s, &used);
-      if (used == s.size() && std::isfinite(f)) return Value(static_cast<int64_t>(f));
+      if (used == s.size() && std::isfinite(f) && std::fabs(f) < 9.2e18) return Value(static_cast<int64_t>(f));
     } catch (const std::exception&) {
     }
   }
@@ -252,7 +260,7 @@ Value f_round(Interpreter&, const Value& v, Args args) {
     // glibc's printf rounding reproduces.
     if (!std::isfinite(x)) return Value(x);
     if (precision < 0 || precision > 300) throw Failure("round() precision must be between 0 and 300");
-    char buf[512];
+    char buf[1024];
     std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(precision), x);
     return Value(std::strtod(buf, nullptr));
   }
@@ -302,7 +310,7 @@ Value f_indent(Interpreter&, const Value& v, Args args) {
   if (const Value* w = a.get(0); w && w->is_string())
     pad = w->as_string();
   else
-    pad = std::string(static_cast<size_t>(std::max<int64_t>(0, a.int_or(0, 4))), ' ');
+    pad = std::string(static_cast<size_t>(std::clamp<int64_t>(a.int_or(0, 4), 0, 1 << 16)), ' ');
   const bool first = a.bool_or(1, false), blank = a.bool_or(2, false);
   const std::vector<std::string> lines = python_splitlines(python_str(v) + "\n", false);
   std::string out;
@@ -310,6 +318,7 @@ Value f_indent(Interpreter&, const Value& v, Args args) {
     if (i) out += '\n';
     if (i > 0 && (blank || !lines[i].empty())) out += pad;
     out += lines[i];
+    StringSizeLimit::check(out.size() + pad.size());
   }
   return Value(first ? pad + out : out);
 }
@@ -323,7 +332,7 @@ Value f_dictsort(Interpreter&, const Value& v, Args args) {
   for (const auto& [k, item] : v.as_dict().entries) pairs.push_back(Value::list({Value(k), item}, true));
   auto key_of = [&](const Value& pair) {
     const Value& k = pair.as_list().items[by_value ? 1 : 0];
-    return !case_sensitive && k.is_string() ? Value(ascii_lower(k.as_string())) : k;
+    return !case_sensitive && k.is_string() ? Value(python_lower(k.as_string())) : k;
   };
   std::stable_sort(pairs.begin(), pairs.end(), [&](const Value& x, const Value& y) {
     return reverse ? less_than(key_of(y), key_of(x)) : less_than(key_of(x), key_of(y));
@@ -337,7 +346,7 @@ Value f_sort(Interpreter&, const Value& v, Args args) {
   std::vector<Value> items = iterate(v);
   auto key_of = [&](const Value& item) {
     const Value k = a.get(2) ? attribute_path(item, python_str(*a.get(2))) : item;
-    return !case_sensitive && k.is_string() ? Value(ascii_lower(k.as_string())) : k;
+    return !case_sensitive && k.is_string() ? Value(python_lower(k.as_string())) : k;
   };
   std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
     return reverse ? less_than(key_of(y), key_of(x)) : less_than(key_of(x), key_of(y));
@@ -351,7 +360,7 @@ Value f_unique(Interpreter&, const Value& v, Args args) {
   std::vector<Value> seen, out;
   for (const Value& item : iterate(v)) {
     Value k = a.get(1) ? attribute_path(item, python_str(*a.get(1))) : item;
-    if (!case_sensitive && k.is_string()) k = Value(ascii_lower(k.as_string()));
+    if (!case_sensitive && k.is_string()) k = Value(python_lower(k.as_string()));
     if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, k); })) {
       seen.push_back(k);
       out.push_back(item);
@@ -375,7 +384,7 @@ Value min_max(const Value& v, Args args, bool want_max) {
   if (items.empty()) return Value::undefined(std::string("No aggregated item, sequence was empty."));
   auto key_of = [&](const Value& item) {
     const Value k = a.get(1) ? attribute_path(item, python_str(*a.get(1))) : item;
-    return !case_sensitive && k.is_string() ? Value(ascii_lower(k.as_string())) : k;
+    return !case_sensitive && k.is_string() ? Value(python_lower(k.as_string())) : k;
   };
   size_t best = 0;
   for (size_t i = 1; i < items.size(); ++i)
@@ -385,6 +394,18 @@ Value min_max(const Value& v, Args args, bool want_max) {
 }
 Value f_max(Interpreter&, const Value& v, Args args) { return min_max(v, args, true); }
 Value f_min(Interpreter&, const Value& v, Args args) { return min_max(v, args, false); }
+
+// "%s, %s"|format(a, b) or "%(x)s"|format(x=1)
+Value f_format(Interpreter&, const Value& v, Args args) {
+  const std::string& format = expect_string(v, "format filter subject");
+  if (!args.keyword.empty()) {
+    if (!args.positional.empty()) throw Failure("can't handle positional and keyword arguments at the same time");
+    DictData mapping;
+    for (const auto& [k, value] : args.keyword) mapping.set(k, value);
+    return Value(percent_format(format, Value::dict(std::move(mapping))));
+  }
+  return Value(percent_format(format, Value::list(args.positional, true)));
+}
 
 Value f_attr(Interpreter&, const Value& v, Args args) {
   ArgReader a(args, "attr", {"name"});
@@ -483,6 +504,7 @@ FilterFn find_filter(const std::string& name) {
       {"max", f_max},
       {"min", f_min},
       {"attr", f_attr},
+      {"format", f_format},
       {"map", f_map},
       {"select", f_select},
       {"reject", f_reject},

@@ -32,17 +32,19 @@ Value g_range(Interpreter& in, CallArgs& args) {
   }
   if (step == 0) throw Failure("range() arg 3 must not be zero");
   // jinja2's sandbox refuses ranges over MAX_RANGE (100000) items.
-  const double count =
-      std::max(0.0, std::ceil((static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step)));
+  const __int128 span = static_cast<__int128>(stop) - start;
+  const __int128 count = span == 0 || (span > 0) != (step > 0) ? 0 : (span + step + (step > 0 ? -1 : 1)) / step;
   if (count > 100000) throw Failure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
   in.count_iterations(static_cast<int64_t>(count));
   std::vector<Value> items;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) items.emplace_back(i);
+  for (int64_t k = 0; k < static_cast<int64_t>(count); ++k)
+    items.emplace_back(static_cast<int64_t>(start + static_cast<__int128>(k) * step));
   return Value::list(std::move(items));
 }
 
-Value g_namespace(Interpreter&, CallArgs& args) {
+Value g_namespace(Interpreter& in, CallArgs& args) {
   auto ns = std::make_shared<ObjectData>();
+  in.track(ns);
   ns->type_name = "Namespace";
   for (const Value& p : args.positional) {
     if (!p.is_dict()) throw Failure("namespace() takes a mapping or keyword arguments");

@@ -28,11 +28,17 @@ void bind_target(const Target& target, const Value& value, Scope& scope) {
   for (size_t i = 0; i < items.size(); ++i) scope.set(target.names[i], items[i]);
 }
 
+Interpreter::~Interpreter() {
+  for (const auto& weak : objects_)
+    if (const ObjectPtr object = weak.lock()) object->attributes.entries.clear();
+}
+
 std::string Interpreter::render(const Template& t, const Value& variables) {
   auto globals = std::make_shared<Scope>(nullptr);
   for (auto& [name, value] : builtin_globals().entries) globals->set(name, value);
   auto top = std::make_shared<Scope>(globals);
   for (const auto& [name, value] : variables.as_dict().entries) top->set(name, value);
+  const StringSizeLimit string_limit(limits_.max_output_bytes);
   std::string out;
   exec(t.body, top, out);
   return out;
@@ -100,6 +106,14 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const std::shared_ptr<Sc
         auto inner = std::make_shared<Scope>(scope);
         for (const auto& [name, expr] : s.params) inner->set(name, eval(*expr, scope));
         return exec(s.body, inner, out);
+      }
+      case StmtKind::kFilterBlock: {
+        std::string text;
+        const Flow flow = exec(s.body, scope, text);
+        auto holder = std::make_shared<Scope>(scope);  // the placeholder name "" holds the body's text
+        holder->set("", Value(std::move(text)));
+        append(out, python_str(eval(*s.filter, holder)));
+        return flow;
       }
       case StmtKind::kGeneration:
         return exec(s.body, scope, out);
@@ -170,27 +184,42 @@ Value Interpreter::make_macro(const Stmt& s, const std::shared_ptr<Scope>& scope
   auto fn = std::make_shared<Function>();
   fn->name = s.name;
   const Stmt* macro = &s;
-  fn->call = [macro, scope](Interpreter& in, CallArgs& args) -> Value {
-    if (args.positional.size() > macro->params.size())
+  // The macro reaches its defining scope through the interpreter: a
+  // shared_ptr in the closure would form a cycle (the scope holds the macro).
+  const size_t scope_index = macro_scopes_.size();
+  macro_scopes_.push_back(scope);
+  fn->call = [macro, scope_index](Interpreter& in, CallArgs& args) -> Value {
+    if (args.positional.size() > macro->params.size() && !macro->takes_varargs)
       throw Failure("macro '" + macro->name + "' takes not more than " + std::to_string(macro->params.size()) +
                     " argument(s)");
     if (in.call_depth_ >= in.limits_.max_call_depth)
       throw Failure("macro calls nested deeper than " + std::to_string(in.limits_.max_call_depth));
-    auto local = std::make_shared<Scope>(scope);
+    auto local = std::make_shared<Scope>(in.macro_scopes_[scope_index]);
     std::vector<bool> given(macro->params.size(), false);
+    std::vector<Value> extra_positional;
     for (size_t i = 0; i < args.positional.size(); ++i) {
+      if (i >= macro->params.size()) {
+        extra_positional.push_back(args.positional[i]);
+        continue;
+      }
       local->set(macro->params[i].first, args.positional[i]);
       given[i] = true;
     }
+    DictData extra_keywords;
     for (const auto& [key, value] : args.keyword) {
       size_t i = 0;
       while (i < macro->params.size() && macro->params[i].first != key) ++i;
-      if (i == macro->params.size())
-        throw Failure("macro '" + macro->name + "' takes no keyword argument '" + key + "'");
+      if (i == macro->params.size()) {
+        if (!macro->takes_kwargs) throw Failure("macro '" + macro->name + "' takes no keyword argument '" + key + "'");
+        extra_keywords.set(key, value);
+        continue;
+      }
       if (given[i]) throw Failure("macro '" + macro->name + "' got multiple values for argument '" + key + "'");
       local->set(key, value);
       given[i] = true;
     }
+    if (macro->takes_varargs) local->set("varargs", Value::list(std::move(extra_positional), true));
+    if (macro->takes_kwargs) local->set("kwargs", Value::dict(std::move(extra_keywords)));
     for (size_t i = 0; i < macro->params.size(); ++i) {
       if (given[i]) continue;
       const auto& [name, default_value] = macro->params[i];

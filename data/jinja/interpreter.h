@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "data/jinja/ast.h"
 #include "data/jinja/value.h"
@@ -41,6 +42,12 @@ class Scope {
 class Interpreter {
  public:
   explicit Interpreter(const Limits& limits) : limits_(limits) {}
+  /// Empties every namespace: `set ns.self = ns` makes a reference cycle.
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+  /// Registers a namespace() object so the destructor can break its cycles.
+  void track(const ObjectPtr& object) { objects_.push_back(object); }
   /// Renders `t` with `variables` (a dict) over the builtin globals; throws RuntimeError.
   std::string render(const Template& t, const Value& variables);
 
@@ -67,6 +74,8 @@ class Interpreter {
   Limits limits_;
   int64_t iterations_ = 0;
   int call_depth_ = 0;
+  std::vector<std::weak_ptr<ObjectData>> objects_;
+  std::vector<std::shared_ptr<Scope>> macro_scopes_;  // defining scopes of macros, alive for the render
 };
 
 /// Binds `value` to a for/set target's names (unpacking a tuple target).

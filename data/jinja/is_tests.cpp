@@ -75,11 +75,13 @@ bool t_divisibleby(Interpreter&, const Value& v, Args a) {
   if (n == 0) throw Failure("integer division or modulo by zero");
   return int_arg(v, "divisibleby") % n == 0;
 }
+// str.islower() / isupper(): some cased letter, and none of the other case.
 bool cased(const Value& v, bool want_lower) {
   bool any_cased = false;
-  for (char c : python_str(v)) {
-    if ((want_lower && c >= 'A' && c <= 'Z') || (!want_lower && c >= 'a' && c <= 'z')) return false;
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) any_cased = true;
+  for (char32_t c : utf8_decode(python_str(v))) {
+    if (!is_cased(c)) continue;
+    any_cased = true;
+    if ((want_lower ? lower_of(c) : upper_of(c)) != c) return false;
   }
   return any_cased;
 }

@@ -56,6 +56,7 @@ void dump_string(std::string& out, const std::string& s, bool ensure_ascii) {
 
 void dump(std::string& out, const Value& v, const JsonOptions& o, int level) {
   auto newline = [&](int depth) {
+    StringSizeLimit::check(out.size() + static_cast<size_t>(depth) * o.indent->size());
     out += '\n';
     for (int i = 0; i < depth; ++i) out += *o.indent;
   };
@@ -88,6 +89,7 @@ void dump(std::string& out, const Value& v, const JsonOptions& o, int level) {
         if (i) out += o.item_separator;
         if (o.indent) newline(level + 1);
         dump(out, items[i], o, level + 1);
+        StringSizeLimit::check(out.size());
       }
       if (o.indent) newline(level);
       out += ']';
@@ -109,6 +111,7 @@ void dump(std::string& out, const Value& v, const JsonOptions& o, int level) {
         dump_string(out, entries[i]->first, o.ensure_ascii);
         out += o.key_separator;
         dump(out, entries[i]->second, o, level + 1);
+        StringSizeLimit::check(out.size());
       }
       if (o.indent) newline(level);
       out += '}';

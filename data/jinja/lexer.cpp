@@ -46,6 +46,8 @@ class Lexer {
   }
 
   std::vector<Token> run() {
+    if (const size_t bad = find_invalid_utf8(src_); bad != std::string::npos)
+      fail(bad, "the template is not valid UTF-8 here");
     while (pos_ < src_.size()) {
       const size_t tag = find_tag_start(pos_);
       if (tag == std::string::npos) {
@@ -340,12 +342,16 @@ class Lexer {
         case 'x':
           append_utf8(value, hex(2));
           break;
-        case 'u':
-          append_utf8(value, hex(4));
+        case 'u': {
+          const char32_t cp = hex(4);
+          if (cp >= 0xD800 && cp <= 0xDFFF) fail(pos_, "a lone surrogate \\u escape cannot be written as UTF-8");
+          append_utf8(value, cp);
           break;
+        }
         case 'U': {
           const char32_t cp = hex(8);
-          if (cp > 0x10FFFF) fail(pos_, "illegal Unicode character in a string literal");
+          if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            fail(pos_, "illegal Unicode character in a string literal");
           append_utf8(value, cp);
           break;
         }

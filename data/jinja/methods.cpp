@@ -147,29 +147,28 @@ Value m_replace(Interpreter& in, const Value& self, const CallArgs& args) {
 
 Value m_upper(Interpreter&, const Value& self, const CallArgs& args) {
   ArgReader(args, "upper", {});
-  return Value(ascii_upper(self.as_string()));
+  return Value(python_upper(self.as_string()));
 }
 Value m_lower(Interpreter&, const Value& self, const CallArgs& args) {
   ArgReader(args, "lower", {});
-  return Value(ascii_lower(self.as_string()));
+  return Value(python_lower(self.as_string()));
 }
-// str.title(): a letter after a non-letter starts a word.
+// str.title(): a cased letter after an uncased character starts a word.
 Value m_title(Interpreter&, const Value& self, const CallArgs& args) {
   ArgReader(args, "title", {});
-  std::string out = self.as_string();
+  std::string out;
   bool previous_cased = false;
-  for (char& c : out) {
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (letter) c = previous_cased ? ascii_lower(std::string(1, c))[0] : ascii_upper(std::string(1, c))[0];
-    previous_cased = letter;
+  for (char32_t c : utf8_decode(self.as_string())) {
+    std::string one;
+    append_utf8(one, c);
+    out += previous_cased ? python_lower(one) : python_upper(one);
+    previous_cased = is_cased(c);
   }
   return Value(out);
 }
 Value m_capitalize(Interpreter&, const Value& self, const CallArgs& args) {
   ArgReader(args, "capitalize", {});
-  std::string s = ascii_lower(self.as_string());
-  if (!s.empty()) s[0] = ascii_upper(s.substr(0, 1))[0];
-  return Value(s);
+  return Value(capitalized(self.as_string()));
 }
 
 int64_t code_points_before(const std::string& s, size_t byte) {
@@ -209,6 +208,7 @@ Value m_join(Interpreter&, const Value& self, const CallArgs& args) {
     if (!first) out += self.as_string();
     first = false;
     out += expect_string(item, "join() item");
+    StringSizeLimit::check(out.size());
   }
   return Value(out);
 }
@@ -257,6 +257,7 @@ Value m_format(Interpreter&, const Value& self, const CallArgs& args) {
       if (!v) throw Failure("format() has no argument '" + field + "'");
     }
     out += python_str(*v);
+    StringSizeLimit::check(out.size());
     i = close;
   }
   return Value(out);

@@ -44,8 +44,12 @@ Value repeat(const Value& seq, int64_t times, size_t max_size) {
     return Value(std::move(out));
   }
   const auto& list = seq.as_list();
-  if (!list.items.empty() && static_cast<uint64_t>(times) > max_size / list.items.size())
-    throw Failure("list repetition grows past " + std::to_string(max_size) + " items");
+  // Items are copied, strings with them: bound the bytes as well as the count.
+  size_t bytes_per_copy = list.items.size() * sizeof(Value);
+  for (const Value& item : list.items)
+    if (item.is_string()) bytes_per_copy += item.as_string().size();
+  if (bytes_per_copy != 0 && static_cast<uint64_t>(times) > max_size / bytes_per_copy)
+    throw Failure("list repetition grows past " + std::to_string(max_size) + " bytes");
   std::vector<Value> out;
   for (int64_t i = 0; i < times; ++i) out.insert(out.end(), list.items.begin(), list.items.end());
   return Value::list(std::move(out), list.tuple);
@@ -138,8 +142,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t ma
     if ((a.is_string() || a.is_list()) && is_int_like(b)) return repeat(a, int_value(b), max_size);
     if ((b.is_string() || b.is_list()) && is_int_like(a)) return repeat(b, int_value(a), max_size);
   }
-  if (op == "%" && a.is_string())
-    throw Failure("printf-style '%' string formatting is not supported; use ~ or format()");
+  if (op == "%" && a.is_string()) return Value(percent_format(a.as_string(), b));
   unsupported(op, a, b);
 }
 
@@ -235,7 +238,10 @@ Value slice(const Value& obj, const std::optional<int64_t>& start, const std::op
   const int64_t from = adjust(start, by < 0 ? size - 1 : 0);
   const int64_t to = adjust(stop, by < 0 ? -1 : size);
   std::vector<int64_t> picks;
-  for (int64_t i = from; by > 0 ? i < to : i > to; i += by) picks.push_back(i);
+  for (int64_t i = from; by > 0 ? i < to : i > to;) {
+    picks.push_back(i);
+    if (__builtin_add_overflow(i, by, &i)) break;
+  }
   if (obj.is_string()) {
     std::u32string out;
     for (int64_t i : picks) out.push_back(text[static_cast<size_t>(i)]);

@@ -139,8 +139,16 @@ class Parser {
     if (tag == "macro") return parse_macro();
     if (tag == "with") return parse_with();
     if (tag == "break" || tag == "continue") {
+      if (loop_depth_ == 0) fail(t, "'" + tag + "' outside loop");
       next();
       return make_stmt(tag == "break" ? StmtKind::kBreak : StmtKind::kContinue, t.where);
+    }
+    if (tag == "filter") {
+      next();
+      auto s = make_stmt(StmtKind::kFilterBlock, t.where);
+      s->filter = parse_filters(make(ExprKind::kName, current().where), true);
+      s->body = parse_block_body("endfilter");
+      return s;
     }
     if (tag == "generation") {
       next();
@@ -190,7 +198,9 @@ class Parser {
     if (is_name("recursive")) fail(current(), "recursive for loops are not supported");
     expect_block_end();
     std::string stopped;
+    ++loop_depth_;
     s->body = parse_body({"endfor", "else"}, &stopped);
+    --loop_depth_;
     next();
     if (stopped == "else") s->else_body = parse_block_body("endfor");
     return s;
@@ -222,7 +232,12 @@ class Parser {
       s->params.emplace_back(std::move(param), std::move(default_value));
     }
     next();
+    const int enclosing_loops = loop_depth_;
+    loop_depth_ = 0;  // a loop around the definition is not around the body
     s->body = parse_block_body("endmacro");
+    loop_depth_ = enclosing_loops;
+    s->takes_varargs = names_variable(s->body, "varargs");
+    s->takes_kwargs = names_variable(s->body, "kwargs");
     return s;
   }
 
@@ -590,8 +605,10 @@ class Parser {
     return e;
   }
 
-  ExprPtr parse_filters(ExprPtr node) {
-    while (skip_op("|")) {
+  // `| name(args)` repeated; `first_without_pipe` for {% filter name %}.
+  ExprPtr parse_filters(ExprPtr node, bool first_without_pipe = false) {
+    while (first_without_pipe || skip_op("|")) {
+      first_without_pipe = false;
       DepthGuard guard(*this, current());
       auto e = make(ExprKind::kFilter, current().where);
       e->name = expect_name();
@@ -620,9 +637,35 @@ class Parser {
     return e;
   }
 
+  // Does any expression in `body` read the variable `name`? (jinja2 lets a
+  // macro take extra arguments only when its body names varargs / kwargs.)
+  static bool names_variable(const Expr* e, const std::string& name) {
+    if (!e) return false;
+    if (e->kind == ExprKind::kName && e->name == name) return true;
+    for (const ExprPtr& operand : e->operands)
+      if (names_variable(operand.get(), name)) return true;
+    for (const auto& keyword : e->keywords)
+      if (names_variable(keyword.second.get(), name)) return true;
+    return false;
+  }
+  static bool names_variable(const Body& body, const std::string& name) {
+    for (const StmtPtr& s : body) {
+      if (names_variable(s->expr.get(), name) || names_variable(s->filter.get(), name)) return true;
+      for (const ExprPtr& c : s->conditions)
+        if (names_variable(c.get(), name)) return true;
+      for (const Body& b : s->bodies)
+        if (names_variable(b, name)) return true;
+      for (const auto& param : s->params)
+        if (names_variable(param.second.get(), name)) return true;
+      if (names_variable(s->body, name) || names_variable(s->else_body, name)) return true;
+    }
+    return false;
+  }
+
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   int depth_ = 0;
+  int loop_depth_ = 0;
 };
 
 }  // namespace

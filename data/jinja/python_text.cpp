@@ -82,6 +82,7 @@ std::string sequence_repr(const ListData& list) {
   for (size_t i = 0; i < list.items.size(); ++i) {
     if (i) out += ", ";
     out += python_repr(list.items[i]);
+    StringSizeLimit::check(out.size());
   }
   if (list.tuple && list.items.size() == 1) out += ",";
   out += list.tuple ? ")" : "]";
@@ -93,6 +94,7 @@ std::string dict_repr(const DictData& dict) {
   for (size_t i = 0; i < dict.entries.size(); ++i) {
     if (i) out += ", ";
     out += string_repr(dict.entries[i].first) + ": " + python_repr(dict.entries[i].second);
+    StringSizeLimit::check(out.size());
   }
   return out + "}";
 }

@@ -46,6 +46,27 @@ double Value::to_double() const {
   }
 }
 
+namespace {
+thread_local size_t current_string_limit = SIZE_MAX;
+}  // namespace
+
+StringSizeLimit::StringSizeLimit(size_t max_bytes) : previous_(current_string_limit) {
+  current_string_limit = max_bytes;
+}
+StringSizeLimit::~StringSizeLimit() { current_string_limit = previous_; }
+void StringSizeLimit::check(size_t bytes) {
+  if (bytes > current_string_limit)
+    throw Failure("a string grows past " + std::to_string(current_string_limit) + " bytes");
+}
+
+int64_t Value::to_int() const {
+  if (kind() == Kind::kInt) return as_int();
+  if (kind() == Kind::kBool) return as_bool() ? 1 : 0;
+  const double f = to_double();
+  if (!(f > -9.2e18 && f < 9.2e18)) throw Failure("cannot convert float " + std::to_string(f) + " to a 64-bit integer");
+  return static_cast<int64_t>(f);
+}
+
 bool truthy(const Value& v) {
   switch (v.kind()) {
     case Kind::kUndefined:

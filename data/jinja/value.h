@@ -103,6 +103,8 @@ class Value {
   const Function& as_function() const { return *std::get<FunctionPtr>(v_); }
   /// int, float or bool as a double (Python's numeric tower).
   double to_double() const;
+  /// int(x) of an int, bool or float (truncating); Failure for NaN, inf or beyond 64 bits.
+  int64_t to_int() const;
 
  private:
   explicit Value(Undefined u) : v_(std::move(u)) {}
@@ -112,6 +114,22 @@ class Value {
 struct CallArgs {
   std::vector<Value> positional;
   std::vector<std::pair<std::string, Value>> keyword;
+};
+
+/// The largest string one render may build (Limits::max_output_bytes), for
+/// helpers that build text without the interpreter at hand: set for the
+/// current thread while a render runs.
+class StringSizeLimit {
+ public:
+  explicit StringSizeLimit(size_t max_bytes);
+  ~StringSizeLimit();
+  StringSizeLimit(const StringSizeLimit&) = delete;
+  StringSizeLimit& operator=(const StringSizeLimit&) = delete;
+  /// Failure when `bytes` exceeds the current limit.
+  static void check(size_t bytes);
+
+ private:
+  size_t previous_;
 };
 
 /// Python truthiness (Undefined is falsy).
