@@ -6,14 +6,16 @@ if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   message(FATAL_ERROR "HORIZON_FUZZ needs clang: cmake -DCMAKE_CXX_COMPILER=clang++ -DHORIZON_FUZZ=ON (scripts/fuzz.sh)")
 endif()
 file(GLOB HORIZON_FUZZ_PARSER_SOURCES CONFIGURE_DEPENDS
-  support/*.cpp ir/*.cpp frontend/*.cpp data/token_file.cpp runtime/host_store.cpp runtime/thread_pool.cpp
+  support/*.cpp ir/*.cpp frontend/*.cpp data/*.cpp data/jinja/*.cpp runtime/host_store.cpp runtime/thread_pool.cpp
   runtime/lr_schedule.cpp cli/checkpoint.cpp cli/checkpoint_manifest.cpp cli/checkpoint_state.cpp)
 set(HORIZON_FUZZ_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
 add_library(horizon_fuzz_parsers STATIC ${HORIZON_FUZZ_PARSER_SOURCES} ${CMAKE_SOURCE_DIR}/fuzz/fuzz_support.cpp
   ${HORIZON_FUZZ_TARGET_SOURCES} ${HORIZON_FUZZ_TABLE})
 target_include_directories(horizon_fuzz_parsers PUBLIC ${CMAKE_SOURCE_DIR})
 target_compile_options(horizon_fuzz_parsers PUBLIC ${HORIZON_FUZZ_FLAGS} -fsanitize=fuzzer-no-link)
-target_link_libraries(horizon_fuzz_parsers PUBLIC nlohmann_json::nlohmann_json Threads::Threads)
+# The tokenizer's regex engine and NFC, and zlib for .jsonl.gz, as in the engine.
+target_link_libraries(horizon_fuzz_parsers PUBLIC nlohmann_json::nlohmann_json Threads::Threads PkgConfig::ONIGURUMA
+  ${HORIZON_UTF8PROC_STATIC} ZLIB::ZLIB)
 foreach(name ${HORIZON_FUZZ_NAMES})
   set(entry ${CMAKE_BINARY_DIR}/fuzz_${name}_main.cpp)
   file(CONFIGURE OUTPUT ${entry} CONTENT "#include <cstddef>
