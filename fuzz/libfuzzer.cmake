@@ -7,7 +7,8 @@ if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
 endif()
 file(GLOB HORIZON_FUZZ_PARSER_SOURCES CONFIGURE_DEPENDS
   support/*.cpp ir/*.cpp frontend/*.cpp data/*.cpp data/jinja/*.cpp runtime/host_store.cpp runtime/thread_pool.cpp
-  runtime/lr_schedule.cpp cli/checkpoint.cpp cli/checkpoint_manifest.cpp cli/checkpoint_state.cpp)
+  runtime/lr_schedule.cpp cli/checkpoint.cpp cli/checkpoint_manifest.cpp cli/checkpoint_state.cpp
+  cli/model_dir_writer.cpp cli/weight_loader.cpp)
 set(HORIZON_FUZZ_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
 add_library(horizon_fuzz_parsers STATIC ${HORIZON_FUZZ_PARSER_SOURCES} ${CMAKE_SOURCE_DIR}/fuzz/fuzz_support.cpp
   ${HORIZON_FUZZ_TARGET_SOURCES} ${HORIZON_FUZZ_TABLE})
