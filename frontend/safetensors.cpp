@@ -205,7 +205,7 @@ void SafetensorsFile::read_f32(const std::string& name, std::span<float> out) co
   const uint8_t* p = data_ + e.begin;
   // memcpy per element: the format does not promise aligned tensors.
   if (e.dtype == "F32") {
-    std::memcpy(out.data(), p, out.size() * sizeof(float));
+    if (!out.empty()) std::memcpy(out.data(), p, out.size() * sizeof(float));  // an empty span's data() may be null
   } else if (e.dtype == "BF16" || e.dtype == "F16") {
     const bool bf16 = e.dtype == "BF16";
     for (size_t i = 0; i < out.size(); ++i) {
