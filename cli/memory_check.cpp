@@ -10,8 +10,7 @@
 
 namespace horizon::cli {
 
-void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, int64_t bytes_per_param, bool clip,
-                       double budget) {
+void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, int64_t bytes_per_param, double budget) {
   const bool measured = budget <= 0;
   if (measured) budget = static_cast<double>(available_memory_bytes());
   if (budget <= 0) return;
@@ -25,9 +24,6 @@ void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, in
   }
   if (need.fits()) return;
   std::string fixes;
-  if (clip && schedule)
-    fixes += "--clip 0 (two gradient slabs instead of one per layer: up to " + format_bytes(params * 4) +
-             " less); ";
   if (bytes_per_param > 8) fixes += "--moments bf16 (8 B/param instead of 12); ";
   fixes += "a machine with more RAM, or --host-mem SIZE if this machine's available memory is misreported";
   // Worded like `horizon plan`'s refusal, which bench/compare recognizes.
@@ -41,7 +37,7 @@ void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, in
 }
 
 void check_run_size(const ir::Module& model, int64_t batch, int64_t seq, int64_t micro_batches, int64_t bytes_per_param,
-                    bool unstreamed, bool clip, double budget) {
+                    bool unstreamed, double budget) {
   const bool measured = budget <= 0;
   if (measured) budget = static_cast<double>(available_memory_bytes());
   if (budget <= 0) return;
@@ -69,7 +65,6 @@ void check_run_size(const ir::Module& model, int64_t batch, int64_t seq, int64_t
   if (need <= budget) return;
   std::string fixes;
   if (bytes_per_param > 8) fixes += "--moments bf16 (8 B/param instead of 12); ";
-  if (clip && !unstreamed) fixes += "--clip 0 (fewer gradient slabs); ";
   throw UserError(model.name + " does not fit: host memory: the step needs at least " + format_bytes(need) +
                   " (host store " + format_bytes(store) + " for " + format_count(static_cast<int64_t>(std::min(params, 9e18))) +
                   " parameters, batch tokens " + format_bytes(data) +

@@ -16,9 +16,8 @@ namespace horizon::cli {
 /// /proc/meminfo calls MemAvailable; nothing is checked where it cannot be
 /// read). `schedule` is the streamed step's (its host buffers counted), or
 /// null for the unstreamed CPU step (store plus fp32 gradients).
-/// `bytes_per_param` is the store's, `clip` whether the run clips.
-void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, int64_t bytes_per_param, bool clip,
-                       double budget);
+/// `bytes_per_param` is the store's.
+void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, int64_t bytes_per_param, double budget);
 
 /// The same refusal from a lower bound that takes time independent of the
 /// layer count and is safe for any sizes (all in double): run before the
@@ -26,6 +25,6 @@ void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, in
 /// refused at once with the numbers instead of hanging or failing to allocate.
 /// `unstreamed`: the CPU reference step, whose activations live in host memory.
 void check_run_size(const ir::Module& model, int64_t batch, int64_t seq, int64_t micro_batches, int64_t bytes_per_param,
-                    bool unstreamed, bool clip, double budget);
+                    bool unstreamed, double budget);
 
 }  // namespace horizon::cli

@@ -44,7 +44,6 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
   a.option("host-mem", "SIZE", "host memory budget, e.g. 120G (default: the machine's)");
   a.option("gpu-mem", "SIZE", "GPU memory budget, e.g. 80G (default: the machine's)");
   a.option("machine", "FILE", "machine description, e.g. machines/h100-pcie5.json (default: built-in H100 PCIe)");
-  a.flag("no-clip", "no global-norm clipping: layers update as their gradients land (two gradient slabs)");
   a.option("resident", "N",
            "layers whose weights, optimizer state and gradient stay on the GPU and are updated there: auto (as\n"
            "many as the GPU memory left by streaming holds), 0 (stream every layer) or a count",
@@ -79,7 +78,9 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
   if (when != "auto" && when != "on" && when != "off")
     throw UserError("horizon " + command + ": --host-checkpoints must be auto, on or off, got '" + when + "'");
   o.host_checkpoints = when == "auto" ? -1 : when == "on" ? 1 : 0;
-  o.clip = !a.get_flag("no-clip");
+  // As train plans it: the global norm before the first update, with or
+  // without clipping, so a non-finite step is skipped whole.
+  o.clip = true;
   const std::string moments = a.get("moments");
   if (moments != "bf16" && moments != "f32")
     throw UserError("horizon " + command + ": --moments must be bf16 or f32, got '" + moments + "'");
@@ -154,9 +155,6 @@ class Refusal {
       problem += std::string(problem.empty() ? "" : "; and ") + "host memory: the step needs " +
                  format_bytes(host.total) + ", the budget is " + format_bytes(host.budget);
       passes::StreamingOptions o = options_;
-      o.clip = false;
-      if (c.clip) offer("--no-clip (two gradient slabs instead of one per layer)", o, ir::Place::host);
-      o = options_;
       o.host_checkpoints = 0;
       if (c.host_checkpoints) offer("--host-checkpoints off", o, ir::Place::host);
       fix("more host RAM (" + gib_flag("--host-mem", host.total) + ")");
@@ -217,10 +215,10 @@ int run_plan(const Args& args) {
               static_cast<long long>(c.batch), static_cast<long long>(c.seq), format_count(tokens).c_str());
   std::printf(
       "  %lld micro-batch(es) of %lld sequences, checkpoint every %lld block(s) on the %s, %lld weight slots, "
-      "prefetch %lld, clipping %s\n",
+      "prefetch %lld, %s\n",
       static_cast<long long>(c.micro_batches), static_cast<long long>(c.batch / c.micro_batches),
       static_cast<long long>(c.checkpoint_every), c.host_checkpoints ? "host" : "GPU", static_cast<long long>(c.slots),
-      static_cast<long long>(c.prefetch), c.clip ? "on" : "off");
+      static_cast<long long>(c.prefetch), c.clip ? "global norm before the updates" : "updates as gradients land");
   std::printf("  %lld of %lld layers resident on the GPU (updated there; --resident 0 streams every layer)\n\n",
               static_cast<long long>(resident_layers(s)),
               static_cast<long long>(ir::layout_params(graph).regions.size()));

@@ -164,7 +164,7 @@ int run_train(const Args& args) {
   if (!init.empty()) init_files = frontend::WeightFiles::open(init);
   ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size")), {}, {}};
   check_run_size(model, a.get_int("batch"), a.get_int("seq"), a.get_int("micro-batches"),
-                 a.get("moments") == "f32" ? 12 : 8, !stream && !cuda, a.get_double("clip") > 0, host_memory_option(a));
+                 a.get("moments") == "f32" ? 12 : 8, !stream && !cuda, host_memory_option(a));
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
     throw UserError("horizon train: --batch " + std::to_string(B) + " is not divisible by --micro-batches " +
@@ -196,7 +196,12 @@ int run_train(const Args& args) {
     opts.micro_batches = M;
     opts.checkpoint_every = a.get_int("checkpoint-every");
     opts.slots = a.get_int("slots");
-    opts.clip = clip > 0;
+    // The global norm is measured before the first update even with --clip 0
+    // (the threshold is then infinite): only so can a non-finite gradient
+    // anywhere skip the whole step, resident layers' GPU updates included.
+    // Updating each layer as its gradient lands would save the gradient
+    // slabs but could only skip the tensors whose own gradient blew up.
+    opts.clip = true;
     opts.bytes_per_param = bytes_per_param;
     opts.resident = parse_resident("train", a.get("resident"));
     if (cuda) {
@@ -208,7 +213,7 @@ int run_train(const Args& args) {
     }
   }
   const double host_mem = host_memory_option(a);
-  check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, clip > 0, host_mem);
+  check_host_memory(model, schedule ? &*schedule : nullptr, bytes_per_param, host_mem);
 
   // The run folder is locked once the run is known to fit, before the store is allocated.
   TrainCheckpoints checkpoints({a.get("save"), a.get("resume"), a.get_int("save-every"), a.get_int("keep"),

@@ -54,6 +54,11 @@ TEST(SkippedStep, CpuLeavesWeightsAndMomentsUntouched) { expect_skipped_steps_ch
 TEST(SkippedStep, EmulatedResidentLeavesWeightsAndMomentsUntouched) {
   expect_skipped_steps_change_nothing("--device cpu --stream --resident 2");
 }
+// Without clipping too: the streamed schedule still measures the global norm
+// before the first update, so no layer keeps an update from a bad step.
+TEST(SkippedStep, EmulatedWithoutClippingLeavesWeightsAndMomentsUntouched) {
+  expect_skipped_steps_change_nothing("--device cpu --stream --resident 1 --clip 0");
+}
 TEST(SkippedStep, CudaLeavesWeightsAndMomentsUntouched) {
 #ifdef HORIZON_HAVE_CUDA
   std::string why;
@@ -61,6 +66,7 @@ TEST(SkippedStep, CudaLeavesWeightsAndMomentsUntouched) {
   expect_skipped_steps_change_nothing("--device cuda --resident 0");
   expect_skipped_steps_change_nothing("--device cuda --resident 3");
   expect_skipped_steps_change_nothing("--device cuda --resident auto --moments f32");
+  expect_skipped_steps_change_nothing("--device cuda --resident 2 --clip 0");
 #else
   GTEST_SKIP() << "built without CUDA";
 #endif
