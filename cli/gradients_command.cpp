@@ -5,13 +5,19 @@
 // does this against transformers). On the CPU it is the unstreamed reference
 // step; with --device cuda it is the compiled streamed step on the GPU, its
 // gradients captured where the CPU optimizer would have consumed them.
+// With --data instead of --text the batch is the first one `horizon train`
+// would take from that data (chat templates, loss masks, packed documents),
+// and the file also holds its positions and segments, so a reference can
+// restart positions and mask attention per document as we do.
 #include <cstdio>
+#include <map>
 #include <stdexcept>
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
 #include "cli/model_tokenizer.h"
+#include "cli/train_data.h"
 #include "cli/weight_loader.h"
 #include "frontend/model_dir.h"
 #include "frontend/model_json.h"
@@ -33,30 +39,33 @@ struct Gradients {
   std::string device;                     // for the file's metadata
 };
 
-Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const std::vector<int32_t>& tokens,
-                 const std::vector<int32_t>& targets, int64_t B, int64_t S) {
+const int32_t* or_null(const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); }
+
+Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch) {
   Gradients g{0, {}, "cpu"};
   for (const auto& t : store.tensors()) g.grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
   runtime::CpuModel cpu(model, store);
-  g.loss = cpu.forward_backward(tokens.data(), targets.data(), B, S, g.grads);
+  runtime::BatchView view{batch.tokens.data(), batch.targets.data(), or_null(batch.positions),
+                          or_null(batch.segments),    batch.batch,         batch.seq};
+  g.loss = cpu.forward_backward(view, g.grads);
   return g;
 }
 
 #ifdef HORIZON_HAVE_CUDA
 // One micro-batch, no clipping: the schedule's updates come right after each
 // region's gradient lands, and the sink takes them instead of AdamW.
-Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const std::vector<int32_t>& tokens,
-                  const std::vector<int32_t>& targets, int64_t B, int64_t S) {
+Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch) {
   passes::StreamingOptions opts;
-  opts.batch = B;
-  opts.seq = S;
+  opts.batch = batch.batch;
+  opts.seq = batch.seq;
   opts.clip = false;
   opts.bytes_per_param = store.bytes_per_parameter();
   const ir::Schedule schedule = passes::lower_to_schedule(model, opts);
   runtime::cuda::CudaScheduleExecutor exec(schedule, model, store, runtime::AdamWConfig{}, 0.0f);
   runtime::GradientCapture capture(store.tensors().size());
   exec.set_gradient_sink(&capture);
-  const float loss = exec.step(tokens.data(), targets.data());
+  const float loss =
+      exec.step(batch.tokens.data(), batch.targets.data(), or_null(batch.positions), or_null(batch.segments));
   exec.finish_updates();
   Gradients g{loss, std::move(capture.gradients), "cuda: " + exec.device_description()};
   for (size_t t = 0; t < g.grads.size(); ++t)
@@ -65,8 +74,7 @@ Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const std:
   return g;
 }
 #else
-Gradients on_cuda(const ir::Module&, runtime::HostStore&, const std::vector<int32_t>&, const std::vector<int32_t>&,
-                  int64_t, int64_t) {
+Gradients on_cuda(const ir::Module&, runtime::HostStore&, const data::Batch&) {
   throw UserError("horizon gradients: this build has no CUDA backend");
 }
 #endif
@@ -77,18 +85,40 @@ std::string joined(const std::vector<int32_t>& ids) {
   return out;
 }
 
+data::Batch text_batch(const std::vector<int32_t>& text, int64_t B, int64_t S) {
+  if (static_cast<int64_t>(text.size()) < B * (S + 1))
+    throw UserError("horizon gradients: --text has " + std::to_string(text.size()) + " tokens; " +
+                    std::to_string(B * (S + 1)) + " are needed for --batch " + std::to_string(B) + " --seq " +
+                    std::to_string(S));
+  data::Batch batch;
+  batch.batch = B;
+  batch.seq = S;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t s = 0; s < S; ++s) {
+      batch.tokens.push_back(text[static_cast<size_t>(b * (S + 1) + s)]);
+      batch.targets.push_back(text[static_cast<size_t>(b * (S + 1) + s + 1)]);
+    }
+  return batch;
+}
+
 }  // namespace
 
 int run_gradients(const Args& args) {
   Arguments a("gradients",
-              "horizon gradients MODEL [--weights FILE|DIR] --text TEXT --out FILE [--batch B --seq S --device DEV]",
-              "Computes the loss and every parameter gradient of one batch (TEXT in the model's tokens, windows of S+1\n"
-              "tokens, targets shifted by one) and writes them to a safetensors file under the checkpoint names.");
+              "horizon gradients MODEL [--weights FILE|DIR] (--text TEXT | --data PATH) --out FILE [--batch B --seq S]\n"
+              "                        [--device DEV]",
+              "Computes the loss and every parameter gradient of one batch and writes them to a safetensors file under\n"
+              "the checkpoint names. --text: TEXT in the model's tokens, windows of S+1 tokens, targets shifted by one.\n"
+              "--data: the first batch `horizon train` would take from that data with the same --data options and\n"
+              "--seed (chat templates, loss masks, packed documents); the file then also holds its positions and\n"
+              "segments.");
   a.positional("MODEL", "a Hugging Face model directory, its config.json, or the model file the weights belong to");
   a.option("weights", "PATH",
            "a directory written by horizon train --save, an index or a .safetensors file (default: the MODEL\n"
            "directory's weights)");
   a.option("text", "TEXT", "the text to tokenize with the model's tokenizer (bytes for byte-level models)");
+  add_data_options(a);
+  a.option("seed", "N", "with --data: the seed of data sampling, as train's", "1");
   a.option("out", "FILE", "where to write the gradients (safetensors)");
   a.option("batch", "B", "sequences", "2");
   a.option("seq", "S", "tokens per sequence", "16");
@@ -97,8 +127,9 @@ int run_gradients(const Args& args) {
   a.option("device", "DEV",
            "cpu (the unstreamed fp32 reference) | cuda (the streamed step on the GPU, bf16 GEMMs) | auto", "cpu");
   if (!a.parse(args)) return 0;
-  for (const char* required : {"text", "out"})
-    if (!a.has(required)) throw UserError(std::string("horizon gradients: missing --") + required);
+  if (!a.has("out")) throw UserError("horizon gradients: missing --out");
+  if (a.has("text") == a.has("data"))
+    throw UserError("horizon gradients: give exactly one of --text TEXT and --data PATH");
   const int64_t B = a.get_int("batch"), S = a.get_int("seq");
   if (B <= 0 || S <= 0) throw UserError("horizon gradients: --batch and --seq must be positive");
   const bool cuda = resolve_device("gradients", a.get("device")) == "cuda";
@@ -112,35 +143,34 @@ int run_gradients(const Args& args) {
     weights = dir->dir;
   }
   ir::Module model = frontend::load_model(model_path);
-  const std::vector<int32_t> text = model_tokenizer(model_path, model, "--text")->encode(a.get("text"));
-  passes::lower(model);
+  data::Batch batch;
+  passes::LowerOptions lower_options;
+  if (a.has("data")) {
+    TrainData data = build_train_data(a, model_path, model, B, S, static_cast<uint64_t>(a.get_int("seed")));
+    batch = data.next();
+    lower_options.packed_documents = data.packed;
+  } else {
+    batch = text_batch(model_tokenizer(model_path, model, "--text")->encode(a.get("text")), B, S);
+  }
+  passes::lower(model, lower_options);
   runtime::HostStore store(model, codegen::cpu::MomentType::bf16);
   load_model_weights(weights, store);
-
-  if (static_cast<int64_t>(text.size()) < B * (S + 1))
-    throw UserError("horizon gradients: --text has " + std::to_string(text.size()) + " tokens; " +
-                    std::to_string(B * (S + 1)) + " are needed for --batch " + std::to_string(B) + " --seq " +
-                    std::to_string(S));
-  std::vector<int32_t> tokens, targets;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t s = 0; s < S; ++s) {
-      tokens.push_back(text[static_cast<size_t>(b * (S + 1) + s)]);
-      targets.push_back(text[static_cast<size_t>(b * (S + 1) + s + 1)]);
-    }
-  const Gradients g = cuda ? on_cuda(model, store, tokens, targets, B, S) : on_cpu(model, store, tokens, targets, B, S);
+  const Gradients g = cuda ? on_cuda(model, store, batch) : on_cpu(model, store, batch);
 
   std::vector<frontend::SafetensorsTensorRef> refs;
   for (size_t t = 0; t < g.grads.size(); ++t)
     refs.push_back({store.tensors()[t].name, ir::DType::f32, store.tensors()[t].shape, g.grads[t].data()});
   char loss_text[32];
   std::snprintf(loss_text, sizeof loss_text, "%.9g", g.loss);
-  frontend::write_safetensors(a.get("out"), refs,
-                              {{"loss", loss_text},
-                               {"batch", std::to_string(B)},
-                               {"seq", std::to_string(S)},
-                               {"tokens", joined(tokens)},
-                               {"targets", joined(targets)},
-                               {"device", g.device}});
+  std::map<std::string, std::string> meta{{"loss", loss_text},
+                                          {"batch", std::to_string(B)},
+                                          {"seq", std::to_string(S)},
+                                          {"tokens", joined(batch.tokens)},
+                                          {"targets", joined(batch.targets)},
+                                          {"device", g.device}};
+  if (!batch.positions.empty()) meta["positions"] = joined(batch.positions);
+  if (!batch.segments.empty()) meta["segments"] = joined(batch.segments);
+  frontend::write_safetensors(a.get("out"), refs, meta);
   std::printf("loss %.6f, %zu gradients written to %s (%s)\n", g.loss, g.grads.size(), a.get("out").c_str(),
               g.device.c_str());
   return 0;

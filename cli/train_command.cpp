@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli/arguments.h"
+#include "cli/batch_recorder.h"
 #include "cli/checkpoint.h"
 #include "cli/commands.h"
 #include "cli/cuda_training.h"
@@ -97,6 +98,9 @@ Arguments train_arguments() {
   a.option("device", "DEV",
            "cpu | cuda | auto (cuda where a GPU is present); cuda runs the compiled schedule on the GPU", "auto");
   a.option("trace", "FILE", "with --device cuda: write the last step's measured timeline as a Chrome trace");
+  a.option("record-batches", "FILE",
+           "append every training batch to FILE, one JSON line per step (tokens, targets with -1 where no loss,\n"
+           "positions and segments of packed documents): to replay the run's exact data in another framework");
   return a;
 }
 
@@ -280,9 +284,12 @@ int run_train(const Args& args) {
   Progress progress(cfg.steps, flops_per_token(model, S), checkpoints.metrics_path());
   auto state = [&] { return training_state(store, cfg, data, B, S, seed, progress.metrics_bytes()); };
   InterruptRequest interrupt;
+  std::unique_ptr<BatchRecorder> recorder;
+  if (a.has("record-batches")) recorder = std::make_unique<BatchRecorder>(a.get("record-batches"));
   trainer.run(
       [&] {
         data::Batch b = data.next();
+        if (recorder) recorder->write(b);
         return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
                                    std::move(b.segments)};
       },
