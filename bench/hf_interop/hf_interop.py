@@ -19,7 +19,13 @@ def make(args):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(args.tokenizer)
-    if args.kind == "qwen3":  # Qwen3-0.6B's shape, random weights
+    if args.kind == "qwen3-small":  # Qwen3's layout at 4 layers: quick float64 references
+        cfg = dict(architectures=["Qwen3ForCausalLM"], model_type="qwen3", hidden_size=512, intermediate_size=1536,
+                   num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=128,
+                   vocab_size=151936, max_position_embeddings=40960, rope_theta=1000000.0, rms_norm_eps=1e-6,
+                   tie_word_embeddings=True, hidden_act="silu", attention_bias=False,
+                   bos_token_id=151643, eos_token_id=151645)
+    elif args.kind == "qwen3":  # Qwen3-0.6B's shape, random weights
         cfg = dict(architectures=["Qwen3ForCausalLM"], model_type="qwen3", hidden_size=1024, intermediate_size=3072,
                    num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8, head_dim=128,
                    vocab_size=151936, max_position_embeddings=40960, rope_theta=1000000.0, rms_norm_eps=1e-6,
@@ -104,7 +110,7 @@ def tokenize_check(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    m = sub.add_parser("make"); m.add_argument("kind", choices=["qwen3", "llama3"]); m.add_argument("--tokenizer", required=True)
+    m = sub.add_parser("make"); m.add_argument("kind", choices=["qwen3", "qwen3-small", "llama3"]); m.add_argument("--tokenizer", required=True)
     m.add_argument("--out", required=True); m.add_argument("--max-shard-size", default="500MB")
     t = sub.add_parser("tokens"); t.add_argument("--model", required=True); t.add_argument("--text", required=True)
     t.add_argument("--seq", type=int, default=512); t.add_argument("--out", required=True)

@@ -59,6 +59,7 @@ attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout,
   const int i_last = (i0 + DQ_ROWS < S ? i0 + DQ_ROWS : S) - 1;
   const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
   const int j_begin = max(first_key(i0), document_begin(seg, i0)), n = (i_last - j_begin) / DQ_KEYS + 1;
+  seg = one_document_block(seg, j_begin, i_last);
   copy_rows<DQ_KEYS, KVH, DQ_THREADS>(base, k16, b, j_begin, kvh);
   copy_rows<DQ_KEYS, KVH, DQ_THREADS>(base + TILE, v16, b, j_begin, kvh);
   copy_commit();
@@ -158,6 +159,7 @@ attention_backward_dkdv_tc(float* __restrict__ dk, float* __restrict__ dv, const
   const int j_last = (j0 + KV_KEYS < S ? j0 + KV_KEYS : S) - 1;
   const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
   const int i_end = min(query_end(j_last), document_end(seg, j_last));
+  seg = one_document_block(seg, j0, i_end - 1);
   const int n = (i_end - j0 + KV_ROWS - 1) / KV_ROWS;  // query tiles that see a key of the block
   auto issue = [&](int step) {
     const unsigned qs = qbase + (step % KV_STAGES) * 2 * Q_TILE;

@@ -35,8 +35,18 @@ __device__ __forceinline__ int query_end(int j) { return WINDOW > 0 && j + WINDO
 // never decrease): a token sees only its own document's keys, so a query
 // tile starts at its first row's document and a key tile's queries end with
 // its last key's document — the tiles of other documents are never loaded.
-// With SEGMENTS = 0 every test folds away and seg is null.
-__device__ __forceinline__ bool same_document(const int* seg, int i, int j) { return !SEGMENTS || seg[i] == seg[j]; }
+// With SEGMENTS = 0 every test folds away and seg is null. A block whose rows
+// and keys all lie in one document sets seg to null too (see
+// one_document_block): it then runs the plain causal path, with no segment
+// loads in its loop, so a long document costs what an unpacked row does.
+__device__ __forceinline__ bool same_document(const int* seg, int i, int j) {
+  return !SEGMENTS || !seg || seg[i] == seg[j];
+}
+// The row's segment ids, or null when tokens [lo, hi] (everything a block
+// reads or writes) are one document.
+__device__ __forceinline__ const int* one_document_block(const int* seg, int lo, int hi) {
+  return SEGMENTS && seg[lo] != seg[hi] ? seg : nullptr;
+}
 // The first token of row i's document: the lower bound of seg[i] in seg[0..i].
 __device__ __forceinline__ int document_begin(const int* seg, int i) {
   if (!SEGMENTS) return 0;
@@ -62,10 +72,12 @@ __device__ __forceinline__ int document_end(const int* seg, int j) {
 // Whether rows [r0, r1] and columns [c0, c1] (both inside the row) share a
 // document: their ranges of segment ids overlap.
 __device__ __forceinline__ bool documents_meet(const int* seg, int r0, int r1, int c0, int c1) {
-  return !SEGMENTS || (seg[c1] >= seg[r0] && seg[c0] <= seg[r1]);
+  return !SEGMENTS || !seg || (seg[c1] >= seg[r0] && seg[c0] <= seg[r1]);
 }
 // Whether all of rows [r0, r1] and columns [c0, c1] are one document.
-__device__ __forceinline__ bool one_document(const int* seg, int lo, int hi) { return !SEGMENTS || seg[lo] == seg[hi]; }
+__device__ __forceinline__ bool one_document(const int* seg, int lo, int hi) {
+  return !SEGMENTS || !seg || seg[lo] == seg[hi];
+}
 __device__ __forceinline__ int last_row(int i) { return i < S ? i : S - 1; }
 
 // Byte offset of 16-byte chunk c of row r in a [rows][D] bf16 tile. The XOR
@@ -254,6 +266,7 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
   const int i_last = (i0 + FWD_ROWS < S ? i0 + FWD_ROWS : S) - 1;
   const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
   const int j_begin = max(first_key(i0), document_begin(seg, i0)), n = (i_last - j_begin) / FWD_KEYS + 1;
+  seg = one_document_block(seg, j_begin, i_last);
   copy_rows<FWD_KEYS, KVH, FWD_THREADS>(base, k16, b, j_begin, kvh);
   copy_rows<FWD_KEYS, KVH, FWD_THREADS>(base + TILE, v16, b, j_begin, kvh);
   copy_commit();
