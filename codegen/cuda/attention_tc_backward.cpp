@@ -40,16 +40,15 @@ extern "C" __global__ void __launch_bounds__(FWD_THREADS)
 attention_backward_stats_tc(float* __restrict__ lse, float* __restrict__ delta, const float* __restrict__ dout,
                             const float* __restrict__ q, const __nv_bfloat16* __restrict__ k16,
                             const __nv_bfloat16* __restrict__ v16, const int* __restrict__ segments) {
-  attention_rows<true>(nullptr, lse, delta, dout, q, k16, v16, segments);
+  attention_rows_of_block<true>(nullptr, lse, delta, dout, q, k16, v16, segments);
 }
 
-extern "C" __global__ void __launch_bounds__(DQ_THREADS)
-attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout, const float* __restrict__ q,
-                         const __nv_bfloat16* __restrict__ k16, const __nv_bfloat16* __restrict__ v16,
-                         const float* __restrict__ lse, const float* __restrict__ delta,
-                         const int* __restrict__ segments) {
-  constexpr int TILE = DQ_KEYS * D * 2;
-  __shared__ __align__(128) char tiles[2 * 2 * TILE];  // [stage][K, V]
+template <bool PACKED>
+__device__ __forceinline__ void dq_rows(char* tiles, float* __restrict__ dq, const float* __restrict__ dout,
+                                        const float* __restrict__ q, const __nv_bfloat16* __restrict__ k16,
+                                        const __nv_bfloat16* __restrict__ v16, const float* __restrict__ lse,
+                                        const float* __restrict__ delta, const int* __restrict__ segments) {
+  constexpr int TILE = DQ_KEYS * D * 2;  // tiles: [stage][K, V], the caller's shared memory
   const int i0 = (DQ_TILES - 1 - blockIdx.x) * DQ_ROWS;  // the longest rows start first
   const int h = blockIdx.y, b = blockIdx.z, kvh = h / GROUP;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -57,9 +56,8 @@ attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout,
   const long long row_a = (((long long)b * S + ia) * H + h) * D, row_b = row_a + 8LL * H * D;
   const unsigned base = shared_address(tiles);
   const int i_last = (i0 + DQ_ROWS < S ? i0 + DQ_ROWS : S) - 1;
-  const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
+  const int* seg = PACKED ? segments + (long long)b * S : nullptr;
   const int j_begin = max(first_key(i0), document_begin(seg, i0)), n = (i_last - j_begin) / DQ_KEYS + 1;
-  seg = one_document_block(seg, j_begin, i_last);
   copy_rows<DQ_KEYS, KVH, DQ_THREADS>(base, k16, b, j_begin, kvh);
   copy_rows<DQ_KEYS, KVH, DQ_THREADS>(base + TILE, v16, b, j_begin, kvh);
   copy_commit();
@@ -115,7 +113,7 @@ attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout,
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int i = e < 2 ? ia : ib, j = j0 + nb * 8 + 2 * t + (e & 1);
-          const float p = full || (visible(i, j) && (!SEGMENTS || (i < S && same_document(seg, i, j))))
+          const float p = full || (visible(i, j) && (!PACKED || (i < S && same_document(seg, i, j))))
                               ? exp2f(s[nb][e] * SCALE_LOG2 - (e < 2 ? lse_a : lse_b)) : 0.0f;
           s[nb][e] = p * (dp[nb][e] - (e < 2 ? delta_a : delta_b));  // dS
         }
@@ -141,25 +139,38 @@ attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout,
   }
 }
 
+extern "C" __global__ void __launch_bounds__(DQ_THREADS)
+attention_backward_dq_tc(float* __restrict__ dq, const float* __restrict__ dout, const float* __restrict__ q,
+                         const __nv_bfloat16* __restrict__ k16, const __nv_bfloat16* __restrict__ v16,
+                         const float* __restrict__ lse, const float* __restrict__ delta,
+                         const int* __restrict__ segments) {
+  const int i0 = (DQ_TILES - 1 - blockIdx.x) * DQ_ROWS;
+  const int i_last = (i0 + DQ_ROWS < S ? i0 + DQ_ROWS : S) - 1;
+  __shared__ __align__(128) char tiles[2 * 2 * DQ_KEYS * D * 2];  // one allocation for both instantiations
+  if (spans_documents(segments, blockIdx.z, first_key(i0), i_last))
+    dq_rows<true>(tiles, dq, dout, q, k16, v16, lse, delta, segments);
+  else
+    dq_rows<false>(tiles, dq, dout, q, k16, v16, lse, delta, segments);
+}
+
 // dk, dv of the keys [j0, j0 + KV_KEYS) from query head h alone, written to
 // head h of a [B, S, H, D] tensor: dk and dv themselves when GROUP = 1, else
 // the per-head shares that attention_backward_sum_heads adds up.
-extern "C" __global__ void __launch_bounds__(KV_THREADS)
-attention_backward_dkdv_tc(float* __restrict__ dk, float* __restrict__ dv, const __nv_bfloat16* __restrict__ dout16,
-                           const __nv_bfloat16* __restrict__ q16, const __nv_bfloat16* __restrict__ k16,
-                           const __nv_bfloat16* __restrict__ v16, const float* __restrict__ lse,
-                           const float* __restrict__ delta, const int* __restrict__ segments) {
-  constexpr int KV_TILE = KV_KEYS * D * 2, Q_TILE = KV_ROWS * D * 2;
-  __shared__ __align__(128) char smem[2 * KV_TILE + KV_STAGES * 2 * Q_TILE];  // K, V, then [stage][Q, dout]
+template <bool PACKED>
+__device__ __forceinline__ void dkdv_keys(char* smem, float* __restrict__ dk, float* __restrict__ dv,
+                                          const __nv_bfloat16* __restrict__ dout16,
+                                          const __nv_bfloat16* __restrict__ q16, const __nv_bfloat16* __restrict__ k16,
+                                          const __nv_bfloat16* __restrict__ v16, const float* __restrict__ lse,
+                                          const float* __restrict__ delta, const int* __restrict__ segments) {
+  constexpr int KV_TILE = KV_KEYS * D * 2, Q_TILE = KV_ROWS * D * 2;  // smem: K, V, then [stage][Q, dout]
   const int j0 = blockIdx.x * KV_KEYS;  // the longest columns (small j) start first
   const int h = blockIdx.y, b = blockIdx.z, kvh = h / GROUP;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int jw = j0 + warp * 16, ja = jw + g, jb = ja + 8;
   const unsigned ks = shared_address(smem), vs = ks + KV_TILE, qbase = vs + KV_TILE;
   const int j_last = (j0 + KV_KEYS < S ? j0 + KV_KEYS : S) - 1;
-  const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
+  const int* seg = PACKED ? segments + (long long)b * S : nullptr;
   const int i_end = min(query_end(j_last), document_end(seg, j_last));
-  seg = one_document_block(seg, j0, i_end - 1);
   const int n = (i_end - j0 + KV_ROWS - 1) / KV_ROWS;  // query tiles that see a key of the block
   auto issue = [&](int step) {
     const unsigned qs = qbase + (step % KV_STAGES) * 2 * Q_TILE;
@@ -266,6 +277,24 @@ attention_backward_dkdv_tc(float* __restrict__ dk, float* __restrict__ dv, const
     }
   }
 }
+
+extern "C" __global__ void __launch_bounds__(KV_THREADS)
+attention_backward_dkdv_tc(float* __restrict__ dk, float* __restrict__ dv, const __nv_bfloat16* __restrict__ dout16,
+                           const __nv_bfloat16* __restrict__ q16, const __nv_bfloat16* __restrict__ k16,
+                           const __nv_bfloat16* __restrict__ v16, const float* __restrict__ lse,
+                           const float* __restrict__ delta, const int* __restrict__ segments) {
+  // The plain path's query tiles, every row of them (the last tile's rows
+  // past the visible ones may be another document's, which only seg keeps out).
+  const int j0 = blockIdx.x * KV_KEYS, j_last = (j0 + KV_KEYS < S ? j0 + KV_KEYS : S) - 1;
+  const int rows_end = min(j0 + (query_end(j_last) - j0 + KV_ROWS - 1) / KV_ROWS * KV_ROWS, S);
+  // One allocation for both instantiations.
+  __shared__ __align__(128) char smem[2 * KV_KEYS * D * 2 + KV_STAGES * 2 * KV_ROWS * D * 2];
+  if (spans_documents(segments, blockIdx.z, j0, rows_end - 1))
+    dkdv_keys<true>(smem, dk, dv, dout16, q16, k16, v16, lse, delta, segments);
+  else
+    dkdv_keys<false>(smem, dk, dv, dout16, q16, k16, v16, lse, delta, segments);
+}
+
 
 // dk, dv of kv head kvh = the sum of its GROUP query heads' shares
 // ([B, S, H, D]), added in head order.

@@ -35,48 +35,52 @@ __device__ __forceinline__ int query_end(int j) { return WINDOW > 0 && j + WINDO
 // never decrease): a token sees only its own document's keys, so a query
 // tile starts at its first row's document and a key tile's queries end with
 // its last key's document — the tiles of other documents are never loaded.
-// With SEGMENTS = 0 every test folds away and seg is null. A block whose rows
-// and keys all lie in one document sets seg to null too (see
-// one_document_block): it then runs the plain causal path, with no segment
-// loads in its loop, so a long document costs what an unpacked row does.
-__device__ __forceinline__ bool same_document(const int* seg, int i, int j) {
-  return !SEGMENTS || !seg || seg[i] == seg[j];
+// Each kernel runs one of two instantiations per block: PACKED = false
+// (seg a compile-time null, every test below folds away: the plain causal
+// code) when everything the block reads and writes is one document —
+// always without packed documents (SEGMENTS = 0), and for every block of a
+// row that holds one long document — else PACKED = true with seg the row's ids.
+__device__ __forceinline__ bool same_document(const int* seg, int i, int j) { return !seg || seg[i] == seg[j]; }
+// Whether tokens [lo, hi] of row b are more than one document.
+__device__ __forceinline__ bool spans_documents(const int* segments, int b, int lo, int hi) {
+  return SEGMENTS && segments[(long long)b * S + lo] != segments[(long long)b * S + hi];
 }
-// The row's segment ids, or null when tokens [lo, hi] (everything a block
-// reads or writes) are one document.
-__device__ __forceinline__ const int* one_document_block(const int* seg, int lo, int hi) {
-  return SEGMENTS && seg[lo] != seg[hi] ? seg : nullptr;
-}
-// The first token of row i's document: the lower bound of seg[i] in seg[0..i].
-__device__ __forceinline__ int document_begin(const int* seg, int i) {
-  if (!SEGMENTS) return 0;
-  const int want = seg[i];
-  int lo = 0, hi = i;
-  while (lo < hi) {
-    const int mid = (lo + hi) >> 1;
-    if (seg[mid] < want) lo = mid + 1; else hi = mid;
+// The first index in [lo, hi] whose segment id is >= want (hi: none),
+// searched by the whole warp at once: each round samples 32 evenly spaced
+// ids and keeps the gap where they cross want, so S = 2048 takes three
+// dependent loads where a binary search takes eleven — at a block's start,
+// before its first tile can be loaded, those latencies are the packed path's
+// main cost. Every lane of the warp must call it with the same arguments.
+__device__ __forceinline__ int warp_lower_bound(const int* seg, int lo, int hi, int want) {
+  const int lane = threadIdx.x & 31;
+  while (hi - lo > 32) {
+    const int step = (hi - lo + 31) / 32, idx = lo + lane * step;
+    const int below = __popc(__ballot_sync(0xffffffffu, idx < hi && seg[idx] < want));
+    if (below == 0) return lo;
+    const int next_hi = lo + below * step;
+    lo += (below - 1) * step + 1;
+    hi = next_hi < hi ? next_hi : hi;
   }
-  return lo;
+  return lo + __popc(__ballot_sync(0xffffffffu, lo + lane < hi && seg[lo + lane] < want));
+}
+// The first token of row i's document.
+__device__ __forceinline__ int document_begin(const int* seg, int i) {
+  if (!seg) return 0;
+  return warp_lower_bound(seg, 0, i, seg[i]);
 }
 // One past the last token of key j's document.
 __device__ __forceinline__ int document_end(const int* seg, int j) {
-  if (!SEGMENTS) return S;
-  const int want = seg[j];
-  int lo = j + 1, hi = S;
-  while (lo < hi) {
-    const int mid = (lo + hi) >> 1;
-    if (seg[mid] <= want) lo = mid + 1; else hi = mid;
-  }
-  return lo;
+  if (!seg) return S;
+  return warp_lower_bound(seg, j + 1, S, seg[j] + 1);
 }
 // Whether rows [r0, r1] and columns [c0, c1] (both inside the row) share a
 // document: their ranges of segment ids overlap.
 __device__ __forceinline__ bool documents_meet(const int* seg, int r0, int r1, int c0, int c1) {
-  return !SEGMENTS || !seg || (seg[c1] >= seg[r0] && seg[c0] <= seg[r1]);
+  return !seg || (seg[c1] >= seg[r0] && seg[c0] <= seg[r1]);
 }
 // Whether all of rows [r0, r1] and columns [c0, c1] are one document.
 __device__ __forceinline__ bool one_document(const int* seg, int lo, int hi) {
-  return !SEGMENTS || !seg || seg[lo] == seg[hi];
+  return !seg || seg[lo] == seg[hi];
 }
 __device__ __forceinline__ int last_row(int i) { return i < S ? i : S - 1; }
 
@@ -250,13 +254,12 @@ __device__ __forceinline__ float bf16_round(float x) { return __bfloat162float(_
 // pass): per query the log2-domain log-sum-exp and delta = dout . out, both
 // [B, H, S]; delta takes dout rounded to bf16, as the backward's dP = dout v^T
 // does, so that dP - delta cancels where it should (one visible key: dS = 0).
-template <bool STATS>
-__device__ __forceinline__ void attention_rows(float* __restrict__ out, float* __restrict__ lse,
+template <bool STATS, bool PACKED>
+__device__ __forceinline__ void attention_rows(char* tiles, float* __restrict__ out, float* __restrict__ lse,
                                                float* __restrict__ delta, const float* __restrict__ dout,
                                                const float* __restrict__ q, const __nv_bfloat16* __restrict__ k16,
                                                const __nv_bfloat16* __restrict__ v16, const int* __restrict__ segments) {
-  constexpr int TILE = FWD_KEYS * D * 2;
-  __shared__ __align__(128) char tiles[2 * 2 * TILE];  // [stage][K, V]
+  constexpr int TILE = FWD_KEYS * D * 2;  // tiles: [stage][K, V], the caller's shared memory
   const int i0 = (FWD_TILES - 1 - blockIdx.x) * FWD_ROWS;  // the longest rows start first
   const int h = blockIdx.y, b = blockIdx.z, kvh = h / GROUP;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -264,9 +267,8 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
   const long long row_a = (((long long)b * S + ia) * H + h) * D, row_b = row_a + 8LL * H * D;
   const unsigned base = shared_address(tiles);
   const int i_last = (i0 + FWD_ROWS < S ? i0 + FWD_ROWS : S) - 1;
-  const int* seg = SEGMENTS ? segments + (long long)b * S : nullptr;
+  const int* seg = PACKED ? segments + (long long)b * S : nullptr;
   const int j_begin = max(first_key(i0), document_begin(seg, i0)), n = (i_last - j_begin) / FWD_KEYS + 1;
-  seg = one_document_block(seg, j_begin, i_last);
   copy_rows<FWD_KEYS, KVH, FWD_THREADS>(base, k16, b, j_begin, kvh);
   copy_rows<FWD_KEYS, KVH, FWD_THREADS>(base + TILE, v16, b, j_begin, kvh);
   copy_commit();
@@ -314,7 +316,7 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int i = e < 2 ? ia : ib, j = j0 + nb * 8 + 2 * t + (e & 1);
-          s[nb][e] = full || (visible(i, j) && (!SEGMENTS || (i < S && same_document(seg, i, j))))
+          s[nb][e] = full || (visible(i, j) && (!PACKED || (i < S && same_document(seg, i, j))))
                          ? s[nb][e] * SCALE_LOG2 : -HZ_INFINITY;
         }
       softmax_step(s, o, m_a, l_a, 0);
@@ -370,6 +372,25 @@ __device__ __forceinline__ void attention_rows(float* __restrict__ out, float* _
       delta[stat + ib] = d_b;
     }
   }
+}
+
+// The rows kernel of the forward and the backward's statistics: the plain
+// instantiation unless the block's keys and queries span documents.
+template <bool STATS>
+__device__ __forceinline__ void attention_rows_of_block(float* __restrict__ out, float* __restrict__ lse,
+                                                        float* __restrict__ delta, const float* __restrict__ dout,
+                                                        const float* __restrict__ q,
+                                                        const __nv_bfloat16* __restrict__ k16,
+                                                        const __nv_bfloat16* __restrict__ v16,
+                                                        const int* __restrict__ segments) {
+  // Declared here, not in the instantiations, so both share one allocation.
+  __shared__ __align__(128) char tiles[2 * 2 * FWD_KEYS * D * 2];
+  const int i0 = (FWD_TILES - 1 - blockIdx.x) * FWD_ROWS;
+  const int i_last = (i0 + FWD_ROWS < S ? i0 + FWD_ROWS : S) - 1;
+  if (spans_documents(segments, blockIdx.z, first_key(i0), i_last))
+    attention_rows<STATS, true>(tiles, out, lse, delta, dout, q, k16, v16, segments);
+  else
+    attention_rows<STATS, false>(tiles, out, lse, delta, dout, q, k16, v16, segments);
 }
 )CUDA";
 

@@ -15,7 +15,7 @@ constexpr const char* kForward = R"CUDA(
 extern "C" __global__ void __launch_bounds__(FWD_THREADS)
 attention_forward_tc(float* __restrict__ out, const float* __restrict__ q, const __nv_bfloat16* __restrict__ k16,
                      const __nv_bfloat16* __restrict__ v16, const int* __restrict__ segments) {
-  attention_rows<false>(out, nullptr, nullptr, nullptr, q, k16, v16, segments);
+  attention_rows_of_block<false>(out, nullptr, nullptr, nullptr, q, k16, v16, segments);
 }
 )CUDA";
 
