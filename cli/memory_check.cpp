@@ -24,6 +24,9 @@ void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, in
   }
   if (need.fits()) return;
   std::string fixes;
+  if (schedule && schedule->config.clip)
+    fixes += "--clip 0 --early-updates (two gradient slabs instead of one per layer: up to " +
+             format_bytes(params * 4) + " less; a non-finite step can then only skip the tensors it blew up); ";
   if (bytes_per_param > 8) fixes += "--moments bf16 (8 B/param instead of 12); ";
   fixes += "a machine with more RAM, or --host-mem SIZE if this machine's available memory is misreported";
   // Worded like `horizon plan`'s refusal, which bench/compare recognizes.

@@ -48,6 +48,9 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
            "layers whose weights, optimizer state and gradient stay on the GPU and are updated there: auto (as\n"
            "many as the GPU memory left by streaming holds), 0 (stream every layer) or a count",
            "auto");
+  a.flag("early-updates",
+         "no clipping, and each layer updated as its gradient lands (train --clip 0 --early-updates): two\n"
+         "gradient slabs instead of one per layer");
   if (!a.declares("moments")) a.option("moments", "TYPE", "Adam moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
 }
 
@@ -79,8 +82,8 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
     throw UserError("horizon " + command + ": --host-checkpoints must be auto, on or off, got '" + when + "'");
   o.host_checkpoints = when == "auto" ? -1 : when == "on" ? 1 : 0;
   // As train plans it: the global norm before the first update, with or
-  // without clipping, so a non-finite step is skipped whole.
-  o.clip = true;
+  // without clipping, unless --early-updates.
+  o.clip = !a.get_flag("early-updates");
   const std::string moments = a.get("moments");
   if (moments != "bf16" && moments != "f32")
     throw UserError("horizon " + command + ": --moments must be bf16 or f32, got '" + moments + "'");
@@ -155,6 +158,9 @@ class Refusal {
       problem += std::string(problem.empty() ? "" : "; and ") + "host memory: the step needs " +
                  format_bytes(host.total) + ", the budget is " + format_bytes(host.budget);
       passes::StreamingOptions o = options_;
+      o.clip = false;
+      if (c.clip) offer("--early-updates with train --clip 0 (two gradient slabs instead of one per layer)", o, ir::Place::host);
+      o = options_;
       o.host_checkpoints = 0;
       if (c.host_checkpoints) offer("--host-checkpoints off", o, ir::Place::host);
       fix("more host RAM (" + gib_flag("--host-mem", host.total) + ")");

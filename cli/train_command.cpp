@@ -70,6 +70,11 @@ Arguments train_arguments() {
   a.option("beta2", "B2", "AdamW beta2", "0.95");
   a.option("eps", "EPS", "AdamW epsilon", "1e-8");
   a.option("clip", "C", "global gradient-norm clipping threshold, 0 to disable", "1.0");
+  a.flag("early-updates",
+         "with --clip 0 and a streamed schedule: update each layer as its gradient lands instead of after the\n"
+         "global norm, saving the fp32 gradient slabs (4 B/param of pinned host memory); a step with a non-finite\n"
+         "gradient then skips only the tensors whose own gradient is not finite, and resident layers' GPU updates\n"
+         "are not guarded (the run still stops after --max-bad-steps, and no non-finite checkpoint is written)");
   a.option("moments", "TYPE", "optimizer moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
   a.option("host-mem", "SIZE",
            "host memory the run may take, e.g. 120G; checked before anything is allocated (default: what the "
@@ -203,9 +208,8 @@ int run_train(const Args& args) {
     // The global norm is measured before the first update even with --clip 0
     // (the threshold is then infinite): only so can a non-finite gradient
     // anywhere skip the whole step, resident layers' GPU updates included.
-    // Updating each layer as its gradient lands would save the gradient
-    // slabs but could only skip the tensors whose own gradient blew up.
-    opts.clip = true;
+    // --early-updates trades that for the gradient slabs' memory.
+    opts.clip = !a.get_flag("early-updates");
     opts.bytes_per_param = bytes_per_param;
     opts.resident = parse_resident("train", a.get("resident"));
     if (cuda) {

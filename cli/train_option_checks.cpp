@@ -41,6 +41,9 @@ void check_train_options(const Arguments& a) {
   for (const char* n : {"warmup", "eval-every", "eval-batches", "save-every", "keep", "max-bad-steps", "sample"})
     if (a.declares(n) && a.get_int(n) < 0)
       throw UserError("horizon train: --" + std::string(n) + " must be 0 or positive, got " + a.get(n));
+  if (a.declares("early-updates") && a.get_flag("early-updates") && a.get_double("clip") != 0)
+    throw UserError("horizon train: --early-updates updates layers before the global norm is known, so it cannot clip; "
+                    "add --clip 0, or drop --early-updates");
 }
 
 }  // namespace horizon::cli

@@ -182,6 +182,11 @@ TEST(BadInput, TrainRefusesARunLargerThanHostMemoryBeforeAllocating) {
     EXPECT_NE(streamed.err.find(part), std::string::npos) << streamed.err << "\n  lacks: " << part;
   EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "the refused run created its --save directory";
 
+  // Room for the store but not its gradient slabs: updating as gradients land would fit.
+  auto slabs = testing::run_horizon("train " + model + " --data " + data + " --steps 1 --stream --host-mem 30M");
+  EXPECT_EQ(slabs.exit_code, 1);
+  EXPECT_NE(slabs.err.find("To fit: --clip 0 --early-updates"), std::string::npos) << slabs.err;
+
   auto unstreamed = testing::run_horizon("train " + model + " --data " + data + " --steps 1 --device cpu" +
                                          " --moments f32 --host-mem 30M");
   EXPECT_EQ(unstreamed.exit_code, 1);

@@ -59,6 +59,21 @@ TEST(SkippedStep, EmulatedResidentLeavesWeightsAndMomentsUntouched) {
 TEST(SkippedStep, EmulatedWithoutClippingLeavesWeightsAndMomentsUntouched) {
   expect_skipped_steps_change_nothing("--device cpu --stream --resident 1 --clip 0");
 }
+// --early-updates gives that up for memory: it must say so up front and
+// refuse to pretend it clips.
+TEST(SkippedStep, EarlyUpdatesNeedClipZeroAndStillStopADivergingRun) {
+  testing::TempDir dir;
+  const std::string data = dir.write("c.txt", std::string(4000, 'a'));
+  const std::string base = "train " + testing::source_path("models/tiny.json") + " --data " + data +
+                           " --batch 4 --seq 32 --steps 20 --eval-batches 0 --device cpu --stream --early-updates";
+  const testing::CommandResult clipping = testing::run_horizon(base);
+  EXPECT_EQ(clipping.exit_code, 1);
+  EXPECT_NE(clipping.err.find("--early-updates updates layers before the global norm is known"), std::string::npos)
+      << clipping.err;
+  const testing::CommandResult diverging = testing::run_horizon(base + " --clip 0 --lr 1e30 --schedule constant");
+  EXPECT_EQ(diverging.exit_code, 1) << diverging.out;
+  EXPECT_NE(diverging.err.find("training diverged"), std::string::npos) << diverging.err;
+}
 TEST(SkippedStep, CudaLeavesWeightsAndMomentsUntouched) {
 #ifdef HORIZON_HAVE_CUDA
   std::string why;
