@@ -1,5 +1,6 @@
 #include "passes/place_resident.h"
 
+#include "passes/executor_reserve.h"
 #include "support/error.h"
 #include "support/numbers.h"
 
@@ -30,7 +31,7 @@ bool place_resident(StepPlan& plan) {
     throw UserError("--resident must be auto, 0 or a positive number of layers, got " + std::to_string(wanted));
   const std::vector<char> tied = tied_regions(plan);
   // Regions are numbered in forward order: embedding, blocks, head.
-  const double budget = plan.options.gpu_bytes - plan.options.gpu_reserve_bytes;
+  const double budget = plan.options.gpu_bytes - plan.options.gpu_reserve_bytes - executor_reserve_bytes(plan);
   int64_t placed = 0;
   for (size_t r = 0; r < regions && (wanted < 0 || placed < wanted); ++r) {
     if (tied[r]) {

@@ -6,7 +6,8 @@
 // GPU memory the streaming buffers leave is given to layers, in forward
 // order (embedding, block 0, 1, ..., head): the next step's forward needs
 // the first layers first, and their updates then take no CPU time before
-// it. Regions involved in tied weights stream (a head that binds the
+// it. What the executor allocates beyond the schedule's buffers
+// (passes/executor_reserve.h) is kept free. Regions involved in tied weights stream (a head that binds the
 // embedding reads it through its slot). Runs last, after plan_memory, so
 // every streaming decision has taken its memory first.
 // Needs: plan_memory. Returns whether any region became resident.

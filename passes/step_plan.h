@@ -66,4 +66,11 @@ struct StepPlan {
 /// Facts of the model and the options; no decisions yet.
 StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& options);
 
+/// The step plan's verifier, run by the pass manager after each planning
+/// pass: the decisions are within the bounds lower_to_schedule relies on
+/// (1 <= K <= layers, 2 <= slots, 1 <= prefetch < slots, one arena plan per
+/// launched stage once planned, one residency flag per region once placed).
+/// std::logic_error naming the field: a planning pass broke it.
+void verify_step_plan(const StepPlan& plan);
+
 }  // namespace horizon::passes

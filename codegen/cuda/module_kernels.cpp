@@ -7,6 +7,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "codegen/cuda/cuda_limits.h"
 #include "codegen/cuda/kernels.h"
 
 namespace horizon::codegen::cuda {
@@ -257,6 +258,7 @@ std::string arg_name(const KernelSource& k, const Arg& a) {
 }  // namespace
 
 std::vector<StageKernel> module_kernels(const ir::Module& m, int64_t batch, int64_t seq) {
+  check_cuda_limits(m);
   std::vector<StageKernel> out;
   for (const ir::Stage& s : m.stages) {
     std::vector<StageKernel> k = stage_kernels(s, batch, seq);
