@@ -64,13 +64,13 @@ int print_schedule_stage(const ir::Module& m, const Arguments& a, const std::str
   const passes::StreamingOptions options = streaming_options(a, "compile", machine_option(a));
   passes::PassOptions pass_options;
   pass_options.time_passes = time_passes;
-  if (emit == "schedule" || emit == "lower_to_schedule") {
+  if (emit == "schedule") {
     std::cout << ir::print_schedule(lower_for_gpu(m, options, pass_options));
   } else if (emit == "plan") {
     std::cout << plan::format_memory_plan(lower_for_gpu(m, options, pass_options), m);
   } else {
     pass_options.stop_after = emit;
-    pass_options.stop_output = &std::cout;  // the step plan after that pass
+    pass_options.stop_output = &std::cout;  // the step plan or schedule after that pass
     lower_for_gpu(m, options, pass_options);
   }
   return 0;

@@ -140,6 +140,9 @@ struct Schedule {
 
   int find_buffer(const std::string& name) const;
   int add_buffer(const std::string& name, Place place, BufferKind kind, int64_t bytes);
+  /// Inserts a buffer at index `at`, renumbering the operands of the
+  /// buffers after it (a pass that adds buffers keeps the documented order).
+  int insert_buffer(int at, const std::string& name, Place place, BufferKind kind, int64_t bytes);
   int64_t bytes(Place place) const;
 };
 

@@ -1,7 +1,8 @@
 // insert_offload: decides where activation checkpoints and gradients live.
-// Checkpoints go to pinned host memory by default, which keeps GPU memory
-// independent of depth (a 64-layer model needs what a 16-layer one does);
-// --gpu-checkpoints keeps them on the GPU when they fit. Gradients leave the
+// Checkpoints go to pinned host memory by default (--host-checkpoints auto
+// and on), which keeps GPU memory independent of depth (a 64-layer model
+// needs what a 16-layer one does); --host-checkpoints off keeps them on the
+// GPU, with insert_recompute's K chosen so that they fit. Gradients leave the
 // GPU as soon as a block's backward ends, into host slabs: one per region
 // when global-norm clipping must see every gradient before any update, two
 // in rotation otherwise. Needs: insert_recompute. Returns whether a

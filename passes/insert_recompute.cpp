@@ -1,6 +1,6 @@
 #include "passes/insert_recompute.h"
 
-#include "passes/plan_memory.h"
+#include "passes/plan_buffer_slots.h"
 #include "support/error.h"
 
 namespace horizon::passes {
@@ -19,12 +19,11 @@ bool insert_recompute(StepPlan& plan) {
   // larger K trades recompute for memory.
   plan.checkpoint_every = 1;
   if (plan.options.host_checkpoints == 0) {
-    if (plan.arena_bytes == 0) plan_memory(plan);
     StepPlan trial = plan;
     trial.host_checkpoints = false;
     for (int64_t k = 1; k <= L; ++k) {
       trial.checkpoint_every = k;
-      trial.slots = std::max<int64_t>(2, k + 1);
+      trial.slots = default_slots(k);
       if (static_cast<double>(trial.gpu_bytes_without_arena() + plan.arena_bytes) <= plan.options.gpu_bytes) {
         plan.checkpoint_every = k;
         break;

@@ -6,7 +6,9 @@
 // recompute) as long as the K blocks of a segment fit the weight slots.
 // K is the user's, or 1 (checkpoint every block: the least recompute) unless
 // the checkpoints kept on the GPU do not fit its budget, then the smallest K
-// that fits. Needs: make_step_plan. Returns whether K changed.
+// that fits (with plan_buffer_slots' default slots for that K). Needs:
+// plan_memory (the arena counts against the GPU budget). Returns whether K
+// changed.
 #pragma once
 
 #include "passes/step_plan.h"

@@ -8,17 +8,23 @@ using ir::BufferKind;
 using ir::Place;
 using ir::Range;
 
-ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_(s) {
-  const int64_t M = p.options.micro_batches, act = p.mb_activation_bytes();
+std::vector<int64_t> store_offsets(const StepPlan& p) {
+  std::vector<int64_t> offsets;
   int64_t bytes = 0;
   for (const auto& r : p.params.regions) {
-    store_offset.push_back(bytes);
+    offsets.push_back(bytes);
     bytes += r.elements * p.bytes_per_param;
   }
-  store = s.add_buffer("store", Place::host, BufferKind::store, bytes);
+  offsets.push_back(bytes);
+  return offsets;
+}
+
+ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_(s) {
+  const int64_t M = p.options.micro_batches, act = p.mb_activation_bytes();
+  store_offset = store_offsets(p);
+  store = s.add_buffer("store", Place::host, BufferKind::store, store_offset.back());
+  store_offset.pop_back();
   const int64_t slot_elements = p.streamed_slot_elements();  // 0: every region is resident
-  for (int64_t j = 0; j < p.slots && slot_elements > 0; ++j)
-    slots.push_back(s.add_buffer("slot" + std::to_string(j), Place::gpu, BufferKind::weight_slot, slot_elements * 2));
   const int64_t token_bytes = p.options.batch * p.options.seq * 4;
   tokens = s.add_buffer("tokens", Place::gpu, BufferKind::batch_data, token_bytes);
   targets = s.add_buffer("targets", Place::gpu, BufferKind::batch_data, token_bytes);

@@ -2,6 +2,7 @@
 // to the schedule from the planning passes' decisions, and the ranges
 // lower_to_schedule names in them: a micro-batch's activations, a
 // checkpoint, a recompute segment's slot, a region's gradient or planes.
+// The weight slots are insert_buffer_swap's (inserted after %store).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,10 @@
 #include "passes/step_plan.h"
 
 namespace horizon::passes {
+
+/// Per region, its byte offset in %store (w_hi, w_lo, m, v of each region
+/// in turn), and the store's size last.
+std::vector<int64_t> store_offsets(const StepPlan& plan);
 
 struct ScheduleBuffers {
   /// Adds every buffer the plan needs to `s`, in the documented order.
@@ -22,7 +27,6 @@ struct ScheduleBuffers {
   int x[2] = {-1, -1}, dx[2] = {-1, -1}, gacc[2] = {-1, -1};
   int gacc_tied = -1, tied_slab = -1;
   int resident = -1, rgrad = -1, norms = -1, clip_scale = -1;
-  std::vector<int> slots;  // weight slots (none when every region is resident)
   std::vector<int> slabs;  // with clipping one per region (-1 for a resident one), else two in rotation
   std::vector<int64_t> store_offset;  // per region, bytes into %store
 

@@ -2,13 +2,16 @@
 
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 
 #include "ir/schedule.h"
 #include "passes/insert_buffer_swap.h"
+#include "passes/insert_events.h"
 #include "passes/insert_offload.h"
 #include "passes/insert_recompute.h"
 #include "passes/lower_to_schedule.h"
 #include "passes/place_resident.h"
+#include "passes/plan_buffer_slots.h"
 #include "passes/plan_memory.h"
 #include "passes/step_plan.h"
 
@@ -16,10 +19,12 @@ namespace horizon::passes {
 namespace {
 
 /// The step on its way to a schedule: the plan the planning passes decide,
-/// then the schedule lower_to_schedule writes from it.
+/// then the schedule lower_to_schedule writes from it, which the last passes
+/// rewrite; it is a complete program once insert_events has synchronized it.
 struct StepLowering {
   StepPlan plan;
   std::optional<ir::Schedule> schedule;
+  bool synchronized = false;
 };
 
 Pass<StepLowering> planning(const char* name, bool (*run)(StepPlan&)) {
@@ -28,26 +33,47 @@ Pass<StepLowering> planning(const char* name, bool (*run)(StepPlan&)) {
 
 std::vector<Pass<StepLowering>> pipeline() {
   return {
+      planning("plan_memory", plan_memory),
       planning("insert_recompute", insert_recompute),
       planning("insert_offload", insert_offload),
-      planning("insert_buffer_swap", insert_buffer_swap),
-      planning("plan_memory", plan_memory),
+      planning("plan_buffer_slots", plan_buffer_slots),
       planning("place_resident", place_resident),
       {"lower_to_schedule",
        [](StepLowering& s) {
          s.schedule = emit_schedule(s.plan);
          return true;
        }},
+      {"insert_buffer_swap", [](StepLowering& s) { return insert_buffer_swap(s.plan, *s.schedule); }},
+      {"insert_events",
+       [](StepLowering& s) {
+         s.synchronized = true;
+         return insert_events(*s.schedule);
+       }},
   };
+}
+
+// Before insert_events the schedule is a program in intended order without
+// synchronization: every operand must name a byte range of a buffer.
+void verify_unsynchronized(const ir::Schedule& s) {
+  for (const ir::SchedInstr& in : s.instrs)
+    for (const ir::Operand& op : in.operands) {
+      const ir::Range& r = op.range;
+      if (r.buffer < 0 || r.buffer >= static_cast<int>(s.buffers.size()) || r.offset < 0 || r.bytes < 0 ||
+          r.offset + r.bytes > s.buffers[static_cast<size_t>(r.buffer)].bytes)
+        throw std::logic_error("schedule: operand " + op.role + " of `" + ir::print_instr(s, in) +
+                               "` lies outside its buffer");
+    }
 }
 
 const IRHooks<StepLowering> kHooks{
     [](const StepLowering& s) { return s.schedule ? ir::print_schedule(*s.schedule) : s.plan.str(); },
     [](const StepLowering& s) {
-      if (s.schedule)
+      if (!s.schedule)
+        verify_step_plan(s.plan);
+      else if (s.synchronized)
         ir::verify_schedule(*s.schedule);
       else
-        verify_step_plan(s.plan);
+        verify_unsynchronized(*s.schedule);
     }};
 
 }  // namespace
@@ -62,12 +88,12 @@ ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& 
                                const PassOptions& pass_options) {
   check_pass_name(pass_options.stop_after, schedule_pass_names());
   StepLowering s{make_step_plan(graph, options), std::nullopt};
-  if (!run_passes("schedule", pipeline(), kHooks, s, pass_options) && !s.schedule) {
+  if (!run_passes("schedule", pipeline(), kHooks, s, pass_options)) {
     std::ostream& out = pass_options.stop_output ? *pass_options.stop_output
                         : pass_options.log   ? *pass_options.log
                                              : std::cerr;
-    out << "// after " << pass_options.stop_after << "\n" << s.plan.str();
-    return ir::Schedule{graph.name, {}, {}, 0, {}, s.plan.arena_plans};
+    out << "// after " << pass_options.stop_after << "\n" << kHooks.print(s);
+    if (!s.schedule) return ir::Schedule{graph.name, {}, {}, 0, {}, s.plan.arena_plans};
   }
   return std::move(*s.schedule);
 }

@@ -1,11 +1,13 @@
 // The second half of the compiler: from the differentiated graph IR to the
 // schedule IR of one training step, run by the pass manager
 // (passes/pass_manager.h) like the graph pipeline. The planning passes run
-// in order — insert_recompute (checkpoint interval K), insert_offload (where
-// checkpoints and gradients live), insert_buffer_swap (weight slots,
-// prefetch distance), plan_memory (every transient placed in the GPU
-// arena), place_resident (layers kept on the GPU with what memory is left)
-// — then lower_to_schedule emits the program and the verifier proves it
+// in order — plan_memory (every transient placed in the GPU arena),
+// insert_recompute (checkpoint interval K), insert_offload (where
+// checkpoints and gradients live), plan_buffer_slots (weight slots,
+// prefetch distance), place_resident (layers kept on the GPU with what
+// memory is left) — then lower_to_schedule writes the plain program (weights
+// bound from the store), insert_buffer_swap streams them through the slots,
+// insert_events synchronizes the streams and the verifier proves the result
 // race-free. Before the schedule exists the IR the manager prints and
 // verifies is the step plan (passes/step_plan.h).
 #pragma once
@@ -50,8 +52,10 @@ std::vector<std::string> schedule_pass_names();
 
 /// `graph` must have been through passes::lower (it has the .bwd stages).
 /// Runs the schedule pipeline with the pass manager's instrumentation; when
-/// it stops after a planning pass it prints the step plan to the log and
-/// returns a schedule with only the model's name and the arena plans.
+/// it stops after a pass it prints the IR there (the step plan, or the
+/// schedule so far) to stop_output (else the log) and returns the schedule
+/// so far, or after a planning pass one with only the model's name and the
+/// arena plans.
 ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
                                const PassOptions& pass_options);
 /// The same with `stop_after` (a pass name) and `log`.

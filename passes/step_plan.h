@@ -30,8 +30,8 @@ struct StepPlan {
   int64_t checkpoint_every = 1;    // insert_recompute
   bool host_checkpoints = true;    // insert_offload
   bool clip = true;                // insert_offload: per-region slabs when clipping
-  int64_t slots = 2;               // insert_buffer_swap
-  int64_t prefetch = 1;            // insert_buffer_swap
+  int64_t slots = 2;               // plan_buffer_slots
+  int64_t prefetch = 1;            // plan_buffer_slots
   std::vector<ir::ArenaPlan> arena_plans;  // plan_memory
   int64_t arena_bytes = 0;
   std::vector<char> resident;      // place_resident: per region, kept (and updated) on the GPU
