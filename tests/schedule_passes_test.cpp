@@ -1,0 +1,172 @@
+// The schedule passes that insert nodes, tested the XLA / MLIR FileCheck
+// way: schedule text in, the pass, schedule text out, and its changed flag.
+// The plain schedule of tiny (lower_to_schedule: weights bound from the
+// store, no slots, no events) is a golden file; insert_buffer_swap turns it
+// into the golden with slots and stream_in, insert_events into the golden
+// with records and waits, which is the pipeline's own final schedule. CHECK
+// lines pin what each pass inserted; the checker itself is shown to fail.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ir/schedule.h"
+#include "passes/insert_buffer_swap.h"
+#include "passes/insert_events.h"
+#include "passes/insert_offload.h"
+#include "passes/insert_recompute.h"
+#include "passes/place_resident.h"
+#include "passes/plan_buffer_slots.h"
+#include "passes/plan_memory.h"
+#include "passes/schedule_pipeline.h"
+#include "passes/step_plan.h"
+#include "tests/test_support.h"
+
+namespace horizon {
+namespace {
+
+// A FileCheck subset: "CHECK: s" finds s at or after the line of the
+// previous match, "CHECK-NEXT: s" on the line right after it, "CHECK-NOT: s"
+// on no line between the previous match and the next one (or the end).
+// Returns "" or what failed.
+std::string file_check(const std::string& text, const std::vector<std::string>& checks) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  size_t at = 0;  // first line the next CHECK may match
+  std::vector<std::string> nots;
+  auto clear_nots = [&](size_t from, size_t to) -> std::string {
+    for (const std::string& n : nots)
+      for (size_t l = from; l < to && l < lines.size(); ++l)
+        if (lines[l].find(n) != std::string::npos) return "CHECK-NOT: " + n + " matched line " + std::to_string(l + 1) + ": " + lines[l];
+    nots.clear();
+    return "";
+  };
+  for (const std::string& c : checks) {
+    const size_t colon = c.find(": ");
+    const std::string kind = c.substr(0, colon), pattern = c.substr(colon + 2);
+    if (kind == "CHECK-NOT") {
+      nots.push_back(pattern);
+      continue;
+    }
+    size_t found = lines.size();
+    if (kind == "CHECK-NEXT") {
+      if (at < lines.size() && lines[at].find(pattern) != std::string::npos) found = at;
+    } else {
+      for (size_t l = at; l < lines.size(); ++l)
+        if (lines[l].find(pattern) != std::string::npos) {
+          found = l;
+          break;
+        }
+    }
+    if (found == lines.size()) return c + ": no match from line " + std::to_string(at + 1);
+    if (std::string e = clear_nots(at, found); !e.empty()) return e;
+    at = found + 1;
+  }
+  return clear_nots(at, lines.size());
+}
+
+passes::StreamingOptions tiny_options() {
+  passes::StreamingOptions o;
+  o.batch = 2;
+  o.seq = 16;
+  o.checkpoint_every = 2;
+  o.resident = 0;
+  return o;
+}
+
+// The planning passes in pipeline order: what insert_buffer_swap reads.
+passes::StepPlan planned(const ir::Module& m, const passes::StreamingOptions& o) {
+  passes::StepPlan p = passes::make_step_plan(m, o);
+  passes::plan_memory(p);
+  passes::insert_recompute(p);
+  passes::insert_offload(p);
+  passes::plan_buffer_slots(p);
+  passes::place_resident(p);
+  return p;
+}
+
+class SchedulePasses : public ::testing::Test {
+ protected:
+  const ir::Module m = testing::lowered("tiny.json");
+  const passes::StepPlan plan = planned(m, tiny_options());
+  std::string plain() const {
+    std::ostringstream sink;
+    return ir::print_schedule(passes::lower_to_schedule(m, tiny_options(), "lower_to_schedule", &sink));
+  }
+  static ir::Schedule golden(const std::string& name) {
+    return ir::parse_schedule(testing::read_file(testing::source_path("tests/golden/" + name)), name);
+  }
+};
+
+TEST_F(SchedulePasses, LowerToScheduleBindsWeightsFromTheStore) {
+  const std::string text = plain();
+  EXPECT_EQ(testing::check_golden("schedule-passes/tiny.lower_to_schedule.txt", text), "");
+  EXPECT_EQ(file_check(text, {"CHECK-NOT: %slot", "CHECK-NOT: stream_in", "CHECK-NOT: record",
+                              "CHECK-NOT: wait", "CHECK: compute  bind embed[0] (weights: %store[0:131072] r)",
+                              "CHECK-NEXT: compute  launch embed[0] mb=0 (weights: %store[0:131072] r",
+                              "CHECK: compute  bind block[0] (weights: %store[", "CHECK-NEXT: d2h      save block[0]",
+                              "CHECK: compute  recompute block[2]"}),
+            "")
+      << text;
+}
+
+TEST_F(SchedulePasses, InsertBufferSwapStreamsEveryStoreBindThroughASlot) {
+  ir::Schedule s = golden("schedule-passes/tiny.lower_to_schedule.txt");
+  EXPECT_TRUE(passes::insert_buffer_swap(plan, s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_buffer_swap.txt", text), "");
+  // K = 2: three slots, prefetch 2. The first loads run ahead of the first bind.
+  EXPECT_EQ(file_check(text, {"CHECK: buffer %store", "CHECK-NEXT: buffer %slot0 : gpu weight_slot",
+                              "CHECK-NEXT: buffer %slot1", "CHECK-NEXT: buffer %slot2", "CHECK-NEXT: buffer %tokens",
+                              "CHECK: h2d      stream_in embed[0] (src: %store[0:131072] r, dst: %slot0[0:131072] w)",
+                              "CHECK-NEXT: h2d      stream_in block[0]", "CHECK-NEXT: h2d      stream_in block[1]",
+                              "CHECK-NEXT: compute  bind embed[0] (weights: %slot0[", "CHECK-NOT: weights: %store",
+                              "CHECK-NOT: record"}),
+            "")
+      << text;
+  // Nothing is left to stream: a second run changes nothing.
+  EXPECT_FALSE(passes::insert_buffer_swap(plan, s));
+}
+
+TEST_F(SchedulePasses, InsertEventsGivesThePipelinesVerifiedSchedule) {
+  ir::Schedule s = golden("schedule-passes/tiny.insert_buffer_swap.txt");
+  EXPECT_TRUE(passes::insert_events(s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(text, ir::print_schedule(passes::lower_to_schedule(m, tiny_options())));
+  EXPECT_NO_THROW(ir::verify_schedule(s));
+  // The embedding's bind waits for its weights to land.
+  EXPECT_EQ(file_check(text, {"CHECK: h2d      stream_in embed[0]", "CHECK-NEXT: h2d      record ^e0",
+                              "CHECK: compute  wait ^e0", "CHECK-NEXT: compute  bind embed[0]"}),
+            "")
+      << text;
+  // Re-deriving the events of a synchronized schedule changes nothing.
+  EXPECT_FALSE(passes::insert_events(s));
+  EXPECT_EQ(ir::print_schedule(s), text);
+}
+
+TEST_F(SchedulePasses, InsertBufferSwapLeavesResidentLayersAlone) {
+  passes::StreamingOptions o = tiny_options();
+  o.resident = -1;  // 80 GB: every layer stays
+  const passes::StepPlan resident = planned(m, o);
+  std::ostringstream sink;
+  ir::Schedule s = passes::lower_to_schedule(m, o, "lower_to_schedule", &sink);
+  const std::string before = ir::print_schedule(s);
+  EXPECT_FALSE(passes::insert_buffer_swap(resident, s));
+  EXPECT_EQ(ir::print_schedule(s), before);
+  EXPECT_EQ(file_check(before, {"CHECK-NOT: %store[0:131072] r)", "CHECK: bind embed[0] (weights: %resident["}), "");
+}
+
+TEST(FileCheck, CatchesAWrongExpectation) {
+  const std::string text = "a one\nb two\nc three\n";
+  EXPECT_EQ(file_check(text, {"CHECK: one", "CHECK-NEXT: two", "CHECK: three"}), "");
+  EXPECT_NE(file_check(text, {"CHECK: one", "CHECK-NEXT: three"}), "");
+  EXPECT_NE(file_check(text, {"CHECK: two", "CHECK: one"}), "");
+  EXPECT_NE(file_check(text, {"CHECK: one", "CHECK-NOT: two", "CHECK: three"}), "");
+  EXPECT_NE(file_check(text, {"CHECK-NOT: three"}), "");
+  EXPECT_EQ(file_check(text, {"CHECK: two", "CHECK-NOT: one"}), "");
+}
+
+}  // namespace
+}  // namespace horizon
