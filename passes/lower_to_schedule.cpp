@@ -80,38 +80,22 @@ class Emitter {
     Range w = weights(region("embed", 0));
     for (int64_t mb = 0; mb < M; ++mb) {
       SchedInstr in = instr(SchedOp::launch, Stream::compute, "embed", 0, mb);
-      in.operands = {read("weights", w), read("tokens", buf_.batch(buf_.tokens, mb)), write("y", buf_.act(buf_.x[0], mb)), arena()};
+      in.operands = {read("weights", w), read("tokens", buf_.batch(buf_.tokens, mb)), write("y", buf_.kept(0, mb)), arena()};
       emit(in);
     }
     for (int64_t l = 0; l < p_.layers; ++l) {
       w = weights(region("block", l));
       for (int64_t mb = 0; mb < M; ++mb) {
-        const Range x = buf_.act(buf_.x[l % 2], mb);
-        if (l % p_.checkpoint_every == 0) {
-          SchedInstr save = instr(SchedOp::save, p_.host_checkpoints ? Stream::d2h : Stream::compute, "block", l, mb);
-          save.operands = {read("src", x), write("dst", buf_.checkpoint(l / p_.checkpoint_every, mb))};
-          emit(save);
-        }
         SchedInstr in = instr(SchedOp::launch, Stream::compute, "block", l, mb);
-        in.operands = {read("weights", w), read("x", x)};
+        in.operands = {read("weights", w), read("x", buf_.kept(l, mb))};
         add_documents(in.operands, mb);
-        in.operands.insert(in.operands.end(), {write("y", buf_.act(buf_.x[(l + 1) % 2], mb)), arena()});
+        in.operands.insert(in.operands.end(), {write("y", buf_.kept(l + 1, mb)), arena()});
         emit(in);
       }
     }
   }
 
   // ---- backward ----
-  // Host checkpoints: segments alternate between two halves of %seg, so a
-  // restore overlaps the previous segment's backward instead of waiting for it.
-  int64_t segment_base(int64_t a) const { return (a / p_.checkpoint_every) % 2 * p_.checkpoint_every; }
-
-  // Where block j's input lives during the backward of its segment [a, b].
-  Range block_input(int64_t j, int64_t a, int64_t mb) const {
-    if (p_.host_checkpoints) return buf_.segment(segment_base(a) + j - a, mb);
-    return j == a ? buf_.checkpoint(a / p_.checkpoint_every, mb) : buf_.segment(j - a - 1, mb);
-  }
-
   void backward_launch(const std::string& stage, int64_t instance, Range w, std::vector<Operand> data, int q) {
     const int64_t M = p_.options.micro_batches;
     const int r = region(stage == "head.bwd" ? "head" : stage == "embed.bwd" ? "embed" : "block", instance);
@@ -216,41 +200,22 @@ class Emitter {
   }
 
   void backward() {
-    const int64_t M = p_.options.micro_batches, L = p_.layers, K = p_.checkpoint_every;
+    const int64_t L = p_.layers;
     int q = 0, d = 0;  // gradient accumulator and dx buffer in rotation
     Range w = weights(region("head", 0));
     backward_launch("head.bwd", 0, w,
-                    {read("x", buf_.act(buf_.x[L % 2], 0)), read("targets", buf_.batch(buf_.targets, 0)), write("loss", Range{buf_.loss, 0, 4}),
+                    {read("x", buf_.kept(L, 0)), read("targets", buf_.batch(buf_.targets, 0)), write("loss", Range{buf_.loss, 0, 4}),
                      write("dx", buf_.act(buf_.dx[d], 0))},
                     q);
     q ^= 1;
-    for (int64_t a = (L - 1) / K * K; a >= 0; a -= K) {
-      const int64_t b = std::min(a + K - 1, L - 1);
-      if (p_.host_checkpoints)
-        for (int64_t mb = 0; mb < M; ++mb) {
-          SchedInstr in = instr(SchedOp::restore, Stream::h2d, "block", a, mb);
-          in.operands = {read("src", buf_.checkpoint(a / K, mb)), write("dst", buf_.segment(segment_base(a), mb))};
-          emit(in);
-        }
-      for (int64_t j = a; j < b; ++j) {
-        w = weights(region("block", j));
-        for (int64_t mb = 0; mb < M; ++mb) {
-          SchedInstr in = instr(SchedOp::recompute, Stream::compute, "block", j, mb);
-          in.operands = {read("weights", w), read("x", block_input(j, a, mb))};
-          add_documents(in.operands, mb);
-          in.operands.insert(in.operands.end(), {write("y", block_input(j + 1, a, mb)), arena()});
-          emit(in);
-        }
-      }
-      for (int64_t j = b; j >= a; --j) {
-        w = weights(region("block", j));
-        std::vector<Operand> data = {read("x", block_input(j, a, 0))};
-        add_documents(data, 0);
-        data.insert(data.end(), {read("dy", buf_.act(buf_.dx[d], 0)), write("dx", buf_.act(buf_.dx[d ^ 1], 0))});
-        backward_launch("block.bwd", j, w, data, q);
-        q ^= 1;
-        d ^= 1;
-      }
+    for (int64_t j = L - 1; j >= 0; --j) {
+      w = weights(region("block", j));
+      std::vector<Operand> data = {read("x", buf_.kept(j, 0))};
+      add_documents(data, 0);
+      data.insert(data.end(), {read("dy", buf_.act(buf_.dx[d], 0)), write("dx", buf_.act(buf_.dx[d ^ 1], 0))});
+      backward_launch("block.bwd", j, w, data, q);
+      q ^= 1;
+      d ^= 1;
     }
     w = weights(region("embed", 0));
     backward_launch("embed.bwd", 0, w, {read("tokens", buf_.batch(buf_.tokens, 0)), read("dy", buf_.act(buf_.dx[d], 0))}, q);

@@ -5,7 +5,7 @@
 // resident at once, plus one slot to prefetch into, so K + 1 slots avoid a
 // third crossing of PCIe. The user may ask for more (deeper prefetch) or
 // fewer (less memory, re-streaming). Prefetch is slots - 1.
-// Needs: insert_recompute. Returns whether slots or prefetch changed.
+// Needs: plan_recompute. Returns whether slots or prefetch changed.
 #pragma once
 
 #include <cstdint>

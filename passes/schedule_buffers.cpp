@@ -33,12 +33,8 @@ ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
     positions = s.add_buffer("positions", Place::gpu, BufferKind::batch_data, token_bytes);
     segments = s.add_buffer("segments", Place::gpu, BufferKind::batch_data, token_bytes);
   }
-  for (int k = 0; k < 2; ++k) x[k] = s.add_buffer("x" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
+  acts = s.add_buffer("acts", Place::gpu, BufferKind::activations, (p.layers + 1) * M * act);
   for (int k = 0; k < 2; ++k) dx[k] = s.add_buffer("dx" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
-  ckpt = s.add_buffer("ckpt", p.host_checkpoints ? Place::host : Place::gpu, BufferKind::checkpoint,
-                      p.checkpoints() * M * act);
-  if (p.segment_slots() > 0)
-    seg = s.add_buffer("seg", Place::gpu, BufferKind::activations, p.segment_slots() * M * act);
   for (int k = 0; k < 2 && slot_elements > 0; ++k)
     gacc[k] = s.add_buffer("gacc" + std::to_string(k), Place::gpu, BufferKind::gradient, slot_elements * 4);
   if (p.tied_elements > 0) {
@@ -94,12 +90,8 @@ Range ScheduleBuffers::batch(int buffer, int64_t mb) const {
   return Range{buffer, mb * bytes, bytes};
 }
 
-Range ScheduleBuffers::checkpoint(int64_t c, int64_t mb) const {
-  return Range{ckpt, (c * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
-}
-
-Range ScheduleBuffers::segment(int64_t j, int64_t mb) const {
-  return Range{seg, (j * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
+Range ScheduleBuffers::kept(int64_t l, int64_t mb) const {
+  return Range{acts, (l * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
 }
 
 Range ScheduleBuffers::region_elements(int buffer, int region, int64_t bytes_per_element) const {

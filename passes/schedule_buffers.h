@@ -1,8 +1,10 @@
 // The buffers of one step's schedule (docs/schedule-ir.md, "Buffers"), added
 // to the schedule from the planning passes' decisions, and the ranges
-// lower_to_schedule names in them: a micro-batch's activations, a
-// checkpoint, a recompute segment's slot, a region's gradient or planes.
-// The weight slots are insert_buffer_swap's (inserted after %store).
+// lower_to_schedule names in them: a micro-batch's activations, the kept
+// input of a block, a region's gradient or planes. The plain schedule keeps
+// every block's input in %acts; insert_recompute replaces it with %x0, %x1,
+// the checkpoints and the recompute segments, and insert_buffer_swap adds
+// the weight slots after %store.
 #pragma once
 
 #include <cstdint>
@@ -22,9 +24,9 @@ struct ScheduleBuffers {
   ScheduleBuffers(const StepPlan& plan, ir::Schedule& s);
 
   // Buffer indices; -1 where the plan needs none.
-  int store = -1, tokens = -1, targets = -1, loss = -1, ckpt = -1, seg = -1, arena = -1;
+  int store = -1, tokens = -1, targets = -1, loss = -1, acts = -1, arena = -1;
   int positions = -1, segments = -1;  // packed documents only
-  int x[2] = {-1, -1}, dx[2] = {-1, -1}, gacc[2] = {-1, -1};
+  int dx[2] = {-1, -1}, gacc[2] = {-1, -1};
   int gacc_tied = -1, tied_slab = -1;
   int resident = -1, rgrad = -1, norms = -1, clip_scale = -1;
   std::vector<int> slabs;  // with clipping one per region (-1 for a resident one), else two in rotation
@@ -34,10 +36,8 @@ struct ScheduleBuffers {
   /// Micro-batch `mb`'s share of a per-micro-batch buffer.
   ir::Range act(int buffer, int64_t mb) const;
   ir::Range batch(int buffer, int64_t mb) const;
-  /// Checkpoint `c` (the input of block c*K), micro-batch `mb`.
-  ir::Range checkpoint(int64_t c, int64_t mb) const;
-  /// Slot `j` of %seg, micro-batch `mb`.
-  ir::Range segment(int64_t j, int64_t mb) const;
+  /// The input of block `l` (l = layers: the head's), micro-batch `mb`, in %acts.
+  ir::Range kept(int64_t l, int64_t mb) const;
   /// The first elements * bytes_per_element bytes of `buffer` (a region's
   /// gradient in an accumulator or slab laid out by region offsets).
   ir::Range region_elements(int buffer, int region, int64_t bytes_per_element) const;

@@ -9,6 +9,7 @@
 #include "passes/insert_events.h"
 #include "passes/insert_offload.h"
 #include "passes/insert_recompute.h"
+#include "passes/plan_recompute.h"
 #include "passes/lower_to_schedule.h"
 #include "passes/place_resident.h"
 #include "passes/plan_buffer_slots.h"
@@ -34,7 +35,7 @@ Pass<StepLowering> planning(const char* name, bool (*run)(StepPlan&)) {
 std::vector<Pass<StepLowering>> pipeline() {
   return {
       planning("plan_memory", plan_memory),
-      planning("insert_recompute", insert_recompute),
+      planning("plan_recompute", plan_recompute),
       planning("insert_offload", insert_offload),
       planning("plan_buffer_slots", plan_buffer_slots),
       planning("place_resident", place_resident),
@@ -43,6 +44,7 @@ std::vector<Pass<StepLowering>> pipeline() {
          s.schedule = emit_schedule(s.plan);
          return true;
        }},
+      {"insert_recompute", [](StepLowering& s) { return insert_recompute(s.plan, *s.schedule); }},
       {"insert_buffer_swap", [](StepLowering& s) { return insert_buffer_swap(s.plan, *s.schedule); }},
       {"insert_events",
        [](StepLowering& s) {

@@ -27,7 +27,7 @@ struct StepPlan {
   int64_t tied_elements = 0;       // tensors the head binds from other regions (tied embeddings)
 
   // Decisions.
-  int64_t checkpoint_every = 1;    // insert_recompute
+  int64_t checkpoint_every = 1;    // plan_recompute
   bool host_checkpoints = true;    // insert_offload
   bool clip = true;                // insert_offload: per-region slabs when clipping
   int64_t slots = 2;               // plan_buffer_slots

@@ -1,9 +1,10 @@
 // The schedule passes that insert nodes, tested the XLA / MLIR FileCheck
 // way: schedule text in, the pass, schedule text out, and its changed flag.
-// The plain schedule of tiny (lower_to_schedule: weights bound from the
-// store, no slots, no events) is a golden file; insert_buffer_swap turns it
-// into the golden with slots and stream_in, insert_events into the golden
-// with records and waits, which is the pipeline's own final schedule. CHECK
+// The plain schedule of tiny (lower_to_schedule: every block input kept in
+// %acts, weights bound from the store, no slots, no events) is a golden
+// file; insert_recompute turns it into the golden with checkpoints and
+// recompute, insert_buffer_swap that into the golden with slots and
+// stream_in, insert_events that into the pipeline's own final schedule. CHECK
 // lines pin what each pass inserted; the checker itself is shown to fail.
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 #include "passes/insert_events.h"
 #include "passes/insert_offload.h"
 #include "passes/insert_recompute.h"
+#include "passes/plan_recompute.h"
 #include "passes/place_resident.h"
 #include "passes/plan_buffer_slots.h"
 #include "passes/plan_memory.h"
@@ -27,8 +29,9 @@ namespace horizon {
 namespace {
 
 // A FileCheck subset: "CHECK: s" finds s at or after the line of the
-// previous match, "CHECK-NEXT: s" on the line right after it, "CHECK-NOT: s"
-// on no line between the previous match and the next one (or the end).
+// previous match, "CHECK-NEXT: s" on the line right after it, "CHECK-SAME: s"
+// on the line of the previous match, "CHECK-NOT: s" on no line between the
+// previous match and the next one (or the end).
 // Returns "" or what failed.
 std::string file_check(const std::string& text, const std::vector<std::string>& checks) {
   std::vector<std::string> lines;
@@ -48,6 +51,11 @@ std::string file_check(const std::string& text, const std::vector<std::string>& 
     const std::string kind = c.substr(0, colon), pattern = c.substr(colon + 2);
     if (kind == "CHECK-NOT") {
       nots.push_back(pattern);
+      continue;
+    }
+    if (kind == "CHECK-SAME") {
+      if (at == 0 || lines[at - 1].find(pattern) == std::string::npos)
+        return c + ": not on line " + std::to_string(at) + (at ? ": " + lines[at - 1] : "");
       continue;
     }
     size_t found = lines.size();
@@ -80,7 +88,7 @@ passes::StreamingOptions tiny_options() {
 passes::StepPlan planned(const ir::Module& m, const passes::StreamingOptions& o) {
   passes::StepPlan p = passes::make_step_plan(m, o);
   passes::plan_memory(p);
-  passes::insert_recompute(p);
+  passes::plan_recompute(p);
   passes::insert_offload(p);
   passes::plan_buffer_slots(p);
   passes::place_resident(p);
@@ -100,20 +108,70 @@ class SchedulePasses : public ::testing::Test {
   }
 };
 
-TEST_F(SchedulePasses, LowerToScheduleBindsWeightsFromTheStore) {
+TEST_F(SchedulePasses, LowerToScheduleKeepsEveryInputAndBindsWeightsFromTheStore) {
   const std::string text = plain();
   EXPECT_EQ(testing::check_golden("schedule-passes/tiny.lower_to_schedule.txt", text), "");
-  EXPECT_EQ(file_check(text, {"CHECK-NOT: %slot", "CHECK-NOT: stream_in", "CHECK-NOT: record",
-                              "CHECK-NOT: wait", "CHECK: compute  bind embed[0] (weights: %store[0:131072] r)",
+  // tiny has 4 blocks: 5 inputs of 2 x 16 x 256 fp32 kept.
+  EXPECT_EQ(file_check(text, {"CHECK-NOT: %slot", "CHECK-NOT: %ckpt", "CHECK-NOT: %x1", "CHECK-NOT: stream_in",
+                              "CHECK-NOT: record", "CHECK-NOT: wait", "CHECK-NOT: save", "CHECK-NOT: recompute",
+                              "CHECK: buffer %acts : gpu activations 163840",
+                              "CHECK: compute  bind embed[0] (weights: %store[0:131072] r)",
                               "CHECK-NEXT: compute  launch embed[0] mb=0 (weights: %store[0:131072] r",
-                              "CHECK: compute  bind block[0] (weights: %store[", "CHECK-NEXT: d2h      save block[0]",
-                              "CHECK: compute  recompute block[2]"}),
+                              "CHECK-SAME: y: %acts[0:32768] w", "CHECK: compute  bind block[0] (weights: %store[",
+                              "CHECK-NEXT: compute  launch block[0] mb=0", "CHECK: launch block.bwd[3] mb=0",
+                              "CHECK-SAME: x: %acts[98304:131072] r"}),
+            "")
+      << text;
+}
+
+TEST_F(SchedulePasses, InsertRecomputeSavesEveryKthInputAndRecomputesEachSegment) {
+  ir::Schedule s = golden("schedule-passes/tiny.lower_to_schedule.txt");
+  EXPECT_TRUE(passes::insert_recompute(plan, s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_recompute.txt", text), "");
+  // K = 2 with host checkpoints: two saves, and before each segment's
+  // backward a restore and the recompute of its first block.
+  EXPECT_EQ(file_check(text, {"CHECK-NOT: %acts", "CHECK: buffer %x0 : gpu activations 32768",
+                              "CHECK-NEXT: buffer %x1 : gpu activations 32768", "CHECK: buffer %dx1",
+                              "CHECK-NEXT: buffer %ckpt : host checkpoint 65536",
+                              "CHECK-NEXT: buffer %seg : gpu activations 131072",
+                              "CHECK: compute  bind block[0]",
+                              "CHECK-NEXT: d2h      save block[0] mb=0 (src: %x0[0:32768] r, dst: %ckpt[0:32768] w)",
+                              "CHECK-NEXT: compute  launch block[0] mb=0", "CHECK-SAME: x: %x0[0:32768] r, y: %x1[0:32768] w",
+                              "CHECK: d2h      save block[2] mb=0 (src: %x0[0:32768] r, dst: %ckpt[32768:65536] w)",
+                              "CHECK: launch head.bwd[0] mb=0", "CHECK-SAME: x: %x0[0:32768] r",
+                              "CHECK: h2d      restore block[2] mb=0 (src: %ckpt[32768:65536] r, dst: %seg[65536:98304] w)",
+                              "CHECK-NEXT: compute  bind block[2]",
+                              "CHECK-NEXT: compute  recompute block[2] mb=0", "CHECK-SAME: x: %seg[65536:98304] r",
+                              "CHECK-SAME: y: %seg[98304:131072] w", "CHECK-NEXT: compute  bind block[3]",
+                              "CHECK-NEXT: compute  launch block.bwd[3] mb=0", "CHECK-SAME: x: %seg[98304:131072] r",
+                              "CHECK: h2d      restore block[0] mb=0 (src: %ckpt[0:32768] r, dst: %seg[0:32768] w)",
+                              "CHECK-NOT: save"}),
+            "")
+      << text;
+  // Nothing is kept any more: a second run changes nothing.
+  EXPECT_FALSE(passes::insert_recompute(plan, s));
+}
+
+TEST_F(SchedulePasses, InsertRecomputeWithGpuCheckpointsEveryBlockRecomputesNothing) {
+  passes::StreamingOptions o = tiny_options();
+  o.checkpoint_every = 1;
+  o.host_checkpoints = 0;
+  const passes::StepPlan every = planned(m, o);
+  std::ostringstream sink;
+  ir::Schedule s = passes::lower_to_schedule(m, o, "lower_to_schedule", &sink);
+  EXPECT_TRUE(passes::insert_recompute(every, s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(file_check(text, {"CHECK-NOT: %seg", "CHECK-NOT: restore", "CHECK-NOT: recompute",
+                              "CHECK: buffer %ckpt : gpu checkpoint 131072",
+                              "CHECK: compute  save block[3] mb=0 (src: %x1[0:32768] r, dst: %ckpt[98304:131072] w)",
+                              "CHECK: launch block.bwd[3] mb=0", "CHECK-SAME: x: %ckpt[98304:131072] r"}),
             "")
       << text;
 }
 
 TEST_F(SchedulePasses, InsertBufferSwapStreamsEveryStoreBindThroughASlot) {
-  ir::Schedule s = golden("schedule-passes/tiny.lower_to_schedule.txt");
+  ir::Schedule s = golden("schedule-passes/tiny.insert_recompute.txt");
   EXPECT_TRUE(passes::insert_buffer_swap(plan, s));
   const std::string text = ir::print_schedule(s);
   EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_buffer_swap.txt", text), "");
@@ -166,6 +224,8 @@ TEST(FileCheck, CatchesAWrongExpectation) {
   EXPECT_NE(file_check(text, {"CHECK: one", "CHECK-NOT: two", "CHECK: three"}), "");
   EXPECT_NE(file_check(text, {"CHECK-NOT: three"}), "");
   EXPECT_EQ(file_check(text, {"CHECK: two", "CHECK-NOT: one"}), "");
+  EXPECT_EQ(file_check(text, {"CHECK: b", "CHECK-SAME: two", "CHECK-NEXT: c"}), "");
+  EXPECT_NE(file_check(text, {"CHECK: b", "CHECK-SAME: three"}), "");
 }
 
 }  // namespace
