@@ -1,18 +1,20 @@
-// insert_offload: decides where activation checkpoints and gradients live.
-// Checkpoints go to pinned host memory by default (--host-checkpoints auto
-// and on), which keeps GPU memory independent of depth (a 64-layer model
-// needs what a 16-layer one does); --host-checkpoints off keeps them on the
-// GPU, with plan_recompute's K chosen so that they fit. Gradients leave the
-// GPU as soon as a block's backward ends, into host slabs: one per region
-// when global-norm clipping must see every gradient before any update, two
-// in rotation otherwise. Needs: plan_recompute. Returns whether a
-// placement changed.
+// insert_offload: moves the activation checkpoints to pinned host memory
+// where plan_offload says (the default: GPU memory then does not grow with
+// depth). %ckpt becomes a host buffer and every save a D2H copy; before the
+// backward of each recompute segment [a, b] a restore copies checkpoint a
+// back into %seg, which now holds all K inputs of a segment, twice: segments
+// alternate between its two halves, so a restore overlaps the previous
+// segment's backward instead of waiting for it. The recomputes and
+// backward launches read their inputs there. (The gradients' offload and
+// host slabs are still written by lower_to_schedule.) Needs:
+// insert_recompute. Returns whether it moved anything.
 #pragma once
 
+#include "ir/schedule.h"
 #include "passes/step_plan.h"
 
 namespace horizon::passes {
 
-bool insert_offload(StepPlan& plan);
+bool insert_offload(const StepPlan& plan, ir::Schedule& schedule);
 
 }  // namespace horizon::passes

@@ -55,11 +55,9 @@ class Recompute {
     x_[1] = s_.insert_buffer(acts_ + 1, "x1", ir::Place::gpu, ir::BufferKind::activations, M_ * act_);
     const int dx1 = s_.find_buffer("dx1");
     if (dx1 < 0) throw std::logic_error("insert_recompute: the schedule has no %dx1");
-    ckpt_ = s_.insert_buffer(dx1 + 1, "ckpt", p_.host_checkpoints ? ir::Place::host : ir::Place::gpu,
-                             ir::BufferKind::checkpoint, p_.checkpoints() * M_ * act_);
-    if (p_.segment_slots() > 0)
-      seg_ = s_.insert_buffer(ckpt_ + 1, "seg", ir::Place::gpu, ir::BufferKind::activations,
-                              p_.segment_slots() * M_ * act_);
+    ckpt_ = s_.insert_buffer(dx1 + 1, "ckpt", ir::Place::gpu, ir::BufferKind::checkpoint, p_.checkpoints() * M_ * act_);
+    if (K_ > 1)
+      seg_ = s_.insert_buffer(ckpt_ + 1, "seg", ir::Place::gpu, ir::BufferKind::activations, (K_ - 1) * M_ * act_);
   }
 
   // The bind at `i` is followed by a block.bwd launch (not a forward one).
@@ -77,13 +75,9 @@ class Recompute {
   Range segment(int64_t j, int64_t mb) const { return Range{seg_, (j * M_ + mb) * act_, act_}; }
   Range forward_input(const Range& r) const { return x(layer_of(r), mb_of(r)); }
 
-  // Host checkpoints: segments alternate between two halves of %seg, so a
-  // restore overlaps the previous segment's backward instead of waiting for it.
-  int64_t segment_base(int64_t a) const { return (a / K_) % 2 * K_; }
-
-  // Where block j's input lives during the backward of its segment [a, ...].
+  // Where block j's input lives during the backward of its segment [a, ...]:
+  // the checkpoint itself for the first block, %seg for the others.
   Range block_input(int64_t j, int64_t a, int64_t mb) const {
-    if (p_.host_checkpoints) return segment(segment_base(a) + j - a, mb);
     return j == a ? checkpoint(a / K_, mb) : segment(j - a - 1, mb);
   }
   Range block_input(const Range& r) const {
@@ -92,20 +86,14 @@ class Recompute {
   }
 
   void save(int64_t l, int64_t mb) {
-    SchedInstr in = instr(SchedOp::save, p_.host_checkpoints ? Stream::d2h : Stream::compute, "block", l, mb);
+    SchedInstr in = instr(SchedOp::save, Stream::compute, "block", l, mb);
     in.operands = {{"src", x(l, mb), false}, {"dst", checkpoint(l / K_, mb), true}};
     s_.instrs.push_back(std::move(in));
   }
 
   // Before the backward of segment [a, b] (at the bind of block b): the
-  // checkpoint's restore and the forward of blocks a .. b-1 again.
+  // forward of blocks a .. b-1 again.
   void recompute_segment(int64_t a, int64_t b) {
-    if (p_.host_checkpoints)
-      for (int64_t mb = 0; mb < M_; ++mb) {
-        SchedInstr in = instr(SchedOp::restore, Stream::h2d, "block", a, mb);
-        in.operands = {{"src", checkpoint(a / K_, mb), false}, {"dst", segment(segment_base(a), mb), true}};
-        s_.instrs.push_back(std::move(in));
-      }
     for (int64_t j = a; j < b; ++j) {
       const SchedInstr& launch = forward_launch_[static_cast<size_t>(j)];
       SchedInstr bind = instr(SchedOp::bind, Stream::compute, "block", j);

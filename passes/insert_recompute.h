@@ -2,15 +2,15 @@
 // checkpoints and recompute. lower_to_schedule keeps every block's input in
 // %acts until its backward; this pass keeps only two in flight (%x0, %x1,
 // alternating along the forward) and saves every K-th block's input to
-// %ckpt (a save before each such launch). Before the backward of each
-// segment of K blocks [a, b], from the last, it restores checkpoint a (with
-// host checkpoints: into one of two halves of %seg, so the restore overlaps
-// the previous segment's backward), binds blocks a .. b-1 again and
-// recomputes their forward into %seg, where each block's backward then
-// reads its input. K and where the checkpoints live are the plan's
-// (plan_recompute, insert_offload). Needs: lower_to_schedule; runs before
-// insert_buffer_swap, which streams the recompute's weights like any other
-// use. Returns whether it changed the schedule (always: %acts goes).
+// %ckpt on the GPU (a save before each such launch). Before the backward of
+// each segment of K blocks [a, b], from the last, it binds blocks a .. b-1
+// again and recomputes their forward from checkpoint a into %seg (K - 1
+// inputs), where each block's backward then reads its input (block a's is
+// the checkpoint). K is plan_recompute's; insert_offload then moves the
+// checkpoints to the host where plan_offload says. Needs:
+// lower_to_schedule; runs before insert_buffer_swap, which streams the
+// recompute's weights like any other use. Returns whether it changed the
+// schedule (always when %acts is there: it goes).
 #pragma once
 
 #include "ir/schedule.h"

@@ -15,7 +15,7 @@ bool plan_recompute(StepPlan& plan) {
     plan.checkpoint_every = plan.options.checkpoint_every;
     return plan.checkpoint_every != before;
   }
-  // GPU checkpoints (when insert_offload keeps them there) grow with depth;
+  // GPU checkpoints (when plan_offload keeps them there) grow with depth;
   // larger K trades recompute for memory.
   plan.checkpoint_every = 1;
   if (plan.options.host_checkpoints == 0) {

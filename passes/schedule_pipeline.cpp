@@ -8,6 +8,7 @@
 #include "passes/insert_buffer_swap.h"
 #include "passes/insert_events.h"
 #include "passes/insert_offload.h"
+#include "passes/plan_offload.h"
 #include "passes/insert_recompute.h"
 #include "passes/plan_recompute.h"
 #include "passes/lower_to_schedule.h"
@@ -36,7 +37,7 @@ std::vector<Pass<StepLowering>> pipeline() {
   return {
       planning("plan_memory", plan_memory),
       planning("plan_recompute", plan_recompute),
-      planning("insert_offload", insert_offload),
+      planning("plan_offload", plan_offload),
       planning("plan_buffer_slots", plan_buffer_slots),
       planning("place_resident", place_resident),
       {"lower_to_schedule",
@@ -45,6 +46,7 @@ std::vector<Pass<StepLowering>> pipeline() {
          return true;
        }},
       {"insert_recompute", [](StepLowering& s) { return insert_recompute(s.plan, *s.schedule); }},
+      {"insert_offload", [](StepLowering& s) { return insert_offload(s.plan, *s.schedule); }},
       {"insert_buffer_swap", [](StepLowering& s) { return insert_buffer_swap(s.plan, *s.schedule); }},
       {"insert_events",
        [](StepLowering& s) {

@@ -2,13 +2,13 @@
 // schedule IR of one training step, run by the pass manager
 // (passes/pass_manager.h) like the graph pipeline. The planning passes run
 // in order — plan_memory (every transient placed in the GPU arena),
-// plan_recompute (checkpoint interval K), insert_offload (where
+// plan_recompute (checkpoint interval K), plan_offload (where
 // checkpoints and gradients live), plan_buffer_slots (weight slots,
 // prefetch distance), place_resident (layers kept on the GPU with what
 // memory is left) — then lower_to_schedule writes the plain program (every
 // block input kept, weights bound from the store, no events),
 // insert_recompute trades the kept inputs for checkpoints and recompute,
-// insert_buffer_swap streams the weights through the slots, insert_events
+// insert_offload moves the checkpoints to the host, insert_buffer_swap streams the weights through the slots, insert_events
 // synchronizes the streams and the verifier proves the result race-free. Before the schedule exists the IR the manager prints and
 // verifies is the step plan (passes/step_plan.h).
 #pragma once

@@ -28,8 +28,8 @@ struct StepPlan {
 
   // Decisions.
   int64_t checkpoint_every = 1;    // plan_recompute
-  bool host_checkpoints = true;    // insert_offload
-  bool clip = true;                // insert_offload: per-region slabs when clipping
+  bool host_checkpoints = true;    // plan_offload
+  bool clip = true;                // plan_offload: per-region slabs when clipping
   int64_t slots = 2;               // plan_buffer_slots
   int64_t prefetch = 1;            // plan_buffer_slots
   std::vector<ir::ArenaPlan> arena_plans;  // plan_memory

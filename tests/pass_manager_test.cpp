@@ -71,9 +71,10 @@ TEST(PassManager, DumpAllPrintsEverySchedulePassOnce) {
   for (const std::string& p : passes::schedule_pass_names())
     EXPECT_EQ(count(r.err, "// after " + p + " (schedule)"), 1) << p << "\n" << r.err.substr(0, 2000);
   // Every layer is resident (80 GB): insert_buffer_swap has nothing to do, so
-  // the schedule prints after lower_to_schedule, insert_recompute and insert_events.
+  // the schedule prints after lower_to_schedule, insert_recompute,
+  // insert_offload and insert_events.
   EXPECT_EQ(count(r.err, "// after insert_buffer_swap (schedule): unchanged"), 1);
-  EXPECT_EQ(count(r.err, "schedule \"tiny\" {"), 3);
+  EXPECT_EQ(count(r.err, "schedule \"tiny\" {"), 4);
 }
 
 TEST(PassManager, DumpOfAnUnchangedPassIsOnlyAHeader) {
@@ -108,9 +109,9 @@ TEST(PassManager, UnknownPassListsTheNames) {
     passes::lower_to_schedule(m, tiny_options(0), "insert_recomptue");
     FAIL() << "no error";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("passes are: plan_memory, plan_recompute, insert_offload, "
+    EXPECT_NE(std::string(e.what()).find("passes are: plan_memory, plan_recompute, plan_offload, "
                                          "plan_buffer_slots, place_resident, lower_to_schedule, "
-                                         "insert_recompute, insert_buffer_swap, insert_events"),
+                                         "insert_recompute, insert_offload, insert_buffer_swap, insert_events"),
               std::string::npos)
         << e.what();
   }

@@ -3,7 +3,8 @@
 // The plain schedule of tiny (lower_to_schedule: every block input kept in
 // %acts, weights bound from the store, no slots, no events) is a golden
 // file; insert_recompute turns it into the golden with checkpoints and
-// recompute, insert_buffer_swap that into the golden with slots and
+// recompute, insert_offload that into the golden with host checkpoints and
+// restores, insert_buffer_swap that into the golden with slots and
 // stream_in, insert_events that into the pipeline's own final schedule. CHECK
 // lines pin what each pass inserted; the checker itself is shown to fail.
 #include <gtest/gtest.h>
@@ -17,10 +18,11 @@
 #include "passes/insert_events.h"
 #include "passes/insert_offload.h"
 #include "passes/insert_recompute.h"
-#include "passes/plan_recompute.h"
 #include "passes/place_resident.h"
 #include "passes/plan_buffer_slots.h"
 #include "passes/plan_memory.h"
+#include "passes/plan_offload.h"
+#include "passes/plan_recompute.h"
 #include "passes/schedule_pipeline.h"
 #include "passes/step_plan.h"
 #include "tests/test_support.h"
@@ -89,7 +91,7 @@ passes::StepPlan planned(const ir::Module& m, const passes::StreamingOptions& o)
   passes::StepPlan p = passes::make_step_plan(m, o);
   passes::plan_memory(p);
   passes::plan_recompute(p);
-  passes::insert_offload(p);
+  passes::plan_offload(p);
   passes::plan_buffer_slots(p);
   passes::place_resident(p);
   return p;
@@ -129,28 +131,57 @@ TEST_F(SchedulePasses, InsertRecomputeSavesEveryKthInputAndRecomputesEachSegment
   EXPECT_TRUE(passes::insert_recompute(plan, s));
   const std::string text = ir::print_schedule(s);
   EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_recompute.txt", text), "");
-  // K = 2 with host checkpoints: two saves, and before each segment's
-  // backward a restore and the recompute of its first block.
+  // K = 2: two saves, and before each segment's backward the recompute of
+  // its first block from the checkpoint into %seg (K - 1 = 1 input).
   EXPECT_EQ(file_check(text, {"CHECK-NOT: %acts", "CHECK: buffer %x0 : gpu activations 32768",
                               "CHECK-NEXT: buffer %x1 : gpu activations 32768", "CHECK: buffer %dx1",
-                              "CHECK-NEXT: buffer %ckpt : host checkpoint 65536",
-                              "CHECK-NEXT: buffer %seg : gpu activations 131072",
-                              "CHECK: compute  bind block[0]",
-                              "CHECK-NEXT: d2h      save block[0] mb=0 (src: %x0[0:32768] r, dst: %ckpt[0:32768] w)",
-                              "CHECK-NEXT: compute  launch block[0] mb=0", "CHECK-SAME: x: %x0[0:32768] r, y: %x1[0:32768] w",
-                              "CHECK: d2h      save block[2] mb=0 (src: %x0[0:32768] r, dst: %ckpt[32768:65536] w)",
+                              "CHECK-NEXT: buffer %ckpt : gpu checkpoint 65536",
+                              "CHECK-NEXT: buffer %seg : gpu activations 32768", "CHECK: compute  bind block[0]",
+                              "CHECK-NEXT: compute  save block[0] mb=0 (src: %x0[0:32768] r, dst: %ckpt[0:32768] w)",
+                              "CHECK-NEXT: compute  launch block[0] mb=0",
+                              "CHECK-SAME: x: %x0[0:32768] r, y: %x1[0:32768] w",
+                              "CHECK: compute  save block[2] mb=0 (src: %x0[0:32768] r, dst: %ckpt[32768:65536] w)",
                               "CHECK: launch head.bwd[0] mb=0", "CHECK-SAME: x: %x0[0:32768] r",
-                              "CHECK: h2d      restore block[2] mb=0 (src: %ckpt[32768:65536] r, dst: %seg[65536:98304] w)",
-                              "CHECK-NEXT: compute  bind block[2]",
-                              "CHECK-NEXT: compute  recompute block[2] mb=0", "CHECK-SAME: x: %seg[65536:98304] r",
-                              "CHECK-SAME: y: %seg[98304:131072] w", "CHECK-NEXT: compute  bind block[3]",
-                              "CHECK-NEXT: compute  launch block.bwd[3] mb=0", "CHECK-SAME: x: %seg[98304:131072] r",
-                              "CHECK: h2d      restore block[0] mb=0 (src: %ckpt[0:32768] r, dst: %seg[0:32768] w)",
+                              "CHECK: compute  bind block[2]", "CHECK-NEXT: compute  recompute block[2] mb=0",
+                              "CHECK-SAME: x: %ckpt[32768:65536] r", "CHECK-SAME: y: %seg[0:32768] w",
+                              "CHECK-NEXT: compute  bind block[3]", "CHECK-NEXT: compute  launch block.bwd[3] mb=0",
+                              "CHECK-SAME: x: %seg[0:32768] r", "CHECK: compute  launch block.bwd[2] mb=0",
+                              "CHECK-SAME: x: %ckpt[32768:65536] r", "CHECK: compute  recompute block[0] mb=0",
                               "CHECK-NOT: save"}),
             "")
       << text;
+  EXPECT_EQ(text.find("restore"), std::string::npos) << "restores are insert_offload's";
   // Nothing is kept any more: a second run changes nothing.
   EXPECT_FALSE(passes::insert_recompute(plan, s));
+}
+
+TEST_F(SchedulePasses, InsertOffloadMovesCheckpointsToTheHostAndRestoresThem) {
+  ir::Schedule s = golden("schedule-passes/tiny.insert_recompute.txt");
+  EXPECT_TRUE(passes::insert_offload(plan, s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_offload.txt", text), "");
+  // %seg holds two segments of K = 2 inputs; segment [2, 3] uses the upper half.
+  EXPECT_EQ(file_check(text, {"CHECK: buffer %ckpt : host checkpoint 65536",
+                              "CHECK-NEXT: buffer %seg : gpu activations 131072",
+                              "CHECK: d2h      save block[0] mb=0 (src: %x0[0:32768] r, dst: %ckpt[0:32768] w)",
+                              "CHECK: d2h      save block[2] mb=0",
+                              "CHECK: h2d      restore block[2] mb=0 (src: %ckpt[32768:65536] r, dst: %seg[65536:98304] w)",
+                              "CHECK-NEXT: compute  bind block[2]", "CHECK-NEXT: compute  recompute block[2] mb=0",
+                              "CHECK-SAME: x: %seg[65536:98304] r", "CHECK-SAME: y: %seg[98304:131072] w",
+                              "CHECK-NEXT: compute  bind block[3]", "CHECK-NEXT: compute  launch block.bwd[3] mb=0",
+                              "CHECK-SAME: x: %seg[98304:131072] r", "CHECK: compute  launch block.bwd[2] mb=0",
+                              "CHECK-SAME: x: %seg[65536:98304] r",
+                              "CHECK: h2d      restore block[0] mb=0 (src: %ckpt[0:32768] r, dst: %seg[0:32768] w)",
+                              "CHECK-NOT: compute  save"}),
+            "")
+      << text;
+  EXPECT_FALSE(passes::insert_offload(plan, s));  // already on the host
+  // Where the plan keeps checkpoints on the GPU the pass must not fire.
+  passes::StreamingOptions o = tiny_options();
+  o.host_checkpoints = 0;
+  ir::Schedule gpu = golden("schedule-passes/tiny.insert_recompute.txt");
+  EXPECT_FALSE(passes::insert_offload(planned(m, o), gpu));
+  EXPECT_EQ(ir::print_schedule(gpu), testing::read_file(testing::source_path("tests/golden/schedule-passes/tiny.insert_recompute.txt")));
 }
 
 TEST_F(SchedulePasses, InsertRecomputeWithGpuCheckpointsEveryBlockRecomputesNothing) {
@@ -171,7 +202,7 @@ TEST_F(SchedulePasses, InsertRecomputeWithGpuCheckpointsEveryBlockRecomputesNoth
 }
 
 TEST_F(SchedulePasses, InsertBufferSwapStreamsEveryStoreBindThroughASlot) {
-  ir::Schedule s = golden("schedule-passes/tiny.insert_recompute.txt");
+  ir::Schedule s = golden("schedule-passes/tiny.insert_offload.txt");
   EXPECT_TRUE(passes::insert_buffer_swap(plan, s));
   const std::string text = ir::print_schedule(s);
   EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_buffer_swap.txt", text), "");
