@@ -151,6 +151,10 @@ std::string print_schedule(const Schedule& s);
 /// One instruction's line of the text form, without indentation
 /// ("h2d      stream_in block[0] (src: %store[0:64] r, dst: %slot0[0:64] w)").
 std::string print_instr(const Schedule& s, const SchedInstr& in);
+/// An instruction's short name, as traces label it: the op, the stage
+/// instance, the micro-batch and the event ("stream_in block[3]",
+/// "launch block.bwd[2] mb=1", "record ^e4").
+std::string instr_label(const SchedInstr& in);
 /// UserError "FILE:LINE:COL: problem" on malformed text.
 Schedule parse_schedule(const std::string& text, const std::string& file = "<schedule>");
 
