@@ -23,7 +23,8 @@ struct LowerOptions : PassOptions {
   bool packed_documents = false;
 };
 
-/// Names of the graph passes in pipeline order.
+/// Names of the graph passes in pipeline order (add_document_inputs, which
+/// runs first for packed documents only, is not among them).
 std::vector<std::string> graph_pass_names();
 
 /// Runs the graph pipeline on `m` in place.

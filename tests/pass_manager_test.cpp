@@ -53,7 +53,6 @@ TEST(PassManager, TimesEveryPassOfBothPipelinesWithItsChangedFlag) {
                                 " --emit=schedule --batch 2 --seq 16 --time-passes");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> names = passes::graph_pass_names();
-  names.erase(names.begin());  // add_document_inputs runs for packed documents only
   for (const std::string& p : passes::schedule_pass_names()) names.push_back(p);
   for (const std::string& p : names)
     EXPECT_TRUE(std::regex_search(r.err, std::regex("pass " + p + " +[0-9.]+ ms  (changed|unchanged)\n"))) << p << "\n"
@@ -100,7 +99,7 @@ TEST(PassManager, UnknownPassListsTheNames) {
     passes::lower(fresh, graph);
     FAIL() << "no error";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown pass 'autodif'; passes are: add_document_inputs, autodiff, "
+    EXPECT_NE(std::string(e.what()).find("unknown pass 'autodif'; passes are: autodiff, "
                                          "eliminate_dead_code, fuse_elementwise, fuse_lm_head_loss"),
               std::string::npos)
         << e.what();
