@@ -1,7 +1,11 @@
 #include "passes/insert_offload.h"
 
+#include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
+
+#include "passes/schedule_buffers.h"
 
 namespace horizon::passes {
 namespace {
@@ -18,6 +22,12 @@ class Offload {
       : p_(p), s_(s), K_(p.checkpoint_every), M_(p.options.micro_batches), act_(p.mb_activation_bytes()) {}
 
   bool run() {
+    const bool checkpoints = move_checkpoints();
+    return offload_gradients() || checkpoints;
+  }
+
+ private:
+  bool move_checkpoints() {
     ckpt_ = s_.find_buffer("ckpt");
     if (!p_.host_checkpoints || ckpt_ < 0 || s_.buffers[static_cast<size_t>(ckpt_)].place == ir::Place::host)
       return false;
@@ -46,7 +56,103 @@ class Offload {
     return true;
   }
 
- private:
+  // ---- gradients ----
+  int region_of(const std::string& stage, int64_t instance) const {
+    const std::string base = stage.size() > 4 && stage.compare(stage.size() - 4, 4, ".bwd") == 0
+                                 ? stage.substr(0, stage.size() - 4)
+                                 : stage;
+    return p_.params.region_of(base, instance);
+  }
+  int64_t grad_bytes(int r) const { return p_.params.regions[static_cast<size_t>(r)].elements * 4; }
+  ir::Range whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
+
+  // %grads (every streamed region's gradient) becomes %gacc0 and %gacc1,
+  // used in turn by the backward stages, and %slab_tied and the slabs join
+  // before %arena: with clipping one per streamed region, else two in turn.
+  void add_gradient_buffers() {
+    const int64_t slot = p_.streamed_slot_elements() * 4;
+    ir::Buffer& gacc0 = s_.buffers[static_cast<size_t>(grads_)];
+    gacc0.name = "gacc0";
+    gacc0.bytes = slot;
+    gacc_[0] = grads_;
+    gacc_[1] = s_.insert_buffer(grads_ + 1, "gacc1", ir::Place::gpu, ir::BufferKind::gradient, slot);
+    gacc_tied_ = s_.find_buffer("gacc_tied");
+    if (gacc_tied_ >= 0)
+      slab_tied_ = s_.insert_buffer(gacc_tied_ + 1, "slab_tied", ir::Place::host, ir::BufferKind::grad_slab,
+                                    s_.buffers[static_cast<size_t>(gacc_tied_)].bytes);
+    int at = s_.find_buffer("arena");
+    if (at < 0) throw std::logic_error("insert_offload: the schedule has no %arena");
+    slab_of_.assign(p_.params.regions.size(), -1);
+    if (p_.clip) {
+      for (size_t r = 0; r < p_.params.regions.size(); ++r)
+        if (!p_.is_resident(static_cast<int>(r)))
+          slab_of_[r] = s_.insert_buffer(at++, "slab" + std::to_string(r), ir::Place::host, ir::BufferKind::grad_slab,
+                                         grad_bytes(static_cast<int>(r)));
+    } else {
+      for (int k = 0; k < 2; ++k)
+        rotating_[k] = s_.insert_buffer(at++, "slab" + std::to_string(k), ir::Place::host, ir::BufferKind::grad_slab, slot);
+    }
+  }
+
+  // Each streamed region's gradient accumulates in the accumulator its
+  // backward stage's turn gives it and goes to the host right after the
+  // last micro-batch (its share of the tied gradient too), where the CPU's
+  // norm and update read it.
+  bool offload_gradients() {
+    grads_ = s_.find_buffer("grads");
+    if (grads_ < 0) return false;
+    const std::vector<int64_t> kept = kept_grad_offsets(p_);
+    std::map<int64_t, int> region_at;  // %grads offset -> region
+    for (size_t r = 0; r < p_.params.regions.size(); ++r)
+      if (kept[r] >= 0) region_at[kept[r]] = static_cast<int>(r);
+    add_gradient_buffers();
+    std::vector<SchedInstr> program = std::move(s_.instrs);
+    s_.instrs.clear();
+    int q = 0;  // the accumulator in turn
+    int64_t next_slab = 0;
+    for (SchedInstr& in : program) {
+      const bool backward = in.op == SchedOp::launch && in.stage.size() > 4 &&
+                            in.stage.compare(in.stage.size() - 4, 4, ".bwd") == 0;
+      const bool host = in.stream == Stream::cpu && !in.stage.empty() &&
+                        (in.op == SchedOp::grad_norm || in.op == SchedOp::optimizer_step);
+      int streamed = -1;
+      for (Operand& op : in.operands) {
+        if (op.range.buffer == grads_) {
+          streamed = region_at.at(op.range.offset);
+          if (backward) op.range = Range{gacc_[q], 0, op.range.bytes};
+          if (host) op.range = Range{slab_of_[static_cast<size_t>(streamed)], 0, op.range.bytes};
+        } else if (host && gacc_tied_ >= 0 && op.range.buffer == gacc_tied_) {
+          op.range = whole(slab_tied_);
+        }
+      }
+      const bool last = backward && in.micro_batch == p_.options.micro_batches - 1;
+      const std::string stage = in.stage;
+      const int64_t instance = in.instance;
+      s_.instrs.push_back(std::move(in));
+      if (!last) continue;
+      if (streamed >= 0) {
+        if (!p_.clip) slab_of_[static_cast<size_t>(streamed)] = rotating_[next_slab++ % 2];
+        const int slab = slab_of_[static_cast<size_t>(streamed)];
+        offload(p_.params.regions[static_cast<size_t>(streamed)].stage, instance, Range{gacc_[q], 0, grad_bytes(streamed)},
+                Range{slab, 0, grad_bytes(streamed)});
+        if (stage == "head.bwd" && gacc_tied_ >= 0) offload("head", 0, whole(gacc_tied_), whole(slab_tied_));
+      }
+      q ^= 1;
+    }
+    return true;
+  }
+
+  void offload(const std::string& stage, int64_t instance, const Range& src, const Range& dst) {
+    SchedInstr in;
+    in.op = SchedOp::offload;
+    in.stream = Stream::d2h;
+    in.stage = stage;
+    in.instance = instance;
+    in.operands = {{"src", src, false}, {"dst", dst, true}};
+    s_.instrs.push_back(std::move(in));
+  }
+
+  // ---- checkpoints ----
   // The bind at `i` is followed by the recompute or the backward of its block.
   static bool opens_backward(const std::vector<SchedInstr>& program, size_t i) {
     for (size_t k = i + 1; k < program.size(); ++k) {
@@ -86,6 +192,9 @@ class Offload {
   ir::Schedule& s_;
   const int64_t K_, M_, act_;
   int ckpt_ = -1, seg_ = -1;
+  int grads_ = -1, gacc_tied_ = -1, slab_tied_ = -1;
+  int gacc_[2] = {-1, -1}, rotating_[2] = {-1, -1};
+  std::vector<int> slab_of_;  // per streamed region, the slab its gradient lands in
 };
 
 }  // namespace

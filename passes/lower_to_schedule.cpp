@@ -96,7 +96,7 @@ class Emitter {
   }
 
   // ---- backward ----
-  void backward_launch(const std::string& stage, int64_t instance, Range w, std::vector<Operand> data, int q) {
+  void backward_launch(const std::string& stage, int64_t instance, Range w, std::vector<Operand> data) {
     const int64_t M = p_.options.micro_batches;
     const int r = region(stage == "head.bwd" ? "head" : stage == "embed.bwd" ? "embed" : "block", instance);
     for (int64_t mb = 0; mb < M; ++mb) {
@@ -110,7 +110,7 @@ class Emitter {
           op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
         in.operands.push_back(op);
       }
-      const Range grad = p_.is_resident(r) ? buf_.resident_grad(r) : buf_.region_elements(buf_.gacc[q], r, 4);
+      const Range grad = p_.is_resident(r) ? buf_.resident_grad(r) : buf_.kept_grad(r);
       if (in.accumulate) in.operands.push_back(read("grad", grad));
       in.operands.push_back(write("grad", grad));
       if (stage == "head.bwd" && p_.tied_elements > 0) {
@@ -127,20 +127,11 @@ class Emitter {
       if (!p_.clip) optimizer_step(r);
       return;
     }
-    // The gradient leaves the GPU as soon as the last micro-batch is done.
-    const int slab = p_.clip ? buf_.slabs[static_cast<size_t>(r)] : buf_.slabs[static_cast<size_t>(next_slab_++ % 2)];
-    SchedInstr off = instr(SchedOp::offload, Stream::d2h, p_.params.regions[static_cast<size_t>(r)].stage, instance);
-    off.operands = {read("src", buf_.region_elements(buf_.gacc[q], r, 4)), write("dst", buf_.region_elements(slab, r, 4))};
-    emit(off);
-    if (stage == "head.bwd" && p_.tied_elements > 0) {
-      SchedInstr tied = instr(SchedOp::offload, Stream::d2h, "head", 0);
-      tied.operands = {read("src", buf_.whole(buf_.gacc_tied)), write("dst", buf_.whole(buf_.tied_slab))};
-      emit(tied);
-    }
+    // insert_offload moves the gradient to the host when its last micro-batch is done.
     if (p_.clip)
-      grad_norm(r, slab);
+      grad_norm(r);
     else
-      host_optimizer_step(r, slab);
+      host_optimizer_step(r);
   }
 
   // A resident region's per-tensor sums of squares, measured by the GPU
@@ -165,16 +156,16 @@ class Emitter {
   // The region's share of the global norm, measured as soon as its slab
   // lands (the CPU is idle in the backward when clipping): only the last
   // share is left between the backward's end and the first update.
-  void grad_norm(int r, int slab) {
+  void grad_norm(int r) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = instr(SchedOp::grad_norm, Stream::cpu, region.stage, region.instance);
-    in.operands.push_back(read("grad", buf_.region_elements(slab, r, 4)));
-    if (buf_.tied_slab >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.tied_slab)));
+    in.operands.push_back(read("grad", buf_.kept_grad(r)));
+    if (buf_.gacc_tied >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
     emit(in);
   }
 
   void optimizer_step(int r) {
-    if (!p_.is_resident(r)) return host_optimizer_step(r, buf_.slabs[static_cast<size_t>(r)]);
+    if (!p_.is_resident(r)) return host_optimizer_step(r);
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = instr(SchedOp::optimizer_step, Stream::compute, region.stage, region.instance);
     in.operands.push_back(read("grad", buf_.resident_grad(r)));
@@ -183,11 +174,11 @@ class Emitter {
     emit(in);
   }
 
-  void host_optimizer_step(int r, int slab) {
+  void host_optimizer_step(int r) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = instr(SchedOp::optimizer_step, Stream::cpu, region.stage, region.instance);
-    in.operands.push_back(read("grad", buf_.region_elements(slab, r, 4)));
-    if (buf_.tied_slab >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.tied_slab)));
+    in.operands.push_back(read("grad", buf_.kept_grad(r)));
+    if (buf_.gacc_tied >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
     in.operands.push_back(write("params", Range{buf_.store, buf_.store_offset[static_cast<size_t>(r)], region.elements * p_.bytes_per_param}));
     emit(in);
   }
@@ -201,31 +192,27 @@ class Emitter {
 
   void backward() {
     const int64_t L = p_.layers;
-    int q = 0, d = 0;  // gradient accumulator and dx buffer in rotation
+    int d = 0;  // dx buffer in rotation
     Range w = weights(region("head", 0));
     backward_launch("head.bwd", 0, w,
                     {read("x", buf_.kept(L, 0)), read("targets", buf_.batch(buf_.targets, 0)), write("loss", Range{buf_.loss, 0, 4}),
-                     write("dx", buf_.act(buf_.dx[d], 0))},
-                    q);
-    q ^= 1;
+                     write("dx", buf_.act(buf_.dx[d], 0))});
     for (int64_t j = L - 1; j >= 0; --j) {
       w = weights(region("block", j));
       std::vector<Operand> data = {read("x", buf_.kept(j, 0))};
       add_documents(data, 0);
       data.insert(data.end(), {read("dy", buf_.act(buf_.dx[d], 0)), write("dx", buf_.act(buf_.dx[d ^ 1], 0))});
-      backward_launch("block.bwd", j, w, data, q);
-      q ^= 1;
+      backward_launch("block.bwd", j, w, data);
       d ^= 1;
     }
     w = weights(region("embed", 0));
-    backward_launch("embed.bwd", 0, w, {read("tokens", buf_.batch(buf_.tokens, 0)), read("dy", buf_.act(buf_.dx[d], 0))}, q);
+    backward_launch("embed.bwd", 0, w, {read("tokens", buf_.batch(buf_.tokens, 0)), read("dy", buf_.act(buf_.dx[d], 0))});
     collect_norms();
   }
 
   const StepPlan& p_;
   ir::Schedule s_;
   ScheduleBuffers buf_;
-  int64_t next_slab_ = 0;
   std::vector<int> update_order_;
 };
 

@@ -35,22 +35,12 @@ ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
   }
   acts = s.add_buffer("acts", Place::gpu, BufferKind::activations, (p.layers + 1) * M * act);
   for (int k = 0; k < 2; ++k) dx[k] = s.add_buffer("dx" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
-  for (int k = 0; k < 2 && slot_elements > 0; ++k)
-    gacc[k] = s.add_buffer("gacc" + std::to_string(k), Place::gpu, BufferKind::gradient, slot_elements * 4);
-  if (p.tied_elements > 0) {
-    gacc_tied = s.add_buffer("gacc_tied", Place::gpu, BufferKind::gradient, p.tied_elements * 4);
-    tied_slab = s.add_buffer("slab_tied", Place::host, BufferKind::grad_slab, p.tied_elements * 4);
-  }
-  if (p.clip) {
-    for (size_t r = 0; r < p.params.regions.size(); ++r)
-      slabs.push_back(p.is_resident(static_cast<int>(r))
-                          ? -1
-                          : s.add_buffer("slab" + std::to_string(r), Place::host, BufferKind::grad_slab,
-                                         p.params.regions[r].elements * 4));
-  } else {
-    for (int k = 0; k < 2 && slot_elements > 0; ++k)
-      slabs.push_back(s.add_buffer("slab" + std::to_string(k), Place::host, BufferKind::grad_slab, slot_elements * 4));
-  }
+  // Every streamed region's gradient kept on the GPU (insert_offload
+  // replaces them with two accumulators in rotation and host slabs).
+  kept_grad_offset_ = kept_grad_offsets(p);
+  if (slot_elements > 0)
+    grads = s.add_buffer("grads", Place::gpu, BufferKind::gradient, kept_grad_offset_.back());
+  if (p.tied_elements > 0) gacc_tied = s.add_buffer("gacc_tied", Place::gpu, BufferKind::gradient, p.tied_elements * 4);
   arena = s.add_buffer("arena", Place::gpu, BufferKind::workspace, p.arena_bytes);
   add_resident(s);
 }
@@ -90,12 +80,23 @@ Range ScheduleBuffers::batch(int buffer, int64_t mb) const {
   return Range{buffer, mb * bytes, bytes};
 }
 
-Range ScheduleBuffers::kept(int64_t l, int64_t mb) const {
-  return Range{acts, (l * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
+std::vector<int64_t> kept_grad_offsets(const StepPlan& p) {
+  std::vector<int64_t> offsets;
+  int64_t bytes = 0;
+  for (size_t r = 0; r < p.params.regions.size(); ++r) {
+    offsets.push_back(p.is_resident(static_cast<int>(r)) ? -1 : bytes);
+    if (!p.is_resident(static_cast<int>(r))) bytes += p.params.regions[r].elements * 4;
+  }
+  offsets.push_back(bytes);
+  return offsets;
 }
 
-Range ScheduleBuffers::region_elements(int buffer, int region, int64_t bytes_per_element) const {
-  return Range{buffer, 0, p_.params.regions[static_cast<size_t>(region)].elements * bytes_per_element};
+Range ScheduleBuffers::kept_grad(int r) const {
+  return Range{grads, kept_grad_offset_[static_cast<size_t>(r)], p_.params.regions[static_cast<size_t>(r)].elements * 4};
+}
+
+Range ScheduleBuffers::kept(int64_t l, int64_t mb) const {
+  return Range{acts, (l * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
 }
 
 Range ScheduleBuffers::resident_planes(int r) const {

@@ -116,12 +116,14 @@ TEST_F(SchedulePasses, LowerToScheduleKeepsEveryInputAndBindsWeightsFromTheStore
   // tiny has 4 blocks: 5 inputs of 2 x 16 x 256 fp32 kept.
   EXPECT_EQ(file_check(text, {"CHECK-NOT: %slot", "CHECK-NOT: %ckpt", "CHECK-NOT: %x1", "CHECK-NOT: stream_in",
                               "CHECK-NOT: record", "CHECK-NOT: wait", "CHECK-NOT: save", "CHECK-NOT: recompute",
-                              "CHECK: buffer %acts : gpu activations 163840",
+                              "CHECK-NOT: offload", "CHECK-NOT: %gacc0", "CHECK-NOT: %slab",
+                              "CHECK: buffer %acts : gpu activations 163840", "CHECK: buffer %grads : gpu gradient",
                               "CHECK: compute  bind embed[0] (weights: %store[0:131072] r)",
                               "CHECK-NEXT: compute  launch embed[0] mb=0 (weights: %store[0:131072] r",
                               "CHECK-SAME: y: %acts[0:32768] w", "CHECK: compute  bind block[0] (weights: %store[",
                               "CHECK-NEXT: compute  launch block[0] mb=0", "CHECK: launch block.bwd[3] mb=0",
-                              "CHECK-SAME: x: %acts[98304:131072] r"}),
+                              "CHECK-SAME: x: %acts[98304:131072] r", "CHECK-SAME: grad: %grads[",
+                              "CHECK-NEXT: cpu      grad_norm block[3] (grad: %grads["}),
             "")
       << text;
 }
@@ -155,7 +157,7 @@ TEST_F(SchedulePasses, InsertRecomputeSavesEveryKthInputAndRecomputesEachSegment
   EXPECT_FALSE(passes::insert_recompute(plan, s));
 }
 
-TEST_F(SchedulePasses, InsertOffloadMovesCheckpointsToTheHostAndRestoresThem) {
+TEST_F(SchedulePasses, InsertOffloadMovesCheckpointsAndGradientsToTheHost) {
   ir::Schedule s = golden("schedule-passes/tiny.insert_recompute.txt");
   EXPECT_TRUE(passes::insert_offload(plan, s));
   const std::string text = ir::print_schedule(s);
@@ -175,13 +177,43 @@ TEST_F(SchedulePasses, InsertOffloadMovesCheckpointsToTheHostAndRestoresThem) {
                               "CHECK-NOT: compute  save"}),
             "")
       << text;
+  // Gradients: two accumulators in turn (head.bwd takes %gacc0), one slab per
+  // region with clipping, each offloaded after its last micro-batch.
+  EXPECT_EQ(file_check(text, {"CHECK-NOT: %grads", "CHECK: buffer %gacc0 : gpu gradient 3164160",
+                              "CHECK-NEXT: buffer %gacc1 : gpu gradient 3164160",
+                              "CHECK-NEXT: buffer %slab0 : host grad_slab 262144", "CHECK: buffer %slab5",
+                              "CHECK-NEXT: buffer %arena", "CHECK: launch head.bwd[0] mb=0",
+                              "CHECK-SAME: grad: %gacc0[0:", "CHECK-NEXT: d2h      offload head[0] (src: %gacc0[0:",
+                              "CHECK-SAME: dst: %slab5[0:", "CHECK-NEXT: cpu      grad_norm head[0] (grad: %slab5[0:",
+                              "CHECK: launch block.bwd[3] mb=0", "CHECK-SAME: grad: %gacc1[0:3164160] w",
+                              "CHECK-NEXT: d2h      offload block[3] (src: %gacc1[0:3164160] r, dst: %slab4[0:3164160] w)",
+                              "CHECK-NEXT: cpu      grad_norm block[3] (grad: %slab4[0:3164160] r)",
+                              "CHECK: cpu      optimizer_step embed[0] (grad: %slab0[0:262144] r"}),
+            "")
+      << text;
   EXPECT_FALSE(passes::insert_offload(plan, s));  // already on the host
-  // Where the plan keeps checkpoints on the GPU the pass must not fire.
+}
+
+TEST_F(SchedulePasses, InsertOffloadWithoutClippingRotatesTwoSlabsAndKeepsGpuCheckpoints) {
   passes::StreamingOptions o = tiny_options();
   o.host_checkpoints = 0;
-  ir::Schedule gpu = golden("schedule-passes/tiny.insert_recompute.txt");
-  EXPECT_FALSE(passes::insert_offload(planned(m, o), gpu));
-  EXPECT_EQ(ir::print_schedule(gpu), testing::read_file(testing::source_path("tests/golden/schedule-passes/tiny.insert_recompute.txt")));
+  o.clip = false;
+  const passes::StepPlan unclipped = planned(m, o);
+  std::ostringstream sink;
+  ir::Schedule s = passes::lower_to_schedule(m, o, "insert_recompute", &sink);
+  EXPECT_TRUE(passes::insert_offload(unclipped, s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(file_check(text, {"CHECK: buffer %ckpt : gpu checkpoint", "CHECK: buffer %slab0 : host grad_slab 3164160",
+                              "CHECK-NEXT: buffer %slab1 : host grad_slab 3164160", "CHECK-NEXT: buffer %arena",
+                              "CHECK: compute  save block[0]", "CHECK: d2h      offload head[0]", "CHECK-SAME: dst: %slab0[",
+                              "CHECK-NEXT: cpu      optimizer_step head[0] (grad: %slab0[",
+                              "CHECK: d2h      offload block[3]", "CHECK-SAME: dst: %slab1[",
+                              "CHECK-NEXT: cpu      optimizer_step block[3] (grad: %slab1[",
+                              "CHECK: d2h      offload block[2]", "CHECK-SAME: dst: %slab0[", "CHECK-NOT: restore"}),
+            "")
+      << text;
+  EXPECT_EQ(text.find("restore"), std::string::npos);
+  EXPECT_FALSE(passes::insert_offload(unclipped, s));
 }
 
 TEST_F(SchedulePasses, InsertRecomputeWithGpuCheckpointsEveryBlockRecomputesNothing) {
