@@ -26,7 +26,7 @@ int64_t resident_layers(const ir::Schedule& schedule);
 /// the CUDA context's own allocations and fragmentation.
 inline constexpr double kResidentMarginBytes = 1.0 * (1ull << 30);
 
-/// The CUDA executor's reserve for place_resident: its stage scratch (where
+/// The CUDA executor's reserve for plan_resident: its stage scratch (where
 /// this build has the CUDA backend), kResidentMarginBytes and, with
 /// `evaluation`, what the GPU evaluator allocates next to the executor.
 passes::ExecutorReserve cuda_executor_reserve(bool evaluation = false);

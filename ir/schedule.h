@@ -143,6 +143,8 @@ struct Schedule {
   /// Inserts a buffer at index `at`, renumbering the operands of the
   /// buffers after it (a pass that adds buffers keeps the documented order).
   int insert_buffer(int at, const std::string& name, Place place, BufferKind kind, int64_t bytes);
+  /// Removes buffer `index`, which no operand may name, renumbering the operands of the buffers after it.
+  void remove_buffer(int index);
   int64_t bytes(Place place) const;
 };
 

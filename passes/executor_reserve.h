@@ -1,6 +1,6 @@
 // What the executor of a schedule allocates on the GPU beyond the schedule's
 // own buffers — kernel scratch, GEMM library workspaces, the context's
-// allocations — so that place_resident leaves it free. The planner owns the
+// allocations — so that plan_resident leaves it free. The planner owns the
 // question; a backend answers it through ExecutorReserve::stage_scratch
 // (the CUDA backend: runtime/cuda/stage_scratch.h), computed on the host
 // from the arena plans, so the schedule pipeline runs once and the

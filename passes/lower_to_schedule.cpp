@@ -29,7 +29,7 @@ class Emitter {
       // executor may run these while the next step begins, whose forward
       // then waits for each layer's update just before it streams it in.
       std::sort(update_order_.begin(), update_order_.end());
-      for (int r : update_order_) optimizer_step(r);
+      for (int r : update_order_) host_optimizer_step(r);
     }
     return std::move(s_);
   }
@@ -49,14 +49,12 @@ class Emitter {
 
   int region(const std::string& stage, int64_t instance) const { return p_.params.region_of(stage, instance); }
 
-  // Binds region r's weights for its next use: a resident region's own
-  // planes, or a streamed region's bf16 weights (the w_hi plane) in the
-  // store, which insert_buffer_swap replaces with a slot it streams them into.
+  // Binds region r's weights for its next use: its bf16 weights (the w_hi
+  // plane) in the store, which place_resident replaces with its GPU planes
+  // or insert_buffer_swap with a slot it streams them into.
   Range weights(int r) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
-    Range w = p_.is_resident(r) ? buf_.resident_planes(r)
-                                : Range{buf_.store, buf_.store_offset[static_cast<size_t>(r)], 0};
-    w.bytes = region.elements * 2;  // the w_hi plane comes first
+    const Range w{buf_.store, buf_.store_offset[static_cast<size_t>(r)], region.elements * 2};
     SchedInstr bind = instr(SchedOp::bind, Stream::compute, region.stage, region.instance);
     bind.operands.push_back(read("weights", w));
     emit(bind);
@@ -110,7 +108,7 @@ class Emitter {
           op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
         in.operands.push_back(op);
       }
-      const Range grad = p_.is_resident(r) ? buf_.resident_grad(r) : buf_.kept_grad(r);
+      const Range grad = buf_.kept_grad(r);
       if (in.accumulate) in.operands.push_back(read("grad", grad));
       in.operands.push_back(write("grad", grad));
       if (stage == "head.bwd" && p_.tied_elements > 0) {
@@ -121,36 +119,11 @@ class Emitter {
       emit(in);
     }
     update_order_.push_back(r);
-    if (p_.is_resident(r)) {
-      // It stays: measured where it is, and without clipping updated at once.
-      device_grad_norm(r);
-      if (!p_.clip) optimizer_step(r);
-      return;
-    }
     // insert_offload moves the gradient to the host when its last micro-batch is done.
     if (p_.clip)
       grad_norm(r);
     else
       host_optimizer_step(r);
-  }
-
-  // A resident region's per-tensor sums of squares, measured by the GPU
-  // into host memory, where the CPU collects them into the global norm.
-  void device_grad_norm(int r) {
-    const auto& region = p_.params.regions[static_cast<size_t>(r)];
-    SchedInstr in = instr(SchedOp::grad_norm, Stream::compute, region.stage, region.instance);
-    in.operands = {read("grad", buf_.resident_grad(r)), write("norms", buf_.norm_shares(r))};
-    emit(in);
-  }
-
-  // The CPU's share of the norm from what the GPU measured; with clipping it
-  // is the last grad_norm and hands the clip factor to the GPU's updates.
-  void collect_norms() {
-    if (buf_.norms < 0) return;
-    SchedInstr in = instr(SchedOp::grad_norm, Stream::cpu, "", -1);
-    in.operands.push_back(read("norms", buf_.whole(buf_.norms)));
-    if (buf_.clip_scale >= 0) in.operands.push_back(write("scale", buf_.whole(buf_.clip_scale)));
-    emit(in);
   }
 
   // The region's share of the global norm, measured as soon as its slab
@@ -161,16 +134,6 @@ class Emitter {
     SchedInstr in = instr(SchedOp::grad_norm, Stream::cpu, region.stage, region.instance);
     in.operands.push_back(read("grad", buf_.kept_grad(r)));
     if (buf_.gacc_tied >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
-    emit(in);
-  }
-
-  void optimizer_step(int r) {
-    if (!p_.is_resident(r)) return host_optimizer_step(r);
-    const auto& region = p_.params.regions[static_cast<size_t>(r)];
-    SchedInstr in = instr(SchedOp::optimizer_step, Stream::compute, region.stage, region.instance);
-    in.operands.push_back(read("grad", buf_.resident_grad(r)));
-    if (buf_.clip_scale >= 0) in.operands.push_back(read("scale", buf_.whole(buf_.clip_scale)));
-    in.operands.push_back(write("params", buf_.resident_planes(r)));
     emit(in);
   }
 
@@ -207,7 +170,6 @@ class Emitter {
     }
     w = weights(region("embed", 0));
     backward_launch("embed.bwd", 0, w, {read("tokens", buf_.batch(buf_.tokens, 0)), read("dy", buf_.act(buf_.dx[d], 0))});
-    collect_norms();
   }
 
   const StepPlan& p_;
@@ -218,6 +180,11 @@ class Emitter {
 
 }  // namespace
 
-ir::Schedule emit_schedule(const StepPlan& plan) { return Emitter(plan).run(); }
+ir::Schedule emit_schedule(const StepPlan& plan) {
+  // The plain schedule streams every region; place_resident keeps some.
+  StepPlan streamed = plan;
+  streamed.resident.clear();
+  return Emitter(streamed).run();
+}
 
 }  // namespace horizon::passes

@@ -42,13 +42,12 @@ ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
     grads = s.add_buffer("grads", Place::gpu, BufferKind::gradient, kept_grad_offset_.back());
   if (p.tied_elements > 0) gacc_tied = s.add_buffer("gacc_tied", Place::gpu, BufferKind::gradient, p.tied_elements * 4);
   arena = s.add_buffer("arena", Place::gpu, BufferKind::workspace, p.arena_bytes);
-  add_resident(s);
 }
 
 // Resident regions: their planes laid out as in the store (w_hi, w_lo, m,
 // v), their fp32 gradients, the per-tensor sums of squares the GPU
 // measures into host memory, and the clip factor the CPU hands back.
-void ScheduleBuffers::add_resident(ir::Schedule& s) {
+ResidentBuffers::ResidentBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_(s) {
   if (p_.resident_regions() == 0) return;
   int64_t planes = 0, grads = 0, sums = 0;
   const size_t n = p_.params.regions.size();
@@ -67,6 +66,7 @@ void ScheduleBuffers::add_resident(ir::Schedule& s) {
   rgrad = s.add_buffer("rgrad", Place::gpu, BufferKind::gradient, grads);
   norms = s.add_buffer("norms", Place::host, BufferKind::batch_data, sums);
   if (p_.clip) clip_scale = s.add_buffer("clip_scale", Place::host, BufferKind::batch_data, 4);
+
 }
 
 Range ScheduleBuffers::whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
@@ -99,16 +99,18 @@ Range ScheduleBuffers::kept(int64_t l, int64_t mb) const {
   return Range{acts, (l * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
 }
 
-Range ScheduleBuffers::resident_planes(int r) const {
+Range ResidentBuffers::whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
+
+Range ResidentBuffers::planes(int r) const {
   return Range{resident, resident_offset_[static_cast<size_t>(r)],
                p_.params.regions[static_cast<size_t>(r)].elements * p_.bytes_per_param};
 }
 
-Range ScheduleBuffers::resident_grad(int r) const {
+Range ResidentBuffers::grad(int r) const {
   return Range{rgrad, rgrad_offset_[static_cast<size_t>(r)], p_.params.regions[static_cast<size_t>(r)].elements * 4};
 }
 
-Range ScheduleBuffers::norm_shares(int r) const {
+Range ResidentBuffers::norm_shares(int r) const {
   return Range{norms, norms_offset_[static_cast<size_t>(r)],
                static_cast<int64_t>(p_.params.regions[static_cast<size_t>(r)].tensors.size()) * 8};
 }

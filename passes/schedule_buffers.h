@@ -34,7 +34,6 @@ struct ScheduleBuffers {
   int positions = -1, segments = -1;  // packed documents only
   int dx[2] = {-1, -1};
   int grads = -1, gacc_tied = -1;
-  int resident = -1, rgrad = -1, norms = -1, clip_scale = -1;
   std::vector<int64_t> store_offset;  // per region, bytes into %store
 
   ir::Range whole(int buffer) const;
@@ -45,18 +44,33 @@ struct ScheduleBuffers {
   ir::Range kept(int64_t l, int64_t mb) const;
   /// A streamed region's fp32 gradient in %grads.
   ir::Range kept_grad(int region) const;
+
+ private:
+  const StepPlan& p_;
+  const ir::Schedule& s_;
+  std::vector<int64_t> kept_grad_offset_;  // per region, -1 when it is resident; the bytes of %grads last
+};
+
+/// The buffers of the regions `plan` keeps on the GPU (place_resident's),
+/// appended to `s`: %resident (their planes, laid out as in the store),
+/// %rgrad (their fp32 gradients), %norms (the per-tensor sums of squares
+/// the GPU measures into host memory) and, with clipping, %clip_scale (the
+/// factor the CPU hands back). None when no region is resident.
+struct ResidentBuffers {
+  ResidentBuffers(const StepPlan& plan, ir::Schedule& s);
+
+  int resident = -1, rgrad = -1, norms = -1, clip_scale = -1;
+
+  ir::Range whole(int buffer) const;
   /// A resident region's planes, its fp32 gradient and its per-tensor sums of squares.
-  ir::Range resident_planes(int region) const;
-  ir::Range resident_grad(int region) const;
+  ir::Range planes(int region) const;
+  ir::Range grad(int region) const;
   ir::Range norm_shares(int region) const;
 
  private:
-  void add_resident(ir::Schedule& s);
-
   const StepPlan& p_;
   const ir::Schedule& s_;
   std::vector<int64_t> resident_offset_, rgrad_offset_, norms_offset_;  // per region, -1 when it streams
-  std::vector<int64_t> kept_grad_offset_;  // per region, -1 when it is resident; the bytes of %grads last
 };
 
 }  // namespace horizon::passes

@@ -13,6 +13,7 @@
 #include "passes/plan_recompute.h"
 #include "passes/lower_to_schedule.h"
 #include "passes/place_resident.h"
+#include "passes/plan_resident.h"
 #include "passes/plan_buffer_slots.h"
 #include "passes/plan_memory.h"
 #include "passes/step_plan.h"
@@ -39,12 +40,13 @@ std::vector<Pass<StepLowering>> pipeline() {
       planning("plan_recompute", plan_recompute),
       planning("plan_offload", plan_offload),
       planning("plan_buffer_slots", plan_buffer_slots),
-      planning("place_resident", place_resident),
+      planning("plan_resident", plan_resident),
       {"lower_to_schedule",
        [](StepLowering& s) {
          s.schedule = emit_schedule(s.plan);
          return true;
        }},
+      {"place_resident", [](StepLowering& s) { return place_resident(s.plan, *s.schedule); }},
       {"insert_recompute", [](StepLowering& s) { return insert_recompute(s.plan, *s.schedule); }},
       {"insert_offload", [](StepLowering& s) { return insert_offload(s.plan, *s.schedule); }},
       {"insert_buffer_swap", [](StepLowering& s) { return insert_buffer_swap(s.plan, *s.schedule); }},

@@ -1,16 +1,19 @@
 // The second half of the compiler: from the differentiated graph IR to the
 // schedule IR of one training step, run by the pass manager
-// (passes/pass_manager.h) like the graph pipeline. The planning passes run
-// in order — plan_memory (every transient placed in the GPU arena),
-// plan_recompute (checkpoint interval K), plan_offload (where
-// checkpoints and gradients live), plan_buffer_slots (weight slots,
-// prefetch distance), place_resident (layers kept on the GPU with what
-// memory is left) — then lower_to_schedule writes the plain program (every
-// block input kept, weights bound from the store, no events),
-// insert_recompute trades the kept inputs for checkpoints and recompute,
-// insert_offload moves the checkpoints to the host, insert_buffer_swap streams the weights through the slots, insert_events
-// synchronizes the streams and the verifier proves the result race-free. Before the schedule exists the IR the manager prints and
-// verifies is the step plan (passes/step_plan.h).
+// (passes/pass_manager.h) like the graph pipeline. The planning passes
+// decide, in order: plan_memory (every transient placed in the GPU arena),
+// plan_recompute (checkpoint interval K), plan_offload (where checkpoints
+// live), plan_buffer_slots (weight slots, prefetch distance), plan_resident
+// (layers kept on the GPU with what memory is left). Then the schedule
+// passes write and rewrite the program: lower_to_schedule the plain one
+// (every block input and gradient kept on the GPU, every layer's weights
+// bound from the store, no events), place_resident keeps the planned
+// layers on the GPU, insert_recompute trades the kept inputs for
+// checkpoints and recompute, insert_offload moves gradients and
+// checkpoints to the host, insert_buffer_swap streams the weights through
+// the slots, insert_events synchronizes the streams, and the verifier
+// proves the result race-free. Before the schedule exists the IR the
+// manager prints and verifies is the step plan (passes/step_plan.h).
 #pragma once
 
 #include <cstdint>

@@ -34,7 +34,7 @@ struct StepPlan {
   int64_t prefetch = 1;            // plan_buffer_slots
   std::vector<ir::ArenaPlan> arena_plans;  // plan_memory
   int64_t arena_bytes = 0;
-  std::vector<char> resident;      // place_resident: per region, kept (and updated) on the GPU
+  std::vector<char> resident;      // plan_resident: per region, kept (and updated) on the GPU
 
   int64_t blocks() const { return layers; }
   /// The block stage reads packed documents' %positions and %segments

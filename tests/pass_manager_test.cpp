@@ -70,10 +70,10 @@ TEST(PassManager, DumpAllPrintsEverySchedulePassOnce) {
   for (const std::string& p : passes::schedule_pass_names())
     EXPECT_EQ(count(r.err, "// after " + p + " (schedule)"), 1) << p << "\n" << r.err.substr(0, 2000);
   // Every layer is resident (80 GB): insert_buffer_swap has nothing to do, so
-  // the schedule prints after lower_to_schedule, insert_recompute,
-  // insert_offload and insert_events.
+  // the schedule prints after lower_to_schedule, place_resident,
+  // insert_recompute, insert_offload (the checkpoints) and insert_events.
   EXPECT_EQ(count(r.err, "// after insert_buffer_swap (schedule): unchanged"), 1);
-  EXPECT_EQ(count(r.err, "schedule \"tiny\" {"), 4);
+  EXPECT_EQ(count(r.err, "schedule \"tiny\" {"), 5);
 }
 
 TEST(PassManager, DumpOfAnUnchangedPassIsOnlyAHeader) {
@@ -84,7 +84,7 @@ TEST(PassManager, DumpOfAnUnchangedPassIsOnlyAHeader) {
   o.log = &log;
   // tiny's defaults are what plan_buffer_slots' fields start at: it changes nothing.
   passes::lower_to_schedule(m, tiny_options(0), o);
-  EXPECT_NE(log.str().find("// after plan_buffer_slots (schedule): unchanged\n// after place_resident"),
+  EXPECT_NE(log.str().find("// after plan_buffer_slots (schedule): unchanged\n// after plan_resident"),
             std::string::npos)
       << log.str();
   EXPECT_NE(log.str().find("// after plan_memory (schedule)\n// step plan"), std::string::npos) << log.str();
@@ -109,7 +109,7 @@ TEST(PassManager, UnknownPassListsTheNames) {
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("passes are: plan_memory, plan_recompute, plan_offload, "
-                                         "plan_buffer_slots, place_resident, lower_to_schedule, "
+                                         "plan_buffer_slots, plan_resident, lower_to_schedule, place_resident, "
                                          "insert_recompute, insert_offload, insert_buffer_swap, insert_events"),
               std::string::npos)
         << e.what();

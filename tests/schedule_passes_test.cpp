@@ -19,10 +19,12 @@
 #include "passes/insert_offload.h"
 #include "passes/insert_recompute.h"
 #include "passes/place_resident.h"
+#include "passes/place_resident.h"
 #include "passes/plan_buffer_slots.h"
 #include "passes/plan_memory.h"
 #include "passes/plan_offload.h"
 #include "passes/plan_recompute.h"
+#include "passes/plan_resident.h"
 #include "passes/schedule_pipeline.h"
 #include "passes/step_plan.h"
 #include "tests/test_support.h"
@@ -93,7 +95,7 @@ passes::StepPlan planned(const ir::Module& m, const passes::StreamingOptions& o)
   passes::plan_recompute(p);
   passes::plan_offload(p);
   passes::plan_buffer_slots(p);
-  passes::place_resident(p);
+  passes::plan_resident(p);
   return p;
 }
 
@@ -267,16 +269,54 @@ TEST_F(SchedulePasses, InsertEventsGivesThePipelinesVerifiedSchedule) {
   EXPECT_EQ(ir::print_schedule(s), text);
 }
 
+TEST_F(SchedulePasses, PlaceResidentTakesLayersOutOfTheStream) {
+  passes::StreamingOptions o = tiny_options();
+  o.resident = 2;  // the embedding and block 0
+  const passes::StepPlan two = planned(m, o);
+  ir::Schedule s = golden("schedule-passes/tiny.lower_to_schedule.txt");  // every layer streams
+  EXPECT_TRUE(passes::place_resident(two, s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(testing::check_golden("schedule-passes/tiny.place_resident.txt", text), "");
+  EXPECT_EQ(file_check(text, {"CHECK: buffer %grads : gpu gradient 9755648", "CHECK: buffer %arena",
+                              "CHECK-NEXT: buffer %resident : gpu resident 6852608",
+                              "CHECK-NEXT: buffer %rgrad : gpu gradient 3426304", "CHECK-NEXT: buffer %norms : host",
+                              "CHECK-NEXT: buffer %clip_scale : host batch_data 4",
+                              "CHECK: compute  bind embed[0] (weights: %resident[0:131072] r)",
+                              "CHECK: compute  bind block[0] (weights: %resident[524288:", "CHECK: bind block[1] (weights: %store[",
+                              "CHECK: launch block.bwd[1] mb=0", "CHECK-SAME: grad: %grads[",
+                              "CHECK-NEXT: cpu      grad_norm block[1] (grad: %grads[", "CHECK: launch block.bwd[0] mb=0",
+                              "CHECK-SAME: grad: %rgrad[262144:3426304] w",
+                              "CHECK-NEXT: compute  grad_norm block[0] (grad: %rgrad[262144:3426304] r, norms: %norms[",
+                              "CHECK: compute  grad_norm embed[0]", "CHECK-NEXT: cpu      grad_norm (norms: %norms[",
+                              "CHECK-SAME: scale: %clip_scale[0:4] w",
+                              "CHECK-NEXT: compute  optimizer_step embed[0] (grad: %rgrad[0:262144] r, scale: %clip_scale[0:4] r, "
+                              "params: %resident[0:524288] w)",
+                              "CHECK-NEXT: compute  optimizer_step block[0]", "CHECK-NEXT: cpu      optimizer_step block[1]"}),
+            "")
+      << text;
+  // The pipeline's schedule with the same plan is what the later passes make of this one.
+  passes::insert_recompute(two, s);
+  passes::insert_offload(two, s);
+  passes::insert_buffer_swap(two, s);
+  passes::insert_events(s);
+  EXPECT_EQ(ir::print_schedule(s), ir::print_schedule(passes::lower_to_schedule(m, o)));
+  // With no resident layer planned it does not fire.
+  ir::Schedule streamed = golden("schedule-passes/tiny.lower_to_schedule.txt");
+  EXPECT_FALSE(passes::place_resident(plan, streamed));
+}
+
 TEST_F(SchedulePasses, InsertBufferSwapLeavesResidentLayersAlone) {
   passes::StreamingOptions o = tiny_options();
   o.resident = -1;  // 80 GB: every layer stays
   const passes::StepPlan resident = planned(m, o);
   std::ostringstream sink;
-  ir::Schedule s = passes::lower_to_schedule(m, o, "lower_to_schedule", &sink);
+  ir::Schedule s = passes::lower_to_schedule(m, o, "insert_offload", &sink);
   const std::string before = ir::print_schedule(s);
   EXPECT_FALSE(passes::insert_buffer_swap(resident, s));
   EXPECT_EQ(ir::print_schedule(s), before);
-  EXPECT_EQ(file_check(before, {"CHECK-NOT: %store[0:131072] r)", "CHECK: bind embed[0] (weights: %resident["}), "");
+  EXPECT_EQ(file_check(before, {"CHECK-NOT: %store[0:131072] r)", "CHECK-NOT: %grads", "CHECK-NOT: offload",
+                                "CHECK: bind embed[0] (weights: %resident["}),
+            "");
 }
 
 TEST(FileCheck, CatchesAWrongExpectation) {
