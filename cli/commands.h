@@ -26,6 +26,7 @@ int run_plan(const Args& args);
 int run_gradients(const Args& args);
 int run_tokenize(const Args& args);
 int run_data(const Args& args);
+int run_verify(const Args& args);
 
 /// The streaming compiler's options (batch, seq, micro-batches, K, slots,
 /// budgets, machine), shared by `plan` and `compile --emit=schedule`;

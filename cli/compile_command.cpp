@@ -60,14 +60,18 @@ bool is_schedule_stage(const std::string& emit) {
   return emit == "schedule" || emit == "plan" || std::find(names.begin(), names.end(), emit) != names.end();
 }
 
-int print_schedule_stage(const ir::Module& m, const Arguments& a, const std::string& emit) {
+int print_schedule_stage(const ir::Module& m, const Arguments& a, const std::string& emit, bool time_passes) {
   const passes::StreamingOptions options = streaming_options(a, "compile", machine_option(a));
-  if (emit == "schedule" || emit == "lower_to_schedule") {
-    std::cout << ir::print_schedule(lower_for_gpu(m, options));
+  passes::PassOptions pass_options;
+  pass_options.time_passes = time_passes;
+  if (emit == "schedule") {
+    std::cout << ir::print_schedule(lower_for_gpu(m, options, pass_options));
   } else if (emit == "plan") {
-    std::cout << plan::format_memory_plan(lower_for_gpu(m, options), m);
+    std::cout << plan::format_memory_plan(lower_for_gpu(m, options, pass_options), m);
   } else {
-    lower_for_gpu(m, options, emit, &std::cout);  // prints the step plan after that pass
+    pass_options.stop_after = emit;
+    pass_options.stop_output = &std::cout;  // the step plan or schedule after that pass
+    lower_for_gpu(m, options, pass_options);
   }
   return 0;
 }
@@ -100,13 +104,19 @@ int run_compile(const Args& args) {
   opts.time_passes = a.get_flag("time-passes");
   std::string emit = a.get("emit");
   const bool schedule_stage = is_schedule_stage(emit);
-  if (emit != "ir" && emit != "cuda" && !schedule_stage) opts.stop_after = emit;
+  if (emit != "ir" && emit != "cuda" && !schedule_stage) {
+    std::vector<std::string> names = passes::graph_pass_names();
+    for (const std::string& p : passes::schedule_pass_names()) names.push_back(p);
+    for (const char* p : {"ir", "cuda", "schedule", "plan"}) names.push_back(p);
+    passes::check_pass_name(emit, names);
+    opts.stop_after = emit;
+  }
   passes::lower(m, opts);
   if (a.get_flag("params")) {
     print_params(m);
     return 0;
   }
-  if (schedule_stage) return print_schedule_stage(m, a, emit);
+  if (schedule_stage) return print_schedule_stage(m, a, emit, opts.time_passes);
   if (emit == "cuda") return print_cuda_kernels(m, a.get_int("batch"), a.get_int("seq"));
   std::cout << ir::print_module(m);
   return 0;

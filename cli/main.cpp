@@ -20,6 +20,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"compile", horizon::cli::run_compile, "compile a model and print its IR (--emit=STAGE) or parameters (--params)"},
+    {"verify", horizon::cli::run_verify, "parse a schedule text dump and prove it race-free (--model: also simulate it)"},
     {"plan", horizon::cli::run_plan, "predict memory, step time and bottleneck of training a model on a machine"},
     {"import", horizon::cli::run_import, "convert a Hugging Face config.json into a native model file"},
     {"train", horizon::cli::run_train, "train a model (loss, validation, tokens/s, checkpoints)"},

@@ -28,27 +28,21 @@ int64_t resident_layers(const ir::Schedule& schedule) {
   return n;
 }
 
-ir::Schedule lower_for_gpu(const ir::Module& graph, passes::StreamingOptions options, const std::string& stop_after,
-                           std::ostream* log, bool evaluation) {
-  if (options.resident != 0) {
-    passes::StreamingOptions streamed = options;
-    streamed.resident = 0;
-    const ir::Schedule s = passes::lower_to_schedule(graph, streamed);
-    double scratch = 0;
+passes::ExecutorReserve cuda_executor_reserve(bool evaluation) {
+  passes::ExecutorReserve reserve;
 #ifdef HORIZON_HAVE_CUDA
-    scratch = static_cast<double>(runtime::cuda::planned_stage_scratch(s, graph));
+  reserve.stage_scratch = [](const ir::Module& graph, const std::vector<ir::ArenaPlan>& arenas, int64_t mb_batch,
+                             int64_t seq) { return runtime::cuda::planned_stage_scratch(graph, arenas, mb_batch, seq); };
 #endif
-    options.gpu_reserve_bytes += scratch + kResidentMarginBytes;
-    if (evaluation) {
-      // An upper bound: the step's arena and scratch are at least the forward's.
-      const auto bytes = [&](const char* name) {
-        const int b = s.find_buffer(name);
-        return b >= 0 ? static_cast<double>(s.buffers[static_cast<size_t>(b)].bytes) : 0.0;
-      };
-      options.gpu_reserve_bytes += scratch + bytes("arena") + bytes("slot0") + bytes("x0") + bytes("x1");
-    }
-  }
-  return passes::lower_to_schedule(graph, options, stop_after, log);
+  reserve.margin_bytes = kResidentMarginBytes;
+  reserve.evaluation = evaluation;
+  return reserve;
+}
+
+ir::Schedule lower_for_gpu(const ir::Module& graph, passes::StreamingOptions options,
+                           const passes::PassOptions& pass_options, bool evaluation) {
+  options.executor = cuda_executor_reserve(evaluation);
+  return passes::lower_to_schedule(graph, options, pass_options);
 }
 
 }  // namespace horizon::cli

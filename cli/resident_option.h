@@ -26,12 +26,14 @@ int64_t resident_layers(const ir::Schedule& schedule);
 /// the CUDA context's own allocations and fragmentation.
 inline constexpr double kResidentMarginBytes = 1.0 * (1ull << 30);
 
-/// passes::lower_to_schedule for a CUDA run. With resident layers it first
-/// lowers with none to learn the CUDA stage scratch (which does not depend
-/// on them) and reserves it, plus kResidentMarginBytes, out of gpu_bytes;
-/// with `evaluation` also what the GPU evaluator allocates next to the
-/// executor (a weight buffer, two activations, an arena and its scratch).
+/// The CUDA executor's reserve for plan_resident: its stage scratch (where
+/// this build has the CUDA backend), kResidentMarginBytes and, with
+/// `evaluation`, what the GPU evaluator allocates next to the executor.
+passes::ExecutorReserve cuda_executor_reserve(bool evaluation = false);
+
+/// passes::lower_to_schedule for a CUDA run: the pipeline runs once, with
+/// cuda_executor_reserve(evaluation) kept free of resident layers.
 ir::Schedule lower_for_gpu(const ir::Module& graph, passes::StreamingOptions options,
-                           const std::string& stop_after = "", std::ostream* log = nullptr, bool evaluation = false);
+                           const passes::PassOptions& pass_options = {}, bool evaluation = false);
 
 }  // namespace horizon::cli

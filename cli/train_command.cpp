@@ -214,7 +214,7 @@ int run_train(const Args& args) {
     opts.resident = parse_resident("train", a.get("resident"));
     if (cuda) {
       opts.gpu_bytes = cuda_free_memory_bytes();
-      schedule = lower_for_gpu(model, opts, "", nullptr, a.get_int("eval-batches") > 0);
+      schedule = lower_for_gpu(model, opts, {}, a.get_int("eval-batches") > 0);
     } else {
       if (opts.resident < 0) opts.resident = 0;  // the emulated device has no memory to fill
       schedule = passes::lower_to_schedule(model, opts);

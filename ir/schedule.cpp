@@ -62,6 +62,27 @@ int Schedule::add_buffer(const std::string& name, Place place, BufferKind kind, 
   return static_cast<int>(buffers.size()) - 1;
 }
 
+int Schedule::insert_buffer(int at, const std::string& name, Place place, BufferKind kind, int64_t bytes) {
+  if (find_buffer(name) >= 0) throw std::logic_error("schedule buffer %" + name + " added twice");
+  if (at < 0 || at > static_cast<int>(buffers.size())) throw std::logic_error("schedule buffer index out of range");
+  buffers.insert(buffers.begin() + at, Buffer{name, place, kind, bytes});
+  for (SchedInstr& in : instrs)
+    for (Operand& op : in.operands)
+      if (op.range.buffer >= at) ++op.range.buffer;
+  return at;
+}
+
+void Schedule::remove_buffer(int index) {
+  if (index < 0 || index >= static_cast<int>(buffers.size())) throw std::logic_error("schedule buffer index out of range");
+  for (const SchedInstr& in : instrs)
+    for (const Operand& op : in.operands)
+      if (op.range.buffer == index) throw std::logic_error("schedule buffer %" + buffers[static_cast<size_t>(index)].name + " removed while in use");
+  buffers.erase(buffers.begin() + index);
+  for (SchedInstr& in : instrs)
+    for (Operand& op : in.operands)
+      if (op.range.buffer > index) --op.range.buffer;
+}
+
 int64_t Schedule::bytes(Place place) const {
   int64_t total = 0;
   for (const Buffer& b : buffers)

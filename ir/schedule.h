@@ -140,6 +140,11 @@ struct Schedule {
 
   int find_buffer(const std::string& name) const;
   int add_buffer(const std::string& name, Place place, BufferKind kind, int64_t bytes);
+  /// Inserts a buffer at index `at`, renumbering the operands of the
+  /// buffers after it (a pass that adds buffers keeps the documented order).
+  int insert_buffer(int at, const std::string& name, Place place, BufferKind kind, int64_t bytes);
+  /// Removes buffer `index`, which no operand may name, renumbering the operands of the buffers after it.
+  void remove_buffer(int index);
   int64_t bytes(Place place) const;
 };
 
@@ -148,6 +153,10 @@ std::string print_schedule(const Schedule& s);
 /// One instruction's line of the text form, without indentation
 /// ("h2d      stream_in block[0] (src: %store[0:64] r, dst: %slot0[0:64] w)").
 std::string print_instr(const Schedule& s, const SchedInstr& in);
+/// An instruction's short name, as traces label it: the op, the stage
+/// instance, the micro-batch and the event ("stream_in block[3]",
+/// "launch block.bwd[2] mb=1", "record ^e4").
+std::string instr_label(const SchedInstr& in);
 /// UserError "FILE:LINE:COL: problem" on malformed text.
 Schedule parse_schedule(const std::string& text, const std::string& file = "<schedule>");
 

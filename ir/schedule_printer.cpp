@@ -74,6 +74,15 @@ std::string print_instr(const Schedule& s, const SchedInstr& in) {
   return o.str();
 }
 
+std::string instr_label(const SchedInstr& in) {
+  std::string name = sched_op_name(in.op);
+  if (!in.stage.empty()) name += " " + in.stage;
+  if (in.instance >= 0) name += "[" + std::to_string(in.instance) + "]";
+  if (in.micro_batch >= 0) name += " mb=" + std::to_string(in.micro_batch);
+  if (in.event >= 0) name += " ^e" + std::to_string(in.event);
+  return name;
+}
+
 std::string print_schedule(const Schedule& s) {
   std::ostringstream o;
   o << "schedule \"" << s.model << "\" {\n";

@@ -1,6 +1,7 @@
 // Per-op type and shape rules: the single source of truth for what an op
-// accepts and produces, used by the frontend while building a model, by the
-// verifier and by the infer_shapes pass.
+// accepts and produces, used by the frontend while building a model (the
+// only place types are inferred) and by the verifier (which checks a parsed
+// dump's types against them).
 #pragma once
 
 #include <stdexcept>

@@ -6,7 +6,7 @@
 // parameter (`grad %p = %d_p`). A stage whose output is a scalar loss (the
 // head) seeds it with d(loss) = 1 and also outputs the loss, so one backward
 // stage computes the loss and its gradients together.
-// Needs: infer_shapes. Leaves recomputed-but-unused forward ops for
+// Needs: a verified module (every value typed). Leaves recomputed-but-unused forward ops for
 // eliminate_dead_code. Returns true if it added stages.
 #pragma once
 

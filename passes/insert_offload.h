@@ -1,17 +1,26 @@
-// insert_offload: decides where activation checkpoints and gradients live.
-// Checkpoints go to pinned host memory by default, which keeps GPU memory
-// independent of depth (a 64-layer model needs what a 16-layer one does);
-// --gpu-checkpoints keeps them on the GPU when they fit. Gradients leave the
-// GPU as soon as a block's backward ends, into host slabs: one per region
-// when global-norm clipping must see every gradient before any update, two
-// in rotation otherwise. Needs: insert_recompute. Returns whether a
-// placement changed.
+// insert_offload: moves gradients and activation checkpoints to pinned host
+// memory. Gradients: the plain schedule keeps every streamed region's in
+// %grads; the pass gives the backward stages two accumulators in turn
+// (%gacc0, %gacc1: GPU memory independent of depth), inserts an offload of
+// each region's gradient right after its last micro-batch (and of the
+// head's tied gradient into %slab_tied), and points the CPU's norm and
+// update at the host slab it lands in: one per region when global-norm
+// clipping must see every gradient before any update, two in turn
+// otherwise. Checkpoints, where plan_offload says (the default): %ckpt
+// becomes a host buffer and every save a D2H copy; before the backward of
+// each recompute segment [a, b] a restore copies checkpoint a back into
+// %seg, which now holds all K inputs of a segment, twice: segments
+// alternate between its two halves, so a restore overlaps the previous
+// segment's backward instead of waiting for it. The recomputes and
+// backward launches read their inputs there. Needs: insert_recompute.
+// Returns whether it moved anything.
 #pragma once
 
+#include "ir/schedule.h"
 #include "passes/step_plan.h"
 
 namespace horizon::passes {
 
-bool insert_offload(StepPlan& plan);
+bool insert_offload(const StepPlan& plan, ir::Schedule& schedule);
 
 }  // namespace horizon::passes

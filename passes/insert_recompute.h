@@ -1,18 +1,23 @@
-// insert_recompute: chooses K, the interval of activation checkpoints. Block
-// inputs are saved every K blocks; backward restores a checkpoint and
-// recomputes the forward of the blocks after it to regenerate their inputs,
-// and each block's backward recomputes its own internals from its input, so
-// a block's weights cross PCIe twice per step (forward; backward with its
-// recompute) as long as the K blocks of a segment fit the weight slots.
-// K is the user's, or 1 (checkpoint every block: the least recompute) unless
-// the checkpoints kept on the GPU do not fit its budget, then the smallest K
-// that fits. Needs: make_step_plan. Returns whether K changed.
+// insert_recompute: trades the plain schedule's kept activations for
+// checkpoints and recompute. lower_to_schedule keeps every block's input in
+// %acts until its backward; this pass keeps only two in flight (%x0, %x1,
+// alternating along the forward) and saves every K-th block's input to
+// %ckpt on the GPU (a save before each such launch). Before the backward of
+// each segment of K blocks [a, b], from the last, it binds blocks a .. b-1
+// again and recomputes their forward from checkpoint a into %seg (K - 1
+// inputs), where each block's backward then reads its input (block a's is
+// the checkpoint). K is plan_recompute's; insert_offload then moves the
+// checkpoints to the host where plan_offload says. Needs:
+// lower_to_schedule; runs before insert_buffer_swap, which streams the
+// recompute's weights like any other use. Returns whether it changed the
+// schedule (always when %acts is there: it goes).
 #pragma once
 
+#include "ir/schedule.h"
 #include "passes/step_plan.h"
 
 namespace horizon::passes {
 
-bool insert_recompute(StepPlan& plan);
+bool insert_recompute(const StepPlan& plan, ir::Schedule& schedule);
 
 }  // namespace horizon::passes

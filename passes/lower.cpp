@@ -1,10 +1,5 @@
 #include "passes/lower.h"
 
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <iostream>
-
 #include "ir/printer.h"
 #include "ir/verifier.h"
 #include "passes/add_document_inputs.h"
@@ -12,32 +7,18 @@
 #include "passes/eliminate_dead_code.h"
 #include "passes/fuse_elementwise.h"
 #include "passes/fuse_lm_head_loss.h"
-#include "passes/infer_shapes.h"
-#include "support/error.h"
 
 namespace horizon::passes {
 namespace {
 
-struct Pass {
-  const char* name;
-  bool (*run)(ir::Module&);
-};
-
-bool verify(ir::Module& m) {
-  ir::verify_module(m);
-  return false;
-}
-
 // The pipeline. Order matters; each pass's header says what it needs first.
-const std::vector<Pass>& pipeline() {
-  static const std::vector<Pass> passes = {
-      {"verify", verify},
-      {"infer_shapes", infer_shapes},
-      {"autodiff", autodiff},
-      {"eliminate_dead_code", eliminate_dead_code},
-      {"fuse_elementwise", fuse_elementwise},
-      {"fuse_lm_head_loss", fuse_lm_head_loss},
-  };
+std::vector<Pass<ir::Module>> pipeline(bool packed_documents) {
+  std::vector<Pass<ir::Module>> passes;
+  if (packed_documents) passes.push_back({"add_document_inputs", add_document_inputs});
+  passes.push_back({"autodiff", autodiff});
+  passes.push_back({"eliminate_dead_code", eliminate_dead_code});
+  passes.push_back({"fuse_elementwise", fuse_elementwise});
+  passes.push_back({"fuse_lm_head_loss", fuse_lm_head_loss});
   return passes;
 }
 
@@ -45,38 +26,17 @@ const std::vector<Pass>& pipeline() {
 
 std::vector<std::string> graph_pass_names() {
   std::vector<std::string> names;
-  for (const Pass& p : pipeline()) names.push_back(p.name);
+  for (const Pass<ir::Module>& p : pipeline(false)) names.push_back(p.name);
   return names;
 }
 
 void lower(ir::Module& m, const LowerOptions& options) {
-  std::ostream& log = options.log ? *options.log : std::cerr;
-  std::string dump = options.dump_ir;
-  if (dump.empty() && std::getenv("HORIZON_DUMP_IR")) dump = std::getenv("HORIZON_DUMP_IR");
-  if (!options.stop_after.empty()) {
-    bool known = false;
-    for (const Pass& p : pipeline()) known |= options.stop_after == p.name;
-    if (!known) {
-      std::string names;
-      for (const Pass& p : pipeline()) names += (names.empty() ? "" : ", ") + std::string(p.name);
-      throw UserError("unknown pass '" + options.stop_after + "'; passes are: " + names);
-    }
-  }
-  std::vector<Pass> passes = pipeline();
-  if (options.packed_documents) passes.insert(passes.begin() + 1, Pass{"add_document_inputs", add_document_inputs});
-  for (const Pass& p : passes) {
-    auto start = std::chrono::steady_clock::now();
-    bool changed = p.run(m);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    ir::verify_module(m);
-    if (options.time_passes) {
-      char line[160];
-      std::snprintf(line, sizeof line, "pass %-20s %9.3f ms  %s\n", p.name, ms, changed ? "changed" : "unchanged");
-      log << line;
-    }
-    if (dump == "all" || dump == p.name) log << "// after " << p.name << "\n" << ir::print_module(m);
-    if (options.stop_after == p.name) return;
-  }
+  // Every pass may assume a well-typed module: the frontends infer types
+  // with the op table's shape rules and the verifier checks them on dumps.
+  ir::verify_module(m);
+  const IRHooks<ir::Module> hooks{[](const ir::Module& mod) { return ir::print_module(mod); },
+                                  [](const ir::Module& mod) { ir::verify_module(mod); }};
+  run_passes("graph", pipeline(options.packed_documents), hooks, m, options);
 }
 
 }  // namespace horizon::passes

@@ -1,7 +1,10 @@
-// The compiler pipeline: one list of passes, run in order, each a function
-// from IR to IR that reports whether it changed anything. The verifier runs
-// after every pass; `--emit=STAGE` stops after a named pass, `--time-passes`
-// reports each pass's time, HORIZON_DUMP_IR=all (or a pass name) prints the IR
+// The graph pipeline: one list of passes, run in order by the pass manager
+// (passes/pass_manager.h), each a function from IR to IR that reports
+// whether it changed anything. The input is verified first, and the
+// verifier runs after every pass that changed the module when
+// PassOptions::verify_each is on (debug builds and tests), else once at the
+// end. `--emit=STAGE` stops after a named pass, `--time-passes` reports
+// each pass's time, HORIZON_DUMP_IR=all (or a pass name) prints the IR
 // after every pass (or that one) to stderr.
 #pragma once
 
@@ -10,20 +13,18 @@
 #include <vector>
 
 #include "ir/module.h"
+#include "passes/pass_manager.h"
 
 namespace horizon::passes {
 
-struct LowerOptions {
-  std::string stop_after;             // pass name; empty runs every pass
-  bool time_passes = false;           // print per-pass times to `log`
-  std::string dump_ir;                // "all" or a pass name; defaults to $HORIZON_DUMP_IR
-  std::ostream* log = nullptr;        // where timings and dumps go (stderr if null)
+struct LowerOptions : PassOptions {
   /// Rows pack several documents: add_document_inputs runs first (the block
   /// stage reads %positions and %segments).
   bool packed_documents = false;
 };
 
-/// Names of the graph passes in pipeline order.
+/// Names of the graph passes in pipeline order (add_document_inputs, which
+/// runs first for packed documents only, is not among them).
 std::vector<std::string> graph_pass_names();
 
 /// Runs the graph pipeline on `m` in place.

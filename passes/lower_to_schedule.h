@@ -1,16 +1,16 @@
-// lower_to_schedule (the emitter): writes the schedule IR of one step from
-// the plan the passes made. Forward: embed, then every block, each block's
-// weights streamed once for all micro-batches (layer-major), its input saved
-// every K blocks. Backward: head.bwd (loss and its gradient), then per
-// segment of K blocks from the last: restore the checkpoint, recompute the
-// segment's forward to regenerate block inputs, run block.bwd from the last
-// block of the segment down; embed.bwd last. Each stage instance's gradient
-// accumulates over micro-batches on the GPU and is offloaded when its last
-// micro-batch is done, then updated by the CPU optimizer (after the global
-// gradient norm when clipping). A load reuses a resident region, else takes
-// the least recently used slot not needed before it; loads run up to
-// `prefetch` uses ahead. Synchronization is derived by
-// ScheduleBuilder. Needs: all planning passes and plan_memory.
+// lower_to_schedule: writes the plain schedule IR of one step, in program
+// order: every layer streamed with its weights bound straight from the
+// store, every block's input kept in %acts until its backward, every
+// layer's gradient kept in %grads until its CPU norm share and update, and
+// no synchronization. The rewriting passes then make it the step that runs:
+// place_resident, insert_recompute, insert_offload, insert_buffer_swap,
+// insert_events. Forward: embed, then every block, each block's weights
+// bound once for all micro-batches (layer-major). Backward: head.bwd (loss
+// and its gradient), the blocks from the last, embed.bwd last; a layer's
+// gradient accumulates over micro-batches, then the CPU measures its share
+// of the global norm (clipping: all updates follow the backward, in forward
+// order) or updates it at once. Needs: every planning pass (their decisions
+// go into the schedule's config and arena plans). Returns the schedule.
 #pragma once
 
 #include "ir/schedule.h"

@@ -1,21 +1,22 @@
-// place_resident: which layers stay on the GPU. Streaming a layer costs its
-// weights over PCIe in every step and its gradient back, and its AdamW runs
-// on the CPU at host-memory speed; a layer whose planes (bf16 weight, the
-// master's low half, both moments) and fp32 gradient are kept on the GPU
-// costs neither and is updated by a GPU kernel at HBM speed. So whatever
-// GPU memory the streaming buffers leave is given to layers, in forward
-// order (embedding, block 0, 1, ..., head): the next step's forward needs
-// the first layers first, and their updates then take no CPU time before
-// it. Regions involved in tied weights stream (a head that binds the
-// embedding reads it through its slot). Runs last, after plan_memory, so
-// every streaming decision has taken its memory first.
-// Needs: plan_memory. Returns whether any region became resident.
+// place_resident: takes the layers plan_resident chose out of the stream.
+// The plain schedule streams every region: its weights bound from the
+// store, its gradient kept in %grads, its norm share and update on the
+// CPU. For a resident region the pass binds its planes in %resident
+// instead, accumulates its gradient in %rgrad, replaces the CPU's norm
+// share with the GPU's per-tensor sums of squares into %norms and its CPU
+// update with a GPU one on its planes (after the clip factor the CPU
+// derives from %norms, with clipping; right after the norm, without). The
+// CPU then collects the GPU's shares once the backward is done. Needs:
+// lower_to_schedule; runs before insert_offload and insert_buffer_swap,
+// which then leave the resident regions alone. Returns whether any region
+// became resident.
 #pragma once
 
+#include "ir/schedule.h"
 #include "passes/step_plan.h"
 
 namespace horizon::passes {
 
-bool place_resident(StepPlan& plan);
+bool place_resident(const StepPlan& plan, ir::Schedule& schedule);
 
 }  // namespace horizon::passes

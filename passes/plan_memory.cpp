@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ir/fusion_groups.h"
+
 namespace horizon::passes {
 namespace {
 
@@ -34,14 +36,8 @@ ir::ArenaPlan plan_stage_arena(const ir::Stage& s, int64_t batch, int64_t seq) {
   const int n = static_cast<int>(s.instrs.size());
   // Fused groups execute as one step: map each instruction to its group's span.
   std::vector<int> first(n), last(n);
-  for (int i = 0; i < n;) {
-    int j = i;
-    auto g = s.instrs[i].attrs.find("group");
-    if (g != s.instrs[i].attrs.end())
-      while (j + 1 < n && s.instrs[j + 1].attrs.count("group") && s.instrs[j + 1].attrs.at("group") == g->second) ++j;
-    for (int k = i; k <= j; ++k) first[k] = i, last[k] = j;
-    i = j + 1;
-  }
+  for (const ir::InstrGroup& g : ir::instruction_groups(s))
+    for (int k = g.first; k <= g.last; ++k) first[k] = g.first, last[k] = g.last;
   std::vector<bool> external(s.values.size(), false);
   for (int v : s.outputs) external[v] = true;
   for (const ir::ParamGrad& g : s.grads) external[g.value] = true;

@@ -1,10 +1,19 @@
 // The second half of the compiler: from the differentiated graph IR to the
-// schedule IR of one training step. The planning passes run in order —
-// insert_recompute (checkpoint interval K), insert_offload (where checkpoints
-// and gradients live), insert_buffer_swap (weight slots, prefetch distance),
-// plan_memory (every transient placed in the GPU arena), place_resident
-// (layers kept on the GPU with what memory is left) — then
-// lower_to_schedule emits the program and the verifier proves it race-free.
+// schedule IR of one training step, run by the pass manager
+// (passes/pass_manager.h) like the graph pipeline. The planning passes
+// decide, in order: plan_memory (every transient placed in the GPU arena),
+// plan_recompute (checkpoint interval K), plan_offload (where checkpoints
+// live), plan_buffer_slots (weight slots, prefetch distance), plan_resident
+// (layers kept on the GPU with what memory is left). Then the schedule
+// passes write and rewrite the program: lower_to_schedule the plain one
+// (every block input and gradient kept on the GPU, every layer's weights
+// bound from the store, no events), place_resident keeps the planned
+// layers on the GPU, insert_recompute trades the kept inputs for
+// checkpoints and recompute, insert_offload moves gradients and
+// checkpoints to the host, insert_buffer_swap streams the weights through
+// the slots, insert_events synchronizes the streams, and the verifier
+// proves the result race-free. Before the schedule exists the IR the
+// manager prints and verifies is the step plan (passes/step_plan.h).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +23,8 @@
 
 #include "ir/module.h"
 #include "ir/schedule.h"
+#include "passes/executor_reserve.h"
+#include "passes/pass_manager.h"
 
 namespace horizon::passes {
 
@@ -35,7 +46,8 @@ struct StreamingOptions {
   // none (every layer streams; GPU memory independent of depth), N the first N.
   int64_t resident = 0;
   double gpu_bytes = 80e9;       // budget for the GPU
-  double gpu_reserve_bytes = 0;  // of it, what the executor needs beyond the schedule's buffers (kernel scratch)
+  double gpu_reserve_bytes = 0;  // of it, kept free for anything else the run allocates
+  ExecutorReserve executor;      // what the executor allocates beyond the schedule's buffers (kernel scratch)
   double host_bytes = 125.0 * (1ull << 30);
 };
 
@@ -43,7 +55,14 @@ struct StreamingOptions {
 std::vector<std::string> schedule_pass_names();
 
 /// `graph` must have been through passes::lower (it has the .bwd stages).
-/// Runs the schedule pipeline; `stop_after` (a pass name) and `log` work as in lower().
+/// Runs the schedule pipeline with the pass manager's instrumentation; when
+/// it stops after a pass it prints the IR there (the step plan, or the
+/// schedule so far) to stop_output (else the log) and returns the schedule
+/// so far, or after a planning pass one with only the model's name and the
+/// arena plans.
+ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
+                               const PassOptions& pass_options);
+/// The same with `stop_after` (a pass name) and `log`.
 ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
                                const std::string& stop_after = "", std::ostream* log = nullptr);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <stdexcept>
 
 #include "support/error.h"
 #include "support/numbers.h"
@@ -43,6 +44,22 @@ StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& o) {
   p.clip = o.clip;
   p.bytes_per_param = o.bytes_per_param;
   return p;
+}
+
+void verify_step_plan(const StepPlan& p) {
+  auto fail = [](const std::string& what) { throw std::logic_error("step plan: " + what); };
+  if (p.checkpoint_every < 1 || p.checkpoint_every > std::max<int64_t>(p.layers, 1))
+    fail("checkpoint_every " + std::to_string(p.checkpoint_every) + " outside [1, " + std::to_string(p.layers) + "]");
+  if (p.slots < 2) fail("slots " + std::to_string(p.slots) + " < 2");
+  if (p.prefetch < 1 || p.prefetch >= p.slots)
+    fail("prefetch " + std::to_string(p.prefetch) + " outside [1, slots - 1 = " + std::to_string(p.slots - 1) + "]");
+  if (!p.arena_plans.empty()) {
+    if (p.arena_plans.size() != 5) fail(std::to_string(p.arena_plans.size()) + " arena plans, not one per launched stage");
+    for (const ir::ArenaPlan& a : p.arena_plans)
+      if (a.bytes > p.arena_bytes) fail("arena plan of " + a.stage + " exceeds the arena");
+  }
+  if (!p.resident.empty() && p.resident.size() != p.params.regions.size())
+    fail(std::to_string(p.resident.size()) + " residency flags for " + std::to_string(p.params.regions.size()) + " regions");
 }
 
 int64_t StepPlan::resident_regions() const {

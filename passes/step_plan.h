@@ -27,14 +27,14 @@ struct StepPlan {
   int64_t tied_elements = 0;       // tensors the head binds from other regions (tied embeddings)
 
   // Decisions.
-  int64_t checkpoint_every = 1;    // insert_recompute
-  bool host_checkpoints = true;    // insert_offload
-  bool clip = true;                // insert_offload: per-region slabs when clipping
-  int64_t slots = 2;               // insert_buffer_swap
-  int64_t prefetch = 1;            // insert_buffer_swap
+  int64_t checkpoint_every = 1;    // plan_recompute
+  bool host_checkpoints = true;    // plan_offload
+  bool clip = true;                // plan_offload: per-region slabs when clipping
+  int64_t slots = 2;               // plan_buffer_slots
+  int64_t prefetch = 1;            // plan_buffer_slots
   std::vector<ir::ArenaPlan> arena_plans;  // plan_memory
   int64_t arena_bytes = 0;
-  std::vector<char> resident;      // place_resident: per region, kept (and updated) on the GPU
+  std::vector<char> resident;      // plan_resident: per region, kept (and updated) on the GPU
 
   int64_t blocks() const { return layers; }
   /// The block stage reads packed documents' %positions and %segments
@@ -65,5 +65,12 @@ struct StepPlan {
 
 /// Facts of the model and the options; no decisions yet.
 StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& options);
+
+/// The step plan's verifier, run by the pass manager after each planning
+/// pass: the decisions are within the bounds lower_to_schedule relies on
+/// (1 <= K <= layers, 2 <= slots, 1 <= prefetch < slots, one arena plan per
+/// launched stage once planned, one residency flag per region once placed).
+/// std::logic_error naming the field: a planning pass broke it.
+void verify_step_plan(const StepPlan& plan);
 
 }  // namespace horizon::passes

@@ -8,20 +8,7 @@
 #include "support/atomic_file.h"
 
 namespace horizon::plan {
-namespace {
-
 using Json = nlohmann::ordered_json;
-
-std::string slice_name(const ir::SchedInstr& in) {
-  std::string name = ir::sched_op_name(in.op);
-  if (!in.stage.empty()) name += " " + in.stage;
-  if (in.instance >= 0) name += "[" + std::to_string(in.instance) + "]";
-  if (in.micro_batch >= 0) name += " mb=" + std::to_string(in.micro_batch);
-  if (in.event >= 0) name += " ^e" + std::to_string(in.event);
-  return name;
-}
-
-}  // namespace
 
 std::string chrome_trace_json(const ir::Schedule& s, const SimResult& r) {
   Json events = Json::array();
@@ -39,7 +26,7 @@ std::string chrome_trace_json(const ir::Schedule& s, const SimResult& r) {
     const ir::SchedInstr& in = s.instrs[i];
     double dur = r.times[i].end - r.times[i].start;
     if (dur <= 0) continue;
-    events.push_back({{"name", slice_name(in)},
+    events.push_back({{"name", ir::instr_label(in)},
                       {"cat", in.op == ir::SchedOp::wait ? "wait" : ir::sched_op_name(in.op)},
                       {"ph", "X"},
                       {"pid", 0},

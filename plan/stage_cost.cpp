@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "ir/fusion_groups.h"
 #include "plan/cost_model.h"
 
 namespace horizon::plan {
@@ -23,10 +24,6 @@ double attended_pairs(int64_t seq, const ir::Attrs& attrs) {
   return s * s / 2;
 }
 
-struct Group {
-  std::set<int> members;  // instruction indices
-};
-
 }  // namespace
 
 StageCost stage_cost(const ir::Stage& st, int64_t sequences, int64_t seq, const Machine& m) {
@@ -43,7 +40,13 @@ StageCost stage_cost(const ir::Stage& st, int64_t sequences, int64_t seq, const 
   for (const ir::ParamGrad& g : st.grads) escapes[g.value] = true;
 
   StageCost c;
-  std::map<int64_t, Group> groups;
+  std::vector<ir::InstrGroup> groups;
+  std::vector<char> grouped(st.instrs.size(), 0);
+  for (const ir::InstrGroup& g : ir::instruction_groups(st))
+    if (g.fused) {
+      groups.push_back(g);
+      for (int k = g.first; k <= g.last; ++k) grouped[static_cast<size_t>(k)] = 1;
+    }
   for (size_t i = 0; i < st.instrs.size(); ++i) {
     const ir::Instr& in = st.instrs[i];
     double flops = 0;
@@ -98,10 +101,7 @@ StageCost stage_cost(const ir::Stage& st, int64_t sequences, int64_t seq, const 
       ++c.kernels;
       continue;
     }
-    if (auto g = in.attrs.find("group"); g != in.attrs.end() && std::holds_alternative<int64_t>(g->second)) {
-      groups[std::get<int64_t>(g->second)].members.insert(static_cast<int>(i));
-      continue;
-    }
+    if (grouped[i]) continue;  // counted with its group below
     double moved = 0;
     for (size_t k = 0; k < in.operands.size(); ++k) {
       int v = in.operands[k];
@@ -115,18 +115,20 @@ StageCost stage_cost(const ir::Stage& st, int64_t sequences, int64_t seq, const 
     c.memory_bytes += moved;
     ++c.kernels;
   }
-  for (const auto& [id, g] : groups) {
+  for (const ir::InstrGroup& g : groups) {
+    std::set<int> members;
+    for (int i = g.first; i <= g.last; ++i) members.insert(i);
     std::set<int> reads, writes;
-    for (int i : g.members) {
+    for (int i : members) {
       const ir::Instr& in = st.instrs[i];
       for (int v : in.operands) reads.insert(v);
       for (int v : in.results) {
         bool leaves = escapes[v];
-        for (int u : users[v]) leaves |= g.members.count(u) == 0;
+        for (int u : users[v]) leaves |= members.count(u) == 0;
         if (leaves) writes.insert(v);
       }
     }
-    for (int i : g.members)  // values made inside the group are not read from memory
+    for (int i : members)  // values made inside the group are not read from memory
       for (int v : st.instrs[i].results) reads.erase(v);
     for (int v : reads) c.memory_bytes += bytes(v);
     for (int v : writes) c.memory_bytes += bytes(v);

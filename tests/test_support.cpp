@@ -13,6 +13,13 @@
 #include "support/random.h"
 
 namespace horizon::testing {
+namespace {
+
+// Every pipeline a test runs, in this process or a `horizon` it starts,
+// verifies the IR after each pass that changed it (passes/pass_manager.h).
+const bool kVerifyEachPass = setenv("HORIZON_VERIFY_IR", "1", 0) == 0;
+
+}  // namespace
 
 ir::Module lowered(const std::string& name) {
   ir::Module m = frontend::load_model(source_path("models/" + name));

@@ -7,7 +7,9 @@
 #include <map>
 #include <stdexcept>
 
+#include "codegen/cuda/cuda_limits.h"
 #include "codegen/cuda/kernels.h"
+#include "ir/fusion_groups.h"
 
 namespace horizon::codegen::cuda {
 namespace {
@@ -62,23 +64,17 @@ class StageLowering {
   }
 
   void run(std::vector<StageKernel>& out) {
-    for (size_t i = 0; i < s_.instrs.size();) {
-      const ir::Instr& in = s_.instrs[i];
-      size_t j = i;
-      if (auto g = in.attrs.find("group"); g != in.attrs.end())
-        while (j + 1 < s_.instrs.size() && s_.instrs[j + 1].attrs.count("group") &&
-               s_.instrs[j + 1].attrs.at("group") == g->second)
-          ++j;
+    for (const ir::InstrGroup& g : ir::instruction_groups(s_)) {
+      const ir::Instr& in = s_.instrs[g.first];
       try {
         if (ir::op_kind(in.op) == ir::OpKind::elementwise)
-          out.push_back(elementwise_group(static_cast<int>(i), static_cast<int>(j)));
+          out.push_back(elementwise_group(g.first, g.last));
         else if (ir::op_kind(in.op) != ir::OpKind::matmul)
-          out.push_back(single(static_cast<int>(i)));
+          out.push_back(single(g.first));
       } catch (const std::exception& e) {
-        throw std::invalid_argument("stage " + s_.name + ", instruction " + std::to_string(i) + " (" +
+        throw std::invalid_argument("stage " + s_.name + ", instruction " + std::to_string(g.first) + " (" +
                                     instr_text(s_, in) + "): " + e.what());
       }
-      i = j + 1;
     }
   }
 
@@ -257,6 +253,7 @@ std::string arg_name(const KernelSource& k, const Arg& a) {
 }  // namespace
 
 std::vector<StageKernel> module_kernels(const ir::Module& m, int64_t batch, int64_t seq) {
+  check_cuda_limits(m);
   std::vector<StageKernel> out;
   for (const ir::Stage& s : m.stages) {
     std::vector<StageKernel> k = stage_kernels(s, batch, seq);

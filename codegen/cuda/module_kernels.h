@@ -32,8 +32,9 @@ struct StageKernel {
 /// Every kernel of every stage of `m` (after passes::lower) at batch B and
 /// sequence S, in stage and instruction order. A fused group materializes
 /// the values read after it or returned by the stage (as the CPU executor
-/// does). Throws std::invalid_argument naming the stage and instruction when
-/// an op has no CUDA generator for its shapes.
+/// does). Throws a UserError for a model setting the kernels do not support
+/// (codegen/cuda/cuda_limits.h), std::invalid_argument naming the stage and
+/// instruction when an op has no CUDA generator for its shapes.
 std::vector<StageKernel> module_kernels(const ir::Module& m, int64_t batch, int64_t seq);
 
 /// The kernels of one stage, exactly as module_kernels lists them for it

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "codegen/cpu/cpu_jit.h"
+#include "ir/fusion_groups.h"
 #include "runtime/cpu/op_dispatch.h"
 #include "runtime/thread_pool.h"
 
@@ -49,17 +50,12 @@ struct CpuStageExecutor::Impl {
 
   void build_groups() {
     const auto& ins = stage.instrs;
-    for (size_t i = 0; i < ins.size();) {
-      auto g = ins[i].attrs.find("group");
-      if (g == ins[i].attrs.end()) {
-        ++i;
-        continue;
-      }
+    for (const ir::InstrGroup& group : ir::instruction_groups(stage)) {
+      if (!group.fused) continue;
+      const size_t i = static_cast<size_t>(group.first), j = static_cast<size_t>(group.last);
       FusedGroup fg;
-      fg.first = static_cast<int>(i);
-      size_t j = i;
-      while (j + 1 < ins.size() && ins[j + 1].attrs.count("group") && ins[j + 1].attrs.at("group") == g->second) ++j;
-      fg.last = static_cast<int>(j);
+      fg.first = group.first;
+      fg.last = group.last;
       std::map<int, int> node_of;  // value produced in the group -> node index
       for (size_t k = i; k <= j; ++k) node_of[ins[k].results[0]] = static_cast<int>(k - i);
       // External operands become program inputs, in order of first use.
@@ -86,7 +82,6 @@ struct CpuStageExecutor::Impl {
       }
       fg.fn = codegen::cpu::CpuJit::get().elementwise(fg.program);
       groups.emplace(fg.first, std::move(fg));
-      i = j + 1;
     }
   }
 };

@@ -12,15 +12,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string slice_name(const ir::SchedInstr& in) {
-  std::string name = ir::sched_op_name(in.op);
-  if (!in.stage.empty()) name += " " + in.stage;
-  if (in.instance >= 0) name += "[" + std::to_string(in.instance) + "]";
-  if (in.micro_batch >= 0) name += " mb=" + std::to_string(in.micro_batch);
-  if (in.event >= 0) name += " ^e" + std::to_string(in.event);
-  return name;
-}
-
 const char* lane_name(ir::Stream s) {
   switch (s) {
     case ir::Stream::compute:
@@ -53,7 +44,7 @@ std::string cuda_trace_json(const ir::Schedule& s, const CudaStepMeasurements& m
     const ir::SchedInstr& in = s.instrs[i];
     const InstrSpan& t = m.spans[i];
     if (t.start < 0 || t.end <= t.start) continue;
-    events.push_back({{"name", slice_name(in)},
+    events.push_back({{"name", ir::instr_label(in)},
                       {"cat", in.op == ir::SchedOp::wait ? "wait" : ir::sched_op_name(in.op)},
                       {"ph", "X"},
                       {"pid", 0},
