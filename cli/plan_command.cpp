@@ -11,6 +11,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/moments_option.h"
 #include "cli/resident_option.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
@@ -49,7 +50,7 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
            "layers whose weights, optimizer state and gradient stay on the GPU and are updated there: auto (as\n"
            "many as the GPU memory left by streaming holds), 0 (stream every layer) or a count",
            "auto");
-  if (!a.declares("moments")) a.option("moments", "TYPE", "Adam moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
+  if (!a.declares("moments")) a.option("moments", "TYPE", kMomentsHelp, "bf16");
 }
 
 plan::Machine machine_option(const Arguments& a) {
@@ -80,10 +81,7 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
     throw UserError("horizon " + command + ": --host-checkpoints must be auto, on or off, got '" + when + "'");
   o.host_checkpoints = when == "auto" ? -1 : when == "on" ? 1 : 0;
   o.clip = !a.get_flag("no-clip");
-  const std::string moments = a.get("moments");
-  if (moments != "bf16" && moments != "f32")
-    throw UserError("horizon " + command + ": --moments must be bf16 or f32, got '" + moments + "'");
-  o.bytes_per_param = moments == "bf16" ? 8 : 12;
+  o.bytes_per_param = store_bytes_per_param(parse_moments(command, a.get("moments")));
   o.gpu_bytes = m.gpu_bytes;
   o.host_bytes = m.host_bytes;
   o.resident = parse_resident(command, a.get("resident"));
@@ -206,9 +204,11 @@ int run_plan(const Args& args) {
   if (!a.parse(args)) return 0;
 
   const plan::Machine machine = machine_option(a);
-  const passes::StreamingOptions options = streaming_options(a, "plan", machine);
+  passes::StreamingOptions options = streaming_options(a, "plan", machine);
   ir::Module graph = frontend::load_model(a.get("MODEL"));
   passes::lower(graph);
+  const double scales = moment_scale_bytes(graph, parse_moments("plan", a.get("moments")));
+  if (options.resident != 0) options.gpu_reserve_bytes += scales;  // resident layers' scales live beside %resident
   const ir::Schedule s = lower_for_gpu(graph, options);
   const ir::ScheduleConfig& c = s.config;
 
@@ -225,7 +225,11 @@ int run_plan(const Args& args) {
               static_cast<long long>(resident_layers(s)),
               static_cast<long long>(ir::layout_params(graph).regions.size()));
 
-  const plan::MemoryTable host = plan::host_memory(s, graph, machine.host_bytes);
+  plan::MemoryTable host = plan::host_memory(s, graph, machine.host_bytes);
+  if (scales > 0) {
+    host.lines.push_back({"8-bit moment scales", scales, "2 fp32 per 256 params"});
+    host.total += scales;
+  }
   plan::MemoryTable gpu = plan::gpu_memory(s, machine.gpu_bytes);
 #ifdef HORIZON_HAVE_CUDA
   // What the CUDA executor allocates beyond the schedule's buffers.
