@@ -12,6 +12,7 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/moments_option.h"
+#include "cli/plan_largest.h"
 #include "cli/resident_option.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
@@ -191,6 +192,32 @@ class Refusal {
   std::string fixes_;
 };
 
+// The step's schedule and its host and GPU memory tables (with what the
+// executor adds beyond the schedule's buffers).
+struct PlanTables {
+  ir::Schedule s;
+  plan::MemoryTable host, gpu;
+};
+
+PlanTables plan_tables(const ir::Module& graph, passes::StreamingOptions options, const plan::Machine& machine,
+                       codegen::cpu::MomentType moments) {
+  const double scales = moment_scale_bytes(graph, moments);
+  if (options.resident != 0) options.gpu_reserve_bytes += scales;  // resident layers' scales live beside %resident
+  PlanTables t{lower_for_gpu(graph, options), {}, {}};
+  t.host = plan::host_memory(t.s, graph, machine.host_bytes);
+  if (scales > 0) {
+    t.host.lines.push_back({"8-bit moment scales", scales, "2 fp32 per 256 params"});
+    t.host.total += scales;
+  }
+  t.gpu = plan::gpu_memory(t.s, machine.gpu_bytes);
+#ifdef HORIZON_HAVE_CUDA
+  const double scratch = static_cast<double>(runtime::cuda::planned_stage_scratch(t.s, graph));
+  t.gpu.lines.push_back({"CUDA stage scratch", scratch, "GEMM workspaces, bf16 operand copies"});
+  t.gpu.total += scratch;
+#endif
+  return t;
+}
+
 }  // namespace
 
 int run_plan(const Args& args) {
@@ -201,15 +228,46 @@ int run_plan(const Args& args) {
   a.positional("MODEL", "model file: models/*.json, a Hugging Face model directory or config.json, or a .hir dump");
   add_streaming_options(a);
   a.option("trace", "FILE", "write the simulated step as a Chrome trace (open it in ui.perfetto.dev)");
+  a.flag("largest",
+         "plan the deepest model of MODEL's width (or --width) that fits the machine: MODEL with as many blocks as fit");
+  a.option("width", "H", "with --largest: hidden size of the searched models (heads and MLP scale with it)", "0");
   if (!a.parse(args)) return 0;
 
   const plan::Machine machine = machine_option(a);
-  passes::StreamingOptions options = streaming_options(a, "plan", machine);
-  ir::Module graph = frontend::load_model(a.get("MODEL"));
-  passes::lower(graph);
-  const double scales = moment_scale_bytes(graph, parse_moments("plan", a.get("moments")));
-  if (options.resident != 0) options.gpu_reserve_bytes += scales;  // resident layers' scales live beside %resident
-  const ir::Schedule s = lower_for_gpu(graph, options);
+  const passes::StreamingOptions options = streaming_options(a, "plan", machine);
+  const codegen::cpu::MomentType moments = parse_moments("plan", a.get("moments"));
+  ir::Module graph;
+  if (a.get_flag("largest")) {
+    const int64_t width = a.get_int("width");
+    if (width < 0) throw UserError("horizon plan: --width must be positive (or 0: MODEL's), got " + a.get("width"));
+    auto fits = [&](const ir::Module& candidate) {
+      try {
+        const PlanTables t = plan_tables(candidate, options, machine, moments);
+        return t.host.fits() && t.gpu.fits();
+      } catch (const UserError&) {
+        return false;  // a candidate the passes refuse (a budget they check themselves) does not fit
+      }
+    };
+    const LargestModel largest = find_largest_model(a.get("MODEL"), width, 4096, fits);
+    const ir::Module one = resized_model(a.get("MODEL"), 1, width);
+    if (largest.layers == 0)
+      throw UserError("horizon plan --largest: not even one block of width " +
+                      std::to_string(static_cast<int64_t>(one.config_number("hidden", 0))) + " fits " + machine.name +
+                      " at --batch " + a.get("batch") + " --seq " + a.get("seq") +
+                      "; try a smaller --width, --seq or --micro-batches more");
+    graph = resized_model(a.get("MODEL"), largest.layers, width);
+    std::printf("largest model of width %lld that fits %s (--moments %s): %lld layers, %s parameters (%d candidates "
+                "planned)\n\n",
+                static_cast<long long>(graph.config_number("hidden", 0)), machine.name.c_str(),
+                codegen::cpu::moment_type_name(moments), static_cast<long long>(largest.layers),
+                format_count(ir::summarize_params(graph).total).c_str(), largest.tried);
+  } else {
+    if (a.get_int("width") != 0) throw UserError("horizon plan: --width goes with --largest");
+    graph = frontend::load_model(a.get("MODEL"));
+    passes::lower(graph);
+  }
+  const PlanTables tables = plan_tables(graph, options, machine, moments);
+  const ir::Schedule& s = tables.s;
   const ir::ScheduleConfig& c = s.config;
 
   const int64_t tokens = c.batch * c.seq;
@@ -225,18 +283,8 @@ int run_plan(const Args& args) {
               static_cast<long long>(resident_layers(s)),
               static_cast<long long>(ir::layout_params(graph).regions.size()));
 
-  plan::MemoryTable host = plan::host_memory(s, graph, machine.host_bytes);
-  if (scales > 0) {
-    host.lines.push_back({"8-bit moment scales", scales, "2 fp32 per 256 params"});
-    host.total += scales;
-  }
-  plan::MemoryTable gpu = plan::gpu_memory(s, machine.gpu_bytes);
-#ifdef HORIZON_HAVE_CUDA
-  // What the CUDA executor allocates beyond the schedule's buffers.
-  const double scratch = static_cast<double>(runtime::cuda::planned_stage_scratch(s, graph));
-  gpu.lines.push_back({"CUDA stage scratch", scratch, "GEMM workspaces, bf16 operand copies"});
-  gpu.total += scratch;
-#endif
+  const plan::MemoryTable& host = tables.host;
+  const plan::MemoryTable& gpu = tables.gpu;
   // Resident layers take what activations leave, so the search streams every layer.
   passes::StreamingOptions streamed = options;
   streamed.resident = 0;
