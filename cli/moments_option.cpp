@@ -20,7 +20,8 @@ int64_t store_bytes_per_param(codegen::cpu::MomentType moments) {
 double moment_scale_bytes(const ir::Module& model, codegen::cpu::MomentType moments) {
   if (moments != codegen::cpu::MomentType::q8) return 0;
   double blocks = 0;
-  for (const ir::LaidOutTensor& t : ir::layout_params(model).tensors) blocks += static_cast<double>(moment_blocks(t.elements));
+  for (const ir::LaidOutTensor& t : ir::layout_params(model).tensors)
+    blocks += static_cast<double>(moment_blocks(t.elements));
   return blocks * 8;
 }
 

@@ -21,10 +21,10 @@ ir::Module resized_model(const std::string& path, int64_t layers, int64_t width)
     const int64_t head_dim = c.value("head_dim", int64_t{0}), heads = c.value("heads", int64_t{0});
     const int64_t kv = c.value("kv_heads", heads), inter = c.value("intermediate", int64_t{0});
     if (head_dim <= 0 || width % head_dim != 0 || heads <= 0 || hidden <= 0)
-      throw_user_error(path, "config.head_dim",
-                       "--width " + std::to_string(width) + " is not a multiple of the head size " +
-                           std::to_string(head_dim),
-                       "choose a width that is a multiple of config.head_dim");
+      throw_user_error(
+          path, "config.head_dim",
+          "--width " + std::to_string(width) + " is not a multiple of the head size " + std::to_string(head_dim),
+          "choose a width that is a multiple of config.head_dim");
     const int64_t new_heads = width / head_dim;
     c["hidden"] = width;
     c["heads"] = new_heads;

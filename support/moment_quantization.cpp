@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 namespace horizon {
@@ -33,7 +34,45 @@ QuantizationMap make_dynamic_map(bool is_signed) {
   return map;
 }
 
+EncodeTable make_encode_table(const QuantizationMap& map) {
+  EncodeTable t;
+  t.below.assign(2 * kEncodeBuckets, 0);
+  t.inside.assign(2 * kEncodeBuckets, INFINITY);
+  std::vector<int> in_bucket(2 * kEncodeBuckets, 0);
+  for (float th : map.thresholds) {
+    const int64_t b = encode_bucket(th);
+    if (++in_bucket[static_cast<size_t>(b)] > 1)
+      throw std::logic_error("moment quantization: two thresholds share an encode bucket; use more mantissa bits");
+    t.inside[static_cast<size_t>(b)] = th;
+  }
+  for (int64_t b = 0; b < 2 * kEncodeBuckets; ++b) {
+    // A member of the bucket: every member compares alike with thresholds outside it.
+    const uint32_t sign = b >= kEncodeBuckets ? 0x80000000u : 0u;
+    const int64_t k = b % kEncodeBuckets;
+    const uint32_t magnitude = k == 0                    ? 0u
+                               : k == kEncodeBuckets - 1 ? 0x40000000u  // 2.0
+                                                         : static_cast<uint32_t>(kEncodeFirstKey + k - 1) << 16;
+    const float member = std::bit_cast<float>(sign | magnitude);
+    int32_t below = 0;
+    for (float th : map.thresholds) below += th < member && encode_bucket(th) != b ? 1 : 0;
+    t.below[static_cast<size_t>(b)] = below;
+  }
+  return t;
+}
+
 }  // namespace
+
+const EncodeTable& encode_table(const QuantizationMap& map) {
+  static const EncodeTable m = make_encode_table(signed_dynamic_map());
+  static const EncodeTable v = make_encode_table(unsigned_dynamic_map());
+  return &map == &signed_dynamic_map() ? m : v;
+}
+
+uint8_t quantize_by_table(const EncodeTable& table, float x) {
+  if (std::isnan(x)) return 0;
+  const size_t b = static_cast<size_t>(encode_bucket(x));
+  return static_cast<uint8_t>(table.below[b] + (x > table.inside[b] ? 1 : 0));
+}
 
 const QuantizationMap& signed_dynamic_map() {
   static const QuantizationMap map = make_dynamic_map(true);

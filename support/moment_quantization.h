@@ -21,8 +21,11 @@
 // the same bytes. Header-light so runtime/, cli/ and tests use it too.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <vector>
 
 namespace horizon {
 
@@ -49,6 +52,31 @@ const QuantizationMap& unsigned_dynamic_map();
 /// of thresholds that x exceeds, found by an 8-step binary search, which is
 /// how the JIT and the GPU compute it too.
 uint8_t quantize(const QuantizationMap& map, float x);
+
+/// The same code without a search, for vector code whose gathers are slow
+/// (the CPU JIT): the float's sign, exponent and top 7 mantissa bits name a
+/// bucket that holds at most one threshold, so the code is the count of
+/// thresholds below the bucket plus (x > the one inside). Exact by
+/// construction: `quantize` of every float. Buckets: per sign,
+/// kEncodeBuckets; bucket 0 holds magnitudes below 2^-25 (no threshold is
+/// that small), the last one magnitudes of 2 and more, infinities and NaN.
+inline constexpr int64_t kEncodeFirstKey = 102 << 7;  // (exponent << 7 | top mantissa bits) of 2^-25
+inline constexpr int64_t kEncodeBuckets = (128 << 7) - kEncodeFirstKey + 2;
+struct EncodeTable {
+  std::vector<int32_t> below;  // [2 * kEncodeBuckets]: positive buckets, then negative
+  std::vector<float> inside;   // the threshold inside a bucket, or +infinity
+};
+/// Built from the map's thresholds; std::logic_error if a bucket held two.
+const EncodeTable& encode_table(const QuantizationMap& map);
+/// The bucket of x (the index into EncodeTable's arrays).
+inline int64_t encode_bucket(float x) {
+  const uint32_t bits = std::bit_cast<uint32_t>(x);
+  const int64_t key = static_cast<int64_t>((bits & 0x7fffffffu) >> 16);
+  const int64_t bucket = std::clamp<int64_t>(key - kEncodeFirstKey + 1, 0, kEncodeBuckets - 1);
+  return (bits >> 31) * kEncodeBuckets + bucket;
+}
+/// quantize() through the table: NaN gives 0.
+uint8_t quantize_by_table(const EncodeTable& table, float x);
 
 /// Quantizes x[0, n) (n <= kMomentBlock) to codes with scale = max |x|; the
 /// values are multiplied by 1/scale (0 when the scale is 0) before the search.

@@ -87,7 +87,8 @@ std::string check(const DeviceOptimizer& opt, int64_t n, int64_t offset, bool sp
   const auto msc = down<float>(ms), vsc = down<float>(vs);
   testing::Q8State gpu;
   gpu.hi.assign(h.begin() + offset, h.begin() + offset + n), gpu.lo.assign(l.begin() + offset, l.begin() + offset + n);
-  gpu.m.assign(mc.begin() + offset, mc.begin() + offset + n), gpu.v.assign(vc.begin() + offset, vc.begin() + offset + n);
+  gpu.m.assign(mc.begin() + offset, mc.begin() + offset + n),
+      gpu.v.assign(vc.begin() + offset, vc.begin() + offset + n);
   gpu.m_scale.assign(msc.begin() + first_block, msc.begin() + first_block + blocks);
   gpu.v_scale.assign(vsc.begin() + first_block, vsc.begin() + first_block + blocks);
   std::string out = testing::compare_q8(gpu, cpu);

@@ -6,10 +6,10 @@
 // differences byte by byte.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <algorithm>
 #include <random>
 #include <string>
 #include <tuple>
@@ -110,7 +110,8 @@ inline std::string compare_q8(const Q8State& got, const Q8State& want) {
   for (size_t b = 0; b < got.m_scale.size(); ++b)
     for (auto [x, y, name] : {std::tuple{got.m_scale[b], want.m_scale[b], "m"}, {got.v_scale[b], want.v_scale[b], "v"}})
       if (std::bit_cast<uint32_t>(x) != std::bit_cast<uint32_t>(y) && !(std::isnan(x) && std::isnan(y)))
-        fail(std::string(name) + " scale [" + std::to_string(b) + "] " + std::to_string(x) + " want " + std::to_string(y));
+        fail(std::string(name) + " scale [" + std::to_string(b) + "] " + std::to_string(x) + " want " +
+             std::to_string(y));
   return wrong == 0 ? "" : std::to_string(wrong) + " differences\n" + out;
 }
 

@@ -33,7 +33,8 @@ TEST(Moments8, MapsAreSortedAndSpanTheirRange) {
     EXPECT_EQ(std::adjacent_find(map->values.begin(), map->values.end()), map->values.end());  // no repeats
     EXPECT_EQ(map->values.back(), 1.0f);
     EXPECT_NE(std::find(map->values.begin(), map->values.end(), 0.0f), map->values.end());
-    for (size_t k = 0; k < 255; ++k) EXPECT_TRUE(map->values[k] < map->thresholds[k] && map->thresholds[k] < map->values[k + 1]);
+    for (size_t k = 0; k < 255; ++k)
+      EXPECT_TRUE(map->values[k] < map->thresholds[k] && map->thresholds[k] < map->values[k + 1]);
   }
   EXPECT_EQ(unsigned_dynamic_map().values.front(), 0.0f);
   EXPECT_GT(signed_dynamic_map().values.front(), -1.0f);
@@ -63,6 +64,39 @@ TEST(Moments8, QuantizeGivesTheNearestValue) {
             << x;
     }
     EXPECT_EQ(quantize(*map, std::nanf("")), 0);
+  }
+}
+
+// The bucket table (the JIT's encoder) gives quantize()'s code for every
+// float near every threshold, at the edges of the buckets, for specials and
+// at random.
+TEST(Moments8, EncodeTableEqualsTheSearch) {
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<uint32_t> any_bits;
+  for (const QuantizationMap* map : {&signed_dynamic_map(), &unsigned_dynamic_map()}) {
+    const EncodeTable& table = encode_table(*map);
+    std::vector<float> xs = {0.0f,
+                             -0.0f,
+                             1.0f,
+                             -1.0f,
+                             2.0f,
+                             -2.0f,
+                             INFINITY,
+                             -INFINITY,
+                             std::nanf(""),
+                             -std::nanf(""),
+                             1e-30f,
+                             -1e-30f,
+                             1.0000001f,
+                             -1.0000001f,
+                             std::ldexp(1.0f, -25),
+                             -std::ldexp(1.0f, -25)};
+    for (float t : map->thresholds)
+      for (float x = std::nextafter(std::nextafter(t, -2.0f), -2.0f);
+           x <= std::nextafter(std::nextafter(t, 2.0f), 2.0f); x = std::nextafter(x, 2.0f))
+        xs.push_back(x);
+    for (int k = 0; k < 100000; ++k) xs.push_back(std::bit_cast<float>(any_bits(rng)));
+    for (float x : xs) ASSERT_EQ(quantize_by_table(table, x), quantize(*map, x)) << x;
   }
 }
 
@@ -120,26 +154,36 @@ AdamWParams step_params(int64_t step, float lr) {
   return p;
 }
 
-void run_jit(testing::Q8State& s, const std::vector<float>& grad, const AdamWParams& p) {
-  CpuJit::get().adamw_blockwise()(s.size(), s.hi.data(), s.lo.data(), s.m.data(), s.v.data(), s.m_scale.data(),
-                                  s.v_scale.data(), grad.data(), &p);
+void run_jit(testing::Q8State& s, const std::vector<float>& grad, const AdamWParams& p, CpuJit& jit = CpuJit::get()) {
+  jit.adamw_blockwise()(s.size(), s.hi.data(), s.lo.data(), s.m.data(), s.v.data(), s.m_scale.data(), s.v_scale.data(),
+                        grad.data(), &p);
 }
 
+// On each FMA target this host has (SSE's multiply-adds round twice; the reference fuses them).
 TEST(Moments8, JitMatchesTheReferenceByteForByte) {
   if (!jit_fuses()) GTEST_SKIP() << "the JIT targets SSE (no FMA): the reference fuses its multiply-adds";
   uint32_t seed = 1;
-  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{255}, int64_t{256}, int64_t{257}, int64_t{1000}, int64_t{4099}})
-    for (bool specials : {false, true}) {
-      SCOPED_TRACE("n " + std::to_string(n) + (specials ? " with special gradients" : ""));
-      std::vector<float> grad;
-      testing::Q8State jit = testing::random_q8_state(n, grad, seed++, specials);
-      testing::Q8State ref = jit;
-      for (int64_t step = 1; step <= 3; ++step) {
-        run_jit(jit, grad, step_params(step, 1e-3f));
-        testing::reference_adamw_q8(ref, grad, step_params(step, 1e-3f));
-      }
-      EXPECT_EQ(testing::compare_q8(jit, ref), "");
+  for (codegen::cpu::Isa isa : {codegen::cpu::Isa::avx512, codegen::cpu::Isa::avx2}) {
+    CpuJit* jit = nullptr;
+    try {
+      jit = &CpuJit::get(isa);
+    } catch (const std::runtime_error&) {
+      continue;  // not on this host
     }
+    SCOPED_TRACE(codegen::cpu::isa_name(isa));
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{255}, int64_t{256}, int64_t{257}, int64_t{1000}, int64_t{4099}})
+      for (bool specials : {false, true}) {
+        SCOPED_TRACE("n " + std::to_string(n) + (specials ? " with special gradients" : ""));
+        std::vector<float> grad;
+        testing::Q8State state = testing::random_q8_state(n, grad, seed++, specials);
+        testing::Q8State ref = state;
+        for (int64_t step = 1; step <= 3; ++step) {
+          run_jit(state, grad, step_params(step, 1e-3f), *jit);
+          testing::reference_adamw_q8(ref, grad, step_params(step, 1e-3f));
+        }
+        EXPECT_EQ(testing::compare_q8(state, ref), "");
+      }
+  }
 }
 
 // The checker the CPU and GPU tests rely on must see a single flipped byte.
@@ -266,7 +310,8 @@ TEST(Moments8, OptimizerSplitsTensorsAtBlockBoundaries) {
   store.init_random(4);
   int biggest = 0;
   for (size_t t = 0; t < store.tensors().size(); ++t)
-    if (store.tensors()[t].elements > store.tensors()[static_cast<size_t>(biggest)].elements) biggest = static_cast<int>(t);
+    if (store.tensors()[t].elements > store.tensors()[static_cast<size_t>(biggest)].elements)
+      biggest = static_cast<int>(t);
   const int64_t n = store.tensors()[static_cast<size_t>(biggest)].elements;
   std::vector<float> grad(static_cast<size_t>(n));
   std::mt19937 rng(2);

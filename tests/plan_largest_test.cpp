@@ -2,11 +2,12 @@
 // candidate that fits with few plans, models resize in depth and width, and
 // the command prints the model it found. Also the shipped H200 machine files
 // and the 120B model: it must plan on the 1 TB box.
+#include "cli/plan_largest.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "cli/plan_largest.h"
 #include "plan/machine.h"
 #include "support/error.h"
 #include "tests/test_support.h"
@@ -50,7 +51,8 @@ TEST(PlanLargest, PrintsTheModelItFound) {
   EXPECT_NE(r.out.find("largest model of width 4096 that fits h100-pcie5"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("8-bit moment scales"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("step time"), std::string::npos) << r.out;
-  const testing::CommandResult bad = run_horizon("plan " + source("models/tiny.json") + " --batch 4 --seq 128 --width 64");
+  const testing::CommandResult bad =
+      run_horizon("plan " + source("models/tiny.json") + " --batch 4 --seq 128 --width 64");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("--width goes with --largest"), std::string::npos) << bad.err;
 }
@@ -66,9 +68,9 @@ TEST(Machines, H200FilesLoad) {
 // Issue 14: a 120B Llama-style model plans on the 1 TB box (without clipping's
 // per-layer gradient slabs, 4 B/param that a 1 TB box does not have).
 TEST(Machines, Llama120bFitsTheOneTerabyteBox) {
-  const testing::CommandResult r = run_horizon("plan " + source("models/llama-120b.json") +
-                                               " --batch 4 --seq 2048 --no-clip --machine " +
-                                               source("machines/h200-1tb.json"));
+  const testing::CommandResult r =
+      run_horizon("plan " + source("models/llama-120b.json") + " --batch 4 --seq 2048 --no-clip --machine " +
+                  source("machines/h200-1tb.json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("fits"), std::string::npos);
 }

@@ -3,8 +3,8 @@
 // decodes m and sqrt(v) (map value times the block's old scale), runs the same
 // per-element update as the 16/32-bit step (emit_adamw_lanes), keeps the new
 // fp32 m and sqrt(v) in a stack buffer and their largest magnitudes in vector
-// accumulators; a second loop encodes them against the new scales by an
-// 8-step binary search over the map's thresholds (gathers). The GPU kernel
+// accumulators; a second loop encodes them against the new scales through
+// the bucket tables of support/moment_quantization.h (two gathers per moment). The GPU kernel
 // (codegen/cuda/optimizer_kernels.cpp) performs the same operations, so both
 // write the same bytes.
 #include <llvm/IR/Constants.h>
@@ -21,30 +21,42 @@
 namespace horizon::codegen::cpu {
 namespace {
 
-template <size_t N>
-llvm::GlobalVariable* float_table(llvm::Module& module, const std::array<float, N>& values, const char* name) {
-  llvm::Constant* init = llvm::ConstantDataArray::get(module.getContext(), llvm::ArrayRef<float>(values.data(), N));
+template <class T>
+llvm::GlobalVariable* table(llvm::Module& module, const T* values, size_t n, const char* name) {
+  llvm::Constant* init = llvm::ConstantDataArray::get(module.getContext(), llvm::ArrayRef<T>(values, n));
   return new llvm::GlobalVariable(module, init->getType(), /*isConstant=*/true, llvm::GlobalValue::PrivateLinkage, init,
                                   name);
 }
 
-// table[index] per lane (index: i32 lanes): a load for one lane, a gather otherwise.
-llvm::Value* lookup(llvm::IRBuilderBase& b, llvm::GlobalVariable* table, llvm::Value* index, int lanes) {
-  llvm::Type* f32 = b.getFloatTy();
-  if (lanes == 1) return b.CreateAlignedLoad(f32, b.CreateInBoundsGEP(f32, table, index), llvm::Align(4));
-  llvm::Value* ptrs = b.CreateInBoundsGEP(f32, table, index);
-  return b.CreateMaskedGather(lanes_type(f32, lanes), ptrs, llvm::Align(4));
+// table[index] of `elem` per lane (index: i32 lanes): a load for one lane, a gather otherwise.
+llvm::Value* lookup(llvm::IRBuilderBase& b, llvm::Type* elem, llvm::GlobalVariable* table, llvm::Value* index,
+                    int lanes) {
+  llvm::Value* ptrs = b.CreateInBoundsGEP(elem, table, index);
+  if (lanes == 1) return b.CreateAlignedLoad(elem, ptrs, llvm::Align(4));
+  return b.CreateMaskedGather(lanes_type(elem, lanes), ptrs, llvm::Align(4));
 }
 
+struct EncodeTables {
+  llvm::GlobalVariable *below, *inside;
+};
+
 // The code of x per lane: how many of the 255 sorted thresholds x exceeds
-// (support/moment_quantization.h quantize). NaN exceeds none.
-llvm::Value* encode(llvm::IRBuilderBase& b, llvm::GlobalVariable* thresholds, llvm::Value* x, int lanes) {
+// (support/moment_quantization.h quantize), found through the bucket table
+// (quantize_by_table): two gathers instead of a binary search's eight, which
+// on x86 cost most of the step. NaN exceeds none.
+llvm::Value* encode(llvm::IRBuilderBase& b, const EncodeTables& t, llvm::Value* x, int lanes) {
   llvm::Type* i32 = lanes_type(b.getInt32Ty(), lanes);
-  llvm::Value* code = llvm::ConstantInt::get(i32, 0);
-  for (int step = 128; step > 0; step /= 2) {
-    llvm::Value* t = lookup(b, thresholds, b.CreateAdd(code, llvm::ConstantInt::get(i32, step - 1)), lanes);
-    code = b.CreateSelect(b.CreateFCmpOGT(x, t), b.CreateAdd(code, llvm::ConstantInt::get(i32, step)), code);
-  }
+  auto c = [&](int64_t v) { return llvm::ConstantInt::get(i32, static_cast<uint64_t>(v)); };
+  llvm::Value* bits = b.CreateBitCast(x, i32);
+  llvm::Value* key = b.CreateLShr(b.CreateAnd(bits, c(0x7fffffff)), c(16));
+  llvm::Value* bucket = b.CreateSub(key, c(kEncodeFirstKey - 1));
+  bucket = b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, bucket, c(0));
+  bucket = b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, bucket, c(kEncodeBuckets - 1));
+  llvm::Value* index = b.CreateAdd(bucket, b.CreateMul(b.CreateLShr(bits, c(31)), c(kEncodeBuckets)));
+  llvm::Value* below = lookup(b, b.getInt32Ty(), t.below, index, lanes);
+  llvm::Value* inside = lookup(b, b.getFloatTy(), t.inside, index, lanes);
+  llvm::Value* code = b.CreateAdd(below, b.CreateZExt(b.CreateFCmpOGT(x, inside), i32));
+  code = b.CreateSelect(b.CreateFCmpUNO(x, x), c(0), code);
   return b.CreateTrunc(code, lanes_type(b.getInt8Ty(), lanes));
 }
 
@@ -72,10 +84,15 @@ void emit_blockwise_adamw_function(llvm::Module& module, int width, const std::s
 
   const QuantizationMap& m_map = signed_dynamic_map();
   const QuantizationMap& v_map = unsigned_dynamic_map();
-  llvm::GlobalVariable* m_values = float_table(module, m_map.values, "m_values");
-  llvm::GlobalVariable* m_thresholds = float_table(module, m_map.thresholds, "m_thresholds");
-  llvm::GlobalVariable* v_values = float_table(module, v_map.values, "v_values");
-  llvm::GlobalVariable* v_thresholds = float_table(module, v_map.thresholds, "v_thresholds");
+  llvm::GlobalVariable* m_values = table(module, m_map.values.data(), 256, "m_values");
+  llvm::GlobalVariable* v_values = table(module, v_map.values.data(), 256, "v_values");
+  auto encode_tables = [&](const QuantizationMap& map, const char* below, const char* inside) {
+    const EncodeTable& e = encode_table(map);
+    return EncodeTables{table(module, e.below.data(), e.below.size(), below),
+                        table(module, e.inside.data(), e.inside.size(), inside)};
+  };
+  const EncodeTables m_encode = encode_tables(m_map, "m_below", "m_inside");
+  const EncodeTables v_encode = encode_tables(v_map, "v_below", "v_inside");
 
   // The new fp32 moments of one block, and the running maxima of |m| and |v|.
   llvm::Type* block_type = llvm::ArrayType::get(f32, kMomentBlock);
@@ -111,7 +128,7 @@ void emit_blockwise_adamw_function(llvm::Module& module, int width, const std::s
       llvm::Type* i32 = lanes_type(b.getInt32Ty(), lanes);
       auto decode = [&](llvm::GlobalVariable* values, llvm::Value* codes, llvm::Value* scale) {
         llvm::Value* code = b.CreateZExt(load_lanes(b, i8, codes, i, lanes), i32);
-        return b.CreateFMul(lookup(b, values, code, lanes), splat(b, scale, lanes));
+        return b.CreateFMul(lookup(b, f32, values, code, lanes), splat(b, scale, lanes));
       };
       llvm::Value* v_root = decode(v_values, v_codes, old_v_scale);  // v is kept as sqrt(v)
       auto [m, v_new] = emit_adamw_lanes(b, sc, w_hi, w_lo, grad, i, lanes, decode(m_values, m_codes, old_m_scale),
@@ -144,8 +161,8 @@ void emit_blockwise_adamw_function(llvm::Module& module, int width, const std::s
     emit_vector_loop_with_tail(b, len, width, [&](llvm::Value* i, int lanes) {
       llvm::Value* m = b.CreateFMul(load_lanes(b, f32, new_m, i, lanes), splat(b, inv_m, lanes));
       llvm::Value* v = b.CreateFMul(load_lanes(b, f32, new_v, i, lanes), splat(b, inv_v, lanes));
-      store_lanes(b, i8, encode(b, m_thresholds, m, lanes), m_codes, i);
-      store_lanes(b, i8, encode(b, v_thresholds, v, lanes), v_codes, i);
+      store_lanes(b, i8, encode(b, m_encode, m, lanes), m_codes, i);
+      store_lanes(b, i8, encode(b, v_encode, v, lanes), v_codes, i);
     });
     b.CreateAlignedStore(most_m, m_scale, llvm::Align(4));
     b.CreateAlignedStore(most_v, v_scale, llvm::Align(4));
