@@ -158,12 +158,16 @@ class Refusal {
       o = options_;
       o.host_checkpoints = 0;
       if (c.host_checkpoints) offer("--host-checkpoints off", o, ir::Place::host);
+      o = options_;
+      o.bytes_per_param = 6;  // (its block scales, 0.03 B/param, are not in this check)
+      if (options_.bytes_per_param > 6) offer("--moments 8bit (6 B/param, docs/moments.md)", o, ir::Place::host);
       fix("more host RAM (" + gib_flag("--host-mem", host.total) + ")");
       double store = 0;
       for (const ir::Buffer& b : s_.buffers)
         if (b.kind == ir::BufferKind::store) store += static_cast<double>(b.bytes);
       if (store > host.budget)
-        fixes_ += " — the host store alone (weights, master, moments at 8 B/param) needs " + format_bytes(store) +
+        fixes_ += " — the host store alone (weights, master, moments at " + std::to_string(options_.bytes_per_param) +
+                  " B/param) needs " + format_bytes(store) +
                   ", more than the budget, so no other option can fit this model";
     }
     return s_.model + " does not fit: " + problem + "; to fit: " + fixes_;
