@@ -25,7 +25,7 @@ void CudaScheduleExecutor::Impl::prepare_resident() {
   norm_landing = DeviceMemory(static_cast<int64_t>(most) * 8, "the per-tensor sums of a resident region's gradient");
   int64_t scale_bytes = 0;
   for (const auto& [index, u] : plan.updates)
-    if (u.on_device && store.scale_bytes(u.region) > 0) {
+    if (u.on_device && store.scale_bytes(u.region) > 0 && !resident_scale_offset.count(u.region)) {
       resident_scale_offset[u.region] = scale_bytes;
       scale_bytes += store.scale_bytes(u.region);
     }
