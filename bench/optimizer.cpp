@@ -21,6 +21,7 @@
 
 #include "codegen/cpu/cpu_jit.h"
 #include "runtime/thread_pool.h"
+#include "support/moment_quantization.h"
 
 namespace {
 
@@ -67,8 +68,9 @@ Options parse(int argc, char** argv) {
       o.iters = static_cast<int>(parse_count(flag, value));
       if (o.iters < 5) usage_error("--iters " + value + ": need at least 5 timed iterations for a median");
     } else if (flag == "--moments") {
-      if (value != "bf16" && value != "f32") usage_error("--moments " + value + ": expected bf16 or f32");
-      o.moments = value == "bf16" ? jit::MomentType::bf16 : jit::MomentType::f32;
+      if (value != "bf16" && value != "f32" && value != "8bit")
+        usage_error("--moments " + value + ": expected bf16, f32 or 8bit");
+      o.moments = value == "bf16" ? jit::MomentType::bf16 : value == "f32" ? jit::MomentType::f32 : jit::MomentType::q8;
     } else if (flag == "--isa") {
       if (value == "auto")
         o.isa = jit::Isa::automatic;
@@ -192,7 +194,8 @@ int main(int argc, char** argv) {
   const int threads = ThreadPool::global().size();
   const int64_t n = o.params;
   const bool bf16 = o.moments == jit::MomentType::bf16;
-  const int64_t moment_bytes = bf16 ? 2 : 4;
+  const bool q8 = o.moments == jit::MomentType::q8;
+  const int64_t moment_bytes = jit::moment_plane_bytes(o.moments);
 
   jit::CpuJit* compiler = nullptr;
   try {
@@ -200,7 +203,9 @@ int main(int argc, char** argv) {
   } catch (const std::runtime_error& e) {
     usage_error(e.what());
   }
-  jit::AdamWFn adamw = compiler->adamw(o.moments);
+  jit::AdamWFn adamw = q8 ? nullptr : compiler->adamw(o.moments);
+  jit::BlockwiseAdamWFn adamw_blockwise = q8 ? compiler->adamw_blockwise() : nullptr;
+  static_assert(kBlock % horizon::kMomentBlock == 0, "bench chunks must hold whole quantization blocks");
 
   // Exactly what the kernel loads and stores per parameter: both weight
   // planes, m and v are read and written back, the fp32 gradient only read.
@@ -209,20 +214,26 @@ int main(int argc, char** argv) {
   const int64_t bytes_per_param = read_bytes + write_bytes;
 
   std::printf("AdamW, JIT %s, %s moments: %lld params, %d threads, %.2f GiB of state and gradient\n",
-              jit::isa_name(compiler->isa()), bf16 ? "bf16" : "fp32", static_cast<long long>(n), threads,
+              jit::isa_name(compiler->isa()), jit::moment_type_name(o.moments), static_cast<long long>(n), threads,
               static_cast<double>(n) * read_bytes / (1 << 30));
   std::fflush(stdout);
 
   Buffer<uint16_t> hi(n), lo(n);
   Buffer<char> m(n * moment_bytes), v(n * moment_bytes);
   Buffer<float> grad(n);
+  const int64_t scale_blocks = horizon::moment_blocks(n);
+  Buffer<float> m_scale(q8 ? scale_blocks : 1), v_scale(q8 ? scale_blocks : 1);
+  for (int64_t b = 0; q8 && b < scale_blocks; ++b) m_scale.get()[b] = 1e-3f, v_scale.get()[b] = 1e-3f;
   parallel_blocks(n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       uint32_t w = bits(random_uniform(i, 3, -0.05f, 0.05f));
       hi.get()[i] = static_cast<uint16_t>(w >> 16);
       lo.get()[i] = static_cast<uint16_t>(w);
       float mi = random_uniform(i, 4, -1e-3f, 1e-3f), vi = random_uniform(i, 5, 0.0f, 1e-6f);
-      if (bf16) {
+      if (q8) {
+        reinterpret_cast<uint8_t*>(m.get())[i] = static_cast<uint8_t>(bits(mi) >> 13);
+        reinterpret_cast<uint8_t*>(v.get())[i] = static_cast<uint8_t>(bits(vi) >> 13);
+      } else if (bf16) {
         reinterpret_cast<uint16_t*>(m.get())[i] = static_cast<uint16_t>(bits(mi) >> 16);
         reinterpret_cast<uint16_t*>(v.get())[i] = static_cast<uint16_t>(bits(vi) >> 16);
       } else {
@@ -239,6 +250,13 @@ int main(int argc, char** argv) {
     p.bias_correction1 = 1.0f - std::pow(p.beta1, static_cast<float>(t + 1));
     p.bias_correction2 = 1.0f - std::pow(p.beta2, static_cast<float>(t + 1));
     parallel_blocks(n, [&](int64_t i0, int64_t i1) {
+      if (q8) {
+        const int64_t b = i0 / horizon::kMomentBlock;
+        adamw_blockwise(i1 - i0, hi.get() + i0, lo.get() + i0, reinterpret_cast<uint8_t*>(m.get()) + i0,
+                        reinterpret_cast<uint8_t*>(v.get()) + i0, m_scale.get() + b, v_scale.get() + b, grad.get() + i0,
+                        &p);
+        return;
+      }
       adamw(i1 - i0, hi.get() + i0, lo.get() + i0, m.get() + i0 * moment_bytes, v.get() + i0 * moment_bytes,
             grad.get() + i0, &p);
     });
@@ -250,7 +268,10 @@ int main(int argc, char** argv) {
   probe.copy();
   probe.triad();
   auto traffic = [&](int sign) {
-    if (bf16)
+    if (q8)
+      same_traffic(n, hi.get(), lo.get(), reinterpret_cast<uint8_t*>(m.get()), reinterpret_cast<uint8_t*>(v.get()),
+                   grad.get(), sign);
+    else if (bf16)
       same_traffic(n, hi.get(), lo.get(), reinterpret_cast<uint16_t*>(m.get()), reinterpret_cast<uint16_t*>(v.get()),
                    grad.get(), sign);
     else

@@ -8,6 +8,7 @@
 #include "cli/weight_loader.h"
 #include "frontend/safetensors.h"
 #include "support/error.h"
+#include "support/moment_quantization.h"
 
 namespace horizon::cli {
 namespace {
@@ -29,6 +30,7 @@ void write_optimizer_file(const std::string& dir, const ir::Module& m, const run
   const auto& tensors = store.tensors();
   std::vector<std::vector<float>> master(tensors.size());
   const ir::DType moment = store.moments() == codegen::cpu::MomentType::bf16 ? ir::DType::bf16 : ir::DType::f32;
+  const bool q8 = store.moments() == codegen::cpu::MomentType::q8;
   std::vector<frontend::SafetensorsTensorRef> state;
   for (size_t t = 0; t < tensors.size(); ++t) {
     master[t].resize(static_cast<size_t>(tensors[t].elements));
@@ -40,8 +42,15 @@ void write_optimizer_file(const std::string& dir, const ir::Module& m, const run
                          "element " + std::to_string(i) + " is not finite; refusing to save non-finite weights",
                          "resume from an earlier checkpoint with a lower --lr");
     state.push_back({tensors[t].name + ".master", ir::DType::f32, tensors[t].shape, master[t].data()});
-    state.push_back({tensors[t].name + ".exp_avg", moment, tensors[t].shape, store.m(static_cast<int>(t))});
-    state.push_back({tensors[t].name + ".exp_avg_sq", moment, tensors[t].shape, store.v(static_cast<int>(t))});
+    state.push_back({tensors[t].name + ".exp_avg", moment, tensors[t].shape, store.m(static_cast<int>(t)), q8});
+    state.push_back({tensors[t].name + ".exp_avg_sq", moment, tensors[t].shape, store.v(static_cast<int>(t)), q8});
+    if (q8) {
+      // 8-bit moments: the codes above and one scale per block (support/moment_quantization.h).
+      const std::vector<int64_t> blocks = {moment_blocks(tensors[t].elements)};
+      state.push_back({tensors[t].name + ".exp_avg.absmax", ir::DType::f32, blocks, store.m_scale(static_cast<int>(t))});
+      state.push_back(
+          {tensors[t].name + ".exp_avg_sq.absmax", ir::DType::f32, blocks, store.v_scale(static_cast<int>(t))});
+    }
   }
   frontend::write_safetensors(dir + "/optimizer.safetensors", state,
                               {{"step", std::to_string(store.step())}, {"model", m.name}});
@@ -86,7 +95,12 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
   const Manifest manifest = verify_manifest(dir);
   const std::string path = dir + "/optimizer.safetensors";
   frontend::SafetensorsFile file = frontend::SafetensorsFile::open(path);
-  const std::string want = store.moments() == codegen::cpu::MomentType::bf16 ? "BF16" : "F32";
+  const codegen::cpu::MomentType moments = store.moments();
+  const bool q8 = moments == codegen::cpu::MomentType::q8;
+  const std::string want = q8 ? "U8" : moments == codegen::cpu::MomentType::bf16 ? "BF16" : "F32";
+  auto moments_flag = [](const std::string& dtype) {
+    return dtype == "U8" ? "8bit" : dtype == "BF16" ? "bf16" : dtype == "F32" ? "f32" : "unknown";
+  };
   // Every entry checked before anything is copied: a mismatch leaves the store as it was.
   for (const runtime::StoredTensor& st : store.tensors()) {
     const frontend::SafetensorsEntry& master = file.at(st.name + ".master");
@@ -97,12 +111,24 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
     for (const char* suffix : {".exp_avg", ".exp_avg_sq"}) {
       const frontend::SafetensorsEntry& e = file.at(st.name + suffix);
       if (e.dtype != want)
-        throw_user_error(path, e.name, "moments are " + e.dtype + " but this run keeps them as " + want,
-                         "resume with the same --moments as the saved run");
+        throw_user_error(path, e.name,
+                         "moments are " + e.dtype + " (--moments " + moments_flag(e.dtype) + ") but this run keeps them as " +
+                             want + " (--moments " + codegen::cpu::moment_type_name(moments) + ")",
+                         std::string("resume with --moments ") + moments_flag(e.dtype) + ", as the saved run");
       check_shape(path, e, st);
       if (e.end - e.begin != static_cast<uint64_t>(st.elements) * static_cast<uint64_t>(store.moment_bytes()))
         throw_user_error(path, e.name, "holds " + std::to_string(e.end - e.begin) + " bytes, not the moments' size",
                          "resume from a horizon checkpoint");
+      if (q8) {
+        const frontend::SafetensorsEntry& s = file.at(e.name + ".absmax");
+        const int64_t blocks = moment_blocks(st.elements);
+        if (s.dtype != "F32" || s.shape != std::vector<int64_t>{blocks})
+          throw_user_error(path, s.name,
+                           "dtype " + s.dtype + " shape " + shape_text(s.shape) + ", expected F32 [" +
+                               std::to_string(blocks) + "] (one scale per " + std::to_string(kMomentBlock) +
+                               " moments)",
+                           "resume from a horizon checkpoint saved with --moments 8bit");
+      }
     }
   }
   auto it = file.metadata().find("step");
@@ -135,6 +161,12 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
       auto bytes = file.bytes(st.name + suffix);
       std::copy(bytes.begin(), bytes.end(), static_cast<uint8_t*>(dst));
     }
+    if (q8)
+      for (auto [suffix, dst] : {std::pair{".exp_avg.absmax", store.m_scale(static_cast<int>(t))},
+                                 std::pair{".exp_avg_sq.absmax", store.v_scale(static_cast<int>(t))}}) {
+        auto bytes = file.bytes(st.name + suffix);
+        std::copy(bytes.begin(), bytes.end(), reinterpret_cast<uint8_t*>(dst));
+      }
   }
   store.set_step(step);
   return state;

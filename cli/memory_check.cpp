@@ -28,6 +28,7 @@ void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, in
     fixes += "--clip 0 --early-updates (two gradient slabs instead of one per layer: up to " +
              format_bytes(params * 4) + " less; a non-finite step can then only skip the tensors it blew up); ";
   if (bytes_per_param > 8) fixes += "--moments bf16 (8 B/param instead of 12); ";
+  if (bytes_per_param > 6) fixes += "--moments 8bit (6 B/param); ";
   fixes += "a machine with more RAM, or --host-mem SIZE if this machine's available memory is misreported";
   // Worded like `horizon plan`'s refusal, which bench/compare recognizes.
   throw UserError(model.name + " does not fit: host memory: the step needs " + format_bytes(need.total) +
@@ -68,6 +69,7 @@ void check_run_size(const ir::Module& model, int64_t batch, int64_t seq, int64_t
   if (need <= budget) return;
   std::string fixes;
   if (bytes_per_param > 8) fixes += "--moments bf16 (8 B/param instead of 12); ";
+  if (bytes_per_param > 6) fixes += "--moments 8bit (6 B/param); ";
   throw UserError(model.name + " does not fit: host memory: the step needs at least " + format_bytes(need) +
                   " (host store " + format_bytes(store) + " for " + format_count(static_cast<int64_t>(std::min(params, 9e18))) +
                   " parameters, batch tokens " + format_bytes(data) +

@@ -11,6 +11,8 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/moments_option.h"
+#include "cli/plan_largest.h"
 #include "cli/resident_option.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
@@ -51,7 +53,7 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
   a.flag("early-updates",
          "no clipping, and each layer updated as its gradient lands (train --clip 0 --early-updates): two\n"
          "gradient slabs instead of one per layer");
-  if (!a.declares("moments")) a.option("moments", "TYPE", "Adam moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
+  if (!a.declares("moments")) a.option("moments", "TYPE", kMomentsHelp, "bf16");
 }
 
 plan::Machine machine_option(const Arguments& a) {
@@ -84,10 +86,7 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
   // As train plans it: the global norm before the first update, with or
   // without clipping, unless --early-updates.
   o.clip = !a.get_flag("early-updates");
-  const std::string moments = a.get("moments");
-  if (moments != "bf16" && moments != "f32")
-    throw UserError("horizon " + command + ": --moments must be bf16 or f32, got '" + moments + "'");
-  o.bytes_per_param = moments == "bf16" ? 8 : 12;
+  o.bytes_per_param = store_bytes_per_param(parse_moments(command, a.get("moments")));
   o.gpu_bytes = m.gpu_bytes;
   o.host_bytes = m.host_bytes;
   o.resident = parse_resident(command, a.get("resident"));
@@ -163,12 +162,16 @@ class Refusal {
       o = options_;
       o.host_checkpoints = 0;
       if (c.host_checkpoints) offer("--host-checkpoints off", o, ir::Place::host);
+      o = options_;
+      o.bytes_per_param = 6;  // (its block scales, 0.03 B/param, are not in this check)
+      if (options_.bytes_per_param > 6) offer("--moments 8bit (6 B/param, docs/moments.md)", o, ir::Place::host);
       fix("more host RAM (" + gib_flag("--host-mem", host.total) + ")");
       double store = 0;
       for (const ir::Buffer& b : s_.buffers)
         if (b.kind == ir::BufferKind::store) store += static_cast<double>(b.bytes);
       if (store > host.budget)
-        fixes_ += " — the host store alone (weights, master, moments at 8 B/param) needs " + format_bytes(store) +
+        fixes_ += " — the host store alone (weights, master, moments at " + std::to_string(options_.bytes_per_param) +
+                  " B/param) needs " + format_bytes(store) +
                   ", more than the budget, so no other option can fit this model";
     }
     return s_.model + " does not fit: " + problem + "; to fit: " + fixes_;
@@ -197,6 +200,32 @@ class Refusal {
   std::string fixes_;
 };
 
+// The step's schedule and its host and GPU memory tables (with what the
+// executor adds beyond the schedule's buffers).
+struct PlanTables {
+  ir::Schedule s;
+  plan::MemoryTable host, gpu;
+};
+
+PlanTables plan_tables(const ir::Module& graph, passes::StreamingOptions options, const plan::Machine& machine,
+                       codegen::cpu::MomentType moments) {
+  const double scales = moment_scale_bytes(graph, moments);
+  if (options.resident != 0) options.gpu_reserve_bytes += scales;  // resident layers' scales live beside %resident
+  PlanTables t{lower_for_gpu(graph, options), {}, {}};
+  t.host = plan::host_memory(t.s, graph, machine.host_bytes);
+  if (scales > 0) {
+    t.host.lines.push_back({"8-bit moment scales", scales, "2 fp32 per 256 params"});
+    t.host.total += scales;
+  }
+  t.gpu = plan::gpu_memory(t.s, machine.gpu_bytes);
+#ifdef HORIZON_HAVE_CUDA
+  const double scratch = static_cast<double>(runtime::cuda::planned_stage_scratch(t.s, graph));
+  t.gpu.lines.push_back({"CUDA stage scratch", scratch, "GEMM workspaces, bf16 operand copies"});
+  t.gpu.total += scratch;
+#endif
+  return t;
+}
+
 }  // namespace
 
 int run_plan(const Args& args) {
@@ -207,13 +236,46 @@ int run_plan(const Args& args) {
   a.positional("MODEL", "model file: models/*.json, a Hugging Face model directory or config.json, or a .hir dump");
   add_streaming_options(a);
   a.option("trace", "FILE", "write the simulated step as a Chrome trace (open it in ui.perfetto.dev)");
+  a.flag("largest",
+         "plan the deepest model of MODEL's width (or --width) that fits the machine: MODEL with as many blocks as fit");
+  a.option("width", "H", "with --largest: hidden size of the searched models (heads and MLP scale with it)", "0");
   if (!a.parse(args)) return 0;
 
   const plan::Machine machine = machine_option(a);
   const passes::StreamingOptions options = streaming_options(a, "plan", machine);
-  ir::Module graph = frontend::load_model(a.get("MODEL"));
-  passes::lower(graph);
-  const ir::Schedule s = lower_for_gpu(graph, options);
+  const codegen::cpu::MomentType moments = parse_moments("plan", a.get("moments"));
+  ir::Module graph;
+  if (a.get_flag("largest")) {
+    const int64_t width = a.get_int("width");
+    if (width < 0) throw UserError("horizon plan: --width must be positive (or 0: MODEL's), got " + a.get("width"));
+    auto fits = [&](const ir::Module& candidate) {
+      try {
+        const PlanTables t = plan_tables(candidate, options, machine, moments);
+        return t.host.fits() && t.gpu.fits();
+      } catch (const UserError&) {
+        return false;  // a candidate the passes refuse (a budget they check themselves) does not fit
+      }
+    };
+    const LargestModel largest = find_largest_model(a.get("MODEL"), width, 4096, fits);
+    const ir::Module one = resized_model(a.get("MODEL"), 1, width);
+    if (largest.layers == 0)
+      throw UserError("horizon plan --largest: not even one block of width " +
+                      std::to_string(static_cast<int64_t>(one.config_number("hidden", 0))) + " fits " + machine.name +
+                      " at --batch " + a.get("batch") + " --seq " + a.get("seq") +
+                      "; try a smaller --width, --seq or --micro-batches more");
+    graph = resized_model(a.get("MODEL"), largest.layers, width);
+    std::printf("largest model of width %lld that fits %s (--moments %s): %lld layers, %s parameters (%d candidates "
+                "planned)\n\n",
+                static_cast<long long>(graph.config_number("hidden", 0)), machine.name.c_str(),
+                codegen::cpu::moment_type_name(moments), static_cast<long long>(largest.layers),
+                format_count(ir::summarize_params(graph).total).c_str(), largest.tried);
+  } else {
+    if (a.get_int("width") != 0) throw UserError("horizon plan: --width goes with --largest");
+    graph = frontend::load_model(a.get("MODEL"));
+    passes::lower(graph);
+  }
+  const PlanTables tables = plan_tables(graph, options, machine, moments);
+  const ir::Schedule& s = tables.s;
   const ir::ScheduleConfig& c = s.config;
 
   const int64_t tokens = c.batch * c.seq;
@@ -229,14 +291,8 @@ int run_plan(const Args& args) {
               static_cast<long long>(resident_layers(s)),
               static_cast<long long>(ir::layout_params(graph).regions.size()));
 
-  const plan::MemoryTable host = plan::host_memory(s, graph, machine.host_bytes);
-  plan::MemoryTable gpu = plan::gpu_memory(s, machine.gpu_bytes);
-#ifdef HORIZON_HAVE_CUDA
-  // What the CUDA executor allocates beyond the schedule's buffers.
-  const double scratch = static_cast<double>(runtime::cuda::planned_stage_scratch(s, graph));
-  gpu.lines.push_back({"CUDA stage scratch", scratch, "GEMM workspaces, bf16 operand copies"});
-  gpu.total += scratch;
-#endif
+  const plan::MemoryTable& host = tables.host;
+  const plan::MemoryTable& gpu = tables.gpu;
   // Resident layers take what activations leave, so the search streams every layer.
   passes::StreamingOptions streamed = options;
   streamed.resident = 0;

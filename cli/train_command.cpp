@@ -18,6 +18,7 @@
 #include "cli/initial_weights.h"
 #include "cli/memory_check.h"
 #include "cli/model_tokenizer.h"
+#include "cli/moments_option.h"
 #include "cli/progress.h"
 #include "cli/interrupt.h"
 #include "cli/resident_option.h"
@@ -75,7 +76,7 @@ Arguments train_arguments() {
          "global norm, saving the fp32 gradient slabs (4 B/param of pinned host memory); a step with a non-finite\n"
          "gradient then skips only the tensors whose own gradient is not finite, and resident layers' GPU updates\n"
          "are not guarded (the run still stops after --max-bad-steps, and no non-finite checkpoint is written)");
-  a.option("moments", "TYPE", "optimizer moment storage: bf16 (8 bytes/param in all) or f32 (12)", "bf16");
+  a.option("moments", "TYPE", kMomentsHelp, "bf16");
   a.option("host-mem", "SIZE",
            "host memory the run may take, e.g. 120G; checked before anything is allocated (default: what the "
            "machine has available)");
@@ -113,12 +114,6 @@ double flops_per_token(const ir::Module& m, int64_t seq) {
   double params = static_cast<double>(ir::summarize_params(m).total);
   double layers = m.config_number("layers", 0), hidden = m.config_number("hidden", 0);
   return 6.0 * params + 12.0 * layers * hidden * static_cast<double>(seq);
-}
-
-codegen::cpu::MomentType parse_moments(const std::string& s) {
-  if (s == "bf16") return codegen::cpu::MomentType::bf16;
-  if (s == "f32") return codegen::cpu::MomentType::f32;
-  throw UserError("horizon train: --moments must be bf16 or f32, got '" + s + "'");
 }
 
 void check_positive(const Arguments& a, const char* name) {
@@ -172,8 +167,10 @@ int run_train(const Args& args) {
   std::optional<frontend::WeightFiles> init_files;
   if (!init.empty()) init_files = frontend::WeightFiles::open(init);
   ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size")), {}, {}};
+  const codegen::cpu::MomentType moments = parse_moments("train", a.get("moments"));
+  const int64_t bytes_per_param = store_bytes_per_param(moments);
   check_run_size(model, a.get_int("batch"), a.get_int("seq"), a.get_int("micro-batches"),
-                 a.get("moments") == "f32" ? 12 : 8, !stream && !cuda, host_memory_option(a));
+                 bytes_per_param, !stream && !cuda, host_memory_option(a));
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
     throw UserError("horizon train: --batch " + std::to_string(B) + " is not divisible by --micro-batches " +
@@ -193,8 +190,6 @@ int run_train(const Args& args) {
   passes::lower(model, lower_options);
   const int64_t eval_batches = a.get_int("eval-batches");
 
-  const codegen::cpu::MomentType moments = parse_moments(a.get("moments"));
-  const int64_t bytes_per_param = moments == codegen::cpu::MomentType::bf16 ? 8 : 12;
   const float clip = static_cast<float>(a.get_double("clip"));
   // The streamed schedule first: its host buffers are part of what must fit.
   std::optional<ir::Schedule> schedule;
@@ -214,6 +209,7 @@ int run_train(const Args& args) {
     opts.resident = parse_resident("train", a.get("resident"));
     if (cuda) {
       opts.gpu_bytes = cuda_free_memory_bytes();
+      if (opts.resident != 0) opts.gpu_reserve_bytes += moment_scale_bytes(model, moments);
       schedule = lower_for_gpu(model, opts, {}, a.get_int("eval-batches") > 0);
     } else {
       if (opts.resident < 0) opts.resident = 0;  // the emulated device has no memory to fill

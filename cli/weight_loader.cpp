@@ -10,6 +10,7 @@
 
 #include "support/bf16.h"
 #include "support/error.h"
+#include "support/moment_quantization.h"
 
 namespace horizon::cli {
 namespace {
@@ -61,6 +62,13 @@ void convert(const Job& job, int64_t begin, int64_t end, runtime::HostStore& sto
   const size_t moment = static_cast<size_t>(store.moment_bytes());
   std::memset(static_cast<char*>(store.m(job.tensor)) + moment * static_cast<size_t>(begin), 0, moment * n);
   std::memset(static_cast<char*>(store.v(job.tensor)) + moment * static_cast<size_t>(begin), 0, moment * n);
+  // 8-bit moments' scales: blocks [ceil(begin / B), ceil(end / B)), so the
+  // jobs of one tensor zero disjoint blocks that together cover all.
+  if (float* m_scale = store.m_scale(job.tensor)) {
+    const int64_t first = moment_blocks(begin), last = moment_blocks(end);
+    std::fill(m_scale + first, m_scale + last, 0.0f);
+    std::fill(store.v_scale(job.tensor) + first, store.v_scale(job.tensor) + last, 0.0f);
+  }
 }
 
 // Weights the model has no place for mean the config does not describe them

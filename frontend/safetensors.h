@@ -79,12 +79,13 @@ struct SafetensorsTensorRef {
   ir::DType dtype = ir::DType::f32;
   std::vector<int64_t> shape;
   const void* data = nullptr;
+  bool u8 = false;  // raw bytes, dtype "U8" (8-bit optimizer moments), instead of `dtype`
 };
 
 /// Writes a safetensors file atomically: PATH.tmp, fsync, rename, so an
 /// interrupted save leaves the previous file intact. The bytes are those the
 /// reference writer produces: "__metadata__" first, tensors ordered F32, BF16,
-/// F16 and by name within a dtype (so each is aligned to its element size),
+/// F16, U8 and by name within a dtype (so each is aligned to its element size),
 /// the header padded with spaces to a multiple of 8 bytes.
 /// UserError for an unsupported dtype (f32, bf16, f16 are), a duplicate or
 /// empty name, a negative dimension, or a write failure.

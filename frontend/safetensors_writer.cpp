@@ -33,8 +33,8 @@ void write_safetensors(const std::string& path, std::vector<SafetensorsTensorRef
                        const std::map<std::string, std::string>& metadata) {
   std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
     // F32 before BF16 before F16 (the reference's dtype order), names within a dtype.
-    int wa = ir::dtype_size(a.dtype) * 2 + (a.dtype == ir::DType::bf16);
-    int wb = ir::dtype_size(b.dtype) * 2 + (b.dtype == ir::DType::bf16);
+    auto weight = [](const SafetensorsTensorRef& t) { return t.u8 ? 2 : ir::dtype_size(t.dtype) * 2 + (t.dtype == ir::DType::bf16); };
+    int wa = weight(a), wb = weight(b);
     return wa != wb ? wa > wb : a.name < b.name;
   });
   // ordered_json keeps "__metadata__" first and the tensors in data order, as the reference writer does.
@@ -49,8 +49,8 @@ void write_safetensors(const std::string& path, std::vector<SafetensorsTensorRef
       throw_user_error(path, "tensor '" + t.name + "'", "is not a valid tensor name", "use a non-empty name");
     if (!names.insert(t.name).second)
       throw_user_error(path, t.name, "two tensors have this name", "give each tensor its own name");
-    const std::string dtype = safetensors_dtype(t.dtype, path + ": " + t.name);
-    uint64_t bytes = static_cast<uint64_t>(ir::dtype_size(t.dtype));
+    const std::string dtype = t.u8 ? "U8" : safetensors_dtype(t.dtype, path + ": " + t.name);
+    uint64_t bytes = t.u8 ? 1 : static_cast<uint64_t>(ir::dtype_size(t.dtype));
     for (int64_t d : t.shape) {
       if (d < 0) throw_user_error(path, t.name, "negative dimension " + std::to_string(d) + " in its shape", "");
       bytes *= static_cast<uint64_t>(d);

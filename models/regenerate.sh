@@ -33,4 +33,6 @@ llama-1b   LlamaForCausalLM  2048 5504  16 16 16 32000 4096 1e-5 10000.0   false
 llama2-7b  LlamaForCausalLM  4096 11008 32 32 32 32000 4096 1e-5 10000.0   false -
 llama2-13b LlamaForCausalLM  5120 13824 40 40 40 32000 4096 1e-5 10000.0   false -
 llama-70b  LlamaForCausalLM  8192 28672 80 64 8  32000 4096 1e-5 10000.0   false -
+# a 120B Llama-style shape (grouped-query attention as llama-70b), for planning the largest boxes
+llama-120b LlamaForCausalLM  12288 32768 78 96 8  32000 4096 1e-5 10000.0   false -
 TABLE

@@ -1,5 +1,6 @@
 #include "runtime/host_store.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -7,6 +8,7 @@
 
 #include "runtime/thread_pool.h"
 #include "support/bf16.h"
+#include "support/moment_quantization.h"
 #include "support/random.h"
 
 namespace horizon::runtime {
@@ -20,7 +22,7 @@ constexpr int64_t kPage = 4096;
 
 int64_t align_up(int64_t bytes, int64_t to = kAlign) { return (bytes + to - 1) / to * to; }
 
-int bytes_of_moment(codegen::cpu::MomentType t) { return t == codegen::cpu::MomentType::bf16 ? 2 : 4; }
+int bytes_of_moment(codegen::cpu::MomentType t) { return codegen::cpu::moment_plane_bytes(t); }
 
 }  // namespace
 
@@ -35,11 +37,23 @@ HostStore::HostStore(const ir::Module& m, codegen::cpu::MomentType moments)
     parameters_ += r.elements;
     regions_.push_back(std::move(r));
   }
+  // Quantization blocks count from each tensor's first element, so a tensor
+  // can be updated on its own, and in parallel in whole blocks.
+  scale_offset_.assign(layout_.tensors.size(), 0);
+  const bool q8 = moments_ == codegen::cpu::MomentType::q8;
+  for (Region& r : regions_) {
+    for (int t : r.tensors) {
+      scale_offset_[static_cast<size_t>(t)] = r.scale_blocks;
+      if (q8) r.scale_blocks += moment_blocks(layout_.tensors[static_cast<size_t>(t)].elements);
+    }
+    scale_blocks_ += r.scale_blocks;
+  }
   // One allocation per region keeps a layer's planes together in memory.
   const int mb = bytes_of_moment(moments_);
   for (Region& r : regions_) {
     int64_t plane16 = align_up(r.elements * 2), plane_m = align_up(r.elements * mb);
-    int64_t total = align_up(std::max<int64_t>(kAlign, 2 * plane16 + 2 * plane_m), kPage);
+    int64_t scales = align_up(r.scale_blocks * 4);
+    int64_t total = align_up(std::max<int64_t>(kAlign, 2 * plane16 + 2 * plane_m + 2 * scales), kPage);
     auto* base = static_cast<char*>(std::aligned_alloc(kPage, static_cast<size_t>(total)));
     if (!base) throw std::bad_alloc();
     allocations_.push_back(base);
@@ -47,6 +61,10 @@ HostStore::HostStore(const ir::Module& m, codegen::cpu::MomentType moments)
     r.w_lo = reinterpret_cast<uint16_t*>(base + plane16);
     r.m = base + 2 * plane16;
     r.v = base + 2 * plane16 + plane_m;
+    if (r.scale_blocks > 0) {
+      r.m_scale = reinterpret_cast<float*>(base + 2 * plane16 + 2 * plane_m);
+      r.v_scale = reinterpret_cast<float*>(base + 2 * plane16 + 2 * plane_m + scales);
+    }
     std::memset(base, 0, static_cast<size_t>(total));
   }
 }
@@ -94,7 +112,18 @@ void HostStore::unpack_region(int r, const char* packed) {
   std::memcpy(reg.v, p.v, static_cast<size_t>(reg.elements * mb));
 }
 
-int64_t HostStore::bytes() const { return parameters_ * bytes_per_parameter(); }
+int64_t HostStore::bytes() const { return parameters_ * bytes_per_parameter() + scale_blocks_ * 8; }
+
+int64_t HostStore::scale_bytes(int r) const { return regions_[static_cast<size_t>(r)].scale_blocks * 8; }
+
+float* HostStore::m_scale(int t) const {
+  const Region& r = regions_[layout_.tensors[t].region];
+  return r.m_scale ? r.m_scale + scale_offset_[static_cast<size_t>(t)] : nullptr;
+}
+float* HostStore::v_scale(int t) const {
+  const Region& r = regions_[layout_.tensors[t].region];
+  return r.v_scale ? r.v_scale + scale_offset_[static_cast<size_t>(t)] : nullptr;
+}
 
 uint16_t* HostStore::w_hi(int t) const { return regions_[layout_.tensors[t].region].w_hi + layout_.tensors[t].offset; }
 uint16_t* HostStore::w_lo(int t) const { return regions_[layout_.tensors[t].region].w_lo + layout_.tensors[t].offset; }
@@ -115,6 +144,9 @@ void HostStore::set_master(int t, const float* values) {
   }
   std::memset(m(t), 0, static_cast<size_t>(layout_.tensors[t].elements * bytes_of_moment(moments_)));
   std::memset(v(t), 0, static_cast<size_t>(layout_.tensors[t].elements * bytes_of_moment(moments_)));
+  // 8-bit moments: a zero scale makes every code decode to zero.
+  if (float* s = m_scale(t)) std::fill_n(s, moment_blocks(layout_.tensors[t].elements), 0.0f);
+  if (float* s = v_scale(t)) std::fill_n(s, moment_blocks(layout_.tensors[t].elements), 0.0f);
 }
 
 void HostStore::get_master(int t, float* out) const {

@@ -5,8 +5,9 @@
 // of 16 bits (support/bf16.h split_master): w_hi *is* the bf16 working weight
 // (rounded to nearest), streamed as is, and w_lo the lower half of the fp32
 // bits, which with w_hi gives the master back exactly. With bf16
-// moments a parameter costs 8 bytes (12 with fp32 moments). See DESIGN.md for
-// the measurements behind this layout.
+// moments a parameter costs 8 bytes (12 with fp32 moments, 6 with 8-bit
+// moments plus 8 bytes of block scales per 256: support/moment_quantization.h).
+// See DESIGN.md for the measurements behind this layout.
 #pragma once
 
 #include <cstdint>
@@ -33,12 +34,21 @@ struct Region {
   uint16_t* w_lo = nullptr;
   void* m = nullptr;
   void* v = nullptr;
+  // 8-bit moments only: one scale per block of each tensor, tensor after
+  // tensor (scale_blocks in all); a tensor's first is StoredTensor's
+  // HostStore::scale_offset.
+  float* m_scale = nullptr;
+  float* v_scale = nullptr;
+  int64_t scale_blocks = 0;
   std::vector<int> tensors;  // tensors stored here, in offset order
 };
 
 /// A tensor's four planes inside a region's planes packed back to back —
 /// w_hi, w_lo (2 bytes per element each), m, v (moment bytes each) — the
 /// layout of a resident region on the GPU (the schedule's %resident buffer).
+/// 8-bit moments' block scales are not among them (the schedule sizes
+/// regions in whole bytes per parameter): they stay in the store's
+/// Region::m_scale / v_scale, or a device array of the executor's own.
 struct PackedPlanes {
   char* w_hi = nullptr;
   char* w_lo = nullptr;
@@ -66,10 +76,12 @@ class HostStore {
   const ir::ParamLayout& layout() const { return layout_; }
   int64_t parameter_count() const { return parameters_; }
   codegen::cpu::MomentType moments() const { return moments_; }
-  /// Bytes held per parameter (planes only) and in all.
+  /// Bytes held per parameter (planes only) and in all (with 8-bit moments' scales).
   int bytes_per_parameter() const;
   int moment_bytes() const;
   int64_t bytes() const;
+  /// Bytes of region r's 8-bit moment scales (both moments; 0 for other moment types).
+  int64_t scale_bytes(int r) const;
 
   /// Deterministic initialization from each tensor's Init, seeded per tensor
   /// name so the result does not depend on layout. Zeroes the moments.
@@ -95,6 +107,11 @@ class HostStore {
   uint16_t* w_lo(int tensor) const;
   void* m(int tensor) const;
   void* v(int tensor) const;
+  /// 8-bit moments: the tensor's first block scale of m and v; nullptr otherwise.
+  float* m_scale(int tensor) const;
+  float* v_scale(int tensor) const;
+  /// The index of a tensor's first block scale in its region's scale arrays.
+  int64_t scale_offset(int tensor) const { return scale_offset_[static_cast<size_t>(tensor)]; }
 
   /// Optimizer moments and step count, for resumable checkpoints.
   int64_t step() const { return step_; }
@@ -105,6 +122,8 @@ class HostStore {
   ir::ParamLayout layout_;
   codegen::cpu::MomentType moments_;
   int64_t parameters_ = 0;
+  int64_t scale_blocks_ = 0;
+  std::vector<int64_t> scale_offset_;  // per tensor
   int64_t step_ = 0;
   std::vector<void*> allocations_;
 };

@@ -1,14 +1,20 @@
 #include "runtime/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/thread_pool.h"
 #include "runtime/trainer.h"
+#include "support/moment_quantization.h"
 
 namespace horizon::runtime {
 
-AdamWOptimizer::AdamWOptimizer(HostStore& store, const AdamWConfig& config)
-    : store_(store), config_(config), kernel_(codegen::cpu::CpuJit::get().adamw(store.moments())) {}
+AdamWOptimizer::AdamWOptimizer(HostStore& store, const AdamWConfig& config) : store_(store), config_(config) {
+  if (store.moments() == codegen::cpu::MomentType::q8)
+    blockwise_kernel_ = codegen::cpu::CpuJit::get().adamw_blockwise();
+  else
+    kernel_ = codegen::cpu::CpuJit::get().adamw(store.moments());
+}
 
 void AdamWOptimizer::begin_step() { store_.set_step(store_.step() + 1); }
 
@@ -42,6 +48,18 @@ void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_
   auto* lo = reinterpret_cast<uint16_t*>(planes.w_lo);
   char* m = planes.m;
   char* v = planes.v;
+  if (blockwise_kernel_) {
+    // Whole quantization blocks per chunk (256 blocks: 64K parameters).
+    float* m_scale = store_.m_scale(tensor);
+    float* v_scale = store_.v_scale(tensor);
+    auto kernel = blockwise_kernel_;
+    parallel_for(moment_blocks(t.elements), 256, [&](int64_t b, int64_t e) {
+      const int64_t first = b * kMomentBlock, end = std::min(t.elements, e * kMomentBlock);
+      kernel(end - first, hi + first, lo + first, reinterpret_cast<uint8_t*>(m) + first,
+             reinterpret_cast<uint8_t*>(v) + first, m_scale + b, v_scale + b, grad + first, &p);
+    });
+    return;
+  }
   auto kernel = kernel_;
   // Chunks of 64K parameters keep each thread streaming through memory.
   parallel_for(t.elements, 1 << 16, [&](int64_t b, int64_t e) {

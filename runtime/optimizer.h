@@ -26,6 +26,7 @@ class AdamWOptimizer {
   /// Updates `tensor` from its fp32 gradient, which is multiplied by `grad_scale` first.
   void update(int tensor, const float* grad, float lr, float grad_scale);
   /// The same on planes outside the store (a resident region's, PackedPlanes).
+  /// 8-bit moments' block scales are the store's in both cases (PackedPlanes).
   void update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes);
   /// The kernel's scalars for `tensor` at step `step` (bias corrections): what a GPU update uses too.
   codegen::cpu::AdamWParams params(int tensor, float lr, float grad_scale, int64_t step) const;
@@ -33,7 +34,8 @@ class AdamWOptimizer {
  private:
   HostStore& store_;
   AdamWConfig config_;
-  codegen::cpu::AdamWFn kernel_;
+  codegen::cpu::AdamWFn kernel_ = nullptr;                     // bf16, f32 moments
+  codegen::cpu::BlockwiseAdamWFn blockwise_kernel_ = nullptr;  // 8-bit moments
 };
 
 }  // namespace horizon::runtime

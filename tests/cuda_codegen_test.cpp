@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "codegen/cuda/kernels.h"
+#include "support/moment_quantization.h"
 #include "codegen/cuda/module_kernels.h"
 #include "codegen/cuda/nvrtc_compiler.h"
 #include "frontend/model_json.h"
@@ -167,7 +168,8 @@ TEST(CudaCodegen, CompilesTheOptimizerKernels) {
   std::vector<KernelSource> sources = {codegen::cuda::adamw_update(codegen::cpu::MomentType::bf16),
                                        codegen::cuda::adamw_update(codegen::cpu::MomentType::f32),
                                        codegen::cuda::sum_squares(1),
-                                       codegen::cuda::sum_squares(codegen::cuda::kSumSquaresMaxSpans)};
+                                       codegen::cuda::sum_squares(codegen::cuda::kSumSquaresMaxSpans),
+                                       codegen::cuda::adamw_update(codegen::cpu::MomentType::q8)};
   compile_all(sources, "sm_90");
   compile_all(sources, "sm_80");
   EXPECT_NE(sources[0].code.find("typedef unsigned short Moment"), std::string::npos);
@@ -176,6 +178,12 @@ TEST(CudaCodegen, CompilesTheOptimizerKernels) {
             int64_t{8} * codegen::cuda::kSumSquaresMaxSpans * codegen::cuda::kSumSquaresBlocks);
   EXPECT_THROW(codegen::cuda::sum_squares(0), std::invalid_argument);
   EXPECT_THROW(codegen::cuda::sum_squares(codegen::cuda::kSumSquaresMaxSpans + 1), std::invalid_argument);
+  // 8-bit moments: the maps baked in as hex floats that read back to the same bits.
+  EXPECT_NE(sources[4].code.find("adamw_update_blockwise"), std::string::npos);
+  EXPECT_NE(sources[4].code.find("__device__ const float V_THRESHOLDS[255]"), std::string::npos);
+  char first[40];
+  std::snprintf(first, sizeof first, "M_VALUES[256] = {%af", static_cast<double>(signed_dynamic_map().values[0]));
+  EXPECT_NE(sources[4].code.find(first), std::string::npos) << first;
 }
 
 TEST(CudaCodegen, CompilesRopeScalingSlidingWindowAndWideHeads) {

@@ -75,6 +75,14 @@ TEST(ResidentTraining, EmulatedResumedRunEndsWithTheBytesOfOneRun) {
   expect_resumed_run_ends_with_the_bytes_of_one_run("--device cpu --stream --resident 3", "3 of 6 layers resident");
 }
 
+// 8-bit moments: resident layers' block scales live beside the packed planes
+// (the store's on the emulated device, a device array on the GPU) and must
+// travel with them.
+TEST(ResidentTraining, EmulatedEightBitMomentsResumedRunEndsWithTheBytesOfOneRun) {
+  expect_resumed_run_ends_with_the_bytes_of_one_run("--device cpu --stream --resident 3 --moments 8bit",
+                                                    "3 of 6 layers resident");
+}
+
 TEST(ResidentTraining, ResidentWithoutAStreamedScheduleIsRefused) {
   testing::TempDir dir;
   const std::string data = dir.write("corpus.txt", std::string(4000, 'a'));
@@ -93,6 +101,9 @@ TEST(ResidentTraining, CudaResumedRunEndsWithTheBytesOfOneRun) {
   expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident auto", "6 of 6 layers resident");
   // fp32 moments: 12 bytes per parameter, the GPU kernel's other plane layout.
   expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident 4 --moments f32", "4 of 6 layers resident");
+  // 8-bit moments: the GPU kernel's bytes are the JIT's, and the scales travel with the planes.
+  expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident 4 --moments 8bit",
+                                                    "4 of 6 layers resident");
 #else
   GTEST_SKIP() << "built without CUDA";
 #endif

@@ -76,6 +76,7 @@ struct CpuJit::Impl {
   std::mutex mu;  // guards everything below and all compilation
   std::unordered_map<std::string, ElementwiseFn> elementwise;
   std::array<AdamWFn, 2> adamw{};
+  BlockwiseAdamWFn adamw_blockwise = nullptr;
   int next_symbol = 0;
 
   explicit Impl(Isa isa_) : isa(isa_), target(isa_target(isa_)) {
@@ -184,7 +185,20 @@ ElementwiseFn CpuJit::elementwise(const ElementwiseProgram& program) {
   return fn;
 }
 
+const char* moment_type_name(MomentType t) {
+  switch (t) {
+    case MomentType::bf16: return "bf16";
+    case MomentType::f32: return "f32";
+    case MomentType::q8: return "8bit";
+  }
+  return "?";
+}
+
+int moment_plane_bytes(MomentType t) { return t == MomentType::f32 ? 4 : t == MomentType::bf16 ? 2 : 1; }
+
 AdamWFn CpuJit::adamw(MomentType moments) {
+  if (moments == MomentType::q8)
+    throw std::invalid_argument("CpuJit::adamw: 8-bit moments have their own step (CpuJit::adamw_blockwise)");
   std::lock_guard<std::mutex> lock(impl_->mu);
   AdamWFn& slot = impl_->adamw[static_cast<size_t>(moments)];
   if (slot) return slot;
@@ -193,6 +207,16 @@ AdamWFn CpuJit::adamw(MomentType moments) {
   void* address = impl_->compile(symbol, [&](llvm::Module& m) { emit_adamw_function(m, moments, width, symbol); });
   slot = reinterpret_cast<AdamWFn>(address);
   return slot;
+}
+
+BlockwiseAdamWFn CpuJit::adamw_blockwise() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->adamw_blockwise) return impl_->adamw_blockwise;
+  const std::string symbol = "horizon_adamw_q8";
+  const int width = impl_->target.width;
+  void* address = impl_->compile(symbol, [&](llvm::Module& m) { emit_blockwise_adamw_function(m, width, symbol); });
+  impl_->adamw_blockwise = reinterpret_cast<BlockwiseAdamWFn>(address);
+  return impl_->adamw_blockwise;
 }
 
 std::string CpuJit::elementwise_llvm_ir(const ElementwiseProgram& program) {
@@ -205,9 +229,11 @@ std::string CpuJit::elementwise_llvm_ir(const ElementwiseProgram& program) {
 }
 
 std::string CpuJit::adamw_llvm_ir(MomentType moments) {
-  const std::string name = moments == MomentType::bf16 ? "horizon_adamw_bf16" : "horizon_adamw_f32";
+  const std::string name = std::string("horizon_adamw_") + (moments == MomentType::q8 ? "q8" : moment_type_name(moments));
   const int width = impl_->target.width;
   std::lock_guard<std::mutex> lock(impl_->mu);
+  if (moments == MomentType::q8)
+    return impl_->optimized_ir(name, [&](llvm::Module& m) { emit_blockwise_adamw_function(m, width, name); });
   return impl_->optimized_ir(name, [&](llvm::Module& m) { emit_adamw_function(m, moments, width, name); });
 }
 

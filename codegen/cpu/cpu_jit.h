@@ -44,8 +44,13 @@ struct ElementwiseProgram {
 /// is not supported. No alignment is required.
 using ElementwiseFn = void (*)(int64_t rows, int64_t cols, const float* const* ins, float* const* outs);
 
-/// Moments stored as bf16 (8 bytes/param with the split master) or fp32 (12).
-enum class MomentType { bf16, f32 };
+/// Moments stored as bf16 (8 bytes/param with the split master), fp32 (12),
+/// or 8-bit codes with a scale per block (q8: 6, support/moment_quantization.h).
+enum class MomentType { bf16, f32, q8 };
+/// The name `--moments` takes: "bf16", "f32" or "8bit".
+const char* moment_type_name(MomentType t);
+/// Bytes per element of one moment plane (the q8 scales come on top).
+int moment_plane_bytes(MomentType t);
 
 struct AdamWParams {
   float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, weight_decay = 0.0f;
@@ -64,6 +69,17 @@ struct AdamWParams {
 using AdamWFn = void (*)(int64_t n, uint16_t* w_hi, uint16_t* w_lo, void* m, void* v, const float* grad,
                          const AdamWParams* params);
 
+/// One AdamW step with 8-bit moments (MomentType::q8): m and sqrt(v) are one code
+/// per element, m_scale and v_scale one fp32 per block of kMomentBlock
+/// elements (support/moment_quantization.h). Each block is decoded, updated
+/// as AdamWFn updates (same operations on the weights), and encoded again
+/// with its new largest magnitude as the scale. n need not be a multiple of
+/// the block, but a sub-range must start at a block boundary of its tensor
+/// (pass offset pointers and the matching scale pointers), and only the
+/// tensor's last block may be partial.
+using BlockwiseAdamWFn = void (*)(int64_t n, uint16_t* w_hi, uint16_t* w_lo, uint8_t* m, uint8_t* v, float* m_scale,
+                                  float* v_scale, const float* grad, const AdamWParams* params);
+
 class CpuJit {
  public:
   /// One JIT per process and ISA; thread-safe. Throws std::runtime_error
@@ -76,8 +92,11 @@ class CpuJit {
   /// same pointer. Throws std::invalid_argument for an op the JIT does not fuse
   /// or a malformed program. The pointer stays valid for the process.
   ElementwiseFn elementwise(const ElementwiseProgram& program);
-  /// The compiled AdamW step for `moments`, cached.
+  /// The compiled AdamW step for `moments` (bf16 or f32), cached. Throws
+  /// std::invalid_argument for q8, whose step is adamw_blockwise().
   AdamWFn adamw(MomentType moments);
+  /// The compiled AdamW step for 8-bit moments, cached.
+  BlockwiseAdamWFn adamw_blockwise();
 
   /// The optimized LLVM IR of what the functions above compile, for --emit=llvm.
   std::string elementwise_llvm_ir(const ElementwiseProgram& program);

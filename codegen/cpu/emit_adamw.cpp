@@ -87,6 +87,59 @@ std::pair<llvm::Value*, llvm::Value*> split_master(llvm::IRBuilderBase& b, llvm:
 
 }  // namespace
 
+AdamWScalars emit_adamw_scalars(llvm::IRBuilderBase& b, llvm::Value* params) {
+  llvm::Type* f32 = b.getFloatTy();
+  auto field = [&](ParamField f) {
+    return b.CreateAlignedLoad(f32, b.CreateConstInBoundsGEP1_64(f32, params, f), llvm::Align(4));
+  };
+  llvm::Value* one = llvm::ConstantFP::get(f32, 1.0);
+  // Per-step scalars, computed once. The bias corrections become reciprocals:
+  // a multiply per element instead of a divide, for half an ulp of extra rounding.
+  AdamWScalars s;
+  s.neg_lr = b.CreateFNeg(field(kLr));
+  s.beta1 = field(kBeta1);
+  s.beta2 = field(kBeta2);
+  s.one_minus_beta1 = b.CreateFSub(one, s.beta1);
+  s.one_minus_beta2 = b.CreateFSub(one, s.beta2);
+  s.eps = field(kEps);
+  s.weight_decay = field(kWeightDecay);
+  s.inv_bc1 = b.CreateFDiv(one, field(kBiasCorrection1));
+  s.inv_bc2 = b.CreateFDiv(one, field(kBiasCorrection2));
+  s.grad_scale = field(kGradScale);
+  return s;
+}
+
+std::pair<llvm::Value*, llvm::Value*> emit_adamw_lanes(llvm::IRBuilderBase& b, const AdamWScalars& sc,
+                                                        llvm::Value* w_hi, llvm::Value* w_lo, llvm::Value* grad,
+                                                        llvm::Value* i, int lanes, llvm::Value* m_old,
+                                                        llvm::Value* v_old) {
+  llvm::Type* f32 = b.getFloatTy();
+  llvm::Type* i16 = b.getInt16Ty();
+  auto s = [&](llvm::Value* scalar) { return splat(b, scalar, lanes); };
+  llvm::Type* i32 = i32_lanes(b, lanes);
+  llvm::Type* fv = lanes_type(f32, lanes);
+
+  llvm::Value* hi = b.CreateZExt(load_lanes(b, i16, w_hi, i, lanes), i32);
+  llvm::Value* lo = b.CreateZExt(load_lanes(b, i16, w_lo, i, lanes), i32);
+  llvm::Value* w = b.CreateBitCast(join_master(b, hi, lo, lanes), fv);
+  llvm::Value* g = b.CreateFMul(load_lanes(b, f32, grad, i, lanes), s(sc.grad_scale));
+
+  llvm::Value* m = emit_mul_add(b, s(sc.beta1), m_old, b.CreateFMul(s(sc.one_minus_beta1), g));
+  llvm::Value* v = emit_mul_add(b, s(sc.beta2), v_old, b.CreateFMul(b.CreateFMul(s(sc.one_minus_beta2), g), g));
+
+  llvm::Value* v_hat = b.CreateFMul(v, s(sc.inv_bc2));
+  llvm::Value* denom = b.CreateFAdd(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v_hat), s(sc.eps));
+  llvm::Value* adam = b.CreateFDiv(b.CreateFMul(m, s(sc.inv_bc1)), denom);
+  llvm::Value* update = emit_mul_add(b, s(sc.weight_decay), w, adam);
+  w = emit_mul_add(b, s(sc.neg_lr), update, w);
+
+  auto [new_hi, new_lo] = split_master(b, b.CreateBitCast(w, i32), lanes);
+  llvm::Type* i16v = lanes_type(i16, lanes);
+  store_lanes(b, i16, b.CreateTrunc(new_hi, i16v), w_hi, i);
+  store_lanes(b, i16, b.CreateTrunc(new_lo, i16v), w_lo, i);
+  return {m, v};
+}
+
 void emit_adamw_function(llvm::Module& module, MomentType moments, int width, const std::string& name) {
   llvm::LLVMContext& ctx = module.getContext();
   llvm::IRBuilder<> b(ctx);
@@ -103,25 +156,8 @@ void emit_adamw_function(llvm::Module& module, MomentType moments, int width, co
   llvm::Value* m_ptr = fn->getArg(3);
   llvm::Value* v_ptr = fn->getArg(4);
   llvm::Value* grad = fn->getArg(5);
-  llvm::Value* params = fn->getArg(6);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
-
-  auto field = [&](ParamField f) {
-    return b.CreateAlignedLoad(f32, b.CreateConstInBoundsGEP1_64(f32, params, f), llvm::Align(4));
-  };
-  llvm::Value* one = llvm::ConstantFP::get(f32, 1.0);
-  // Per-step scalars, computed once. The bias corrections become reciprocals:
-  // a multiply per element instead of a divide, for half an ulp of extra rounding.
-  llvm::Value* neg_lr = b.CreateFNeg(field(kLr));
-  llvm::Value* beta1 = field(kBeta1);
-  llvm::Value* beta2 = field(kBeta2);
-  llvm::Value* one_minus_beta1 = b.CreateFSub(one, beta1);
-  llvm::Value* one_minus_beta2 = b.CreateFSub(one, beta2);
-  llvm::Value* eps = field(kEps);
-  llvm::Value* weight_decay = field(kWeightDecay);
-  llvm::Value* inv_bc1 = b.CreateFDiv(one, field(kBiasCorrection1));
-  llvm::Value* inv_bc2 = b.CreateFDiv(one, field(kBiasCorrection2));
-  llvm::Value* grad_scale = field(kGradScale);
+  const AdamWScalars sc = emit_adamw_scalars(b, fn->getArg(6));
 
   llvm::Type* moment_elem = moments == MomentType::bf16 ? i16 : f32;
   auto load_moment = [&](llvm::Value* base, llvm::Value* i, int lanes) {
@@ -134,29 +170,8 @@ void emit_adamw_function(llvm::Module& module, MomentType moments, int width, co
   };
 
   emit_vector_loop_with_tail(b, n, width, [&](llvm::Value* i, int lanes) {
-    auto s = [&](llvm::Value* scalar) { return splat(b, scalar, lanes); };
-    llvm::Type* i32 = i32_lanes(b, lanes);
-    llvm::Type* fv = lanes_type(f32, lanes);
-
-    llvm::Value* hi = b.CreateZExt(load_lanes(b, i16, w_hi, i, lanes), i32);
-    llvm::Value* lo = b.CreateZExt(load_lanes(b, i16, w_lo, i, lanes), i32);
-    llvm::Value* w = b.CreateBitCast(join_master(b, hi, lo, lanes), fv);
-    llvm::Value* g = b.CreateFMul(load_lanes(b, f32, grad, i, lanes), s(grad_scale));
-
-    llvm::Value* m = emit_mul_add(b, s(beta1), load_moment(m_ptr, i, lanes), b.CreateFMul(s(one_minus_beta1), g));
-    llvm::Value* v =
-        emit_mul_add(b, s(beta2), load_moment(v_ptr, i, lanes), b.CreateFMul(b.CreateFMul(s(one_minus_beta2), g), g));
-
-    llvm::Value* v_hat = b.CreateFMul(v, s(inv_bc2));
-    llvm::Value* denom = b.CreateFAdd(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v_hat), s(eps));
-    llvm::Value* adam = b.CreateFDiv(b.CreateFMul(m, s(inv_bc1)), denom);
-    llvm::Value* update = emit_mul_add(b, s(weight_decay), w, adam);
-    w = emit_mul_add(b, s(neg_lr), update, w);
-
-    auto [new_hi, new_lo] = split_master(b, b.CreateBitCast(w, i32), lanes);
-    llvm::Type* i16v = lanes_type(i16, lanes);
-    store_lanes(b, i16, b.CreateTrunc(new_hi, i16v), w_hi, i);
-    store_lanes(b, i16, b.CreateTrunc(new_lo, i16v), w_lo, i);
+    auto [m, v] = emit_adamw_lanes(b, sc, w_hi, w_lo, grad, i, lanes, load_moment(m_ptr, i, lanes),
+                                   load_moment(v_ptr, i, lanes));
     store_moment(m, m_ptr, i, lanes);
     store_moment(v, v_ptr, i, lanes);
   });

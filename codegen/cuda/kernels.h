@@ -145,7 +145,13 @@ inline constexpr int kAdamwThreads = 256;
 /// blocks of any size (grid-stride): the CPU JIT's AdamW step
 /// (cpu::AdamWFn), bit for bit against a JIT that fuses its multiply-adds.
 /// Moment is bf16 bits or float by `moments`.
+/// For MomentType::q8 the source is instead adamw_update_blockwise(long long
+/// n, u16* w_hi, u16* w_lo, u8* m, u8* v, float* m_scale, float* v_scale,
+/// const float* grad, AdamWParams p) on a 1-D grid (any size, block-stride)
+/// of kAdamwBlockwiseThreads-thread blocks, one quantization block each: the
+/// CPU JIT's BlockwiseAdamWFn, byte for byte.
 KernelSource adamw_update(cpu::MomentType moments);
+inline constexpr int kAdamwBlockwiseThreads = 256;
 
 /// Blocks per span and threads per block of sum_squares_partial; at most
 /// kSumSquaresMaxSpans spans fit the kernel parameters.

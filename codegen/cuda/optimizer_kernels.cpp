@@ -14,14 +14,17 @@
 // summing a fixed set of elements in a fixed order, then one block per span
 // adding the block partials in order. Products of two floats are exact in
 // double, so fused or not they give the same bits.
+#include <array>
+#include <cstdio>
 #include <stdexcept>
 
 #include "codegen/cuda/kernels.h"
+#include "support/moment_quantization.h"
 
 namespace horizon::codegen::cuda {
 namespace {
 
-constexpr const char* kAdamW = R"CUDA(
+constexpr const char* kAdamWCommon = R"CUDA(
 // codegen::cpu::AdamWParams, passed by value: eight floats in this order.
 struct AdamWParams {
   float lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, grad_scale;
@@ -83,6 +86,9 @@ __device__ __forceinline__ void adamw_one(const Step& s, unsigned& hi, unsigned&
   split_master(__fmaf_rn(s.neg_lr, update, w), hi, lo);
 }
 
+)CUDA";
+
+constexpr const char* kAdamW = R"CUDA(
 __device__ __forceinline__ float moment_load(const unsigned short* p) { return __uint_as_float((unsigned)*p << 16); }
 __device__ __forceinline__ float moment_load(const float* p) { return *p; }
 __device__ __forceinline__ void moment_store(unsigned short* p, float x) { *p = (unsigned short)f32_to_bf16_rne(x); }
@@ -160,6 +166,70 @@ adamw_update(long long n, unsigned short* __restrict__ w_hi, unsigned short* __r
 }
 )CUDA";
 
+// 8-bit moments (support/moment_quantization.h): one thread block per
+// quantization block of BLOCK elements, a thread per element. Decode m and
+// sqrt(v) with the block's old scales, update as adamw_one does, take the
+// block's largest |m| and sqrt(v) (fmaxf, exact in any order) as the new scales, encode against the
+// thresholds by the same 8-step search as the JIT. Every thread reads the old
+// scales before the barrier after which thread 0 writes the new ones.
+constexpr const char* kAdamWBlockwise = R"CUDA(
+__device__ __forceinline__ unsigned encode(const float* thresholds, float x) {
+  unsigned code = 0;
+#pragma unroll
+  for (unsigned step = 128; step > 0; step >>= 1)
+    if (x > thresholds[code + step - 1]) code += step;
+  return code;
+}
+
+__device__ __forceinline__ float inverse(float most) { return most == 0.0f ? 0.0f : __fdiv_rn(1.0f, most); }
+
+extern "C" __global__ void __launch_bounds__(BLOCK)
+adamw_update_blockwise(long long n, unsigned short* __restrict__ w_hi, unsigned short* __restrict__ w_lo,
+                       unsigned char* __restrict__ m, unsigned char* __restrict__ v, float* __restrict__ m_scale,
+                       float* __restrict__ v_scale, const float* __restrict__ grad, AdamWParams params) {
+  __shared__ float m_values[256], v_values[256], m_thresholds[255], v_thresholds[255];
+  __shared__ float warp_m[BLOCK / 32], warp_v[BLOCK / 32];
+  for (int k = threadIdx.x; k < 256; k += BLOCK) {
+    m_values[k] = M_VALUES[k], v_values[k] = V_VALUES[k];
+    if (k < 255) m_thresholds[k] = M_THRESHOLDS[k], v_thresholds[k] = V_THRESHOLDS[k];
+  }
+  __syncthreads();
+  const Step s = step_of(params);
+  const long long blocks = (n + BLOCK - 1) / BLOCK;
+  for (long long block = blockIdx.x; block < blocks; block += gridDim.x) {
+    const long long i = block * BLOCK + threadIdx.x;
+    const bool live = i < n;
+    float mi = 0.0f, vi = 0.0f;
+    if (live) {
+      unsigned hi = w_hi[i], lo = w_lo[i];
+      mi = __fmul_rn(m_values[m[i]], m_scale[block]);
+      const float v_root = __fmul_rn(v_values[v[i]], v_scale[block]);  // v is kept as sqrt(v)
+      vi = __fmul_rn(v_root, v_root);
+      adamw_one(s, hi, lo, mi, vi, grad[i]);
+      vi = __fsqrt_rn(vi);
+      w_hi[i] = (unsigned short)hi, w_lo[i] = (unsigned short)lo;
+    }
+    float most_m = fabsf(mi), most_v = fabsf(vi);
+#pragma unroll
+    for (int d = 16; d > 0; d >>= 1) {
+      most_m = fmaxf(most_m, __shfl_xor_sync(0xffffffffu, most_m, d));
+      most_v = fmaxf(most_v, __shfl_xor_sync(0xffffffffu, most_v, d));
+    }
+    if ((threadIdx.x & 31) == 0) warp_m[threadIdx.x / 32] = most_m, warp_v[threadIdx.x / 32] = most_v;
+    __syncthreads();
+    most_m = 0.0f, most_v = 0.0f;
+#pragma unroll
+    for (int w = 0; w < BLOCK / 32; ++w) most_m = fmaxf(most_m, warp_m[w]), most_v = fmaxf(most_v, warp_v[w]);
+    __syncthreads();  // warp_m is rewritten by the next block; the old scales have been read
+    if (live) {
+      m[i] = (unsigned char)encode(m_thresholds, __fmul_rn(mi, inverse(most_m)));
+      v[i] = (unsigned char)encode(v_thresholds, __fmul_rn(vi, inverse(most_v)));
+    }
+    if (threadIdx.x == 0) m_scale[block] = most_m, v_scale[block] = most_v;
+  }
+}
+)CUDA";
+
 constexpr const char* kSumSquares = R"CUDA(
 // Up to MAX_SPANS (offset, elements) spans of x, passed by value.
 struct Spans {
@@ -207,13 +277,36 @@ sum_squares_total(double* __restrict__ out, const double* __restrict__ partial) 
 }
 )CUDA";
 
+// `__device__ const float NAME[N] = {...};` in hex floats, which read back to the same bits.
+template <size_t N>
+std::string float_table(const char* name, const std::array<float, N>& values) {
+  std::string out = std::string("__device__ const float ") + name + "[" + std::to_string(N) + "] = {";
+  char buf[40];
+  for (size_t k = 0; k < N; ++k) {
+    std::snprintf(buf, sizeof buf, "%s%af", k ? ", " : "", static_cast<double>(values[k]));
+    out += buf;
+  }
+  return out + "};\n";
+}
+
 }  // namespace
 
 KernelSource adamw_update(cpu::MomentType moments) {
+  if (moments == cpu::MomentType::q8) {
+    static_assert(kAdamwBlockwiseThreads == kMomentBlock && kMomentBlock % 32 == 0);
+    SourceBuilder b("adamw_update_blockwise");
+    b.constant("BLOCK", kMomentBlock).note("moments", "8bit");
+    b.text(float_table("M_VALUES", signed_dynamic_map().values))
+        .text(float_table("M_THRESHOLDS", signed_dynamic_map().thresholds))
+        .text(float_table("V_VALUES", unsigned_dynamic_map().values))
+        .text(float_table("V_THRESHOLDS", unsigned_dynamic_map().thresholds));
+    b.text(kAdamWCommon).text(kAdamWBlockwise);
+    return b.finish();
+  }
   const bool bf16 = moments == cpu::MomentType::bf16;
   SourceBuilder b("adamw_update");
   b.constant("THREADS", kAdamwThreads).note("moments", bf16 ? "bf16" : "f32");
-  b.text(bf16 ? "typedef unsigned short Moment;  // bf16 bits\n" : "typedef float Moment;\n").text(kAdamW);
+  b.text(bf16 ? "typedef unsigned short Moment;  // bf16 bits\n" : "typedef float Moment;\n").text(kAdamWCommon).text(kAdamW);
   return b.finish();
 }
 

@@ -116,6 +116,11 @@ struct CudaScheduleExecutor::Impl {
   // finish_updates; the compute stream measures and updates them.
   std::unique_ptr<DeviceOptimizer> device_optimizer;
   DeviceMemory norm_landing;  // a GPU grad_norm's per-tensor sums on their way to host memory
+  // 8-bit moments: the resident regions' block scales (not in %resident, whose
+  // planes the schedule sizes in whole bytes per parameter), and where each
+  // region's m scales begin in it (its v scales follow).
+  DeviceMemory resident_scales;
+  std::map<int, int64_t> resident_scale_offset;
   std::map<int, std::vector<std::pair<int64_t, int64_t>>> norm_spans;  // per GPU grad_norm: (offset, elements) per tensor
   float device_lr = 0;       // the learning rate and step count of the step being issued,
   int64_t device_step = 0;   // fixed before its threads start (the cpu stream moves the store's on)

@@ -23,7 +23,14 @@ void CudaScheduleExecutor::Impl::prepare_resident() {
   }
   device_optimizer = std::make_unique<DeviceOptimizer>(store.moments(), static_cast<int>(most));
   norm_landing = DeviceMemory(static_cast<int64_t>(most) * 8, "the per-tensor sums of a resident region's gradient");
-  scratch += device_optimizer->scratch_bytes() + norm_landing.bytes();
+  int64_t scale_bytes = 0;
+  for (const auto& [index, u] : plan.updates)
+    if (u.on_device && store.scale_bytes(u.region) > 0 && !resident_scale_offset.count(u.region)) {
+      resident_scale_offset[u.region] = scale_bytes;
+      scale_bytes += store.scale_bytes(u.region);
+    }
+  if (scale_bytes > 0) resident_scales = DeviceMemory(scale_bytes, "the resident regions' 8-bit moment scales");
+  scratch += device_optimizer->scratch_bytes() + norm_landing.bytes() + resident_scales.bytes();
   copy_resident(true);
 }
 
@@ -36,6 +43,17 @@ void CudaScheduleExecutor::Impl::copy_resident(bool to_device, bool weights_only
     const PackedPlanes d = packed_planes(address(u.params), r.elements, mb);
     const std::pair<char*, void*> planes[] = {{d.w_hi, r.w_hi}, {d.w_lo, r.w_lo}, {d.m, r.m}, {d.v, r.v}};
     const int64_t bytes[] = {r.elements * 2, r.elements * 2, r.elements * mb, r.elements * mb};
+    if (!weights_only && store.scale_bytes(u.region) > 0) {
+      // 8-bit moments: the region's m scales then its v scales, as the store keeps them.
+      char* d_scales = resident_scales.at(resident_scale_offset.at(u.region));
+      const int64_t half = store.scale_bytes(u.region) / 2;
+      for (const auto& [dev, host] : {std::pair<char*, float*>{d_scales, r.m_scale}, {d_scales + half, r.v_scale}})
+        check_cuda(to_device ? cudaMemcpy(dev, host, static_cast<size_t>(half), cudaMemcpyHostToDevice)
+                             : cudaMemcpy(host, dev, static_cast<size_t>(half), cudaMemcpyDeviceToHost),
+                   "cudaMemcpy",
+                   std::string(to_device ? "loading " : "saving ") + r.stage + "[" + std::to_string(r.instance) +
+                       "]'s 8-bit moment scales");
+    }
     for (int k = 0; k < (weights_only ? 1 : 4); ++k)
       check_cuda(to_device ? cudaMemcpy(planes[k].first, planes[k].second, static_cast<size_t>(bytes[k]),
                                         cudaMemcpyHostToDevice)
@@ -76,8 +94,14 @@ void CudaScheduleExecutor::Impl::issue_device_update(int index, cudaStream_t str
   for (int t : r.tensors) {
     const StoredTensor& st = store.tensors()[static_cast<size_t>(t)];
     const PackedPlanes p = packed_planes(address(u.params), r.elements, store.moment_bytes(), st.offset);
+    float *m_scale = nullptr, *v_scale = nullptr;
+    if (auto it = resident_scale_offset.find(u.region); it != resident_scale_offset.end()) {
+      m_scale = reinterpret_cast<float*>(resident_scales.at(it->second)) + store.scale_offset(t);
+      v_scale = m_scale + r.scale_blocks;
+    }
     device_optimizer->adamw(st.elements, reinterpret_cast<uint16_t*>(p.w_hi), reinterpret_cast<uint16_t*>(p.w_lo), p.m,
-                            p.v, grad + st.offset, updates->device_params(index, t, device_lr, device_step), stream);
+                            p.v, grad + st.offset, updates->device_params(index, t, device_lr, device_step), stream,
+                            m_scale, v_scale);
   }
 }
 

@@ -15,7 +15,7 @@ namespace {
 // The kernel reads AdamWParams by value as its own struct of eight floats.
 static_assert(sizeof(codegen::cpu::AdamWParams) == 8 * sizeof(float));
 
-const char* moments_name(codegen::cpu::MomentType m) { return m == codegen::cpu::MomentType::bf16 ? "bf16" : "f32"; }
+const char* moments_name(codegen::cpu::MomentType m) { return codegen::cpu::moment_type_name(m); }
 
 }  // namespace
 
@@ -27,7 +27,7 @@ DeviceOptimizer::DeviceOptimizer(codegen::cpu::MomentType moments, int max_spans
   codegen::cuda::NvrtcCompiler compiler({current_device_arch(), "", true});
   adamw_library_ = std::make_unique<CubinLibrary>(compiler.compile(adamw_src).image, adamw_src.describe());
   sum_library_ = std::make_unique<CubinLibrary>(compiler.compile(sum_src).image, sum_src.describe());
-  adamw_ = adamw_library_->kernel("adamw_update");
+  adamw_ = adamw_library_->kernel(moments == codegen::cpu::MomentType::q8 ? "adamw_update_blockwise" : "adamw_update");
   partial_sums_ = sum_library_->kernel("sum_squares_partial");
   total_ = sum_library_->kernel("sum_squares_total");
 
@@ -46,10 +46,26 @@ DeviceOptimizer::DeviceOptimizer(codegen::cpu::MomentType moments, int max_spans
 DeviceOptimizer::~DeviceOptimizer() = default;
 
 void DeviceOptimizer::adamw(int64_t n, uint16_t* w_hi, uint16_t* w_lo, void* m, void* v, const float* grad,
-                            const codegen::cpu::AdamWParams& p, cudaStream_t stream) const {
+                            const codegen::cpu::AdamWParams& p, cudaStream_t stream, float* m_scale,
+                            float* v_scale) const {
   // A scale of 0 marks a skipped step (runtime/trainer.h skips_update): the
   // planes stay untouched, as the CPU optimizer leaves them.
   if (n <= 0 || p.grad_scale == 0.0f) return;
+  if (moments_ == codegen::cpu::MomentType::q8) {
+    if (!m_scale || !v_scale)
+      throw std::invalid_argument("DeviceOptimizer::adamw: 8-bit moments need their block scales (m_scale, v_scale)");
+    constexpr int64_t kThreads = codegen::cuda::kAdamwBlockwiseThreads;
+    long long count = n;
+    codegen::cpu::AdamWParams params = p;
+    void* args[] = {&count, &w_hi, &w_lo, &m, &v, &m_scale, &v_scale, &grad, &params};
+    const int64_t blocks = (n + kThreads - 1) / kThreads;
+    const auto grid = static_cast<unsigned>(std::min(adamw_max_blocks_, blocks));
+    const cudaError_t e =
+        cudaLaunchKernel(reinterpret_cast<const void*>(adamw_), dim3(grid), dim3(kThreads), args, 0, stream);
+    if (e != cudaSuccess)
+      check_cuda(e, "cudaLaunchKernel", "adamw_update_blockwise (n=" + std::to_string(n) + ")");
+    return;
+  }
   constexpr int64_t kThreads = codegen::cuda::kAdamwThreads;
   long long count = n;
   codegen::cpu::AdamWParams params = p;

@@ -35,9 +35,12 @@ class DeviceOptimizer {
   /// AdamW over n parameters in device memory, enqueued on `stream`. m and v
   /// hold bf16 bits or floats by the moment type. Any alignment works;
   /// pointers that share their phase (sub-ranges of one region) run
-  /// vectorized after at most 3 scalar elements.
+  /// vectorized after at most 3 scalar elements. With 8-bit moments m and v
+  /// hold codes and m_scale, v_scale (device memory) the per-block scales,
+  /// as cpu_jit.h's BlockwiseAdamWFn takes them; otherwise they are unused.
   void adamw(int64_t n, uint16_t* w_hi, uint16_t* w_lo, void* m, void* v, const float* grad,
-             const codegen::cpu::AdamWParams& p, cudaStream_t stream) const;
+             const codegen::cpu::AdamWParams& p, cudaStream_t stream, float* m_scale = nullptr,
+             float* v_scale = nullptr) const;
 
   /// out[k] (device memory, doubles) = the sum of squares of
   /// grad[spans[k].first, + spans[k].second), enqueued on `stream`; the same
