@@ -18,6 +18,7 @@
 #include "cli/memory_check.h"
 #include "cli/model_tokenizer.h"
 #include "cli/progress.h"
+#include "cli/reference_logprobs.h"
 #include "cli/interrupt.h"
 #include "cli/resident_option.h"
 #include "cli/train_checkpoints.h"
@@ -46,6 +47,9 @@ Arguments train_arguments() {
                "a Hugging Face model directory (config.json, weights, tokenizer: training starts from its weights),\n"
                "its config.json, or a model file (models/*.json: random initialization)");
   add_data_options(a);
+  a.option("beta", "B", "with --objective dpo: TRL's beta, the strength of the pull towards the reference", "0.1");
+  a.option("loss-type", "KIND", "with --objective dpo: sigmoid (DPO) or ipo, as TRL defines them", "sigmoid");
+  a.option("label-smoothing", "X", "with --objective dpo and the sigmoid loss: TRL's label_smoothing (cDPO)", "0");
   a.option("steps", "N", "optimizer steps (0 with --save: write the initial weights)", "100");
   a.option("batch", "B", "sequences per step", "8");
   a.option("seq", "S", "tokens per sequence", "128");
@@ -181,6 +185,21 @@ int run_train(const Args& args) {
   // Packed documents compile into a model whose rope and attention read per-token positions and segments.
   passes::LowerOptions lower_options;
   lower_options.packed_documents = data.packed;
+  if (data.preference) {
+    if (stream || cuda)
+      throw UserError("horizon train: --objective dpo runs on the unstreamed CPU backend for now (the streamed "
+                      "schedule has no reference channel yet); use --device cpu without --stream");
+    const std::string loss_type = a.get("loss-type");
+    if (loss_type != "sigmoid" && loss_type != "ipo")
+      throw UserError("horizon train: --loss-type must be sigmoid or ipo, got '" + loss_type + "'");
+    lower_options.preference =
+        passes::PreferenceLoss{a.get_double("beta"), a.get_double("label-smoothing"), loss_type == "ipo"};
+  } else {
+    for (const char* n : {"beta", "loss-type", "label-smoothing"})
+      if (a.has(n))
+        throw UserError(std::string("horizon train: --") + n +
+                        " shapes the DPO loss; add --objective dpo (with prompt/chosen/rejected rows)");
+  }
   passes::lower(model, lower_options);
   const int64_t eval_batches = a.get_int("eval-batches");
 
@@ -219,6 +238,13 @@ int run_train(const Args& args) {
     std::printf("%s\n", load_weight_files(*init_files, store).summary().c_str());
   else
     store.init_random(seed);
+  // DPO's reference: the starting weights' log-probabilities, before a resume replaces them.
+  std::vector<float> reference;
+  if (data.preference) {
+    ReferenceLogprobs r = reference_logprobs(model, store, data, weights_identity(a.get("MODEL"), init, seed), S);
+    std::printf("%s\n", r.note.c_str());
+    reference = std::move(r.per_document);
+  }
   std::optional<TrainingState> resumed = checkpoints.resume(store);
 
   runtime::TrainConfig cfg;
@@ -278,14 +304,21 @@ int run_train(const Args& args) {
   trainer.run(
       [&] {
         data::Batch b = data.next();
-        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
-                                   std::move(b.segments)};
+        std::vector<float> rows;
+        for (int64_t doc : b.documents) rows.push_back(reference.at(static_cast<size_t>(doc)));
+        return runtime::TokenBatch{b.batch,
+                                   b.seq,
+                                   std::move(b.tokens),
+                                   std::move(b.targets),
+                                   std::move(b.positions),
+                                   std::move(b.segments),
+                                   std::move(rows)};
       },
       eval_batches > 0 && data.validation ? runtime::Trainer::ValidationSource([&] {
         std::vector<runtime::TokenBatch> out;
         for (data::Batch& b : data.validation(eval_batches))
           out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
-                         std::move(b.segments)});
+                         std::move(b.segments), {}});
         return out;
       })
                        : runtime::Trainer::ValidationSource(),  // --eval-batches 0: no validation

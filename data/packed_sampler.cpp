@@ -56,8 +56,8 @@ DataPosition DataPosition::from_json(const Json& j, const std::string& origin) {
     return std::stoull(s);
   };
   auto it = j.find("sampler");
-  if (it == j.end() || !it->is_string() || (*it != "packed" && *it != "windows"))
-    throw_user_error(origin, "data position.sampler", "must be \"packed\" or \"windows\"", "");
+  if (it == j.end() || !it->is_string() || (*it != "packed" && *it != "windows" && *it != "pairs"))
+    throw_user_error(origin, "data position.sampler", "must be \"packed\", \"windows\" or \"pairs\"", "");
   p.sampler = it->get<std::string>();
   p.seed = u64_field("seed");
   p.epoch = int_field("epoch");
@@ -155,7 +155,7 @@ void PackedSampler::fill_row(Batch* out, int64_t row, DataPosition& p) const {
 Batch PackedSampler::next() {
   const size_t n = static_cast<size_t>(batch_ * seq_);
   Batch b{
-      batch_, seq_, std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n)};
+      batch_, seq_, std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n), {}};
   for (int64_t r = 0; r < batch_; ++r) fill_row(&b, r, position_);
   return b;
 }

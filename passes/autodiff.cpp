@@ -68,8 +68,9 @@ class BackwardBuilder {
     const ir::Instr* producer = nullptr;
     for (const ir::Instr& in : fwd_.instrs)
       if (in.results[0] == loss) producer = &in;
-    if (!producer || producer->op != Op::cross_entropy)
-      throw_user_error("", "stage " + fwd_.name, "a scalar output must be produced by cross_entropy to be differentiated",
+    if (!producer || (producer->op != Op::cross_entropy && producer->op != Op::dpo_loss))
+      throw_user_error("", "stage " + fwd_.name,
+                       "a scalar output must be produced by cross_entropy or dpo_loss to be differentiated",
                        "end the head stage with a cross_entropy op");
     bwd_.outputs.push_back(loss);
     loss_seeded_ = loss;
@@ -196,6 +197,18 @@ class BackwardBuilder {
         if (!seeded)
           throw_user_error("", "stage " + fwd_.name, "cross_entropy must produce the stage's only output (the loss)", "");
         contribute(x[0], emit1(Op::cross_entropy_grad, {x[0], x[1]}, dname(x[0])));
+        break;
+      // The DPO head: dpo_loss(sequence_logprob(logits, targets), reference).
+      case Op::dpo_loss: {
+        if (!seeded)
+          throw_user_error("", "stage " + fwd_.name, "dpo_loss must produce the stage's only output (the loss)", "");
+        auto r = emit_multi(Op::dpo_loss_grad, {x[0], x[1]}, in.attrs, {dname(x[0]), dname(x[1])});
+        contribute(x[0], r[0]);
+        contribute(x[1], r[1]);
+        break;
+      }
+      case Op::sequence_logprob:
+        contribute(x[0], emit1(Op::sequence_logprob_grad, {dy, x[0], x[1]}, dname(x[0]), in.attrs));
         break;
       default:
         throw_user_error("", "stage " + fwd_.name, std::string("op ") + ir::op_name(in.op) + " has no VJP rule",

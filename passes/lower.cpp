@@ -64,6 +64,11 @@ void lower(ir::Module& m, const LowerOptions& options) {
   }
   std::vector<Pass> passes = pipeline();
   if (options.packed_documents) passes.insert(passes.begin() + 1, Pass{"add_document_inputs", add_document_inputs});
+  if (options.preference) {
+    add_preference_loss(m, *options.preference);
+    ir::verify_module(m);
+    if (dump == "all" || dump == "add_preference_loss") log << "// after add_preference_loss\n" << ir::print_module(m);
+  }
   for (const Pass& p : passes) {
     auto start = std::chrono::steady_clock::now();
     bool changed = p.run(m);

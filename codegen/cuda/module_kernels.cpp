@@ -1,5 +1,7 @@
 #include "codegen/cuda/module_kernels.h"
 
+#include "support/error.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -196,6 +198,12 @@ class StageLowering {
       case Op::linear_cross_entropy:
       case Op::linear_cross_entropy_grad:
         return loss_chunks(i);
+      case Op::sequence_logprob:
+      case Op::sequence_logprob_grad:
+      case Op::dpo_loss:
+      case Op::dpo_loss_grad:
+        throw UserError(std::string("the CUDA backend has no kernel for ") + ir::op_name(in.op) +
+                        " yet: train with --objective dpo on --device cpu");
       case Op::embedding_grad:
         k = embedding_backward(elements(x[1]), last_dim(x[0]), ir::attr_int(a, "rows"));
         break;
