@@ -47,7 +47,7 @@ void BatchSampler::fill_row(Batch& b, int64_t row, int64_t start) const {
 }
 
 Batch BatchSampler::next() {
-  Batch b{batch_, seq_, std::vector<int32_t>(batch_ * seq_), std::vector<int32_t>(batch_ * seq_), {}, {}, {}};
+  Batch b{batch_, seq_, std::vector<int32_t>(batch_ * seq_), std::vector<int32_t>(batch_ * seq_), {}, {}};
   const auto starts = static_cast<uint64_t>(split_.tokens.size()) - static_cast<uint64_t>(seq_);
   for (int64_t r = 0; r < batch_; ++r) fill_row(b, r, static_cast<int64_t>(below(starts)));
   return b;
@@ -59,7 +59,7 @@ std::vector<Batch> BatchSampler::validation_batches(int64_t n) const {
   const uint64_t windows = static_cast<uint64_t>(n) * static_cast<uint64_t>(batch_);
   const uint64_t last_start = split_.tokens.size() - static_cast<uint64_t>(seq_) - 1;
   for (int64_t i = 0; i < n; ++i) {
-    Batch b{batch_, seq_, std::vector<int32_t>(batch_ * seq_), std::vector<int32_t>(batch_ * seq_), {}, {}, {}};
+    Batch b{batch_, seq_, std::vector<int32_t>(batch_ * seq_), std::vector<int32_t>(batch_ * seq_), {}, {}};
     for (int64_t r = 0; r < batch_; ++r) {
       // Window k starts at k/(windows-1) of the way through: first and last windows touch the ends.
       const uint64_t k = static_cast<uint64_t>(i * batch_ + r);

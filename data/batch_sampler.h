@@ -22,7 +22,7 @@ struct Batch {
   // within its document, restarting at 0, and its document's index in the row.
   std::vector<int32_t> positions, segments;
   // Preference pairs only (data/preference_sampler.h): the document of each row.
-  std::vector<int64_t> documents;
+  std::vector<int64_t> documents = {};
 };
 
 class BatchSampler {

@@ -155,7 +155,7 @@ void PackedSampler::fill_row(Batch* out, int64_t row, DataPosition& p) const {
 Batch PackedSampler::next() {
   const size_t n = static_cast<size_t>(batch_ * seq_);
   Batch b{
-      batch_, seq_, std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n), {}};
+      batch_, seq_, std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<int32_t>(n)};
   for (int64_t r = 0; r < batch_; ++r) fill_row(&b, r, position_);
   return b;
 }

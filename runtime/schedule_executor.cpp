@@ -215,7 +215,7 @@ class StreamedStep : public StepBackend {
     auto channel = [](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); };
     executor_.step(batch.tokens.data(), batch.targets.data(), channel(batch.positions), channel(batch.segments));
     const ExecutorMeasurements& m = executor_.last_step();
-    return StepResult{m.loss, m.grad_norm, activation_bytes_ + m.arena_high_water, {}};
+    return StepResult{m.loss, m.grad_norm, activation_bytes_ + m.arena_high_water};
   }
 
  private:

@@ -30,7 +30,7 @@ struct TokenBatch {
   // Preference training: the reference model's log-probability of each row
   // ([batch]; rows 2k and 2k+1 are pair k's chosen and rejected). The loss is
   // then the mean over the step's pairs.
-  std::vector<float> reference;
+  std::vector<float> reference = {};
 };
 
 struct TrainConfig {
@@ -58,7 +58,7 @@ struct StepMetrics {
   int64_t tokens = 0;  // tokens processed this step
   int64_t activation_peak_bytes = 0;
   bool skipped = false;  // non-finite loss or gradient norm: no update was applied
-  NamedMetrics extra;    // objective-specific (DPO: rewards/chosen, ...)
+  NamedMetrics extra = {};  // objective-specific (DPO: rewards/chosen, ...)
 };
 
 /// What a backend reports of one step.
@@ -66,7 +66,7 @@ struct StepResult {
   double loss = 0;       // mean over the step's targets >= 0 (all micro-batches)
   double grad_norm = 0;  // global norm of the step's gradient, before clipping
   int64_t activation_peak_bytes = 0;
-  NamedMetrics extra;    // objective-specific metrics of the step
+  NamedMetrics extra = {};  // objective-specific metrics of the step
 };
 
 /// Computes one training step and updates the store in place.

@@ -61,7 +61,7 @@ StepResult CudaStep::step(const TokenBatch& batch, float lr) {
   auto channel = [](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); };
   executor_.step(batch.tokens.data(), batch.targets.data(), channel(batch.positions), channel(batch.segments));
   const CudaStepMeasurements& m = executor_.last_step();
-  return StepResult{m.loss, m.grad_norm, activation_bytes_, {}};
+  return StepResult{m.loss, m.grad_norm, activation_bytes_};
 }
 
 std::unique_ptr<CudaStep> make_cuda_step(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store,
