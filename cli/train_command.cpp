@@ -181,6 +181,11 @@ int run_train(const Args& args) {
   std::unique_ptr<data::Tokenizer> tokenizer;
   if (a.get_int("sample") > 0) tokenizer = model_tokenizer(a.get("MODEL"), model, "--sample");
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
+  if (!uses_preference_data(a, a.get("data")))
+    for (const char* n : {"beta", "loss-type", "label-smoothing"})
+      if (a.has(n))
+        throw UserError(std::string("horizon train: --") + n +
+                        " shapes the DPO loss; add --objective dpo (with prompt/chosen/rejected rows)");
   TrainData data = build_train_data(a, a.get("MODEL"), model, B, S, seed);
   // Packed documents compile into a model whose rope and attention read per-token positions and segments.
   passes::LowerOptions lower_options;
@@ -194,11 +199,6 @@ int run_train(const Args& args) {
       throw UserError("horizon train: --loss-type must be sigmoid or ipo, got '" + loss_type + "'");
     lower_options.preference =
         passes::PreferenceLoss{a.get_double("beta"), a.get_double("label-smoothing"), loss_type == "ipo"};
-  } else {
-    for (const char* n : {"beta", "loss-type", "label-smoothing"})
-      if (a.has(n))
-        throw UserError(std::string("horizon train: --") + n +
-                        " shapes the DPO loss; add --objective dpo (with prompt/chosen/rejected rows)");
   }
   passes::lower(model, lower_options);
   const int64_t eval_batches = a.get_int("eval-batches");

@@ -353,3 +353,40 @@ TEST(DpoData, PairsShareABatchInAdjacentRows) {
 
 }  // namespace
 }  // namespace horizon
+
+namespace horizon {
+namespace {
+
+TEST(DpoCommand, TrainsCachesTheReferenceAndRefusesWhatItCannotDo) {
+  testing::TempDir dir;
+  const std::string data = dir.write("prefs.jsonl", R"({"prompt": "The sky is ", "chosen": "blue.", "rejected": "green."}
+{"prompt": "2+2=", "chosen": "4", "rejected": "5"}
+)");
+  const std::string model = testing::source_path("models/tiny.json");
+  const std::string common = "train " + model + " --data " + data + " --batch 2 --seq 24 --steps 2 --device cpu " +
+                             "--cache-dir " + dir.path() + "/cache";
+  testing::CommandResult first = testing::run_horizon(common + " --objective dpo --beta 0.1 --save " + dir.path() + "/run");
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_NE(first.out.find("reference log-probabilities: 4 sequences"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("rewards/accuracies"), std::string::npos) << first.out;
+  const std::string metrics = testing::read_file(dir.path() + "/run/metrics.jsonl");
+  EXPECT_NE(metrics.find("\"rewards/margins\""), std::string::npos) << metrics;
+  testing::CommandResult second = testing::run_horizon(common + " --loss-type ipo");  // --objective auto finds the pairs
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("reference log-probabilities: 4 sequences"), std::string::npos)
+      << "ipo uses mean log-probabilities: another cache entry\n" << second.out;
+  testing::CommandResult third = testing::run_horizon(common);
+  EXPECT_NE(third.out.find("reference log-probabilities: cache hit"), std::string::npos) << third.out;
+
+  testing::CommandResult streamed = testing::run_horizon(common + " --stream");
+  EXPECT_NE(streamed.exit_code, 0);
+  EXPECT_NE(streamed.err.find("unstreamed CPU backend"), std::string::npos) << streamed.err;
+  testing::CommandResult odd = testing::run_horizon("train " + model + " --data " + data +
+                                                    " --batch 3 --seq 24 --steps 1 --device cpu --cache-dir none");
+  EXPECT_NE(odd.err.find("even --batch"), std::string::npos) << odd.err;
+  testing::CommandResult lm = testing::run_horizon(common + " --objective lm --beta 0.2");
+  EXPECT_NE(lm.err.find("--objective dpo"), std::string::npos) << lm.err;
+}
+
+}  // namespace
+}  // namespace horizon
