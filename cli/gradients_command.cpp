@@ -6,12 +6,17 @@
 // step; with --device cuda it is the compiled streamed step on the GPU, its
 // gradients captured where the CPU optimizer would have consumed them.
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
 #include "cli/model_tokenizer.h"
+#include "cli/train_data.h"
+#include "data/preference_sampler.h"
+#include "runtime/preference_metrics.h"
 #include "cli/weight_loader.h"
 #include "frontend/model_dir.h"
 #include "frontend/model_json.h"
@@ -77,6 +82,44 @@ std::string joined(const std::vector<int32_t>& ids) {
   return out;
 }
 
+std::string joined(const std::vector<float>& values) {
+  std::string out;
+  char v[32];
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::snprintf(v, sizeof v, "%.9g", values[i]);
+    out += (i ? "," : "") + std::string(v);
+  }
+  return out;
+}
+
+/// One DPO step on the CPU over the first --batch rows (B/2 pairs, in file
+/// order) of --data: the reference log-probabilities from --reference-weights
+/// (default: the same weights, where every pair's margin starts at 0).
+Gradients dpo_on_cpu(const Arguments& a, const ir::Module& model, runtime::HostStore& store,
+                     const data::Batch& batch, std::map<std::string, std::string>& metadata) {
+  std::vector<float> reference;
+  const runtime::BatchView view{batch.tokens.data(), batch.targets.data(), nullptr, nullptr, batch.batch, batch.seq, -1};
+  if (a.has("reference-weights")) {
+    runtime::HostStore ref_store(model, codegen::cpu::MomentType::bf16);
+    load_model_weights(a.get("reference-weights"), ref_store);
+    reference = runtime::CpuModel(model, ref_store).sequence_logprobs(view);
+  } else {
+    reference = runtime::CpuModel(model, store).sequence_logprobs(view);
+  }
+  Gradients g{0, {}, "cpu"};
+  for (const auto& t : store.tensors()) g.grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
+  runtime::CpuModel cpu(model, store);
+  runtime::BatchView with_reference = view;
+  with_reference.reference = reference.data();
+  g.loss = cpu.forward_backward(with_reference, g.grads);
+  runtime::PreferenceRewards rewards(*runtime::preference_beta(model));
+  rewards.add(cpu.last_sequence_logprobs().data(), reference.data(), batch.batch);
+  metadata["reference_logps"] = joined(reference);
+  metadata["policy_logps"] = joined(cpu.last_sequence_logprobs());
+  for (const auto& [name, value] : rewards.metrics()) metadata[name] = std::to_string(value);
+  return g;
+}
+
 }  // namespace
 
 int run_gradients(const Args& args) {
@@ -89,6 +132,11 @@ int run_gradients(const Args& args) {
            "a directory written by horizon train --save, an index or a .safetensors file (default: the MODEL\n"
            "directory's weights)");
   a.option("text", "TEXT", "the text to tokenize with the model's tokenizer (bytes for byte-level models)");
+  add_data_options(a);
+  a.option("reference-weights", "PATH", "with --objective dpo: the reference model's weights (default: --weights)");
+  a.option("beta", "B", "with --objective dpo: TRL's beta", "0.1");
+  a.option("loss-type", "KIND", "with --objective dpo: sigmoid or ipo", "sigmoid");
+  a.option("label-smoothing", "X", "with --objective dpo: TRL's label_smoothing", "0");
   a.option("out", "FILE", "where to write the gradients (safetensors)");
   a.option("batch", "B", "sequences", "2");
   a.option("seq", "S", "tokens per sequence", "16");
@@ -97,8 +145,9 @@ int run_gradients(const Args& args) {
   a.option("device", "DEV",
            "cpu (the unstreamed fp32 reference) | cuda (the streamed step on the GPU, bf16 GEMMs) | auto", "cpu");
   if (!a.parse(args)) return 0;
-  for (const char* required : {"text", "out"})
-    if (!a.has(required)) throw UserError(std::string("horizon gradients: missing --") + required);
+  const bool dpo = a.has("data") && uses_preference_data(a, a.get("data"));
+  if (!dpo && !a.has("text")) throw UserError("horizon gradients: missing --text (or --data with preference pairs)");
+  if (!a.has("out")) throw UserError("horizon gradients: missing --out");
   const int64_t B = a.get_int("batch"), S = a.get_int("seq");
   if (B <= 0 || S <= 0) throw UserError("horizon gradients: --batch and --seq must be positive");
   const bool cuda = resolve_device("gradients", a.get("device")) == "cuda";
@@ -112,35 +161,54 @@ int run_gradients(const Args& args) {
     weights = dir->dir;
   }
   ir::Module model = frontend::load_model(model_path);
-  const std::vector<int32_t> text = model_tokenizer(model_path, model, "--text")->encode(a.get("text"));
-  passes::lower(model);
+  std::vector<int32_t> tokens, targets;
+  std::map<std::string, std::string> metadata;
+  std::optional<data::Batch> pairs;
+  if (dpo) {
+    if (cuda) throw UserError("horizon gradients: --objective dpo runs on --device cpu for now");
+    const DataContext context = data_context(a, model_path, model);
+    LoadedDocuments docs =
+        load_documents_cached(a, context, a.get("data"), static_cast<int64_t>(model.config_number("vocab", 256)));
+    pairs = data::PreferenceSampler(docs.documents, B, S, 1, false).all_batches().at(0);
+    tokens = pairs->tokens;
+    targets = pairs->targets;
+    const std::string loss_type = a.get("loss-type");
+    if (loss_type != "sigmoid" && loss_type != "ipo")
+      throw UserError("horizon gradients: --loss-type must be sigmoid or ipo, got '" + loss_type + "'");
+    passes::LowerOptions o;
+    o.preference = passes::PreferenceLoss{a.get_double("beta"), a.get_double("label-smoothing"), loss_type == "ipo"};
+    passes::lower(model, o);
+  } else {
+    const std::vector<int32_t> text = model_tokenizer(model_path, model, "--text")->encode(a.get("text"));
+    passes::lower(model);
+    if (static_cast<int64_t>(text.size()) < B * (S + 1))
+      throw UserError("horizon gradients: --text has " + std::to_string(text.size()) + " tokens; " +
+                      std::to_string(B * (S + 1)) + " are needed for --batch " + std::to_string(B) + " --seq " +
+                      std::to_string(S));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t s = 0; s < S; ++s) {
+        tokens.push_back(text[static_cast<size_t>(b * (S + 1) + s)]);
+        targets.push_back(text[static_cast<size_t>(b * (S + 1) + s + 1)]);
+      }
+  }
   runtime::HostStore store(model, codegen::cpu::MomentType::bf16);
   load_model_weights(weights, store);
-
-  if (static_cast<int64_t>(text.size()) < B * (S + 1))
-    throw UserError("horizon gradients: --text has " + std::to_string(text.size()) + " tokens; " +
-                    std::to_string(B * (S + 1)) + " are needed for --batch " + std::to_string(B) + " --seq " +
-                    std::to_string(S));
-  std::vector<int32_t> tokens, targets;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t s = 0; s < S; ++s) {
-      tokens.push_back(text[static_cast<size_t>(b * (S + 1) + s)]);
-      targets.push_back(text[static_cast<size_t>(b * (S + 1) + s + 1)]);
-    }
-  const Gradients g = cuda ? on_cuda(model, store, tokens, targets, B, S) : on_cpu(model, store, tokens, targets, B, S);
+  const Gradients g = pairs  ? dpo_on_cpu(a, model, store, *pairs, metadata)
+                      : cuda ? on_cuda(model, store, tokens, targets, B, S)
+                             : on_cpu(model, store, tokens, targets, B, S);
 
   std::vector<frontend::SafetensorsTensorRef> refs;
   for (size_t t = 0; t < g.grads.size(); ++t)
     refs.push_back({store.tensors()[t].name, ir::DType::f32, store.tensors()[t].shape, g.grads[t].data()});
   char loss_text[32];
   std::snprintf(loss_text, sizeof loss_text, "%.9g", g.loss);
-  frontend::write_safetensors(a.get("out"), refs,
-                              {{"loss", loss_text},
-                               {"batch", std::to_string(B)},
-                               {"seq", std::to_string(S)},
-                               {"tokens", joined(tokens)},
-                               {"targets", joined(targets)},
-                               {"device", g.device}});
+  metadata.insert({{"loss", loss_text},
+                   {"batch", std::to_string(B)},
+                   {"seq", std::to_string(S)},
+                   {"tokens", joined(tokens)},
+                   {"targets", joined(targets)},
+                   {"device", g.device}});
+  frontend::write_safetensors(a.get("out"), refs, metadata);
   std::printf("loss %.6f, %zu gradients written to %s (%s)\n", g.loss, g.grads.size(), a.get("out").c_str(),
               g.device.c_str());
   return 0;
