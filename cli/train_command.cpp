@@ -191,9 +191,9 @@ int run_train(const Args& args) {
   passes::LowerOptions lower_options;
   lower_options.packed_documents = data.packed;
   if (data.preference) {
-    if (stream || cuda)
-      throw UserError("horizon train: --objective dpo runs on the unstreamed CPU backend for now (the streamed "
-                      "schedule has no reference channel yet); use --device cpu without --stream");
+    if (cuda)
+      throw UserError("horizon train: --objective dpo runs on the CPU for now (unstreamed, or --stream on the "
+                      "emulated device): the CUDA executor does not bind the reference channel yet; use --device cpu");
     const std::string loss_type = a.get("loss-type");
     if (loss_type != "sigmoid" && loss_type != "ipo")
       throw UserError("horizon train: --loss-type must be sigmoid or ipo, got '" + loss_type + "'");

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "ir/shape_rules.h"
+#include "passes/add_preference_loss.h"
 #include "support/error.h"
 
 namespace horizon::passes {
@@ -43,7 +44,7 @@ class BackwardBuilder {
     for (int i = static_cast<int>(fwd_.instrs.size()) - 1; i >= 0; --i) vjp(fwd_.instrs[i]);
 
     for (int in : fwd_.inputs)
-      if (is_float(fwd_.values[in].type)) bwd_.outputs.push_back(gradient_or_zero_error(in));
+      if (needs_[in]) bwd_.outputs.push_back(gradient_or_zero_error(in));
     for (size_t p = 0; p < fwd_.params.size(); ++p)
       bwd_.grads.push_back(ir::ParamGrad{static_cast<int>(p), gradient_or_zero_error(fwd_.params[p].value)});
     return std::move(bwd_);
@@ -52,7 +53,8 @@ class BackwardBuilder {
  private:
   void mark_requires_grad() {
     needs_.assign(fwd_.values.size(), false);
-    for (int v : fwd_.inputs) needs_[v] = is_float(fwd_.values[v].type);
+    // The reference log-probabilities of a DPO head are data, not a function of the weights: no gradient.
+    for (int v : fwd_.inputs) needs_[v] = is_float(fwd_.values[v].type) && fwd_.values[v].name != kReferenceInput;
     for (const ir::Param& p : fwd_.params) needs_[p.value] = true;
     for (const ir::Instr& in : fwd_.instrs) {
       bool any = false;

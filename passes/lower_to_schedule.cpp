@@ -218,7 +218,8 @@ class Emitter {
       for (Operand& o : data) {
         Operand op = o;
         if (op.role == "x" || op.role == "dy" || op.role == "dx" || op.role == "tokens" || op.role == "targets" ||
-            op.role == "loss" || op.role == "positions" || op.role == "segments")
+            op.role == "loss" || op.role == "positions" || op.role == "segments" || op.role == "reference" ||
+            op.role == "logps")
           op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
         in.operands.push_back(op);
       }
@@ -315,10 +316,11 @@ class Emitter {
     const int64_t M = p_.options.micro_batches, L = p_.layers, K = p_.checkpoint_every;
     int q = 0, d = 0;  // gradient accumulator and dx buffer in rotation
     Range w = weights(region("head", 0));
-    backward_launch("head.bwd", 0, w,
-                    {read("x", buf_.act(buf_.x[L % 2], 0)), read("targets", buf_.batch(buf_.targets, 0)), write("loss", Range{buf_.loss, 0, 4}),
-                     write("dx", buf_.act(buf_.dx[d], 0))},
-                    q);
+    std::vector<Operand> head{read("x", buf_.act(buf_.x[L % 2], 0)), read("targets", buf_.batch(buf_.targets, 0))};
+    if (buf_.reference >= 0) head.push_back(read("reference", buf_.rows(buf_.reference, 0)));
+    head.insert(head.end(), {write("loss", Range{buf_.loss, 0, 4}), write("dx", buf_.act(buf_.dx[d], 0))});
+    if (buf_.logps >= 0) head.push_back(write("logps", buf_.rows(buf_.logps, 0)));
+    backward_launch("head.bwd", 0, w, head, q);
     q ^= 1;
     for (int64_t a = (L - 1) / K * K; a >= 0; a -= K) {
       const int64_t b = std::min(a + K - 1, L - 1);

@@ -27,6 +27,10 @@ ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
     positions = s.add_buffer("positions", Place::gpu, BufferKind::batch_data, token_bytes);
     segments = s.add_buffer("segments", Place::gpu, BufferKind::batch_data, token_bytes);
   }
+  if (p.preference()) {
+    reference = s.add_buffer("reference", Place::gpu, BufferKind::batch_data, p.options.batch * 4);
+    logps = s.add_buffer("logps", Place::gpu, BufferKind::batch_data, p.options.batch * 4);
+  }
   for (int k = 0; k < 2; ++k) x[k] = s.add_buffer("x" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
   for (int k = 0; k < 2; ++k) dx[k] = s.add_buffer("dx" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
   ckpt = s.add_buffer("ckpt", p.host_checkpoints ? Place::host : Place::gpu, BufferKind::checkpoint,
@@ -86,6 +90,10 @@ Range ScheduleBuffers::act(int buffer, int64_t mb) const {
 Range ScheduleBuffers::batch(int buffer, int64_t mb) const {
   const int64_t bytes = p_.mb_sequences * p_.options.seq * 4;
   return Range{buffer, mb * bytes, bytes};
+}
+
+Range ScheduleBuffers::rows(int buffer, int64_t mb) const {
+  return Range{buffer, mb * p_.mb_sequences * 4, p_.mb_sequences * 4};
 }
 
 Range ScheduleBuffers::checkpoint(int64_t c, int64_t mb) const {

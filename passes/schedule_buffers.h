@@ -19,6 +19,7 @@ struct ScheduleBuffers {
   // Buffer indices; -1 where the plan needs none.
   int store = -1, tokens = -1, targets = -1, loss = -1, ckpt = -1, seg = -1, arena = -1;
   int positions = -1, segments = -1;  // packed documents only
+  int reference = -1, logps = -1;     // DPO only: per-row reference and policy log-probabilities
   int x[2] = {-1, -1}, dx[2] = {-1, -1}, gacc[2] = {-1, -1};
   int gacc_tied = -1, tied_slab = -1;
   int resident = -1, rgrad = -1, norms = -1, clip_scale = -1;
@@ -30,6 +31,8 @@ struct ScheduleBuffers {
   /// Micro-batch `mb`'s share of a per-micro-batch buffer.
   ir::Range act(int buffer, int64_t mb) const;
   ir::Range batch(int buffer, int64_t mb) const;
+  /// Micro-batch `mb`'s share of a buffer of one float per row.
+  ir::Range rows(int buffer, int64_t mb) const;
   /// Checkpoint `c` (the input of block c*K), micro-batch `mb`.
   ir::Range checkpoint(int64_t c, int64_t mb) const;
   /// Slot `j` of %seg, micro-batch `mb`.

@@ -31,6 +31,8 @@ struct LaunchPlan {
   int64_t slot_elements = 0, region_elements = 0;
   ir::Range weights, grad, grad_tied, arena;
   std::vector<ir::Range> inputs, outputs;  // per Stage::inputs / Stage::outputs
+  int logps_value = -1;  // a DPO head's %policy_logps, written to `logps` instead of the arena
+  ir::Range logps;
 
   /// Where the gradient of the parameter at `slot_offset` (elements into the
   /// slot) lives: `grad` at the same offset for the region's own tensors,
@@ -73,6 +75,7 @@ struct ResolvedSchedule {
 
   int store_buffer = -1, tokens_buffer = -1, targets_buffer = -1, loss_buffer = -1;
   int positions_buffer = -1, segments_buffer = -1;  // packed documents only
+  int reference_buffer = -1, logps_buffer = -1;     // DPO only: one float per row
   int64_t store_bytes_per_param = 0;
   std::vector<int64_t> store_offsets;  // per region: its byte offset in %store
 

@@ -23,6 +23,7 @@ std::string input_role(const ir::Stage& fwd, const ir::Stage& s, size_t i) {
   if (i >= fwd.inputs.size()) return "dy";
   const ir::Value& v = s.values[static_cast<size_t>(s.inputs[i])];
   if (v.name == "positions" || v.name == "segments") return v.name;  // packed documents
+  if (v.name == "reference") return v.name;                          // a DPO head's reference log-probabilities
   if (v.type.dtype == ir::DType::i32) return i == 0 ? "tokens" : "targets";
   return "x";
 }
@@ -86,6 +87,11 @@ LaunchPlan ResolvedSchedule::prepare_launch(int index) const {
     p.grad = operand("grad", true, p.region_elements * 4, true);
     if (p.slot_elements > p.region_elements)
       p.grad_tied = operand("grad_tied", true, (p.slot_elements - p.region_elements) * 4, true);
+  }
+  // A DPO head hands each row's policy log-probability out (the reward metrics).
+  if (const int logps = p.stage->find_value("policy_logps"); logps >= 0 && find_operand(in, "logps", true)) {
+    p.logps_value = logps;
+    p.logps = operand("logps", true, bytes_of(logps), true);
   }
   p.arena = operand("arena", true, p.arena_plan->bytes, false);
   if (buffer(p.arena.buffer).kind != ir::BufferKind::workspace)

@@ -16,6 +16,8 @@
 #include "frontend/model_json.h"
 #include "ir/printer.h"
 #include "passes/lower.h"
+#include "passes/schedule_pipeline.h"
+#include "runtime/schedule_executor.h"
 #include "runtime/cpu/cpu_model.h"
 #include "runtime/preference_metrics.h"
 #include "support/random.h"
@@ -253,6 +255,49 @@ TEST(Dpo, TrainerStepReportsTrlMetricsAndSkipsNothing) {
   testing::expect_user_error([&] { step->step(bare, 1e-3f); }, {"reference log-probability"});
 }
 
+// The streamed schedule on the emulated device (--stream) carries the
+// reference in and the policy log-probabilities out: two steps give the
+// unstreamed step's losses, metrics and weights.
+TEST(Dpo, StreamedStepMatchesTheUnstreamedOne) {
+  const passes::PreferenceLoss d{0.1, 0.1, false};
+  for (int64_t micro : {1, 2}) {
+    for (int64_t resident : {0, 2}) {
+      SCOPED_TRACE(std::to_string(micro) + " micro-batch(es), " + std::to_string(resident) + " resident");
+      DpoSetup a(d), b(d);
+      const Pairs p = with_reference(make_pairs(11), a, 12);
+      runtime::TrainConfig cfg;
+      cfg.micro_batches = micro;
+      passes::StreamingOptions o;
+      o.batch = kB;
+      o.seq = kS;
+      o.micro_batches = micro;
+      o.clip = true;
+      o.resident = resident;
+      o.bytes_per_param = b.store->bytes_per_parameter();
+      const ir::Schedule schedule = passes::lower_to_schedule(b.dpo, o);
+      auto unstreamed = runtime::make_unstreamed_step(a.dpo, *a.store, cfg);
+      auto streamed = runtime::make_streamed_step(schedule, b.dpo, *b.store, cfg);
+      for (int step = 0; step < 2; ++step) {
+        runtime::TokenBatch batch{kB, kS, p.tokens, p.targets, {}, {}, p.reference};
+        const runtime::StepResult ra = unstreamed->step(batch, 1e-3f), rb = streamed->step(batch, 1e-3f);
+        EXPECT_NEAR(ra.loss, rb.loss, 1e-6 * std::max(1.0, ra.loss));
+        ASSERT_EQ(rb.extra.size(), 4u);
+        for (size_t k = 0; k < 4; ++k) EXPECT_NEAR(ra.extra[k].second, rb.extra[k].second, 1e-5) << ra.extra[k].first;
+      }
+      unstreamed->finish_updates();
+      streamed->finish_updates();
+      for (size_t t = 0; t < a.store->tensors().size(); ++t) {
+        std::vector<float> wa(static_cast<size_t>(a.store->tensors()[t].elements)), wb(wa.size());
+        a.store->get_master(static_cast<int>(t), wa.data());
+        b.store->get_master(static_cast<int>(t), wb.data());
+        double worst = 0;
+        for (size_t i = 0; i < wa.size(); ++i) worst = std::max(worst, static_cast<double>(std::fabs(wa[i] - wb[i])));
+        EXPECT_LT(worst, 1e-6) << a.store->tensors()[t].name;
+      }
+    }
+  }
+}
+
 TEST(Dpo, PassRewritesTheHeadAndExportUndoesIt) {
   ir::Module m = frontend::load_model(testing::source_path("models/tiny.json"));
   ir::Module before = m;
@@ -378,9 +423,9 @@ TEST(DpoCommand, TrainsCachesTheReferenceAndRefusesWhatItCannotDo) {
   testing::CommandResult third = testing::run_horizon(common);
   EXPECT_NE(third.out.find("reference log-probabilities: cache hit"), std::string::npos) << third.out;
 
-  testing::CommandResult streamed = testing::run_horizon(common + " --stream");
-  EXPECT_NE(streamed.exit_code, 0);
-  EXPECT_NE(streamed.err.find("unstreamed CPU backend"), std::string::npos) << streamed.err;
+  testing::CommandResult streamed = testing::run_horizon(common + " --stream");  // the emulated device
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  EXPECT_NE(streamed.out.find("rewards/margins"), std::string::npos) << streamed.out;
   testing::CommandResult odd = testing::run_horizon("train " + model + " --data " + data +
                                                     " --batch 3 --seq 24 --steps 1 --device cpu --cache-dir none");
   EXPECT_NE(odd.err.find("even --batch"), std::string::npos) << odd.err;
