@@ -45,6 +45,9 @@ class BackwardBuilder {
 
     for (int in : fwd_.inputs)
       if (needs_[in]) bwd_.outputs.push_back(gradient_or_zero_error(in));
+    // A DPO head's backward also reports each row's policy log-probability:
+    // TRL's reward metrics are made of them.
+    if (const int logps = fwd_.find_value(kPolicyLogps); scalar_loss && logps >= 0) bwd_.outputs.push_back(logps);
     for (size_t p = 0; p < fwd_.params.size(); ++p)
       bwd_.grads.push_back(ir::ParamGrad{static_cast<int>(p), gradient_or_zero_error(fwd_.params[p].value)});
     return std::move(bwd_);

@@ -31,8 +31,6 @@ struct LaunchPlan {
   int64_t slot_elements = 0, region_elements = 0;
   ir::Range weights, grad, grad_tied, arena;
   std::vector<ir::Range> inputs, outputs;  // per Stage::inputs / Stage::outputs
-  int logps_value = -1;  // a DPO head's %policy_logps, written to `logps` instead of the arena
-  ir::Range logps;
 
   /// Where the gradient of the parameter at `slot_offset` (elements into the
   /// slot) lives: `grad` at the same offset for the region's own tensors,

@@ -2,7 +2,8 @@
 // graph-IR stage's interface (docs/schedule-ir.md): int32 inputs are
 // `tokens` then `targets` (and a block's `positions` and `segments` with
 // packed documents), the float input `x` then `dy`, a scalar output
-// `loss`, a forward output `y`, a backward output `dx`, parameter gradients
+// `loss`, a forward output `y`, a backward output `dx` (and a DPO head's
+// per-row policy log-probabilities `logps`), parameter gradients
 // `grad` (and `grad_tied`), transients `arena`. An optimizer_step reads its
 // region's slab (and the binder's tied slab) and writes the region's whole
 // store range. Sizes are checked against what the stage implies.
@@ -30,6 +31,7 @@ std::string input_role(const ir::Stage& fwd, const ir::Stage& s, size_t i) {
 
 std::string output_role(const ir::Stage& s, size_t o) {
   if (s.values[static_cast<size_t>(s.outputs[o])].type.rank() == 0) return "loss";
+  if (s.values[static_cast<size_t>(s.outputs[o])].name == "policy_logps") return "logps";  // a DPO head's
   return s.grads.empty() ? "y" : "dx";
 }
 
@@ -87,11 +89,6 @@ LaunchPlan ResolvedSchedule::prepare_launch(int index) const {
     p.grad = operand("grad", true, p.region_elements * 4, true);
     if (p.slot_elements > p.region_elements)
       p.grad_tied = operand("grad_tied", true, (p.slot_elements - p.region_elements) * 4, true);
-  }
-  // A DPO head hands each row's policy log-probability out (the reward metrics).
-  if (const int logps = p.stage->find_value("policy_logps"); logps >= 0 && find_operand(in, "logps", true)) {
-    p.logps_value = logps;
-    p.logps = operand("logps", true, bytes_of(logps), true);
   }
   p.arena = operand("arena", true, p.arena_plan->bytes, false);
   if (buffer(p.arena.buffer).kind != ir::BufferKind::workspace)

@@ -53,7 +53,6 @@ void ScheduleExecutor::Impl::launch(int index, StreamStats& stats) {
   const ir::ArenaPlan& arena_plan = *p.arena_plan;
   int64_t& high_water = stats.arena_high_water;
   b.transient = [&](int value, int64_t bytes) -> float* {
-    if (value == p.logps_value) return reinterpret_cast<float*>(at(p.logps));
     const int64_t offset = arena_plan.offsets[static_cast<size_t>(value)];
     const int64_t size = arena_plan.sizes[static_cast<size_t>(value)];
     const std::string& name = s.values[static_cast<size_t>(value)].name;

@@ -51,7 +51,7 @@ struct CpuModel::Impl {
         block_x(block),
         head_x(head, kept()),
         head_logits(head_split, {"logits"}),
-        head_bwd_x(head_bwd, kept()),
+        head_bwd_x(head_bwd),
         block_bwd_x(block_bwd),
         embed_bwd_x(embed_bwd) {
     const size_t documents = block.find_value("segments") >= 0 ? 2 : 0;
@@ -62,7 +62,7 @@ struct CpuModel::Impl {
           "reference]) -> loss");
   }
 
-  /// Values a head run returns after its outputs: a preference head's sequence log-probabilities.
+  /// Values a forward head run returns after its loss: a preference head's sequence log-probabilities.
   std::vector<std::string> kept() const {
     if (!preference) return {};
     return {passes::kPolicyLogps};
@@ -181,10 +181,10 @@ float CpuModel::forward_backward(const BatchView& batch, std::vector<std::vector
                                batch.loss_count);
   m.peak = std::max(m.peak, m.head_bwd_x.last_peak_bytes());
   float loss = head[0].data[0];
-  // Outputs: the loss, d_x (and d_reference), then the kept values, then the parameter gradients.
+  // Outputs: the loss, d_x (and a DPO head's policy log-probabilities), then the parameter gradients.
   const size_t outputs = m.head_bwd.outputs.size();
-  if (m.preference) m.last_logprobs = std::move(head[outputs].data);
-  m.accumulate(m.head_bwd, "head", 0, head, outputs + (m.preference ? 1 : 0), grads, tied);
+  if (m.preference) m.last_logprobs = std::move(head[outputs - 1].data);
+  m.accumulate(m.head_bwd, "head", 0, head, outputs, grads, tied);
   std::vector<float> dx = std::move(head[1].data);
   for (int64_t l = m.block.instances - 1; l >= 0; --l) {
     auto out = m.block_bwd_x.run(B, S, m.block_inputs(m.block_bwd, xs[static_cast<size_t>(l)].data(), dx.data(), batch),
