@@ -36,11 +36,12 @@ struct Gradients {
   float loss = 0;
   std::vector<std::vector<float>> grads;  // per stored tensor
   std::string device;                     // for the file's metadata
+  std::vector<float> logps;               // DPO: each row's policy log-probability
 };
 
 Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const std::vector<int32_t>& tokens,
                  const std::vector<int32_t>& targets, int64_t B, int64_t S) {
-  Gradients g{0, {}, "cpu"};
+  Gradients g{0, {}, "cpu", {}};
   for (const auto& t : store.tensors()) g.grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
   runtime::CpuModel cpu(model, store);
   g.loss = cpu.forward_backward(tokens.data(), targets.data(), B, S, g.grads);
@@ -51,7 +52,7 @@ Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const std::
 // One micro-batch, no clipping: the schedule's updates come right after each
 // region's gradient lands, and the sink takes them instead of AdamW.
 Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const std::vector<int32_t>& tokens,
-                  const std::vector<int32_t>& targets, int64_t B, int64_t S) {
+                  const std::vector<int32_t>& targets, int64_t B, int64_t S, const float* reference) {
   passes::StreamingOptions opts;
   opts.batch = B;
   opts.seq = S;
@@ -61,9 +62,9 @@ Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const std:
   runtime::cuda::CudaScheduleExecutor exec(schedule, model, store, runtime::AdamWConfig{}, 0.0f);
   runtime::GradientCapture capture(store.tensors().size());
   exec.set_gradient_sink(&capture);
-  const float loss = exec.step(tokens.data(), targets.data());
+  const float loss = exec.step(tokens.data(), targets.data(), nullptr, nullptr, reference);
   exec.finish_updates();
-  Gradients g{loss, std::move(capture.gradients), "cuda: " + exec.device_description()};
+  Gradients g{loss, std::move(capture.gradients), "cuda: " + exec.device_description(), exec.last_logprobs()};
   for (size_t t = 0; t < g.grads.size(); ++t)
     if (g.grads[t].size() != static_cast<size_t>(store.tensors()[t].elements))
       throw std::runtime_error("the streamed step produced no gradient for " + store.tensors()[t].name);
@@ -71,7 +72,7 @@ Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const std:
 }
 #else
 Gradients on_cuda(const ir::Module&, runtime::HostStore&, const std::vector<int32_t>&, const std::vector<int32_t>&,
-                  int64_t, int64_t) {
+                  int64_t, int64_t, const float*) {
   throw UserError("horizon gradients: this build has no CUDA backend");
 }
 #endif
@@ -92,31 +93,28 @@ std::string joined(const std::vector<float>& values) {
   return out;
 }
 
-/// One DPO step on the CPU over the first --batch rows (B/2 pairs, in file
-/// order) of --data: the reference log-probabilities from --reference-weights
-/// (default: the same weights, where every pair's margin starts at 0).
-Gradients dpo_on_cpu(const Arguments& a, const ir::Module& model, runtime::HostStore& store,
-                     const data::Batch& batch, std::map<std::string, std::string>& metadata) {
-  std::vector<float> reference;
+/// The reference log-probabilities of the batch's rows, on the CPU: from
+/// --reference-weights, or the step's own weights (every pair's margin then
+/// starts at 0).
+std::vector<float> reference_logps(const Arguments& a, const ir::Module& model, const runtime::HostStore& store,
+                                   const data::Batch& batch) {
   const runtime::BatchView view{batch.tokens.data(), batch.targets.data(), nullptr, nullptr, batch.batch, batch.seq, -1};
-  if (a.has("reference-weights")) {
-    runtime::HostStore ref_store(model, codegen::cpu::MomentType::bf16);
-    load_model_weights(a.get("reference-weights"), ref_store);
-    reference = runtime::CpuModel(model, ref_store).sequence_logprobs(view);
-  } else {
-    reference = runtime::CpuModel(model, store).sequence_logprobs(view);
-  }
-  Gradients g{0, {}, "cpu"};
+  if (!a.has("reference-weights")) return runtime::CpuModel(model, store).sequence_logprobs(view);
+  runtime::HostStore ref_store(model, codegen::cpu::MomentType::bf16);
+  load_model_weights(a.get("reference-weights"), ref_store);
+  return runtime::CpuModel(model, ref_store).sequence_logprobs(view);
+}
+
+/// One DPO forward and backward on the CPU, the unstreamed reference.
+Gradients dpo_on_cpu(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch,
+                     const std::vector<float>& reference) {
+  Gradients g{0, {}, "cpu", {}};
   for (const auto& t : store.tensors()) g.grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
   runtime::CpuModel cpu(model, store);
-  runtime::BatchView with_reference = view;
-  with_reference.reference = reference.data();
-  g.loss = cpu.forward_backward(with_reference, g.grads);
-  runtime::PreferenceRewards rewards(*runtime::preference_beta(model));
-  rewards.add(cpu.last_sequence_logprobs().data(), reference.data(), batch.batch);
-  metadata["reference_logps"] = joined(reference);
-  metadata["policy_logps"] = joined(cpu.last_sequence_logprobs());
-  for (const auto& [name, value] : rewards.metrics()) metadata[name] = std::to_string(value);
+  runtime::BatchView view{batch.tokens.data(), batch.targets.data(), nullptr, nullptr, batch.batch, batch.seq, -1};
+  view.reference = reference.data();
+  g.loss = cpu.forward_backward(view, g.grads);
+  g.logps = cpu.last_sequence_logprobs();
   return g;
 }
 
@@ -165,7 +163,6 @@ int run_gradients(const Args& args) {
   std::map<std::string, std::string> metadata;
   std::optional<data::Batch> pairs;
   if (dpo) {
-    if (cuda) throw UserError("horizon gradients: --objective dpo runs on --device cpu for now");
     const DataContext context = data_context(a, model_path, model);
     LoadedDocuments docs =
         load_documents_cached(a, context, a.get("data"), static_cast<int64_t>(model.config_number("vocab", 256)));
@@ -193,9 +190,18 @@ int run_gradients(const Args& args) {
   }
   runtime::HostStore store(model, codegen::cpu::MomentType::bf16);
   load_model_weights(weights, store);
-  const Gradients g = pairs  ? dpo_on_cpu(a, model, store, *pairs, metadata)
-                      : cuda ? on_cuda(model, store, tokens, targets, B, S)
-                             : on_cpu(model, store, tokens, targets, B, S);
+  std::vector<float> reference;
+  if (pairs) reference = reference_logps(a, model, store, *pairs);
+  const Gradients g = cuda    ? on_cuda(model, store, tokens, targets, B, S, pairs ? reference.data() : nullptr)
+                      : pairs ? dpo_on_cpu(model, store, *pairs, reference)
+                              : on_cpu(model, store, tokens, targets, B, S);
+  if (pairs) {
+    runtime::PreferenceRewards rewards(*runtime::preference_beta(model));
+    rewards.add(g.logps.data(), reference.data(), B);
+    metadata["reference_logps"] = joined(reference);
+    metadata["policy_logps"] = joined(g.logps);
+    for (const auto& [name, value] : rewards.metrics()) metadata[name] = std::to_string(value);
+  }
 
   std::vector<frontend::SafetensorsTensorRef> refs;
   for (size_t t = 0; t < g.grads.size(); ++t)

@@ -191,9 +191,6 @@ int run_train(const Args& args) {
   passes::LowerOptions lower_options;
   lower_options.packed_documents = data.packed;
   if (data.preference) {
-    if (cuda)
-      throw UserError("horizon train: --objective dpo runs on the CPU for now (unstreamed, or --stream on the "
-                      "emulated device): the CUDA executor does not bind the reference channel yet; use --device cpu");
     const std::string loss_type = a.get("loss-type");
     if (loss_type != "sigmoid" && loss_type != "ipo")
       throw UserError("horizon train: --loss-type must be sigmoid or ipo, got '" + loss_type + "'");
@@ -220,7 +217,7 @@ int run_train(const Args& args) {
     opts.resident = parse_resident("train", a.get("resident"));
     if (cuda) {
       opts.gpu_bytes = cuda_free_memory_bytes();
-      schedule = lower_for_gpu(model, opts, "", nullptr, a.get_int("eval-batches") > 0);
+      schedule = lower_for_gpu(model, opts, "", nullptr, a.get_int("eval-batches") > 0 && !data.preference);
     } else {
       if (opts.resident < 0) opts.resident = 0;  // the emulated device has no memory to fill
       schedule = passes::lower_to_schedule(model, opts);

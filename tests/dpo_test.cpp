@@ -435,3 +435,47 @@ TEST(DpoCommand, TrainsCachesTheReferenceAndRefusesWhatItCannotDo) {
 
 }  // namespace
 }  // namespace horizon
+
+#ifdef HORIZON_HAVE_CUDA
+#include "runtime/cuda/cuda_step.h"
+
+namespace horizon {
+namespace {
+
+// On a GPU: the streamed CUDA step (reference uploaded, policy log-probabilities
+// read back, the DPO kernels dividing by the step's pairs) against the
+// unstreamed CPU step — bf16 GEMMs, so a bf16-sized tolerance.
+TEST(Dpo, CudaStepMatchesTheUnstreamedOne) {
+  std::string why;
+  if (runtime::cuda::cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device (" << why << ")";
+  const passes::PreferenceLoss d{0.1, 0.1, false};
+  for (int64_t micro : {1, 2}) {
+    SCOPED_TRACE(std::to_string(micro) + " micro-batch(es)");
+    DpoSetup a(d), b(d);
+    const Pairs p = with_reference(make_pairs(13), a, 14);
+    runtime::TrainConfig cfg;
+    cfg.micro_batches = micro;
+    passes::StreamingOptions o;
+    o.batch = kB;
+    o.seq = kS;
+    o.micro_batches = micro;
+    o.clip = true;
+    o.resident = 0;
+    o.bytes_per_param = b.store->bytes_per_parameter();
+    const ir::Schedule schedule = passes::lower_to_schedule(b.dpo, o);
+    auto cpu = runtime::make_unstreamed_step(a.dpo, *a.store, cfg);
+    auto gpu = runtime::cuda::make_cuda_step(schedule, b.dpo, *b.store, cfg);
+    runtime::TokenBatch batch{kB, kS, p.tokens, p.targets, {}, {}, p.reference};
+    const runtime::StepResult ra = cpu->step(batch, 1e-3f), rb = gpu->step(batch, 1e-3f);
+    EXPECT_NEAR(ra.loss, rb.loss, 2e-2 * std::max(1.0, ra.loss));
+    EXPECT_NEAR(ra.grad_norm, rb.grad_norm, 2e-2 * ra.grad_norm);
+    ASSERT_EQ(rb.extra.size(), 4u);
+    for (size_t k = 0; k < 4; ++k)
+      EXPECT_NEAR(ra.extra[k].second, rb.extra[k].second, 2e-2 * std::max(0.1, std::fabs(ra.extra[k].second)))
+          << ra.extra[k].first;
+  }
+}
+
+}  // namespace
+}  // namespace horizon
+#endif  // HORIZON_HAVE_CUDA

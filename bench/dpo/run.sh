@@ -5,10 +5,11 @@
 # writes two tiny random Llamas (policy and reference); Horizon computes the
 # reference log-probabilities from the second and the step from the first.
 # Usage (repo root, binaries in build/): bash bench/dpo/run.sh [DEVICE]
-#   DEVICE: cpu (default). cuda is refused today: the streamed schedule does
-#   not carry the reference channel yet (the CUDA kernels exist).
+#   DEVICE: cuda (default: the streamed step on the GPU, bf16 GEMMs) or cpu
+#   (the unstreamed fp32 reference). The reference log-probabilities are
+#   computed on the CPU either way (a tiny model).
 set -uo pipefail
-device=${1:-cpu}
+device=${1:-cuda}
 work=${WORK:-/tmp/horizon-dpo-check}
 rm -rf "$work" && mkdir -p "$work"
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$PWD/build
