@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "cli/arguments.h"
@@ -177,7 +178,16 @@ bool uses_preference_data(const Arguments& a, const std::string& spec) {
   if (objective != "auto") return objective == "dpo";
   for (const data::DataFile& f : data::list_data_files(spec)) {
     if (f.format != data::DataFormat::jsonl) continue;
-    const std::string text = data::read_data_file(f.path);
+    // The first row decides: a plain file is read only up to it (gzip whole).
+    std::string text;
+    if (std::ifstream in(f.path, std::ios::binary); in && in.peek() != 0x1f) {
+      for (std::string line; std::getline(in, line);) {
+        text += line + "\n";
+        if (line.find_first_not_of(" \t\r") != std::string::npos) break;
+      }
+    } else {
+      text = data::read_data_file(f.path);
+    }
     for (size_t start = 0; start < text.size();) {
       size_t end = text.find('\n', start);
       if (end == std::string::npos) end = text.size();

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <sstream>
 
 #include "data/byte_tokenizer.h"
 #include "data/document_loader.h"
@@ -431,6 +433,39 @@ TEST(DpoCommand, TrainsCachesTheReferenceAndRefusesWhatItCannotDo) {
   EXPECT_NE(odd.err.find("even --batch"), std::string::npos) << odd.err;
   testing::CommandResult lm = testing::run_horizon(common + " --objective lm --beta 0.2");
   EXPECT_NE(lm.err.find("--objective dpo"), std::string::npos) << lm.err;
+}
+
+// A resumed DPO run reads the cached reference and continues at the exact
+// pair: its losses and rewards are the uninterrupted run's.
+TEST(DpoCommand, ResumeContinuesExactly) {
+  testing::TempDir dir;
+  std::string rows;
+  for (int i = 0; i < 6; ++i)
+    rows += "{\"prompt\": \"Q" + std::to_string(i) + ": \", \"chosen\": \"yes " + std::to_string(i) +
+            "\", \"rejected\": \"no" + std::string(static_cast<size_t>(i), '!') + "\"}\n";
+  const std::string data = dir.write("prefs.jsonl", rows);
+  const std::string common = "train " + testing::source_path("models/tiny.json") + " --data " + data +
+                             " --batch 2 --seq 24 --steps 4 --device cpu --cache-dir " + dir.path() + "/cache";
+  const testing::CommandResult first = testing::run_horizon(common + " --save-every 2 --save " + dir.path() + "/whole");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_EQ(testing::run_horizon(common + " --save-every 2 --save " + dir.path() + "/cut").exit_code, 0);
+  std::filesystem::remove_all(dir.path() + "/cut/checkpoint-4");
+  const testing::CommandResult resumed =
+      testing::run_horizon(common + " --resume " + dir.path() + "/cut --save " + dir.path() + "/cut");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("reference log-probabilities: cache hit"), std::string::npos) << resumed.out;
+  auto numbers = [](const std::string& metrics) {
+    std::vector<std::string> out;
+    std::istringstream in(metrics);
+    for (std::string line; std::getline(in, line);) {
+      const frontend::Json j = frontend::Json::parse(line);
+      out.push_back(j["loss"].dump() + " " + j["rewards/chosen"].dump() + " " + j["rewards/margins"].dump());
+    }
+    return out;
+  };
+  const auto whole = numbers(testing::read_file(dir.path() + "/whole/metrics.jsonl"));
+  EXPECT_EQ(whole.size(), 4u);
+  EXPECT_EQ(whole, numbers(testing::read_file(dir.path() + "/cut/metrics.jsonl")));
 }
 
 }  // namespace
