@@ -115,8 +115,12 @@ def compare(args):
     check("loss", abs(loss.item() - float(meta["loss"])) / max(abs(loss.item()), 1e-3))
     ours_ref = torch.tensor([float(v) for v in meta["reference_logps"].split(",")], dtype=torch.float64)
     check("reference log-probs", ((ours_ref - ref).norm() / ref.norm()).item())
+    # Rewards are beta times log-ratios: relative error, on a scale of at least 0.1 (bf16 GEMMs on the GPU
+    # move a 100-token log-probability by ~1e-2, a reward by ~1e-3).
     for name, value in metrics.items():
-        check(name, abs(value - float(meta[name])) / max(abs(value), 1e-2))
+        check(name, abs(value - float(meta[name])) / max(abs(value), 0.1))
+    ours_pol = torch.tensor([float(v) for v in meta["policy_logps"].split(",")], dtype=torch.float64)
+    check("policy log-probs", ((ours_pol - pol.detach()).norm() / pol.detach().norm()).item())
     seen = set()
     for name, p in policy.named_parameters():
         if id(p) in seen:
