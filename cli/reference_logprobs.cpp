@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 
 #include "data/token_cache.h"
 #include "runtime/cpu/cpu_model.h"
@@ -80,7 +81,8 @@ std::string weights_identity(const std::string& model, const std::string& init, 
 }
 
 ReferenceLogprobs reference_logprobs(const ir::Module& lowered, const runtime::HostStore& store, const TrainData& data,
-                                     const std::string& weights, int64_t seq) {
+                                     const std::string& weights, int64_t seq,
+                                     const std::function<std::vector<float>(const runtime::TokenBatch&)>& forward) {
   ReferenceLogprobs out;
   const std::string path = cache_path(data, lowered, weights, seq);
   if (!path.empty() && read_cached(path, data.documents, out.per_document)) {
@@ -89,18 +91,21 @@ ReferenceLogprobs reference_logprobs(const ir::Module& lowered, const runtime::H
   }
   const auto start = std::chrono::steady_clock::now();
   out.per_document.assign(static_cast<size_t>(data.documents), std::numeric_limits<float>::quiet_NaN());
-  runtime::CpuModel model(lowered, store);
+  std::unique_ptr<runtime::CpuModel> model;
+  if (!forward) model = std::make_unique<runtime::CpuModel>(lowered, store);
   int64_t sequences = 0;
   for (const data::Batch& b : data.reference_batches()) {
     runtime::BatchView view{b.tokens.data(), b.targets.data(), nullptr, nullptr, b.batch, b.seq, -1};
-    const std::vector<float> logps = model.sequence_logprobs(view);
+    const std::vector<float> logps =
+        forward ? forward(runtime::TokenBatch{b.batch, b.seq, b.tokens, b.targets, {}, {}, {}})
+                : model->sequence_logprobs(view);
     for (int64_t r = 0; r < b.batch; ++r) out.per_document[static_cast<size_t>(b.documents[static_cast<size_t>(r)])] = logps[static_cast<size_t>(r)];
     sequences += b.batch;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   char text[160];
-  std::snprintf(text, sizeof text, "reference log-probabilities: %lld sequences by the starting weights in %.2f s",
-                static_cast<long long>(sequences), seconds);
+  std::snprintf(text, sizeof text, "reference log-probabilities: %lld sequences by the starting weights in %.2f s (%s)",
+                static_cast<long long>(sequences), seconds, forward ? "GPU" : "CPU");
   out.note = text;
   if (!path.empty()) {
     try {

@@ -6,12 +6,14 @@
 // so the next run (or a resume) reads it instead of recomputing.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "cli/train_data.h"
 #include "ir/module.h"
 #include "runtime/host_store.h"
+#include "runtime/trainer.h"
 
 namespace horizon::cli {
 
@@ -23,8 +25,11 @@ struct ReferenceLogprobs {
 /// `lowered` has a DPO head (passes::add_preference_loss); `store` holds the
 /// starting weights; `weights` names them for the cache key (files and their
 /// sizes and times, or the random seed).
+/// `forward` computes a batch's per-row log-probabilities (the GPU's, with
+/// --device cuda); empty: the CPU model.
 ReferenceLogprobs reference_logprobs(const ir::Module& lowered, const runtime::HostStore& store, const TrainData& data,
-                                     const std::string& weights, int64_t seq);
+                                     const std::string& weights, int64_t seq,
+                                     const std::function<std::vector<float>(const runtime::TokenBatch&)>& forward = {});
 
 /// The identity of the starting weights at `init` (a file or folder: every
 /// file's path, size and modification time), or of a random initialization.

@@ -238,7 +238,9 @@ int run_train(const Args& args) {
   // DPO's reference: the starting weights' log-probabilities, before a resume replaces them.
   std::vector<float> reference;
   if (data.preference) {
-    ReferenceLogprobs r = reference_logprobs(model, store, data, weights_identity(a.get("MODEL"), init, seed), S);
+    ReferenceLogprobs r = reference_logprobs(model, store, data, weights_identity(a.get("MODEL"), init, seed), S,
+                                             cuda ? cuda_sequence_logprobs(model, store, B, S)
+                                                  : std::function<std::vector<float>(const runtime::TokenBatch&)>());
     std::printf("%s\n", r.note.c_str());
     reference = std::move(r.per_document);
   }

@@ -19,4 +19,10 @@ bool split_lm_head_loss(Stage& s);
 /// written, for an export. Returns whether it changed anything.
 bool remove_preference_loss(Stage& s);
 
+/// A DPO head's forward cut at its per-row log-probabilities: the stage
+/// without dpo_loss and the %reference input, its one output
+/// %policy_logps — what a reference pass runs. std::invalid_argument for a
+/// head without them.
+Stage sequence_logprob_stage(const Stage& head);
+
 }  // namespace horizon::ir

@@ -16,11 +16,13 @@
 #include "data/preference_pairs.h"
 #include "data/preference_sampler.h"
 #include "frontend/model_json.h"
+#include "ir/lm_head_loss.h"
 #include "ir/printer.h"
 #include "passes/lower.h"
 #include "passes/schedule_pipeline.h"
 #include "runtime/schedule_executor.h"
 #include "runtime/cpu/cpu_model.h"
+#include "runtime/cpu/stage_executor.h"
 #include "runtime/preference_metrics.h"
 #include "support/random.h"
 #include "tests/test_support.h"
@@ -300,6 +302,37 @@ TEST(Dpo, StreamedStepMatchesTheUnstreamedOne) {
   }
 }
 
+// The head cut at its log-probabilities (what the GPU reference pass runs)
+// computes the DPO head's own %policy_logps.
+TEST(Dpo, SequenceLogprobStageIsTheHeadsForwardCut) {
+  DpoSetup s({0.1, 0.0, true});
+  const Pairs p = make_pairs(15);
+  const ir::Stage& head = *s.dpo.find_stage("head");
+  const ir::Stage cut = ir::sequence_logprob_stage(head);
+  ASSERT_EQ(cut.inputs.size(), 2u);
+  ASSERT_EQ(cut.outputs.size(), 1u);
+  EXPECT_EQ(cut.values[static_cast<size_t>(cut.outputs[0])].name, "policy_logps");
+  // Weights of the head region, and a random last hidden state.
+  std::vector<std::vector<float>> weights;
+  std::vector<const float*> params;
+  for (size_t k = 0; k < head.params.size(); ++k) {
+    const int t = s.store->tensor_of("head", 0, static_cast<int>(k));
+    weights.emplace_back(static_cast<size_t>(s.store->tensors()[static_cast<size_t>(t)].elements));
+    s.store->get_working(t, weights.back().data());
+    params.push_back(weights.back().data());
+  }
+  const int64_t C = head.values[static_cast<size_t>(head.inputs[0])].type.shape.back().value;
+  Rng rng(16);
+  std::vector<float> x(static_cast<size_t>(kB * kS * C));
+  for (float& v : x) v = static_cast<float>(rng.normal());
+  std::vector<float> zeros(kB, 0.0f);
+  runtime::CpuStageExecutor full(head, {"policy_logps"}), part(cut);
+  const auto want = full.run(kB, kS, {x.data(), p.targets.data(), zeros.data()}, params);
+  const auto got = part.run(kB, kS, {x.data(), p.targets.data()}, params);
+  EXPECT_EQ(got.at(0).data, want.at(1).data);
+  EXPECT_THROW(ir::sequence_logprob_stage(*s.lm.find_stage("head")), std::invalid_argument);
+}
+
 TEST(Dpo, PassRewritesTheHeadAndExportUndoesIt) {
   ir::Module m = frontend::load_model(testing::source_path("models/tiny.json"));
   ir::Module before = m;
@@ -472,6 +505,7 @@ TEST(DpoCommand, ResumeContinuesExactly) {
 }  // namespace horizon
 
 #ifdef HORIZON_HAVE_CUDA
+#include "runtime/cuda/cuda_evaluator.h"
 #include "runtime/cuda/cuda_step.h"
 
 namespace horizon {
@@ -508,6 +542,25 @@ TEST(Dpo, CudaStepMatchesTheUnstreamedOne) {
     for (size_t k = 0; k < 4; ++k)
       EXPECT_NEAR(ra.extra[k].second, rb.extra[k].second, 2e-2 * std::max(0.1, std::fabs(ra.extra[k].second)))
           << ra.extra[k].first;
+  }
+}
+
+// On a GPU: the reference pass (CudaEvaluator::sequence_logprobs) against the CPU model's.
+TEST(Dpo, CudaReferencePassMatchesTheCpu) {
+  std::string why;
+  if (runtime::cuda::cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device (" << why << ")";
+  for (bool ipo : {false, true}) {
+    DpoSetup s({0.1, 0.0, ipo});
+    const Pairs p = make_pairs(17);
+    runtime::CpuModel model(s.dpo, *s.store);
+    std::vector<float> zeros(kB, 0.0f);
+    runtime::BatchView v{p.tokens.data(), p.targets.data(), nullptr, nullptr, kB, kS, -1};
+    v.reference = zeros.data();
+    const std::vector<float> want = model.sequence_logprobs(v);
+    runtime::cuda::CudaEvaluator gpu(s.dpo, *s.store, kB, kS);
+    const std::vector<float> got = gpu.sequence_logprobs(runtime::TokenBatch{kB, kS, p.tokens, p.targets, {}, {}, {}});
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t r = 0; r < want.size(); ++r) EXPECT_NEAR(got[r], want[r], 2e-2 * std::max(1.0f, std::fabs(want[r])));
   }
 }
 
