@@ -8,6 +8,7 @@
 #ifdef HORIZON_HAVE_CUDA
 #include "plan/machine.h"
 #include "plan/simulator.h"
+#include "runtime/cuda/cuda_evaluator.h"
 #include "runtime/cuda/cuda_step.h"
 #include "runtime/cuda/cuda_step_report.h"
 #include "runtime/cuda/cuda_step_trace.h"
@@ -66,6 +67,13 @@ class GpuReport final : public CudaReport {
 
 double cuda_free_memory_bytes() { return static_cast<double>(runtime::cuda::free_device_memory()); }
 
+std::function<std::vector<float>(const runtime::TokenBatch&)> cuda_sequence_logprobs(const ir::Module& model,
+                                                                                     const runtime::HostStore& store,
+                                                                                     int64_t batch, int64_t seq) {
+  auto evaluator = std::make_shared<runtime::cuda::CudaEvaluator>(model, store, batch, seq);
+  return [evaluator](const runtime::TokenBatch& b) { return evaluator->sequence_logprobs(b); };
+}
+
 std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule& schedule, const ir::Module& model,
                                                         runtime::HostStore& store, const runtime::TrainConfig& cfg,
                                                         int64_t total_steps, const std::string& trace,
@@ -82,6 +90,12 @@ std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule& sche
 }
 #else
 double cuda_free_memory_bytes() { throw UserError("horizon train: this build has no CUDA backend"); }
+
+std::function<std::vector<float>(const runtime::TokenBatch&)> cuda_sequence_logprobs(const ir::Module&,
+                                                                                     const runtime::HostStore&,
+                                                                                     int64_t, int64_t) {
+  throw UserError("horizon train: this build has no CUDA backend");
+}
 
 std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule&, const ir::Module&, runtime::HostStore&,
                                                         const runtime::TrainConfig&, int64_t, const std::string&,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,12 @@ class CudaReport {
   virtual void step(const runtime::StepMetrics& s, Progress& progress) = 0;
   virtual void finish() = 0;
 };
+
+/// DPO's reference pass on the GPU: each row's log-probability of a batch of
+/// `batch` x `seq` under the store's current weights (runtime/cuda/cuda_evaluator.h).
+std::function<std::vector<float>(const runtime::TokenBatch&)> cuda_sequence_logprobs(const ir::Module& model,
+                                                                                     const runtime::HostStore& store,
+                                                                                     int64_t batch, int64_t seq);
 
 /// Free memory of the current CUDA device, what resident layers may fill.
 double cuda_free_memory_bytes();

@@ -11,6 +11,7 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/train_data.h"
+#include "data/preference_sampler.h"
 #include "frontend/model_json.h"
 #include "support/error.h"
 #include "support/numbers.h"
@@ -126,13 +127,32 @@ int run_data(const Args& args) {
                   loaded.stats.first_bad_row.c_str());
     std::printf("text that carries no loss is %s\n\n", tty ? "dim" : "between [[ and ]]");
   }
-  for (int64_t doc = 0; doc < std::min(show, docs.size()); ++doc) {
-    if (json)
-      std::printf("%s\n", example_json(*context.tokenizer, docs, doc).dump().c_str());
-    else
-      print_example(*context.tokenizer, docs, doc, marks);
+  // Preference data: documents 2k and 2k+1 are pair k's chosen and rejected sequences.
+  const bool pairs = uses_preference_data(a, a.get("data"));
+  for (int64_t doc = 0; doc < std::min(pairs ? 2 * show : show, docs.size()); ++doc) {
+    const char* side = doc % 2 ? "rejected" : "chosen";
+    if (json) {
+      frontend::Json j = example_json(*context.tokenizer, docs, doc);
+      if (pairs) {
+        j["pair"] = doc / 2;
+        j["side"] = side;
+      }
+      std::printf("%s\n", j.dump().c_str());
+      continue;
+    }
+    if (pairs) std::printf("--- pair %lld, %s:\n", static_cast<long long>(doc / 2), side);
+    print_example(*context.tokenizer, docs, doc, marks);
   }
   if (show == 0) return 0;
+  if (pairs) {
+    data::PreferenceSampler sampler(loaded.documents, 2, seq, static_cast<uint64_t>(a.get_int("seed")), false);
+    if (!json)
+      std::printf("\n%lld pairs fit --seq %lld (%lld longer are left out); training puts each pair's chosen and "
+                  "rejected sequence in adjacent rows of one micro-batch, each from position 0, padded\n",
+                  static_cast<long long>(sampler.pairs()), static_cast<long long>(seq),
+                  static_cast<long long>(sampler.dropped_pairs()));
+    return 0;
+  }
   // The rows training starts with: the whole data, shuffled by --seed, packed to --seq.
   data::PackedSampler sampler(loaded.documents, std::max<int64_t>(show, 1), seq,
                               static_cast<uint64_t>(a.get_int("seed")), data::parse_long_docs(a.get("long-docs")));

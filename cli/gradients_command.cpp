@@ -11,6 +11,7 @@
 // restart positions and mask attention per document as we do.
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "cli/arguments.h"
@@ -18,6 +19,8 @@
 #include "cli/device_option.h"
 #include "cli/model_tokenizer.h"
 #include "cli/train_data.h"
+#include "data/preference_sampler.h"
+#include "runtime/preference_metrics.h"
 #include "cli/weight_loader.h"
 #include "frontend/model_dir.h"
 #include "frontend/model_json.h"
@@ -37,12 +40,13 @@ struct Gradients {
   float loss = 0;
   std::vector<std::vector<float>> grads;  // per stored tensor
   std::string device;                     // for the file's metadata
+  std::vector<float> logps;               // DPO: each row's policy log-probability
 };
 
 const int32_t* or_null(const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); }
 
 Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch) {
-  Gradients g{0, {}, "cpu"};
+  Gradients g{0, {}, "cpu", {}};
   for (const auto& t : store.tensors()) g.grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
   runtime::CpuModel cpu(model, store);
   runtime::BatchView view{batch.tokens.data(), batch.targets.data(), or_null(batch.positions),
@@ -54,7 +58,8 @@ Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const data:
 #ifdef HORIZON_HAVE_CUDA
 // One micro-batch, no clipping: the schedule's updates come right after each
 // region's gradient lands, and the sink takes them instead of AdamW.
-Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch) {
+Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch,
+                  const float* reference) {
   passes::StreamingOptions opts;
   opts.batch = batch.batch;
   opts.seq = batch.seq;
@@ -64,17 +69,17 @@ Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data
   runtime::cuda::CudaScheduleExecutor exec(schedule, model, store, runtime::AdamWConfig{}, 0.0f);
   runtime::GradientCapture capture(store.tensors().size());
   exec.set_gradient_sink(&capture);
-  const float loss =
-      exec.step(batch.tokens.data(), batch.targets.data(), or_null(batch.positions), or_null(batch.segments));
+  const float loss = exec.step(batch.tokens.data(), batch.targets.data(), or_null(batch.positions),
+                               or_null(batch.segments), reference);
   exec.finish_updates();
-  Gradients g{loss, std::move(capture.gradients), "cuda: " + exec.device_description()};
+  Gradients g{loss, std::move(capture.gradients), "cuda: " + exec.device_description(), exec.last_logprobs()};
   for (size_t t = 0; t < g.grads.size(); ++t)
     if (g.grads[t].size() != static_cast<size_t>(store.tensors()[t].elements))
       throw std::runtime_error("the streamed step produced no gradient for " + store.tensors()[t].name);
   return g;
 }
 #else
-Gradients on_cuda(const ir::Module&, runtime::HostStore&, const data::Batch&) {
+Gradients on_cuda(const ir::Module&, runtime::HostStore&, const data::Batch&, const float*) {
   throw UserError("horizon gradients: this build has no CUDA backend");
 }
 #endif
@@ -101,6 +106,41 @@ data::Batch text_batch(const std::vector<int32_t>& text, int64_t B, int64_t S) {
   return batch;
 }
 
+std::string joined(const std::vector<float>& values) {
+  std::string out;
+  char v[32];
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::snprintf(v, sizeof v, "%.9g", values[i]);
+    out += (i ? "," : "") + std::string(v);
+  }
+  return out;
+}
+
+/// The reference log-probabilities of the batch's rows, on the CPU: from
+/// --reference-weights, or the step's own weights (every pair's margin then
+/// starts at 0).
+std::vector<float> reference_logps(const Arguments& a, const ir::Module& model, const runtime::HostStore& store,
+                                   const data::Batch& batch) {
+  const runtime::BatchView view{batch.tokens.data(), batch.targets.data(), nullptr, nullptr, batch.batch, batch.seq, -1};
+  if (!a.has("reference-weights")) return runtime::CpuModel(model, store).sequence_logprobs(view);
+  runtime::HostStore ref_store(model, codegen::cpu::MomentType::bf16);
+  load_model_weights(a.get("reference-weights"), ref_store);
+  return runtime::CpuModel(model, ref_store).sequence_logprobs(view);
+}
+
+/// One DPO forward and backward on the CPU, the unstreamed reference.
+Gradients dpo_on_cpu(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch,
+                     const std::vector<float>& reference) {
+  Gradients g{0, {}, "cpu", {}};
+  for (const auto& t : store.tensors()) g.grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
+  runtime::CpuModel cpu(model, store);
+  runtime::BatchView view{batch.tokens.data(), batch.targets.data(), nullptr, nullptr, batch.batch, batch.seq, -1};
+  view.reference = reference.data();
+  g.loss = cpu.forward_backward(view, g.grads);
+  g.logps = cpu.last_sequence_logprobs();
+  return g;
+}
+
 }  // namespace
 
 int run_gradients(const Args& args) {
@@ -119,6 +159,10 @@ int run_gradients(const Args& args) {
   a.option("text", "TEXT", "the text to tokenize with the model's tokenizer (bytes for byte-level models)");
   add_data_options(a);
   a.option("seed", "N", "with --data: the seed of data sampling, as train's", "1");
+  a.option("reference-weights", "PATH", "with --objective dpo: the reference model's weights (default: --weights)");
+  a.option("beta", "B", "with --objective dpo: TRL's beta", "0.1");
+  a.option("loss-type", "KIND", "with --objective dpo: sigmoid or ipo", "sigmoid");
+  a.option("label-smoothing", "X", "with --objective dpo: TRL's label_smoothing", "0");
   a.option("out", "FILE", "where to write the gradients (safetensors)");
   a.option("batch", "B", "sequences", "2");
   a.option("seq", "S", "tokens per sequence", "16");
@@ -128,7 +172,8 @@ int run_gradients(const Args& args) {
            "cpu (the unstreamed fp32 reference) | cuda (the streamed step on the GPU, bf16 GEMMs) | auto", "cpu");
   if (!a.parse(args)) return 0;
   if (!a.has("out")) throw UserError("horizon gradients: missing --out");
-  if (a.has("text") == a.has("data"))
+  const bool dpo = a.has("data") && uses_preference_data(a, a.get("data"));
+  if (!dpo && a.has("text") == a.has("data"))
     throw UserError("horizon gradients: give exactly one of --text TEXT and --data PATH");
   const int64_t B = a.get_int("batch"), S = a.get_int("seq");
   if (B <= 0 || S <= 0) throw UserError("horizon gradients: --batch and --seq must be positive");
@@ -145,7 +190,18 @@ int run_gradients(const Args& args) {
   ir::Module model = frontend::load_model(model_path);
   data::Batch batch;
   passes::LowerOptions lower_options;
-  if (a.has("data")) {
+  std::map<std::string, std::string> metadata;
+  if (dpo) {
+    const DataContext context = data_context(a, model_path, model);
+    LoadedDocuments docs =
+        load_documents_cached(a, context, a.get("data"), static_cast<int64_t>(model.config_number("vocab", 256)));
+    batch = data::PreferenceSampler(docs.documents, B, S, 1, false).all_batches().at(0);
+    const std::string loss_type = a.get("loss-type");
+    if (loss_type != "sigmoid" && loss_type != "ipo")
+      throw UserError("horizon gradients: --loss-type must be sigmoid or ipo, got '" + loss_type + "'");
+    lower_options.preference =
+        passes::PreferenceLoss{a.get_double("beta"), a.get_double("label-smoothing"), loss_type == "ipo"};
+  } else if (a.has("data")) {
     TrainData data = build_train_data(a, model_path, model, B, S, static_cast<uint64_t>(a.get_int("seed")));
     batch = data.next();
     lower_options.packed_documents = data.packed;
@@ -155,22 +211,33 @@ int run_gradients(const Args& args) {
   passes::lower(model, lower_options);
   runtime::HostStore store(model, codegen::cpu::MomentType::bf16);
   load_model_weights(weights, store);
-  const Gradients g = cuda ? on_cuda(model, store, batch) : on_cpu(model, store, batch);
+  std::vector<float> reference;
+  if (dpo) reference = reference_logps(a, model, store, batch);
+  const Gradients g = cuda ? on_cuda(model, store, batch, dpo ? reference.data() : nullptr)
+                      : dpo ? dpo_on_cpu(model, store, batch, reference)
+                            : on_cpu(model, store, batch);
+  if (dpo) {
+    runtime::PreferenceRewards rewards(*runtime::preference_beta(model));
+    rewards.add(g.logps.data(), reference.data(), B);
+    metadata["reference_logps"] = joined(reference);
+    metadata["policy_logps"] = joined(g.logps);
+    for (const auto& [name, value] : rewards.metrics()) metadata[name] = std::to_string(value);
+  }
 
   std::vector<frontend::SafetensorsTensorRef> refs;
   for (size_t t = 0; t < g.grads.size(); ++t)
     refs.push_back({store.tensors()[t].name, ir::DType::f32, store.tensors()[t].shape, g.grads[t].data()});
   char loss_text[32];
   std::snprintf(loss_text, sizeof loss_text, "%.9g", g.loss);
-  std::map<std::string, std::string> meta{{"loss", loss_text},
-                                          {"batch", std::to_string(B)},
-                                          {"seq", std::to_string(S)},
-                                          {"tokens", joined(batch.tokens)},
-                                          {"targets", joined(batch.targets)},
-                                          {"device", g.device}};
-  if (!batch.positions.empty()) meta["positions"] = joined(batch.positions);
-  if (!batch.segments.empty()) meta["segments"] = joined(batch.segments);
-  frontend::write_safetensors(a.get("out"), refs, meta);
+  metadata.insert({{"loss", loss_text},
+                   {"batch", std::to_string(B)},
+                   {"seq", std::to_string(S)},
+                   {"tokens", joined(batch.tokens)},
+                   {"targets", joined(batch.targets)},
+                   {"device", g.device}});
+  if (!batch.positions.empty()) metadata["positions"] = joined(batch.positions);
+  if (!batch.segments.empty()) metadata["segments"] = joined(batch.segments);
+  frontend::write_safetensors(a.get("out"), refs, metadata);
   std::printf("loss %.6f, %zu gradients written to %s (%s)\n", g.loss, g.grads.size(), a.get("out").c_str(),
               g.device.c_str());
   return 0;

@@ -48,25 +48,32 @@ void Progress::step(const runtime::StepMetrics& m) {
   const double tflops = tok_s * flops_per_token_ / 1e12;
   const int64_t rss = current_rss_bytes();
 
+  std::string extra_json, extra_text;
+  for (const auto& [name, value] : m.extra) {
+    extra_json += ", \"" + name + "\": " + json_number(value, "%.6g");
+    char part[96];
+    std::snprintf(part, sizeof part, " %s %.4f", name.c_str(), value);
+    extra_text += part;
+  }
   if (metrics_) {
     std::fprintf(metrics_,
                  "{\"step\": %lld, \"loss\": %s, \"val_loss\": %s, \"lr\": %s, \"grad_norm\": %s, "
                  "\"step_ms\": %.3f, \"tokens_per_s\": %.1f, \"tflops\": %.6f, \"rss_bytes\": %lld, "
-                 "\"activation_peak_bytes\": %lld%s}\n",
+                 "\"activation_peak_bytes\": %lld%s%s}\n",
                  static_cast<long long>(m.step), json_number(m.loss, "%.6f").c_str(),
                  m.val_loss >= 0 && std::isfinite(m.val_loss) ? format_double(m.val_loss).c_str() : "null",
                  json_number(m.lr, "%.6g").c_str(), json_number(m.grad_norm, "%.6g").c_str(), m.step_seconds * 1e3,
                  tok_s, tflops, static_cast<long long>(rss), static_cast<long long>(m.activation_peak_bytes),
-                 m.skipped ? ", \"skipped\": true" : "");
+                 extra_json.c_str(), m.skipped ? ", \"skipped\": true" : "");
     std::fflush(metrics_);
   }
 
   const double eta = total_ > m.step ? elapsed_ / static_cast<double>(m.step) * static_cast<double>(total_ - m.step) : 0;
   char val[32] = "";
   if (last_val_ >= 0) std::snprintf(val, sizeof val, " val %.4f", last_val_);
-  char text[320];
-  std::snprintf(text, sizeof text, "step %lld/%lld loss %.4f%s | %.0f tok/s %.3f TFLOPS | %.0f ms/step | lr %.2e | RSS %s | ETA %dm%02ds",
-                static_cast<long long>(m.step), static_cast<long long>(total_), m.loss, val, tok_s, tflops,
+  char text[512];
+  std::snprintf(text, sizeof text, "step %lld/%lld loss %.4f%s%s | %.0f tok/s %.3f TFLOPS | %.0f ms/step | lr %.2e | RSS %s | ETA %dm%02ds",
+                static_cast<long long>(m.step), static_cast<long long>(total_), m.loss, val, extra_text.c_str(), tok_s, tflops,
                 m.step_seconds * 1e3, m.lr, format_bytes(static_cast<double>(rss)).c_str(), static_cast<int>(eta) / 60,
                 static_cast<int>(eta) % 60);
   if (tty_) {

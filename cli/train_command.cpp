@@ -20,6 +20,7 @@
 #include "cli/model_tokenizer.h"
 #include "cli/moments_option.h"
 #include "cli/progress.h"
+#include "cli/reference_logprobs.h"
 #include "cli/interrupt.h"
 #include "cli/resident_option.h"
 #include "cli/train_checkpoints.h"
@@ -48,6 +49,9 @@ Arguments train_arguments() {
                "a Hugging Face model directory (config.json, weights, tokenizer: training starts from its weights),\n"
                "its config.json, or a model file (models/*.json: random initialization)");
   add_data_options(a);
+  a.option("beta", "B", "with --objective dpo: TRL's beta, the strength of the pull towards the reference", "0.1");
+  a.option("loss-type", "KIND", "with --objective dpo: sigmoid (DPO) or ipo, as TRL defines them", "sigmoid");
+  a.option("label-smoothing", "X", "with --objective dpo and the sigmoid loss: TRL's label_smoothing (cDPO)", "0");
   a.option("steps", "N", "optimizer steps (0 with --save: write the initial weights)", "100");
   a.option("batch", "B", "sequences per step", "8");
   a.option("seq", "S", "tokens per sequence", "128");
@@ -183,10 +187,22 @@ int run_train(const Args& args) {
   std::unique_ptr<data::Tokenizer> tokenizer;
   if (a.get_int("sample") > 0) tokenizer = model_tokenizer(a.get("MODEL"), model, "--sample");
   const uint64_t seed = static_cast<uint64_t>(a.get_int("seed"));
+  if (!uses_preference_data(a, a.get("data")))
+    for (const char* n : {"beta", "loss-type", "label-smoothing"})
+      if (a.has(n))
+        throw UserError(std::string("horizon train: --") + n +
+                        " shapes the DPO loss; add --objective dpo (with prompt/chosen/rejected rows)");
   TrainData data = build_train_data(a, a.get("MODEL"), model, B, S, seed);
   // Packed documents compile into a model whose rope and attention read per-token positions and segments.
   passes::LowerOptions lower_options;
   lower_options.packed_documents = data.packed;
+  if (data.preference) {
+    const std::string loss_type = a.get("loss-type");
+    if (loss_type != "sigmoid" && loss_type != "ipo")
+      throw UserError("horizon train: --loss-type must be sigmoid or ipo, got '" + loss_type + "'");
+    lower_options.preference =
+        passes::PreferenceLoss{a.get_double("beta"), a.get_double("label-smoothing"), loss_type == "ipo"};
+  }
   passes::lower(model, lower_options);
   const int64_t eval_batches = a.get_int("eval-batches");
 
@@ -210,7 +226,7 @@ int run_train(const Args& args) {
     if (cuda) {
       opts.gpu_bytes = cuda_free_memory_bytes();
       if (opts.resident != 0) opts.gpu_reserve_bytes += moment_scale_bytes(model, moments);
-      schedule = lower_for_gpu(model, opts, {}, a.get_int("eval-batches") > 0);
+      schedule = lower_for_gpu(model, opts, {}, a.get_int("eval-batches") > 0 && !data.preference);
     } else {
       if (opts.resident < 0) opts.resident = 0;  // the emulated device has no memory to fill
       schedule = passes::lower_to_schedule(model, opts);
@@ -228,6 +244,15 @@ int run_train(const Args& args) {
     std::printf("%s\n", load_weight_files(*init_files, store).summary().c_str());
   else
     store.init_random(seed);
+  // DPO's reference: the starting weights' log-probabilities, before a resume replaces them.
+  std::vector<float> reference;
+  if (data.preference) {
+    ReferenceLogprobs r = reference_logprobs(model, store, data, weights_identity(a.get("MODEL"), init, seed), S,
+                                             cuda ? cuda_sequence_logprobs(model, store, B, S)
+                                                  : std::function<std::vector<float>(const runtime::TokenBatch&)>());
+    std::printf("%s\n", r.note.c_str());
+    reference = std::move(r.per_document);
+  }
   std::optional<TrainingState> resumed = checkpoints.resume(store);
 
   runtime::TrainConfig cfg;
@@ -290,14 +315,21 @@ int run_train(const Args& args) {
       [&] {
         data::Batch b = data.next();
         if (recorder) recorder->write(b);
-        return runtime::TokenBatch{b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
-                                   std::move(b.segments)};
+        std::vector<float> rows;
+        for (int64_t doc : b.documents) rows.push_back(reference.at(static_cast<size_t>(doc)));
+        return runtime::TokenBatch{b.batch,
+                                   b.seq,
+                                   std::move(b.tokens),
+                                   std::move(b.targets),
+                                   std::move(b.positions),
+                                   std::move(b.segments),
+                                   std::move(rows)};
       },
       eval_batches > 0 && data.validation ? runtime::Trainer::ValidationSource([&] {
         std::vector<runtime::TokenBatch> out;
         for (data::Batch& b : data.validation(eval_batches))
           out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
-                         std::move(b.segments)});
+                         std::move(b.segments), {}});
         return out;
       })
                        : runtime::Trainer::ValidationSource(),  // --eval-batches 0: no validation

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "cli/arguments.h"
@@ -14,6 +15,7 @@
 #include "data/chat_template.h"
 #include "data/data_files.h"
 #include "data/document_loader.h"
+#include "data/preference_sampler.h"
 #include "data/model_chat_template.h"
 #include "data/token_cache.h"
 #include "data/token_dataset.h"
@@ -115,6 +117,10 @@ void add_data_options(Arguments& a) {
            "packed (documents with boundaries) | windows (random windows of one stream) | auto (windows for a\n"
            "raw token file or plain text, packed for JSONL)",
            "auto");
+  a.option("objective", "KIND",
+           "lm (next-token loss) | dpo (preference pairs: JSONL rows with prompt or messages, chosen and rejected)\n"
+           "| auto (dpo when the first JSONL row has chosen and rejected)",
+           "auto");
   a.option("chat-template", "FILE", "Jinja chat template (default: the model's chat_template)");
   a.option("tokenizer", "PATH", "tokenizer.json or its folder (default: beside MODEL, else byte-level)");
   a.option("cache-dir", "DIR", "token cache folder, or none (default: ~/.cache/horizon/tokens)");
@@ -165,6 +171,34 @@ DataContext data_context(const Arguments& a, const std::string& model_path, cons
   return c;
 }
 
+bool uses_preference_data(const Arguments& a, const std::string& spec) {
+  const std::string objective = a.get("objective");
+  if (objective != "auto" && objective != "lm" && objective != "dpo")
+    throw UserError("--objective must be lm, dpo or auto, got '" + objective + "'");
+  if (objective != "auto") return objective == "dpo";
+  for (const data::DataFile& f : data::list_data_files(spec)) {
+    if (f.format != data::DataFormat::jsonl) continue;
+    // The first row decides: a plain file is read only up to it (gzip whole).
+    std::string text;
+    if (std::ifstream in(f.path, std::ios::binary); in && in.peek() != 0x1f) {
+      for (std::string line; std::getline(in, line);) {
+        text += line + "\n";
+        if (line.find_first_not_of(" \t\r") != std::string::npos) break;
+      }
+    } else {
+      text = data::read_data_file(f.path);
+    }
+    for (size_t start = 0; start < text.size();) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      const std::string_view line(text.data() + start, end - start);
+      if (line.find_first_not_of(" \t\r") != std::string_view::npos) return data::is_preference_row(line);
+      start = end + 1;
+    }
+  }
+  return false;
+}
+
 LoadedDocuments load_documents_cached(const Arguments& a, const DataContext& c, const std::string& spec,
                                       int64_t vocab) {
   data::LoadOptions o;
@@ -176,6 +210,7 @@ LoadedDocuments load_documents_cached(const Arguments& a, const DataContext& c, 
   o.fields.messages = a.get("messages-field");
   o.skip_bad_rows = a.get_flag("skip-bad-rows");
   o.progress = progress_bar();
+  o.preference = uses_preference_data(a, spec);
   const std::vector<data::DataFile> files = data::list_data_files(spec);
 
   std::string dir = a.has("cache-dir") ? a.get("cache-dir") : data::default_cache_dir();
@@ -185,8 +220,11 @@ LoadedDocuments load_documents_cached(const Arguments& a, const DataContext& c, 
   if (!dir.empty()) {
     const std::string options = "text-field=" + o.fields.text + "\nmessages-field=" + o.fields.messages +
                                 "\nloss-on=" + (o.example.loss_on == data::LossOn::all ? "all" : "completion") +
-                                "\nskip-bad-rows=" + (o.skip_bad_rows ? "1" : "0") + "\nglobals=" + c.globals.dump();
+                                "\nskip-bad-rows=" + (o.skip_bad_rows ? "1" : "0") + "\nglobals=" + c.globals.dump() +
+                                (o.preference ? "\nobjective=dpo" : "");
     key = data::cache_key({files, c.tokenizer_identity, c.template_source, options});
+    out.cache_dir = dir;
+    out.cache_key = key;
     if (auto cached = data::load_cached(dir, key, vocab, out.stats)) {
       out.documents = std::make_shared<data::DocumentSet>(std::move(*cached));
       out.cache_note = "token cache hit: " + dir + "/" + key + ".tokens";
@@ -283,6 +321,27 @@ TrainData build_train_data(const Arguments& a, const std::string& model_path, co
     return out;
   }
 
+  if (uses_preference_data(a, spec)) {
+    if (a.has("val-data")) throw UserError("--val-data: DPO trains without validation for now; leave it out");
+    if (a.has("epochs") && a.get_int("epochs") <= 0) throw UserError("--epochs must be positive");
+    LoadedDocuments all = load_documents_cached(a, context(), spec, vocab);
+    auto sampler = std::make_shared<data::PreferenceSampler>(all.documents, batch, seq, seed);
+    out.preference = true;
+    out.documents = all.documents->size();
+    out.cache_dir = all.cache_dir;
+    out.cache_key = all.cache_key;
+    out.train_tokens = all.documents->token_count();
+    out.next = [sampler] { return sampler->next(); };
+    out.reference_batches = [sampler] { return sampler->all_batches(); };
+    out.position = [sampler] { return sampler->state(); };
+    out.set_position = [sampler](const data::DataPosition& p) { sampler->set_state(p); };
+    out.steps_for_epochs = [sampler](int64_t epochs) { return sampler->steps_for_epochs(epochs); };
+    out.summary = describe(spec, all) + "\nsampler: preference pairs (chosen and rejected in adjacent rows), " +
+                  std::to_string(batch / 2) + " pairs per step | " + format_count(sampler->pairs()) + " pairs, " +
+                  format_count(sampler->dropped_pairs()) + " longer than --seq left out | no validation | shuffled " +
+                  "per epoch by seed " + std::to_string(seed) + " | tokenizer " + context().tokenizer_name;
+    return out;
+  }
   LoadedDocuments all = load_documents_cached(a, context(), spec, vocab);
   auto train_docs = std::make_shared<data::DocumentSet>();
   auto val_docs = std::make_shared<data::DocumentSet>();

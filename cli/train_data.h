@@ -32,7 +32,12 @@ struct LoadedDocuments {
   std::shared_ptr<const data::DocumentSet> documents;
   data::DataStats stats;
   std::string cache_note;  // "token cache hit: PATH" / "tokenized N rows in Xs; cached at PATH"
+  std::string cache_dir, cache_key;  // empty without a token cache
 };
+
+/// Whether --data is preference pairs for DPO: --objective dpo, or --objective
+/// auto and the first JSONL row has "chosen" and "rejected".
+bool uses_preference_data(const Arguments& a, const std::string& spec);
 
 /// The model's tokenizer (--tokenizer, else the model's own: cli/model_tokenizer.h), its chat template
 /// (--chat-template, else the model directory's) and the template's special-token globals.
@@ -60,6 +65,12 @@ struct TrainData {
   std::function<int64_t(int64_t epochs)> steps_for_epochs;  // empty for random windows (no epochs)
   int64_t train_tokens = 0, validation_tokens = 0;
   bool packed = false;  // rows hold several documents: the model must be lowered for packed documents
+  // DPO: batches are chosen/rejected pairs (Batch::documents names each
+  // row's document); reference_batches visits every kept pair once.
+  bool preference = false;
+  std::function<std::vector<data::Batch>()> reference_batches;
+  int64_t documents = 0;
+  std::string cache_dir, cache_key;  // where the reference log-probabilities are cached (empty: not cached)
 };
 TrainData build_train_data(const Arguments& a, const std::string& model_path, const ir::Module& model, int64_t batch,
                            int64_t seq, uint64_t seed);

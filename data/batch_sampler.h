@@ -21,6 +21,8 @@ struct Batch {
   // Packed documents only (empty: one document per row): each token's position
   // within its document, restarting at 0, and its document's index in the row.
   std::vector<int32_t> positions, segments;
+  // Preference pairs only (data/preference_sampler.h): the document of each row.
+  std::vector<int64_t> documents = {};
 };
 
 class BatchSampler {

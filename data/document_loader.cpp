@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <thread>
 
 #include "data/token_file.h"
@@ -22,6 +23,7 @@ struct Unit {
 
 struct Outcome {
   Example example;
+  std::optional<Example> rejected;  // preference rows: example is the chosen sequence
   std::string error;  // a UserError's message
   std::exception_ptr bug;
 };
@@ -29,7 +31,11 @@ struct Outcome {
 Outcome run_unit(const Unit& u, const LoadOptions& o) {
   Outcome out;
   try {
-    if (u.jsonl)
+    if (u.jsonl && o.preference) {
+      PreferencePair pair = build_preference_pair(parse_preference_row(u.text, u.where, o.fields), o.example, u.where);
+      out.example = std::move(pair.chosen);
+      out.rejected = std::move(pair.rejected);
+    } else if (u.jsonl)
       out.example = build_row_example(parse_jsonl_row(u.text, u.where, o.fields), o.example, u.where);
     else
       out.example = build_text_example(u.text, o.example);
@@ -64,6 +70,9 @@ DocumentSet load_documents(const std::vector<DataFile>& files, const LoadOptions
   std::vector<std::pair<size_t, DocumentSet>> stored;  // version-2 token files, placed before unit index
   for (const DataFile& f : files) {
     ++stats.files;
+    if (f.format != DataFormat::jsonl && o.preference)
+      throw_user_error(f.path, "", "preference data must be JSONL rows with prompt, chosen and rejected",
+                       "convert it to JSONL (one {\"prompt\", \"chosen\", \"rejected\"} object a line)");
     if (f.format == DataFormat::token_file) {
       TokenFile t = read_token_file(f.path);
       if (t.version == 1)
@@ -136,6 +145,7 @@ DocumentSet load_documents(const std::vector<DataFile>& files, const LoadOptions
     }
     if (std::count(r.example.loss.begin() + 1, r.example.loss.end(), uint8_t{1}) == 0) ++stats.documents_without_loss;
     out.add(r.example.tokens, r.example.loss);
+    if (r.rejected) out.add(r.rejected->tokens, r.rejected->loss);
   }
   add_stored_before(units.size());
   if (out.size() == 0)

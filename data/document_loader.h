@@ -14,6 +14,7 @@
 #include "data/document_set.h"
 #include "data/example_builder.h"
 #include "data/jsonl_row.h"
+#include "data/preference_pairs.h"
 
 namespace horizon::data {
 
@@ -21,6 +22,9 @@ struct LoadOptions {
   ExampleOptions example;
   RowFields fields;
   bool skip_bad_rows = false;
+  /// JSONL rows are preference pairs (data/preference_pairs.h): each row adds
+  /// two documents, chosen then rejected, so pair k is documents 2k and 2k+1.
+  bool preference = false;
   int threads = 0;  // 0: every core
   /// Called now and then from the calling thread while rows are tokenized.
   std::function<void(int64_t done, int64_t total)> progress;

@@ -21,6 +21,8 @@ std::string expect_string(const Json& row, const std::string& field, const std::
   return v.get<std::string>();
 }
 
+}  // namespace
+
 /// A list of {"role": string, "content": string|null, ...} objects; other keys
 /// (tool_calls, reasoning_content, name) pass through to the chat template.
 void check_messages(const Json& list, const std::string& field, const std::string& where) {
@@ -46,8 +48,6 @@ void check_messages(const Json& list, const std::string& field, const std::strin
       bad_row(where, at + ".content", "is " + frontend::json_type_name(*content) + ", expected a string", "");
   }
 }
-
-}  // namespace
 
 JsonlRow parse_jsonl_row(std::string_view line, const std::string& where, const RowFields& fields) {
   Json row;

@@ -36,6 +36,10 @@ struct JsonlRow {
 
 /// Parses one line. `where` is "FILE:LINE" for errors. UserError naming the
 /// field and what was expected; a blank line is not a row (the caller skips it).
+/// UserError naming `where` and `field` unless `list` is a non-empty list of
+/// {"role": string, "content": string|null|list, ...} messages.
+void check_messages(const frontend::Json& list, const std::string& field, const std::string& where);
+
 JsonlRow parse_jsonl_row(std::string_view line, const std::string& where, const RowFields& fields);
 
 }  // namespace horizon::data

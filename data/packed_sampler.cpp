@@ -56,8 +56,8 @@ DataPosition DataPosition::from_json(const Json& j, const std::string& origin) {
     return std::stoull(s);
   };
   auto it = j.find("sampler");
-  if (it == j.end() || !it->is_string() || (*it != "packed" && *it != "windows"))
-    throw_user_error(origin, "data position.sampler", "must be \"packed\" or \"windows\"", "");
+  if (it == j.end() || !it->is_string() || (*it != "packed" && *it != "windows" && *it != "pairs"))
+    throw_user_error(origin, "data position.sampler", "must be \"packed\", \"windows\" or \"pairs\"", "");
   p.sampler = it->get<std::string>();
   p.seed = u64_field("seed");
   p.epoch = int_field("epoch");

@@ -100,7 +100,7 @@ class HfWriter {
   }
 
   // The model as written, before the compiler added backward stages,
-  // fusion groups, the fused lm head loss and packed-document inputs: what
+  // fusion groups, the fused lm head loss, a DPO head and packed-document inputs: what
   // an import reproduces.
   static ir::Module forward_graph(const ir::Module& m) {
     ir::Module f = m;
@@ -110,6 +110,7 @@ class HfWriter {
       f.stages.push_back(s);
       for (ir::Instr& in : f.stages.back().instrs) in.attrs.erase("group");
       ir::split_lm_head_loss(f.stages.back());
+      ir::remove_preference_loss(f.stages.back());
       ir::remove_document_inputs(f.stages.back());
     }
     return f;

@@ -1,5 +1,7 @@
 #include "ir/lm_head_loss.h"
 
+#include <stdexcept>
+
 #include "ir/shape_rules.h"
 
 namespace horizon::ir {
@@ -23,6 +25,42 @@ bool split_lm_head_loss(Stage& s) {
   }
   s.instrs = std::move(instrs);
   return changed;
+}
+
+Stage sequence_logprob_stage(const Stage& head) {
+  Stage s = head;
+  const int reference = s.find_value("reference"), logps = s.find_value("policy_logps");
+  if (reference < 0 || logps < 0) throw std::invalid_argument("stage " + head.name + " is not a DPO head");
+  std::erase_if(s.instrs, [](const Instr& in) { return in.op == Op::dpo_loss; });
+  s.outputs = {logps};
+  std::erase_if(s.inputs, [&](int v) { return v == reference; });
+  s.values[static_cast<size_t>(reference)].kind = ValueKind::result;
+  for (int v : head.outputs) s.values[static_cast<size_t>(v)].kind = ValueKind::result;
+  s.drop_undefined_results();
+  return s;
+}
+
+bool remove_preference_loss(Stage& s) {
+  const int reference = s.find_value("reference");
+  if (reference < 0) return false;
+  std::vector<Instr> instrs;
+  std::vector<int> logprob_of(s.values.size(), -1);  // %p -> the index of its sequence_logprob
+  for (Instr& in : s.instrs) {
+    if (in.op == Op::sequence_logprob) {
+      logprob_of[static_cast<size_t>(in.results[0])] = static_cast<int>(instrs.size());
+      instrs.push_back(std::move(in));
+    } else if (in.op == Op::dpo_loss && logprob_of[static_cast<size_t>(in.operands[0])] >= 0) {
+      Instr& lp = instrs[static_cast<size_t>(logprob_of[static_cast<size_t>(in.operands[0])])];
+      lp = Instr{Op::cross_entropy, {lp.operands[0], lp.operands[1]}, {in.results[0]}, {}};
+    } else {
+      instrs.push_back(std::move(in));
+    }
+  }
+  s.instrs = std::move(instrs);
+  std::erase_if(s.inputs, [&](int v) { return v == reference; });
+  s.values[static_cast<size_t>(reference)].kind = ValueKind::result;
+  s.drop_undefined_results();
+  return true;
 }
 
 }  // namespace horizon::ir

@@ -22,7 +22,7 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
 // Bump when adding a row to ops.def, after giving the op a shape rule
 // (shape_rules.cpp), a reference implementation and, for forward ops of model
 // files, a VJP.
-static_assert(kNumOps == 27, "ops.def changed: update shape rules, reference, VJPs, then this count");
+static_assert(kNumOps == 31, "ops.def changed: update shape rules, reference, VJPs, then this count");
 
 }  // namespace
 

@@ -7,7 +7,7 @@
 //    are ordered by events in list order (a missing wait is a race);
 //  - every byte read was written by an earlier, ordered instruction, except
 //    the buffers a step starts with (store, resident planes, tokens, targets,
-//    and a packed batch's positions and segments);
+//    a packed batch's positions and segments, a DPO batch's reference);
 //  - provenance: an offload reads the accumulator its own stage instance
 //    wrote, an optimizer step reads the slab its own offload filled;
 //  - every stage instance the step binds is updated exactly once;
@@ -92,7 +92,7 @@ std::vector<Clock> happens_before(const Schedule& s, std::vector<int64_t>& seq) 
 
 bool is_input(const Buffer& b) {
   return b.kind == BufferKind::store || b.kind == BufferKind::resident || b.name == "tokens" || b.name == "targets" ||
-         b.name == "positions" || b.name == "segments";
+         b.name == "positions" || b.name == "segments" || b.name == "reference";
 }
 
 // Every access inside its buffer; conflicting accesses of different streams

@@ -168,6 +168,30 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
       if (op == Op::cross_entropy) return {TensorType{DType::f32, {}}};
       return {f32_like(in[0])};
     }
+    case Op::sequence_logprob:
+    case Op::sequence_logprob_grad: {
+      const size_t k = op == Op::sequence_logprob ? 0 : 1;  // the logits operand
+      expect_float(op, in[k], "logits");
+      expect_rank(op, in[k], 3, "logits ([B, S, V])");
+      if (in[k + 1].dtype != DType::i32) fail(op, "targets must be i32, got " + in[k + 1].str());
+      const std::vector<Dim> lead(in[k].shape.begin(), in[k].shape.end() - 1);
+      if (in[k + 1].shape != lead)
+        fail(op, "targets " + in[k + 1].str() + " must match logits " + in[k].str() + " without its last dim");
+      const TensorType per_row{DType::f32, {in[k].shape[0]}};
+      if (op == Op::sequence_logprob) return {per_row};
+      expect_same(op, in[0], per_row, "dy", "the rows of logits");
+      return {f32_like(in[1])};
+    }
+    case Op::dpo_loss:
+    case Op::dpo_loss_grad: {
+      expect_float(op, in[0], "policy");
+      expect_rank(op, in[0], 1, "policy ([B])");
+      expect_same(op, in[0], in[1], "policy", "reference");
+      if (in[1].dtype == DType::i32) fail(op, "reference must be a float tensor, got " + in[1].str());
+      if (!(attr_number_or(attrs, "beta", 0) > 0)) fail(op, "needs a positive attribute 'beta'");
+      if (op == Op::dpo_loss) return {TensorType{DType::f32, {}}};
+      return {f32_like(in[0]), f32_like(in[0])};
+    }
     case Op::linear_cross_entropy:
     case Op::linear_cross_entropy_grad: {
       expect_float(op, in[0], "h");

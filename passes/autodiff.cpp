@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "ir/shape_rules.h"
+#include "passes/add_preference_loss.h"
 #include "support/error.h"
 
 namespace horizon::passes {
@@ -43,7 +44,10 @@ class BackwardBuilder {
     for (int i = static_cast<int>(fwd_.instrs.size()) - 1; i >= 0; --i) vjp(fwd_.instrs[i]);
 
     for (int in : fwd_.inputs)
-      if (is_float(fwd_.values[in].type)) bwd_.outputs.push_back(gradient_or_zero_error(in));
+      if (needs_[in]) bwd_.outputs.push_back(gradient_or_zero_error(in));
+    // A DPO head's backward also reports each row's policy log-probability:
+    // TRL's reward metrics are made of them.
+    if (const int logps = fwd_.find_value(kPolicyLogps); scalar_loss && logps >= 0) bwd_.outputs.push_back(logps);
     for (size_t p = 0; p < fwd_.params.size(); ++p)
       bwd_.grads.push_back(ir::ParamGrad{static_cast<int>(p), gradient_or_zero_error(fwd_.params[p].value)});
     return std::move(bwd_);
@@ -52,7 +56,8 @@ class BackwardBuilder {
  private:
   void mark_requires_grad() {
     needs_.assign(fwd_.values.size(), false);
-    for (int v : fwd_.inputs) needs_[v] = is_float(fwd_.values[v].type);
+    // The reference log-probabilities of a DPO head are data, not a function of the weights: no gradient.
+    for (int v : fwd_.inputs) needs_[v] = is_float(fwd_.values[v].type) && fwd_.values[v].name != kReferenceInput;
     for (const ir::Param& p : fwd_.params) needs_[p.value] = true;
     for (const ir::Instr& in : fwd_.instrs) {
       bool any = false;
@@ -68,8 +73,9 @@ class BackwardBuilder {
     const ir::Instr* producer = nullptr;
     for (const ir::Instr& in : fwd_.instrs)
       if (in.results[0] == loss) producer = &in;
-    if (!producer || producer->op != Op::cross_entropy)
-      throw_user_error("", "stage " + fwd_.name, "a scalar output must be produced by cross_entropy to be differentiated",
+    if (!producer || (producer->op != Op::cross_entropy && producer->op != Op::dpo_loss))
+      throw_user_error("", "stage " + fwd_.name,
+                       "a scalar output must be produced by cross_entropy or dpo_loss to be differentiated",
                        "end the head stage with a cross_entropy op");
     bwd_.outputs.push_back(loss);
     loss_seeded_ = loss;
@@ -196,6 +202,18 @@ class BackwardBuilder {
         if (!seeded)
           throw_user_error("", "stage " + fwd_.name, "cross_entropy must produce the stage's only output (the loss)", "");
         contribute(x[0], emit1(Op::cross_entropy_grad, {x[0], x[1]}, dname(x[0])));
+        break;
+      // The DPO head: dpo_loss(sequence_logprob(logits, targets), reference).
+      case Op::dpo_loss: {
+        if (!seeded)
+          throw_user_error("", "stage " + fwd_.name, "dpo_loss must produce the stage's only output (the loss)", "");
+        auto r = emit_multi(Op::dpo_loss_grad, {x[0], x[1]}, in.attrs, {dname(x[0]), dname(x[1])});
+        contribute(x[0], r[0]);
+        contribute(x[1], r[1]);
+        break;
+      }
+      case Op::sequence_logprob:
+        contribute(x[0], emit1(Op::sequence_logprob_grad, {dy, x[0], x[1]}, dname(x[0]), in.attrs));
         break;
       default:
         throw_user_error("", "stage " + fwd_.name, std::string("op ") + ir::op_name(in.op) + " has no VJP rule",

@@ -36,7 +36,13 @@ void lower(ir::Module& m, const LowerOptions& options) {
   ir::verify_module(m);
   const IRHooks<ir::Module> hooks{[](const ir::Module& mod) { return ir::print_module(mod); },
                                   [](const ir::Module& mod) { ir::verify_module(mod); }};
-  run_passes("graph", pipeline(options.packed_documents), hooks, m, options);
+  std::vector<Pass<ir::Module>> passes = pipeline(options.packed_documents);
+  // Preference training replaces the head's loss before autodiff differentiates it.
+  if (options.preference)
+    passes.insert(passes.begin(), {"add_preference_loss", [loss = *options.preference](ir::Module& mod) {
+                                     return add_preference_loss(mod, loss);
+                                   }});
+  run_passes("graph", passes, hooks, m, options);
 }
 
 }  // namespace horizon::passes

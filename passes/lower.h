@@ -12,8 +12,11 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "ir/module.h"
 #include "passes/pass_manager.h"
+#include "passes/add_preference_loss.h"
 
 namespace horizon::passes {
 
@@ -21,6 +24,9 @@ struct LowerOptions : PassOptions {
   /// Rows pack several documents: add_document_inputs runs first (the block
   /// stage reads %positions and %segments).
   bool packed_documents = false;
+  /// Preference training: add_preference_loss runs first (the head computes
+  /// the DPO loss from a %reference input).
+  std::optional<PreferenceLoss> preference;
 };
 
 /// Names of the graph passes in pipeline order (add_document_inputs, which

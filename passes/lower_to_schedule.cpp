@@ -104,7 +104,8 @@ class Emitter {
       for (Operand& o : data) {
         Operand op = o;
         if (op.role == "x" || op.role == "dy" || op.role == "dx" || op.role == "tokens" || op.role == "targets" ||
-            op.role == "loss" || op.role == "positions" || op.role == "segments")
+            op.role == "loss" || op.role == "positions" || op.role == "segments" || op.role == "reference" ||
+            op.role == "logps")
           op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
         in.operands.push_back(op);
       }
@@ -157,9 +158,11 @@ class Emitter {
     const int64_t L = p_.layers;
     int d = 0;  // dx buffer in rotation
     Range w = weights(region("head", 0));
-    backward_launch("head.bwd", 0, w,
-                    {read("x", buf_.kept(L, 0)), read("targets", buf_.batch(buf_.targets, 0)), write("loss", Range{buf_.loss, 0, 4}),
-                     write("dx", buf_.act(buf_.dx[d], 0))});
+    std::vector<Operand> head{read("x", buf_.kept(L, 0)), read("targets", buf_.batch(buf_.targets, 0))};
+    if (buf_.reference >= 0) head.push_back(read("reference", buf_.rows(buf_.reference, 0)));
+    head.insert(head.end(), {write("loss", Range{buf_.loss, 0, 4}), write("dx", buf_.act(buf_.dx[d], 0))});
+    if (buf_.logps >= 0) head.push_back(write("logps", buf_.rows(buf_.logps, 0)));
+    backward_launch("head.bwd", 0, w, head);
     for (int64_t j = L - 1; j >= 0; --j) {
       w = weights(region("block", j));
       std::vector<Operand> data = {read("x", buf_.kept(j, 0))};

@@ -33,6 +33,10 @@ ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
     positions = s.add_buffer("positions", Place::gpu, BufferKind::batch_data, token_bytes);
     segments = s.add_buffer("segments", Place::gpu, BufferKind::batch_data, token_bytes);
   }
+  if (p.preference()) {
+    reference = s.add_buffer("reference", Place::gpu, BufferKind::batch_data, p.options.batch * 4);
+    logps = s.add_buffer("logps", Place::gpu, BufferKind::batch_data, p.options.batch * 4);
+  }
   acts = s.add_buffer("acts", Place::gpu, BufferKind::activations, (p.layers + 1) * M * act);
   for (int k = 0; k < 2; ++k) dx[k] = s.add_buffer("dx" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
   // Every streamed region's gradient kept on the GPU (insert_offload
@@ -73,6 +77,10 @@ Range ScheduleBuffers::whole(int buffer) const { return Range{buffer, 0, s_.buff
 
 Range ScheduleBuffers::act(int buffer, int64_t mb) const {
   return Range{buffer, mb * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
+}
+
+Range ScheduleBuffers::rows(int buffer, int64_t mb) const {
+  return Range{buffer, mb * p_.mb_sequences * 4, p_.mb_sequences * 4};
 }
 
 Range ScheduleBuffers::batch(int buffer, int64_t mb) const {

@@ -32,6 +32,7 @@ struct ScheduleBuffers {
   // Buffer indices; -1 where the plan needs none.
   int store = -1, tokens = -1, targets = -1, loss = -1, acts = -1, arena = -1;
   int positions = -1, segments = -1;  // packed documents only
+  int reference = -1, logps = -1;     // DPO only: per-row reference and policy log-probabilities
   int dx[2] = {-1, -1};
   int grads = -1, gacc_tied = -1;
   std::vector<int64_t> store_offset;  // per region, bytes into %store
@@ -40,6 +41,8 @@ struct ScheduleBuffers {
   /// Micro-batch `mb`'s share of a per-micro-batch buffer.
   ir::Range act(int buffer, int64_t mb) const;
   ir::Range batch(int buffer, int64_t mb) const;
+  /// Micro-batch `mb`'s share of a buffer of one float per row.
+  ir::Range rows(int buffer, int64_t mb) const;
   /// The input of block `l` (l = layers: the head's), micro-batch `mb`, in %acts.
   ir::Range kept(int64_t l, int64_t mb) const;
   /// A streamed region's fp32 gradient in %grads.

@@ -39,6 +39,12 @@ struct StepPlan {
   int64_t blocks() const { return layers; }
   /// The block stage reads packed documents' %positions and %segments
   /// (passes/add_document_inputs): the batch carries them in buffers of their own.
+  /// A DPO head (passes/add_preference_loss): the batch carries each row's
+  /// reference log-probability, and the step returns each row's policy one.
+  bool preference() const {
+    const ir::Stage* head = graph ? graph->find_stage("head") : nullptr;
+    return head && head->find_value("reference") >= 0;
+  }
   bool packed_documents() const {
     const ir::Stage* block = graph ? graph->find_stage("block") : nullptr;
     return block && block->find_value("segments") >= 0;

@@ -69,6 +69,8 @@ void ResolvedSchedule::resolve_buffers() {
     if (buf.name == "targets") targets_buffer = static_cast<int>(b);
     if (buf.name == "positions") positions_buffer = static_cast<int>(b);
     if (buf.name == "segments") segments_buffer = static_cast<int>(b);
+    if (buf.name == "reference") reference_buffer = static_cast<int>(b);
+    if (buf.name == "logps") logps_buffer = static_cast<int>(b);
     if (buf.name == "loss") loss_buffer = static_cast<int>(b);
     if (buf.kind == ir::BufferKind::resident) {
       if (resident_buffer >= 0) throw UserError("schedule has two resident buffers: %" + buf.name);
@@ -90,6 +92,10 @@ void ResolvedSchedule::resolve_buffers() {
   if (positions_buffer >= 0 || segments_buffer >= 0) {
     need(positions_buffer, "positions", batch_bytes);
     need(segments_buffer, "segments", batch_bytes);
+  }
+  if (reference_buffer >= 0 || logps_buffer >= 0) {
+    need(reference_buffer, "reference", schedule.config.batch * 4);
+    need(logps_buffer, "logps", schedule.config.batch * 4);
   }
 }
 

@@ -73,6 +73,7 @@ struct ResolvedSchedule {
 
   int store_buffer = -1, tokens_buffer = -1, targets_buffer = -1, loss_buffer = -1;
   int positions_buffer = -1, segments_buffer = -1;  // packed documents only
+  int reference_buffer = -1, logps_buffer = -1;     // DPO only: one float per row
   int64_t store_bytes_per_param = 0;
   std::vector<int64_t> store_offsets;  // per region: its byte offset in %store
 

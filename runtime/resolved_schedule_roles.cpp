@@ -2,7 +2,8 @@
 // graph-IR stage's interface (docs/schedule-ir.md): int32 inputs are
 // `tokens` then `targets` (and a block's `positions` and `segments` with
 // packed documents), the float input `x` then `dy`, a scalar output
-// `loss`, a forward output `y`, a backward output `dx`, parameter gradients
+// `loss`, a forward output `y`, a backward output `dx` (and a DPO head's
+// per-row policy log-probabilities `logps`), parameter gradients
 // `grad` (and `grad_tied`), transients `arena`. An optimizer_step reads its
 // region's slab (and the binder's tied slab) and writes the region's whole
 // store range. Sizes are checked against what the stage implies.
@@ -23,12 +24,14 @@ std::string input_role(const ir::Stage& fwd, const ir::Stage& s, size_t i) {
   if (i >= fwd.inputs.size()) return "dy";
   const ir::Value& v = s.values[static_cast<size_t>(s.inputs[i])];
   if (v.name == "positions" || v.name == "segments") return v.name;  // packed documents
+  if (v.name == "reference") return v.name;                          // a DPO head's reference log-probabilities
   if (v.type.dtype == ir::DType::i32) return i == 0 ? "tokens" : "targets";
   return "x";
 }
 
 std::string output_role(const ir::Stage& s, size_t o) {
   if (s.values[static_cast<size_t>(s.outputs[o])].type.rank() == 0) return "loss";
+  if (s.values[static_cast<size_t>(s.outputs[o])].name == "policy_logps") return "logps";  // a DPO head's
   return s.grads.empty() ? "y" : "dx";
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "runtime/schedule_executor_impl.h"
 #include "support/error.h"
@@ -146,8 +147,15 @@ int64_t ScheduleExecutor::host_bytes() const { return impl_->host_allocated + im
 int64_t ScheduleExecutor::device_bytes() const { return impl_->device_allocated; }
 const ir::Schedule& ScheduleExecutor::schedule() const { return impl_->plan.schedule; }
 
+std::vector<float> ScheduleExecutor::last_logprobs() const {
+  const ResolvedSchedule& p = impl_->plan;
+  if (p.logps_buffer < 0) return {};
+  const float* v = reinterpret_cast<const float*>(impl_->blocks[static_cast<size_t>(p.logps_buffer)].get());
+  return std::vector<float>(v, v + p.schedule.config.batch);
+}
+
 float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, const int32_t* positions,
-                            const int32_t* segments) {
+                            const int32_t* segments, const float* reference) {
   Impl& m = *impl_;
   const ResolvedSchedule& p = m.plan;
   const size_t batch_bytes = static_cast<size_t>(p.schedule.config.batch * p.seq * 4);
@@ -155,6 +163,14 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, cons
   std::memcpy(m.blocks[static_cast<size_t>(p.tokens_buffer)].get(), tokens, batch_bytes);
   std::memcpy(m.blocks[static_cast<size_t>(p.targets_buffer)].get(), targets, batch_bytes);
   m.loss_count = loss_count(targets, p.schedule.config.batch * p.seq);
+  if (p.reference_buffer >= 0) {
+    if (!reference) throw UserError("a DPO step needs the reference log-probability of each row");
+    if (p.mb_batch % 2)
+      throw UserError("a DPO micro-batch holds whole chosen/rejected pairs: batch / micro-batches must be even");
+    std::memcpy(m.blocks[static_cast<size_t>(p.reference_buffer)].get(), reference,
+                static_cast<size_t>(p.schedule.config.batch * 4));
+    m.loss_count = p.schedule.config.batch / 2;  // the loss is the mean over the step's pairs
+  }
   if (p.segments_buffer >= 0) {
     auto* pos = reinterpret_cast<int32_t*>(m.blocks[static_cast<size_t>(p.positions_buffer)].get());
     auto* seg = reinterpret_cast<int32_t*>(m.blocks[static_cast<size_t>(p.segments_buffer)].get());
@@ -197,7 +213,7 @@ namespace {
 class StreamedStep : public StepBackend {
  public:
   StreamedStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store, const TrainConfig& config)
-      : executor_(schedule, lowered, store, config.adamw, config.clip) {
+      : executor_(schedule, lowered, store, config.adamw, config.clip), beta_(preference_beta(lowered)) {
     for (const ir::Buffer& b : schedule.buffers)
       if (b.place == ir::Place::gpu && (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint))
         activation_bytes_ += b.bytes;
@@ -213,13 +229,24 @@ class StreamedStep : public StepBackend {
                       std::to_string(batch.seq));
     executor_.set_learning_rate(lr);
     auto channel = [](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); };
-    executor_.step(batch.tokens.data(), batch.targets.data(), channel(batch.positions), channel(batch.segments));
+    if (beta_ && static_cast<int64_t>(batch.reference.size()) != batch.batch)
+      throw UserError("a DPO step needs the reference log-probability of each of its " + std::to_string(batch.batch) +
+                      " rows");
+    executor_.step(batch.tokens.data(), batch.targets.data(), channel(batch.positions), channel(batch.segments),
+                   beta_ ? batch.reference.data() : nullptr);
     const ExecutorMeasurements& m = executor_.last_step();
-    return StepResult{m.loss, m.grad_norm, activation_bytes_ + m.arena_high_water};
+    StepResult r{m.loss, m.grad_norm, activation_bytes_ + m.arena_high_water};
+    if (beta_) {
+      PreferenceRewards rewards(*beta_);
+      rewards.add(executor_.last_logprobs().data(), batch.reference.data(), batch.batch);
+      r.extra = rewards.metrics();
+    }
+    return r;
   }
 
  private:
   ScheduleExecutor executor_;
+  std::optional<double> beta_;  // a DPO head's beta: the step reports TRL's rewards
   int64_t activation_bytes_ = 0;  // residual streams and GPU checkpoints; the arena comes on top
 };
 

@@ -64,7 +64,9 @@ class ScheduleExecutor {
   /// packed_documents) `positions` and `segments` are the batch's; null
   /// gives whole rows.
   float step(const int32_t* tokens, const int32_t* targets, const int32_t* positions = nullptr,
-             const int32_t* segments = nullptr);
+             const int32_t* segments = nullptr, const float* reference = nullptr);
+  /// A DPO schedule's per-row policy log-probabilities of the last step ([batch]); empty otherwise.
+  std::vector<float> last_logprobs() const;
   /// Copies resident regions' planes back into the store; call before
   /// reading the store. Nothing to do when every region streams.
   void finish_updates();

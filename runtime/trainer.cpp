@@ -1,6 +1,7 @@
 #include "runtime/trainer.h"
 
 #include <algorithm>
+#include <optional>
 #include <chrono>
 #include <vector>
 #include <cmath>
@@ -64,6 +65,7 @@ void whole_row_documents(int32_t* positions, int32_t* segments, int64_t batch, i
 }
 
 int64_t loss_count(const TokenBatch& batch) {
+  if (!batch.reference.empty()) return batch.batch / 2;
   return loss_count(batch.targets.data(), static_cast<int64_t>(batch.targets.size()));
 }
 
@@ -72,14 +74,15 @@ namespace {
 /// Rows [first, first + batch * seq) of `b`, the loss over `count` targets.
 BatchView micro_batch(const TokenBatch& b, int64_t first, int64_t batch, int64_t count) {
   auto at = [&](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data() + first; };
-  return BatchView{b.tokens.data() + first, b.targets.data() + first, at(b.positions), at(b.segments),
-                   batch, b.seq, count};
+  BatchView v{b.tokens.data() + first, b.targets.data() + first, at(b.positions), at(b.segments), batch, b.seq, count};
+  if (!b.reference.empty()) v.reference = b.reference.data() + first / b.seq;
+  return v;
 }
 
 class UnstreamedStep : public StepBackend {
  public:
   UnstreamedStep(const ir::Module& lowered, HostStore& store, const TrainConfig& config)
-      : model_(lowered, store), optimizer_(store, config.adamw), config_(config) {
+      : model_(lowered, store), optimizer_(store, config.adamw), config_(config), beta_(preference_beta(lowered)) {
     if (config.micro_batches <= 0) throw UserError("micro_batches must be positive");
     for (const StoredTensor& t : store.tensors()) grads_.emplace_back(static_cast<size_t>(t.elements), 0.0f);
     tied_.resize(grads_.size());
@@ -102,12 +105,20 @@ class UnstreamedStep : public StepBackend {
     // Every micro-batch divides by the step's count: their losses and
     // gradients add up to the mean over the step's unmasked tokens.
     const int64_t count = loss_count(batch);
+    if (beta_ && static_cast<int64_t>(batch.reference.size()) != batch.batch)
+      throw UserError("a DPO step needs the reference log-probability of each of its " + std::to_string(batch.batch) +
+                      " rows");
+    if (beta_ && mb % 2)
+      throw UserError("a DPO micro-batch holds whole chosen/rejected pairs: batch / micro-batches must be even");
+    PreferenceRewards rewards(beta_.value_or(0));
     double loss = 0;
     for (int64_t m = 0; m < M; ++m) {
       loss += model_.forward_backward(micro_batch(batch, m * n, mb, count), grads_, &tied_);
       result.activation_peak_bytes = std::max(result.activation_peak_bytes, model_.last_peak_bytes());
+      if (beta_) rewards.add(model_.last_sequence_logprobs().data(), batch.reference.data() + m * mb, mb);
     }
     result.loss = loss;
+    result.extra = rewards.metrics();
     // A tied tensor's gradient from the stage that binds it joins last, as a
     // streamed step adds its separately accumulated slab in the update.
     for (size_t t = 0; t < tied_.size(); ++t)
@@ -134,6 +145,7 @@ class UnstreamedStep : public StepBackend {
   CpuModel model_;
   AdamWOptimizer optimizer_;
   TrainConfig config_;
+  std::optional<double> beta_;  // a DPO head's beta: the step reports TRL's rewards
   std::vector<std::vector<float>> grads_;
   std::vector<std::vector<float>> tied_;  // sized only for tensors another region binds
 };
@@ -184,6 +196,7 @@ void Trainer::run(const BatchSource& next_batch, const ValidationSource& validat
     m.loss = r.loss;
     m.grad_norm = r.grad_norm;
     m.activation_peak_bytes = r.activation_peak_bytes;
+    m.extra = r.extra;
     m.step = step + 1;
     m.tokens = batch.batch * batch.seq;
     if (config_.eval_every > 0 && (m.step % config_.eval_every == 0 || m.step == config_.steps) && validation)

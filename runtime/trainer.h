@@ -16,6 +16,7 @@
 #include "runtime/host_store.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/optimizer.h"
+#include "runtime/preference_metrics.h"
 
 namespace horizon::runtime {
 
@@ -26,6 +27,10 @@ struct TokenBatch {
   // the position of each token within its document (restarting at 0) and
   // its document's index within the row. Attention never crosses documents.
   std::vector<int32_t> positions, segments;
+  // Preference training: the reference model's log-probability of each row
+  // ([batch]; rows 2k and 2k+1 are pair k's chosen and rejected). The loss is
+  // then the mean over the step's pairs.
+  std::vector<float> reference = {};
 };
 
 struct TrainConfig {
@@ -53,6 +58,7 @@ struct StepMetrics {
   int64_t tokens = 0;  // tokens processed this step
   int64_t activation_peak_bytes = 0;
   bool skipped = false;  // non-finite loss or gradient norm: no update was applied
+  NamedMetrics extra = {};  // objective-specific (DPO: rewards/chosen, ...)
 };
 
 /// What a backend reports of one step.
@@ -60,6 +66,7 @@ struct StepResult {
   double loss = 0;       // mean over the step's targets >= 0 (all micro-batches)
   double grad_norm = 0;  // global norm of the step's gradient, before clipping
   int64_t activation_peak_bytes = 0;
+  NamedMetrics extra = {};  // objective-specific metrics of the step
 };
 
 /// Computes one training step and updates the store in place.
@@ -109,6 +116,7 @@ inline bool skips_update(float grad_scale) { return grad_scale == 0.0f; }
 /// Targets >= 0 among n: what a step's loss divides by. 0 gives a loss of 0
 /// and no gradient, never NaN.
 int64_t loss_count(const int32_t* targets, int64_t n);
+/// For a preference batch (reference given) its pairs, else its targets >= 0.
 int64_t loss_count(const TokenBatch& batch);
 /// Whether positions/segments (either may be null) pack more than one
 /// document into some row: a model compiled for whole rows cannot run them.

@@ -96,6 +96,28 @@ TEST(CudaCodegen, CompilesEveryKernelOfTinyQwen3) { compile_model("models/tiny-q
 TEST(CudaCodegen, CompilesEveryKernelOfTinyGpt2) { compile_model("models/tiny-gpt2.json", 3, 50); }
 TEST(CudaCodegen, CompilesEveryKernelOfLlama1bHeadDim128) { compile_model("models/llama-1b.json", 1, 256); }
 
+// A DPO head (passes/add_preference_loss): its kernels are generated for every
+// instruction and compile; the blocks are the language model's.
+TEST(CudaCodegen, CompilesTheDpoHead) {
+  for (bool ipo : {false, true}) {
+    ir::Module m = frontend::load_model(testing::source_path("models/tiny.json"));
+    passes::LowerOptions o;
+    o.preference = passes::PreferenceLoss{0.1, ipo ? 0.0 : 0.1, ipo};
+    passes::lower(m, o);
+    std::vector<StageKernel> head;
+    std::set<std::string> names;
+    for (const StageKernel& k : codegen::cuda::module_kernels(m, 4, 32))
+      if (k.stage.rfind("head", 0) == 0) {
+        head.push_back(k);
+        names.insert(k.source.name);
+      }
+    for (const char* want : {"sequence_logprob_forward", "sequence_logprob_backward", "dpo_loss_forward",
+                             "dpo_loss_backward"})
+      EXPECT_TRUE(names.count(want)) << want;
+    compile_all(distinct(head), "sm_90");
+  }
+}
+
 // A model lowered for packed documents: rope and attention (and their
 // gradients) bind %positions / %segments as their last kernel input; head
 // dims the tensor-core kernels do not serve are refused by name.
@@ -202,6 +224,10 @@ TEST(CudaCodegen, CompilesRopeScalingSlidingWindowAndWideHeads) {
       codegen::cuda::attention_backward({1, 20, 2, 2, 40, 0}),
       codegen::cuda::cross_entropy_forward(7, 50257),  // V % 4 != 0: scalar loads
       codegen::cuda::cross_entropy_backward(7, 50257),
+      codegen::cuda::sequence_logprob_forward(4, 33, 50257, false),  // DPO
+      codegen::cuda::sequence_logprob_backward(4, 33, 50257, true),
+      codegen::cuda::dpo_loss_forward(4, {0.1, 0.2, false}),
+      codegen::cuda::dpo_loss_backward(6, {0.5, 0.0, true}),
       codegen::cuda::rms_norm_backward(5, 8192, 1e-5f, ir::DType::f32),
       codegen::cuda::layer_norm_backward(5, 7, 1e-5f, ir::DType::bf16),
   };

@@ -468,6 +468,43 @@ TEST_F(CudaKernels, CrossEntropy) {
   }
 }
 
+TEST_F(CudaKernels, DpoOps) {
+  const int64_t B = 4, S = 9, V = 1001;
+  F logits = random(B * S * V, 3.0);
+  std::vector<int32_t> targets = ints(B * S, 0, static_cast<int32_t>(V));
+  for (int64_t n = 0; n < B * S; ++n)
+    if (n % S < 3) targets[static_cast<size_t>(n)] = -1;  // the prompt
+  const F dy = random(B, 1.0);
+  for (bool average : {false, true}) {
+    SCOPED_TRACE(average ? "mean log-probabilities" : "summed log-probabilities");
+    F y(B), dlogits(B * S * V);
+    cpu::sequence_logprob_forward(y.data(), logits.data(), targets.data(), B, S, V, average);
+    cpu::sequence_logprob_backward(dlogits.data(), dy.data(), logits.data(), targets.data(), B, S, V, average);
+    EXPECT_CLOSE("y",
+                 run(codegen::cuda::sequence_logprob_forward(B, S, V, average),
+                     {HostTensor::f32(logits), HostTensor::i32(targets)})[0],
+                 y);
+    EXPECT_CLOSE("dlogits",
+                 run(codegen::cuda::sequence_logprob_backward(B, S, V, average),
+                     {HostTensor::f32(dy), HostTensor::f32(logits), HostTensor::i32(targets)})[0],
+                 dlogits);
+  }
+  const F policy = random(B, 5.0), reference = random(B, 5.0);
+  for (const cpu::DpoLossParams& p : {cpu::DpoLossParams{0.1, 0.0, false}, cpu::DpoLossParams{0.5, 0.2, false},
+                                      cpu::DpoLossParams{0.1, 0.0, true}}) {
+    const codegen::cuda::DpoKernelParams k{p.beta, p.label_smoothing, p.ipo};
+    const float loss = cpu::dpo_loss_forward(policy.data(), reference.data(), B, p);
+    F dpolicy(B), dreference(B);
+    cpu::dpo_loss_backward(dpolicy.data(), dreference.data(), policy.data(), reference.data(), B, p);
+    const F got = run(codegen::cuda::dpo_loss_forward(B, k), {HostTensor::f32(policy), HostTensor::f32(reference)})[0];
+    EXPECT_NEAR(got.at(0), loss, 1e-6 * std::max(1.0f, std::fabs(loss)));
+    const std::vector<F> grads =
+        run(codegen::cuda::dpo_loss_backward(B, k), {HostTensor::f32(policy), HostTensor::f32(reference)});
+    EXPECT_CLOSE("dpolicy", grads.at(0), dpolicy);
+    EXPECT_CLOSE("dreference", grads.at(1), dreference);
+  }
+}
+
 // The loss kernel of the fused lm head loss, run as listed (its first chunk
 // of `rows` rows): the chunk's loss over the count of all N targets, and its
 // d_logits rounded to bf16 (hence the bf16-sized tolerance).

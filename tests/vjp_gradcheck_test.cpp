@@ -276,6 +276,42 @@ TEST_F(VjpGradcheck, CrossEntropy) {
                      }});
 }
 
+TEST_F(VjpGradcheck, SequenceLogprobAndDpoLoss) {
+  const RefTensor logits = random_tensor({4, 3, 5}, rng, 2.0);
+  const RefTensor targets = RefTensor::integers({4, 3}, {1, -1, 4, -1, 0, 2, 3, 3, -1, -1, -1, 1});
+  for (int64_t average : {0, 1}) {
+    const ir::Attrs a{{"average", average}};
+    expect_rule_holds({"sequence_logprob average=" + std::to_string(average), Op::sequence_logprob, a,
+                       {logits, targets}, {0},
+                       [a](const RefTensor& dy, const std::vector<RefTensor>& x) {
+                         return std::vector{eval(Op::sequence_logprob_grad, {&dy, &x[0], &x[1]}, a)};
+                       }});
+  }
+  const RefTensor policy = random_tensor({6}, rng, 3.0, -10.0), reference = random_tensor({6}, rng, 3.0, -10.0);
+  for (const ir::Attrs& a : {ir::Attrs{{"beta", 0.1}}, ir::Attrs{{"beta", 0.5}, {"label_smoothing", 0.2}},
+                             ir::Attrs{{"beta", 0.1}, {"ipo", int64_t{1}}}}) {
+    expect_rule_holds({"dpo_loss", Op::dpo_loss, a, {policy, reference}, {0, 1},
+                       [a](const RefTensor& dy, const std::vector<RefTensor>& x) {
+                         std::vector<RefTensor> g = reference::reference_op(Op::dpo_loss_grad, {&x[0], &x[1]}, a);
+                         for (RefTensor& t : g)
+                           for (double& v : t.data) v *= dy.data.at(0);
+                         return g;
+                       }});
+  }
+  // The harness catches a rule that differentiates the wrong loss.
+  std::string detail;
+  const ir::Attrs sigmoid{{"beta", 0.1}, {"label_smoothing", 0.2}}, ipo{{"beta", 0.1}, {"ipo", int64_t{1}}};
+  EXPECT_GT(vjp_error({"dpo_loss with the ipo rule", Op::dpo_loss, sigmoid, {policy, reference}, {0, 1},
+                       [&](const RefTensor& dy, const std::vector<RefTensor>& x) {
+                         std::vector<RefTensor> g = reference::reference_op(Op::dpo_loss_grad, {&x[0], &x[1]}, ipo);
+                         for (RefTensor& t : g)
+                           for (double& v : t.data) v *= dy.data.at(0);
+                         return g;
+                       }},
+                      rng, &detail),
+            1e-3);
+}
+
 TEST_F(VjpGradcheck, DetectsWrongRules) {
   // The harness must fail a rule that is wrong, even subtly.
   std::string detail;

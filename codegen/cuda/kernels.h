@@ -109,6 +109,22 @@ KernelSource cross_entropy_forward(int64_t N, int64_t V);
 /// inputs logits, targets; output dlogits of the mean loss.
 KernelSource cross_entropy_backward(int64_t N, int64_t V);
 
+// ---- preference training (DPO): rows 2k, 2k+1 are pair k's chosen and rejected ----
+struct DpoKernelParams {
+  double beta = 0.1, label_smoothing = 0.0;
+  bool ipo = false;
+};
+/// inputs logits[B*S, V], targets i32[B*S]; output y[B]: each row's sum (mean
+/// with `average`) of log softmax at its targets >= 0.
+KernelSource sequence_logprob_forward(int64_t B, int64_t S, int64_t V, bool average);
+/// inputs dy[B], logits, targets; output dlogits.
+KernelSource sequence_logprob_backward(int64_t B, int64_t S, int64_t V, bool average);
+/// inputs policy[B], reference[B]; output loss f32[]: TRL's pair losses
+/// summed over the workspace `count` (filled with B/2 by the first launch).
+KernelSource dpo_loss_forward(int64_t B, const DpoKernelParams& p);
+/// inputs policy, reference; outputs dpolicy[B], dreference[B]; workspace count as above.
+KernelSource dpo_loss_backward(int64_t B, const DpoKernelParams& p);
+
 // ---- the lm head fused with the loss (linear_cross_entropy[_grad]) ----
 // The loss over logits that cuBLASLt GEMMs make `rows` rows (one chunk) at a
 // time (loss_chunk_kernels.cpp): inputs logits[rows, V] (a chunk), targets

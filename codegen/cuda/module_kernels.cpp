@@ -192,6 +192,19 @@ class StageLowering {
       case Op::linear_cross_entropy:
       case Op::linear_cross_entropy_grad:
         return loss_chunks(i);
+      case Op::sequence_logprob:
+        k = sequence_logprob_forward(B_, S_, last_dim(x[0]), ir::attr_number_or(a, "average", 0) != 0);
+        break;
+      case Op::sequence_logprob_grad:
+        k = sequence_logprob_backward(B_, S_, last_dim(x[1]), ir::attr_number_or(a, "average", 0) != 0);
+        break;
+      case Op::dpo_loss:
+      case Op::dpo_loss_grad: {
+        const DpoKernelParams p{ir::attr_number(a, "beta"), ir::attr_number_or(a, "label_smoothing", 0.0),
+                                ir::attr_number_or(a, "ipo", 0) != 0};
+        k = in.op == Op::dpo_loss ? dpo_loss_forward(elements(x[0]), p) : dpo_loss_backward(elements(x[0]), p);
+        break;
+      }
       case Op::embedding_grad:
         k = embedding_backward(elements(x[1]), last_dim(x[0]), ir::attr_int(a, "rows"));
         break;

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "ir/lm_head_loss.h"
+#include "passes/add_preference_loss.h"
 #include "runtime/cpu/stage_executor.h"
 #include "support/error.h"
 
@@ -31,8 +32,10 @@ struct CpuModel::Impl {
   const HostStore& store;
   const ir::Stage &embed, &block, &head, &head_bwd, &block_bwd, &embed_bwd;
   const ir::Stage head_split;
+  const bool preference;  // the head reads %reference and computes %policy_logps
   CpuStageExecutor embed_x, block_x, head_x, head_logits, head_bwd_x, block_bwd_x, embed_bwd_x;
   int64_t peak = 0;
+  std::vector<float> last_logprobs;
 
   Impl(const ir::Module& m, const HostStore& s)
       : store(s),
@@ -43,18 +46,32 @@ struct CpuModel::Impl {
         block_bwd(stage(m, "block.bwd")),
         embed_bwd(stage(m, "embed.bwd")),
         head_split(with_logits(head)),
+        preference(head.find_value(passes::kReferenceInput) >= 0),
         embed_x(embed),
         block_x(block),
-        head_x(head),
+        head_x(head, kept()),
         head_logits(head_split, {"logits"}),
         head_bwd_x(head_bwd),
         block_bwd_x(block_bwd),
         embed_bwd_x(embed_bwd) {
     const size_t documents = block.find_value("segments") >= 0 ? 2 : 0;
     if (embed.inputs.size() != 1 || embed.outputs.size() != 1 || block.inputs.size() != 1 + documents ||
-        block.outputs.size() != 1 || head.inputs.size() != 2 || head.outputs.size() != 1)
+        block.outputs.size() != 1 || head.inputs.size() != (preference ? 3u : 2u) || head.outputs.size() != 1)
       throw std::invalid_argument(
-          "the CPU runner expects embed(tokens) -> x, block(x[, positions, segments]) -> x, head(x, targets) -> loss");
+          "the CPU runner expects embed(tokens) -> x, block(x[, positions, segments]) -> x, head(x, targets[, "
+          "reference]) -> loss");
+  }
+
+  /// Values a forward head run returns after its loss: a preference head's sequence log-probabilities.
+  std::vector<std::string> kept() const {
+    if (!preference) return {};
+    return {passes::kPolicyLogps};
+  }
+
+  std::vector<const void*> head_inputs(const float* x, const BatchView& b) const {
+    if (!preference) return {x, b.targets};
+    if (!b.reference) throw std::invalid_argument("a preference head needs the batch's reference log-probabilities");
+    return {x, b.targets, b.reference};
   }
 
   /// A block stage's inputs by name: x (and d_y), and with packed documents
@@ -159,11 +176,15 @@ float CpuModel::forward_backward(const BatchView& batch, std::vector<std::vector
   std::vector<std::vector<float>> xs = m.forward_blocks(batch);
   std::vector<std::vector<float>> scratch;
   // head.bwd: outputs loss, d_x; then its parameter gradients.
-  auto head = m.head_bwd_x.run(B, S, {xs.back().data(), targets}, m.weights(m.head_bwd, "head", 0, scratch),
+  (void)targets;
+  auto head = m.head_bwd_x.run(B, S, m.head_inputs(xs.back().data(), batch), m.weights(m.head_bwd, "head", 0, scratch),
                                batch.loss_count);
   m.peak = std::max(m.peak, m.head_bwd_x.last_peak_bytes());
   float loss = head[0].data[0];
-  m.accumulate(m.head_bwd, "head", 0, head, 2, grads, tied);
+  // Outputs: the loss, d_x (and a DPO head's policy log-probabilities), then the parameter gradients.
+  const size_t outputs = m.head_bwd.outputs.size();
+  if (m.preference) m.last_logprobs = std::move(head[outputs - 1].data);
+  m.accumulate(m.head_bwd, "head", 0, head, outputs, grads, tied);
   std::vector<float> dx = std::move(head[1].data);
   for (int64_t l = m.block.instances - 1; l >= 0; --l) {
     auto out = m.block_bwd_x.run(B, S, m.block_inputs(m.block_bwd, xs[static_cast<size_t>(l)].data(), dx.data(), batch),
@@ -186,10 +207,29 @@ float CpuModel::loss(const BatchView& batch) {
   const int64_t B = batch.batch, S = batch.seq;
   std::vector<std::vector<float>> xs = m.forward_blocks(batch);
   std::vector<std::vector<float>> scratch;
-  auto out = m.head_x.run(B, S, {xs.back().data(), batch.targets}, m.weights(m.head, "head", 0, scratch),
+  auto out = m.head_x.run(B, S, m.head_inputs(xs.back().data(), batch), m.weights(m.head, "head", 0, scratch),
                           batch.loss_count);
   return out[0].data[0];
 }
+
+std::vector<float> CpuModel::sequence_logprobs(const BatchView& batch) {
+  Impl& m = *impl_;
+  if (!m.preference) throw std::logic_error("sequence_logprobs needs a preference head");
+  std::vector<std::vector<float>> xs = m.forward_blocks(batch);
+  std::vector<std::vector<float>> scratch;
+  // The loss needs some reference; only the policy log-probabilities are kept.
+  std::vector<float> zeros(static_cast<size_t>(batch.batch), 0.0f);
+  BatchView b = batch;
+  b.reference = zeros.data();
+  b.loss_count = -1;
+  auto out = m.head_x.run(batch.batch, batch.seq, m.head_inputs(xs.back().data(), b),
+                          m.weights(m.head, "head", 0, scratch));
+  return std::move(out[1].data);
+}
+
+const std::vector<float>& CpuModel::last_sequence_logprobs() const { return impl_->last_logprobs; }
+
+bool CpuModel::preference() const { return impl_->preference; }
 
 std::vector<float> CpuModel::logits(const int32_t* tokens, int64_t B, int64_t S) {
   Impl& m = *impl_;

@@ -25,6 +25,9 @@ struct BatchView {
   /// What the loss divides its sum by: the targets >= 0 of the whole step
   /// when this is one of its micro-batches; -1 for this batch's own.
   int64_t loss_count = -1;
+  /// Preference training: the reference model's log-probability of each row
+  /// ([batch]; rows 2k, 2k+1 a chosen/rejected pair), and loss_count counts pairs.
+  const float* reference = nullptr;
 };
 
 class CpuModel {
@@ -49,6 +52,15 @@ class CpuModel {
   float loss(const BatchView& batch);
   /// Forward only: logits [batch, seq, vocab].
   std::vector<float> logits(const int32_t* tokens, int64_t batch, int64_t seq);
+  /// Preference heads only: each row's log-probability under the current
+  /// weights ([batch]), forward only; what the reference pass caches.
+  std::vector<float> sequence_logprobs(const BatchView& batch);
+  /// Preference heads only: the rows' log-probabilities of the last
+  /// forward_backward (for the reward metrics).
+  const std::vector<float>& last_sequence_logprobs() const;
+  /// Whether the head is a preference (DPO) head with a %reference input.
+  bool preference() const;
+
   /// The vocabulary: the logits' last dim.
   int64_t vocab() const;
 

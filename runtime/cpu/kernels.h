@@ -96,6 +96,28 @@ float linear_cross_entropy_forward(const float* h, const float* w, const int32_t
 float linear_cross_entropy_backward(float* dh, float* dw, const float* h, const float* w, const int32_t* targets,
                                     int64_t N, int64_t C, int64_t V, int64_t chunk, int64_t count = -1);
 
+// ---- preference training (DPO): rows 2k, 2k+1 are pair k's chosen and rejected ----
+/// What TRL's DPOTrainer calls loss_type, beta and label_smoothing.
+struct DpoLossParams {
+  double beta = 0.1, label_smoothing = 0.0;
+  bool ipo = false;  // (z - 1/(2 beta))^2 instead of the sigmoid loss
+};
+/// y[B] = each row's sum over targets >= 0 of log softmax(logits)[target]
+/// (with `average`, that sum over the number of such targets; 0 for none).
+void sequence_logprob_forward(float* y, const float* logits, const int32_t* targets, int64_t B, int64_t S, int64_t V,
+                              bool average);
+/// dlogits[B, S, V] (overwritten) of sum_r dy[r] * y[r].
+void sequence_logprob_backward(float* dlogits, const float* dy, const float* logits, const int32_t* targets, int64_t B,
+                               int64_t S, int64_t V, bool average);
+/// The sum over the B/2 pairs of TRL's per-pair loss of
+/// z = (policy_c - reference_c) - (policy_r - reference_r), divided by
+/// `pairs` (the step's pairs when these rows are one micro-batch; -1: B/2).
+float dpo_loss_forward(const float* policy, const float* reference, int64_t B, const DpoLossParams& p,
+                       int64_t pairs = -1);
+/// Its gradient with respect to policy and reference (either may be null).
+void dpo_loss_backward(float* dpolicy, float* dreference, const float* policy, const float* reference, int64_t B,
+                       const DpoLossParams& p, int64_t pairs = -1);
+
 // ---- elementwise ops (unfused fallbacks; the JIT fuses chains of these) ----
 void add_forward(float* y, const float* a, const float* b, int64_t n);
 void mul_forward(float* y, const float* a, const float* b, int64_t n);

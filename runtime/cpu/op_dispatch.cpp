@@ -69,6 +69,11 @@ namespace {
 
 int64_t last_dim(const ir::TensorType& t) { return t.shape.back().value; }
 
+cpu::DpoLossParams dpo_params(const ir::Attrs& a) {
+  return {ir::attr_number(a, "beta"), ir::attr_number_or(a, "label_smoothing", 0.0),
+          ir::attr_number_or(a, "ipo", 0) != 0};
+}
+
 
 }  // namespace
 
@@ -156,6 +161,25 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
       cpu::cross_entropy_backward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])),
                                  t.loss_count());
       return;
+    case Op::sequence_logprob:
+      cpu::sequence_logprob_forward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), B, S, last_dim(type(x[0])),
+                                    ir::attr_number_or(in.attrs, "average", 0) != 0);
+      return;
+    case Op::sequence_logprob_grad:
+      cpu::sequence_logprob_backward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), B, S,
+                                     last_dim(type(x[1])), ir::attr_number_or(in.attrs, "average", 0) != 0);
+      return;
+    case Op::dpo_loss:
+      t.allocate(in.results[0])[0] =
+          cpu::dpo_loss_forward(t.f32(x[0]), t.f32(x[1]), t.elements(x[0]), dpo_params(in.attrs), t.loss_count());
+      return;
+    case Op::dpo_loss_grad: {
+      float* dpolicy = t.allocate(in.results[0]);
+      float* dreference = t.allocate(in.results[1]);
+      cpu::dpo_loss_backward(dpolicy, dreference, t.f32(x[0]), t.f32(x[1]), t.elements(x[0]),
+                             dpo_params(in.attrs), t.loss_count());
+      return;
+    }
     case Op::linear_cross_entropy:
       t.allocate(in.results[0])[0] = cpu::linear_cross_entropy_forward(
           t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), rows(x[0]), last_dim(type(x[0])), type(x[1]).shape[0].value, attr("chunk"),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "ir/lm_head_loss.h"
 #include "ir/param_layout.h"
 #include "passes/plan_memory.h"
 #include "runtime/cuda/cuda_check.h"
@@ -20,7 +21,9 @@ struct CudaEvaluator::Impl {
   const HostStore& store;
   int64_t B, S;
   const ir::Stage &embed, &block, &head;
-  std::vector<ir::ArenaPlan> plans;  // embed, block, head
+  const bool preference;        // a DPO head: its forward cut at the log-probabilities runs too
+  const ir::Stage logps_head;   // that cut (empty otherwise)
+  std::vector<ir::ArenaPlan> plans;  // embed, block, head[, logps_head]
   std::vector<std::unique_ptr<CudaStageExecutor>> executors;
   DeviceMemory weights, x[2], tokens, targets, loss, count, arena;
   DeviceMemory positions, segments;  // packed documents, when the block stage reads them
@@ -34,9 +37,19 @@ struct CudaEvaluator::Impl {
   }
 
   Impl(const ir::Module& module, const HostStore& s, int64_t batch, int64_t seq)
-      : m(module), store(s), B(batch), S(seq), embed(stage(m, "embed")), block(stage(m, "block")), head(stage(m, "head")) {
+      : m(module),
+        store(s),
+        B(batch),
+        S(seq),
+        embed(stage(m, "embed")),
+        block(stage(m, "block")),
+        head(stage(m, "head")),
+        preference(head.find_value("reference") >= 0),
+        logps_head(preference ? ir::sequence_logprob_stage(head) : ir::Stage{}) {
     int64_t arena_bytes = 0;
-    for (const ir::Stage* st : {&embed, &block, &head}) {
+    std::vector<const ir::Stage*> stages{&embed, &block, &head};
+    if (preference) stages.push_back(&logps_head);
+    for (const ir::Stage* st : stages) {
       plans.push_back(passes::plan_stage_arena(*st, B, S));
       arena_bytes = std::max(arena_bytes, plans.back().bytes);
       executors.push_back(std::make_unique<CudaStageExecutor>(*st, plans.back(), B, S));
@@ -53,7 +66,7 @@ struct CudaEvaluator::Impl {
     for (auto& buf : x) buf = DeviceMemory(x_bytes, "evaluation activations");
     tokens = DeviceMemory(token_bytes, "evaluation tokens");
     targets = DeviceMemory(token_bytes, "evaluation targets");
-    loss = DeviceMemory(256, "evaluation loss");
+    loss = DeviceMemory(std::max<int64_t>(256, B * 4), "evaluation loss (or per-row log-probabilities)");
     count = DeviceMemory(4, "evaluation loss count");
     if (block.find_value("segments") >= 0) {
       positions = DeviceMemory(token_bytes, "evaluation positions");
@@ -92,6 +105,53 @@ struct CudaEvaluator::Impl {
       params.push_back(base + offsets[p]);
     }
     return params;
+  }
+
+  /// The per-row log-probabilities of a DPO model on `b`.
+  std::vector<float> sequence_logprobs(const TokenBatch& b) {
+    if (!preference) throw std::invalid_argument("sequence_logprobs needs a DPO head");
+    void* x_last = blocks(b);
+    DeviceStageBindings h;
+    h.inputs = {x_last, targets.get()};
+    h.params = upload("head", 0);
+    h.outputs = {loss.get()};
+    h.arena = arena.get();
+    executors[3]->launch(h, stream);
+    std::vector<float> out(static_cast<size_t>(B));
+    check_cuda(cudaMemcpyAsync(out.data(), loss.get(), out.size() * 4, cudaMemcpyDeviceToHost, stream),
+               "cudaMemcpyAsync", "sequence log-probabilities");
+    check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize", "the reference pass");
+    return out;
+  }
+
+  /// Uploads b and runs embed and every block; returns the last block's output.
+  void* blocks(const TokenBatch& b) {
+    if (b.batch != B || b.seq != S) throw std::invalid_argument("evaluation batch shape differs from the evaluator's");
+    const size_t bytes = static_cast<size_t>(B * S) * 4;
+    check_cuda(cudaMemcpyAsync(tokens.get(), b.tokens.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "tokens");
+    check_cuda(cudaMemcpyAsync(targets.get(), b.targets.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "targets");
+    if (segments.get()) {
+      const int32_t* pos = b.positions.empty() ? whole_positions.data() : b.positions.data();
+      const int32_t* seg = b.segments.empty() ? whole_segments.data() : b.segments.data();
+      check_cuda(cudaMemcpyAsync(positions.get(), pos, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "positions");
+      check_cuda(cudaMemcpyAsync(segments.get(), seg, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "segments");
+    }
+    DeviceStageBindings e;
+    e.inputs = {tokens.get()};
+    e.params = upload("embed", 0);
+    e.outputs = {x[0].get()};
+    e.arena = arena.get();
+    executors[0]->launch(e, stream);
+    for (int64_t l = 0; l < block.instances; ++l) {
+      DeviceStageBindings k;
+      k.inputs = {x[l % 2].get()};
+      if (segments.get()) k.inputs = {x[l % 2].get(), positions.get(), segments.get()};
+      k.params = upload("block", l);
+      k.outputs = {x[(l + 1) % 2].get()};
+      k.arena = arena.get();
+      executors[1]->launch(k, stream);
+    }
+    return x[block.instances % 2].get();
   }
 
   /// Batch b's loss summed over its rows and divided by `loss_count`.
@@ -145,6 +205,8 @@ CudaEvaluator::CudaEvaluator(const ir::Module& lowered, const HostStore& store, 
     : impl_(std::make_unique<Impl>(lowered, store, batch, seq)) {}
 
 CudaEvaluator::~CudaEvaluator() = default;
+
+std::vector<float> CudaEvaluator::sequence_logprobs(const TokenBatch& batch) { return impl_->sequence_logprobs(batch); }
 
 double CudaEvaluator::loss(const std::vector<TokenBatch>& batches) {
   // The mean over the unmasked tokens of all batches, not a mean of means.

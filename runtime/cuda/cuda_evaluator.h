@@ -25,6 +25,9 @@ class CudaEvaluator {
 
   /// The mean loss over all the batches' targets >= 0.
   double loss(const std::vector<TokenBatch>& batches);
+  /// A DPO model's per-row log-probabilities of `batch` (ir::sequence_logprob_stage):
+  /// the reference pass on the GPU. std::invalid_argument for another head.
+  std::vector<float> sequence_logprobs(const TokenBatch& batch);
 
  private:
   struct Impl;

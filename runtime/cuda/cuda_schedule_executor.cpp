@@ -104,9 +104,15 @@ void CudaScheduleExecutor::Impl::allocate() {
                             "host store " + reg.stage + "[" + std::to_string(reg.instance) + "] bf16 weights");
   }
   const int64_t batch_bytes = plan.schedule.config.batch * plan.seq * 4;
-  batch_staging = PinnedBuffer(4 * batch_bytes + 4, "the batch's tokens, targets, loss count, positions and segments");
+  // A DPO batch's reference log-probabilities are staged after the positions and segments.
+  batch_staging = PinnedBuffer(4 * batch_bytes + 4 + plan.schedule.config.batch * 4,
+                               "the batch's tokens, targets, loss count, positions, segments (and reference)");
   loss_host = PinnedBuffer(plan.micro_batches * 4, "the micro-batch losses");
   host_allocated += batch_staging.allocated_bytes() + loss_host.allocated_bytes();
+  if (plan.logps_buffer >= 0) {
+    logps_host = PinnedBuffer(plan.schedule.config.batch * 4, "the rows' policy log-probabilities");
+    host_allocated += logps_host.allocated_bytes();
+  }
   loss_count = DeviceMemory(4, "the step's loss count");
 }
 
@@ -156,6 +162,10 @@ void CudaScheduleExecutor::Impl::finish_step() {
   check_cuda(cudaMemcpyAsync(loss_host.get(), device_buffers[static_cast<size_t>(plan.loss_buffer)].get(),
                              static_cast<size_t>(plan.micro_batches * 4), cudaMemcpyDeviceToHost, compute),
              "cudaMemcpyAsync", "copying the micro-batch losses to the host");
+  if (plan.logps_buffer >= 0)
+    check_cuda(cudaMemcpyAsync(logps_host.get(), device_buffers[static_cast<size_t>(plan.logps_buffer)].get(),
+                               static_cast<size_t>(plan.schedule.config.batch * 4), cudaMemcpyDeviceToHost, compute),
+               "cudaMemcpyAsync", "copying the rows' policy log-probabilities to the host");
   check_cuda(cudaEventRecord(step_end.get(), compute), "cudaEventRecord", "the end of the step");
   check_cuda(cudaEventSynchronize(step_end.get()), "cudaEventSynchronize", "waiting for the step's losses");
 }
@@ -191,14 +201,28 @@ int64_t CudaScheduleExecutor::host_bytes() const { return impl_->host_allocated 
 const ir::Schedule& CudaScheduleExecutor::schedule() const { return impl_->plan.schedule; }
 const std::string& CudaScheduleExecutor::device_description() const { return impl_->description; }
 
+std::vector<float> CudaScheduleExecutor::last_logprobs() const {
+  if (impl_->plan.logps_buffer < 0) return {};
+  const float* v = reinterpret_cast<const float*>(impl_->logps_host.get());
+  return std::vector<float>(v, v + impl_->plan.schedule.config.batch);
+}
+
 float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, const int32_t* positions,
-                                const int32_t* segments) {
+                                const int32_t* segments, const float* reference) {
   Impl& m = *impl_;
   check_cuda(cudaSetDevice(m.device), "cudaSetDevice", "starting a step of " + m.plan.schedule.model);
   const size_t batch_bytes = static_cast<size_t>(m.plan.schedule.config.batch * m.plan.seq * 4);
   std::memcpy(m.batch_staging.get(), tokens, batch_bytes);
   std::memcpy(m.batch_staging.get() + batch_bytes, targets, batch_bytes);
-  const auto count = static_cast<int32_t>(loss_count(targets, m.plan.schedule.config.batch * m.plan.seq));
+  auto count = static_cast<int32_t>(loss_count(targets, m.plan.schedule.config.batch * m.plan.seq));
+  char* staged_reference = m.batch_staging.get() + 4 * batch_bytes + 4;
+  if (m.plan.reference_buffer >= 0) {
+    if (!reference) throw UserError("a DPO step needs the reference log-probability of each row");
+    if (m.plan.mb_batch % 2)
+      throw UserError("a DPO micro-batch holds whole chosen/rejected pairs: batch / micro-batches must be even");
+    std::memcpy(staged_reference, reference, static_cast<size_t>(m.plan.schedule.config.batch * 4));
+    count = static_cast<int32_t>(m.plan.schedule.config.batch / 2);  // the loss is the mean over the step's pairs
+  }
   std::memcpy(m.batch_staging.get() + 2 * batch_bytes, &count, 4);
   // Staged after the count: positions at 2 * batch_bytes + 4, segments after them.
   char* documents = m.batch_staging.get() + 2 * batch_bytes + 4;
@@ -231,6 +255,10 @@ float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, 
     check_cuda(cudaMemcpyAsync(m.loss_count.get(), m.batch_staging.get() + 2 * batch_bytes, 4, cudaMemcpyHostToDevice,
                                compute),
                "cudaMemcpyAsync", "uploading the batch's loss count");
+    if (m.plan.reference_buffer >= 0)
+      check_cuda(cudaMemcpyAsync(m.device_buffers[static_cast<size_t>(m.plan.reference_buffer)].get(), staged_reference,
+                                 static_cast<size_t>(m.plan.schedule.config.batch * 4), cudaMemcpyHostToDevice, compute),
+                 "cudaMemcpyAsync", "uploading the batch's reference log-probabilities");
     if (m.plan.segments_buffer >= 0)
       for (int b : {m.plan.positions_buffer, m.plan.segments_buffer})
         check_cuda(cudaMemcpyAsync(m.device_buffers[static_cast<size_t>(b)].get(),

@@ -99,7 +99,9 @@ class CudaScheduleExecutor {
   /// packed_documents) `positions` and `segments` are the batch's; null
   /// gives whole rows.
   float step(const int32_t* tokens, const int32_t* targets, const int32_t* positions = nullptr,
-             const int32_t* segments = nullptr);
+             const int32_t* segments = nullptr, const float* reference = nullptr);
+  /// A DPO schedule's per-row policy log-probabilities of the last step ([batch]); empty otherwise.
+  std::vector<float> last_logprobs() const;
 
   const CudaStepMeasurements& last_step() const;
   /// Device memory: the schedule's GPU buffers plus scratch_bytes().

@@ -105,6 +105,7 @@ struct CudaScheduleExecutor::Impl {
   PinnedBuffer batch_staging;           // tokens, targets, then the loss count: the step's batch on its way in
   DeviceMemory loss_count;              // int: the step's targets >= 0, what every micro-batch's loss divides by
   PinnedBuffer loss_host;               // %loss on its way out
+  PinnedBuffer logps_host;              // a DPO step's %logps on its way out
   DeviceMemory scalar_landing;          // aligned landing slot of scalar outputs (see DeviceLaunch::after)
   int64_t device_allocated = 0, host_allocated = 0, scratch = 0;
 

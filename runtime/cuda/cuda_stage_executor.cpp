@@ -259,13 +259,20 @@ struct CudaStageExecutor::Impl {
   /// Enqueues one step; GEMM operands are narrowed to bf16 first where the program says.
   void run_step(const Step& st, const DeviceStageBindings& b, cudaStream_t stream) {
     switch (st.kind) {
-      case Step::Kind::kernel:
+      case Step::Kind::kernel: {
+        // The DPO loss of one micro-batch divides by the step's pairs, bound
+        // in place of the count its first launch would compute (B/2).
+        const bool step_pairs = b.loss_count && program.kernels[st.kernel].source.name.rfind("dpo_loss", 0) == 0;
         for (KernelLaunch& l : launches[st.kernel]) {
+          if (step_pairs && l.entry == "dpo_pair_count") continue;
           for (size_t i = 0; i < l.args.size(); ++i)
-            l.values[i] = l.args[i].value >= 0 ? where[l.args[i].value] : scratch.at(l.args[i].scratch);
+            l.values[i] = l.args[i].value >= 0 ? where[l.args[i].value]
+                          : step_pairs         ? static_cast<void*>(const_cast<int*>(b.loss_count))
+                                               : static_cast<void*>(scratch.at(l.args[i].scratch));
           enqueue(l, l.grid, stream, st.what);
         }
         break;
+      }
       case Step::Kind::gemm: {
         const void* a = operand(st.a, stream, st.what);
         const void* bb = operand(st.b, stream, st.what);

@@ -7,8 +7,10 @@
 
 #include <cuda_runtime.h>
 
-#include "runtime/cuda/cuda_check.h"
+#include <optional>
 
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/preference_metrics.h"
 #include "support/error.h"
 
 namespace horizon::runtime::cuda {
@@ -59,9 +61,20 @@ StepResult CudaStep::step(const TokenBatch& batch, float lr) {
                     std::to_string(c.seq) + ", got " + std::to_string(batch.batch) + " x " + std::to_string(batch.seq));
   executor_.set_learning_rate(lr);
   auto channel = [](const std::vector<int32_t>& v) { return v.empty() ? nullptr : v.data(); };
-  executor_.step(batch.tokens.data(), batch.targets.data(), channel(batch.positions), channel(batch.segments));
+  const std::optional<double> beta = preference_beta(lowered_);
+  if (beta && static_cast<int64_t>(batch.reference.size()) != batch.batch)
+    throw UserError("a DPO step needs the reference log-probability of each of its " + std::to_string(batch.batch) +
+                    " rows");
+  executor_.step(batch.tokens.data(), batch.targets.data(), channel(batch.positions), channel(batch.segments),
+                 beta ? batch.reference.data() : nullptr);
   const CudaStepMeasurements& m = executor_.last_step();
-  return StepResult{m.loss, m.grad_norm, activation_bytes_};
+  StepResult r{m.loss, m.grad_norm, activation_bytes_};
+  if (beta) {
+    PreferenceRewards rewards(*beta);
+    rewards.add(executor_.last_logprobs().data(), batch.reference.data(), batch.batch);
+    r.extra = rewards.metrics();
+  }
+  return r;
 }
 
 std::unique_ptr<CudaStep> make_cuda_step(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store,

@@ -31,6 +31,8 @@ std::vector<RefTensor> norm(ir::Op op, const Operands& in, const ir::Attrs& attr
 std::vector<RefTensor> position(ir::Op op, const Operands& in, const ir::Attrs& attrs);
 std::vector<RefTensor> attention(ir::Op op, const Operands& in, const ir::Attrs& attrs);
 std::vector<RefTensor> loss(ir::Op op, const Operands& in, const ir::Attrs& attrs);
+/// Per-sequence log-probabilities and the DPO loss (reference_preference_ops.cpp).
+std::vector<RefTensor> preference(ir::Op op, const Operands& in, const ir::Attrs& attrs);
 /// The fused lm head loss, as the composition of the ops it fuses (unchunked).
 std::vector<RefTensor> linear_loss(ir::Op op, const Operands& in, const ir::Attrs& attrs);
 

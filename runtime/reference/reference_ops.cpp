@@ -121,6 +121,11 @@ std::vector<RefTensor> reference_op(ir::Op op, const std::vector<const RefTensor
     case ir::Op::linear_cross_entropy:
     case ir::Op::linear_cross_entropy_grad:
       return family::linear_loss(op, operands, attrs);
+    case ir::Op::sequence_logprob:
+    case ir::Op::sequence_logprob_grad:
+    case ir::Op::dpo_loss:
+    case ir::Op::dpo_loss_grad:
+      return family::preference(op, operands, attrs);
   }
   family::require(false, op, "has no reference implementation");
   return {};
