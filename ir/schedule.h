@@ -15,6 +15,10 @@ namespace horizon::ir {
 
 enum class Stream { compute, h2d, d2h, cpu };
 inline constexpr int kNumStreams = 4;
+/// Bytes per micro-batch in a buffer of one float per row (DPO's %reference
+/// and %logps): its rows, padded so every micro-batch's share starts 16-byte
+/// aligned, as the CUDA kernels load 16 bytes at a time.
+inline constexpr int64_t row_share_bytes(int64_t rows) { return (rows * 4 + 15) / 16 * 16; }
 const char* stream_name(Stream s);
 std::optional<Stream> parse_stream(const std::string& s);
 

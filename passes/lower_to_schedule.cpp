@@ -103,10 +103,12 @@ class Emitter {
       in.operands = {read("weights", w)};
       for (Operand& o : data) {
         Operand op = o;
-        if (op.role == "x" || op.role == "dy" || op.role == "dx" || op.role == "tokens" || op.role == "targets" ||
-            op.role == "loss" || op.role == "positions" || op.role == "segments" || op.role == "reference" ||
-            op.role == "logps")
-          op.range.offset = o.range.offset + mb * o.range.bytes;  // data operands are given for micro-batch 0
+        // Data operands are given for micro-batch 0; a per-row buffer's shares are padded.
+        if (op.role == "reference" || op.role == "logps")
+          op.range = buf_.rows(o.range.buffer, mb);
+        else if (op.role == "x" || op.role == "dy" || op.role == "dx" || op.role == "tokens" || op.role == "targets" ||
+                 op.role == "loss" || op.role == "positions" || op.role == "segments")
+          op.range.offset = o.range.offset + mb * o.range.bytes;
         in.operands.push_back(op);
       }
       const Range grad = buf_.kept_grad(r);

@@ -34,8 +34,9 @@ ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
     segments = s.add_buffer("segments", Place::gpu, BufferKind::batch_data, token_bytes);
   }
   if (p.preference()) {
-    reference = s.add_buffer("reference", Place::gpu, BufferKind::batch_data, p.options.batch * 4);
-    logps = s.add_buffer("logps", Place::gpu, BufferKind::batch_data, p.options.batch * 4);
+    const int64_t bytes = M * ir::row_share_bytes(p.mb_sequences);
+    reference = s.add_buffer("reference", Place::gpu, BufferKind::batch_data, bytes);
+    logps = s.add_buffer("logps", Place::gpu, BufferKind::batch_data, bytes);
   }
   acts = s.add_buffer("acts", Place::gpu, BufferKind::activations, (p.layers + 1) * M * act);
   for (int k = 0; k < 2; ++k) dx[k] = s.add_buffer("dx" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
@@ -80,7 +81,7 @@ Range ScheduleBuffers::act(int buffer, int64_t mb) const {
 }
 
 Range ScheduleBuffers::rows(int buffer, int64_t mb) const {
-  return Range{buffer, mb * p_.mb_sequences * 4, p_.mb_sequences * 4};
+  return Range{buffer, mb * ir::row_share_bytes(p_.mb_sequences), p_.mb_sequences * 4};
 }
 
 Range ScheduleBuffers::batch(int buffer, int64_t mb) const {

@@ -93,7 +93,7 @@ int64_t StepPlan::gpu_bytes_without_arena() const {
   bytes += 2 * slot_elements * 4;                     // gradient accumulators (fp32)
   bytes += tied_elements * 4;                         // the head's gradient of tied weights
   bytes += (packed_documents() ? 4 : 2) * options.batch * options.seq * 4 + M * 4;  // tokens, targets, losses (positions, segments)
-  if (preference()) bytes += 2 * options.batch * 4;  // reference and policy log-probabilities
+  if (preference()) bytes += 2 * M * ir::row_share_bytes(mb_sequences);  // reference and policy log-probabilities
   for (size_t r = 0; r < resident.size(); ++r)
     if (resident[r]) bytes += resident_bytes(static_cast<int>(r));  // planes and gradient of resident regions
   return bytes;

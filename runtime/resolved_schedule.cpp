@@ -94,8 +94,8 @@ void ResolvedSchedule::resolve_buffers() {
     need(segments_buffer, "segments", batch_bytes);
   }
   if (reference_buffer >= 0 || logps_buffer >= 0) {
-    need(reference_buffer, "reference", schedule.config.batch * 4);
-    need(logps_buffer, "logps", schedule.config.batch * 4);
+    need(reference_buffer, "reference", micro_batches * ir::row_share_bytes(mb_batch));
+    need(logps_buffer, "logps", micro_batches * ir::row_share_bytes(mb_batch));
   }
 }
 

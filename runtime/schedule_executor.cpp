@@ -150,8 +150,11 @@ const ir::Schedule& ScheduleExecutor::schedule() const { return impl_->plan.sche
 std::vector<float> ScheduleExecutor::last_logprobs() const {
   const ResolvedSchedule& p = impl_->plan;
   if (p.logps_buffer < 0) return {};
-  const float* v = reinterpret_cast<const float*>(impl_->blocks[static_cast<size_t>(p.logps_buffer)].get());
-  return std::vector<float>(v, v + p.schedule.config.batch);
+  const char* v = impl_->blocks[static_cast<size_t>(p.logps_buffer)].get();
+  std::vector<float> out(static_cast<size_t>(p.schedule.config.batch));
+  for (int64_t mb = 0; mb < p.micro_batches; ++mb)  // each micro-batch's share is padded (ir::row_share_bytes)
+    std::memcpy(out.data() + mb * p.mb_batch, v + mb * ir::row_share_bytes(p.mb_batch), static_cast<size_t>(p.mb_batch * 4));
+  return out;
 }
 
 float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, const int32_t* positions,
@@ -167,8 +170,9 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, cons
     if (!reference) throw UserError("a DPO step needs the reference log-probability of each row");
     if (p.mb_batch % 2)
       throw UserError("a DPO micro-batch holds whole chosen/rejected pairs: batch / micro-batches must be even");
-    std::memcpy(m.blocks[static_cast<size_t>(p.reference_buffer)].get(), reference,
-                static_cast<size_t>(p.schedule.config.batch * 4));
+    for (int64_t mb = 0; mb < p.micro_batches; ++mb)  // each micro-batch's share is padded (ir::row_share_bytes)
+      std::memcpy(m.blocks[static_cast<size_t>(p.reference_buffer)].get() + mb * ir::row_share_bytes(p.mb_batch),
+                  reference + mb * p.mb_batch, static_cast<size_t>(p.mb_batch * 4));
     m.loss_count = p.schedule.config.batch / 2;  // the loss is the mean over the step's pairs
   }
   if (p.segments_buffer >= 0) {

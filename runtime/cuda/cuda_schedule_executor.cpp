@@ -163,8 +163,12 @@ void CudaScheduleExecutor::Impl::finish_step() {
                              static_cast<size_t>(plan.micro_batches * 4), cudaMemcpyDeviceToHost, compute),
              "cudaMemcpyAsync", "copying the micro-batch losses to the host");
   if (plan.logps_buffer >= 0)
-    check_cuda(cudaMemcpyAsync(logps_host.get(), device_buffers[static_cast<size_t>(plan.logps_buffer)].get(),
-                               static_cast<size_t>(plan.schedule.config.batch * 4), cudaMemcpyDeviceToHost, compute),
+    // Each micro-batch's share is padded on the device (ir::row_share_bytes), packed on the host.
+    check_cuda(cudaMemcpy2DAsync(logps_host.get(), static_cast<size_t>(plan.mb_batch * 4),
+                                 device_buffers[static_cast<size_t>(plan.logps_buffer)].get(),
+                                 static_cast<size_t>(ir::row_share_bytes(plan.mb_batch)),
+                                 static_cast<size_t>(plan.mb_batch * 4), static_cast<size_t>(plan.micro_batches),
+                                 cudaMemcpyDeviceToHost, compute),
                "cudaMemcpyAsync", "copying the rows' policy log-probabilities to the host");
   check_cuda(cudaEventRecord(step_end.get(), compute), "cudaEventRecord", "the end of the step");
   check_cuda(cudaEventSynchronize(step_end.get()), "cudaEventSynchronize", "waiting for the step's losses");
@@ -256,8 +260,10 @@ float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, 
                                compute),
                "cudaMemcpyAsync", "uploading the batch's loss count");
     if (m.plan.reference_buffer >= 0)
-      check_cuda(cudaMemcpyAsync(m.device_buffers[static_cast<size_t>(m.plan.reference_buffer)].get(), staged_reference,
-                                 static_cast<size_t>(m.plan.schedule.config.batch * 4), cudaMemcpyHostToDevice, compute),
+      check_cuda(cudaMemcpy2DAsync(m.device_buffers[static_cast<size_t>(m.plan.reference_buffer)].get(),
+                                   static_cast<size_t>(ir::row_share_bytes(m.plan.mb_batch)), staged_reference,
+                                   static_cast<size_t>(m.plan.mb_batch * 4), static_cast<size_t>(m.plan.mb_batch * 4),
+                                   static_cast<size_t>(m.plan.micro_batches), cudaMemcpyHostToDevice, compute),
                  "cudaMemcpyAsync", "uploading the batch's reference log-probabilities");
     if (m.plan.segments_buffer >= 0)
       for (int b : {m.plan.positions_buffer, m.plan.segments_buffer})
