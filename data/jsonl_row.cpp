@@ -49,7 +49,7 @@ void check_messages(const Json& list, const std::string& field, const std::strin
   }
 }
 
-JsonlRow parse_jsonl_row(std::string_view line, const std::string& where, const RowFields& fields) {
+Json parse_jsonl_object(std::string_view line, const std::string& where) {
   Json row;
   try {
     row = Json::parse(line.begin(), line.end());
@@ -61,6 +61,11 @@ JsonlRow parse_jsonl_row(std::string_view line, const std::string& where, const 
   if (!row.is_object())
     bad_row(where, "", "is " + frontend::json_type_name(row) + ", expected a JSON object",
             "each line must be one JSON object");
+  return row;
+}
+
+JsonlRow parse_jsonl_row(std::string_view line, const std::string& where, const RowFields& fields) {
+  const Json row = parse_jsonl_object(line, where);
   JsonlRow out;
   if (auto tools = row.find("tools"); tools != row.end() && !tools->is_null()) {
     if (!tools->is_array()) bad_row(where, "tools", "is " + frontend::json_type_name(*tools) + ", expected a list", "");

@@ -42,4 +42,8 @@ void check_messages(const frontend::Json& list, const std::string& field, const 
 
 JsonlRow parse_jsonl_row(std::string_view line, const std::string& where, const RowFields& fields);
 
+/// `line` as a JSON object; UserError naming `where` when it is not valid
+/// JSON or not an object (every JSONL reader's first check).
+frontend::Json parse_jsonl_object(std::string_view line, const std::string& where);
+
 }  // namespace horizon::data

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "data/jsonl_row.h"
 #include "support/error.h"
 
 namespace horizon::data {
@@ -12,21 +13,6 @@ using frontend::Json;
 [[noreturn]] void bad_row(const std::string& where, const std::string& field, const std::string& problem,
                           const std::string& fix) {
   throw_user_error(where, field.empty() ? "" : "field \"" + field + "\"", problem, fix);
-}
-
-Json parse_object(std::string_view line, const std::string& where) {
-  Json row;
-  try {
-    row = Json::parse(line.begin(), line.end());
-  } catch (const nlohmann::json::exception& e) {
-    std::string what = e.what();
-    if (auto at = what.find("] "); at != std::string::npos) what = what.substr(at + 2);
-    bad_row(where, "", "not valid JSON: " + what, "each line must be one JSON object; fix or remove the row");
-  }
-  if (!row.is_object())
-    bad_row(where, "", "is " + frontend::json_type_name(row) + ", expected a JSON object",
-            "each line must be one JSON object");
-  return row;
 }
 
 std::string common_prefix(const std::string& a, const std::string& b) {
@@ -61,7 +47,7 @@ bool is_preference_row(std::string_view line) {
 }
 
 PreferenceRow parse_preference_row(std::string_view line, const std::string& where, const RowFields& fields) {
-  const Json row = parse_object(line, where);
+  const Json row = parse_jsonl_object(line, where);
   PreferenceRow out;
   for (const char* f : {"chosen", "rejected"})
     if (!row.contains(f))
