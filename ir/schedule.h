@@ -98,6 +98,17 @@ struct SchedInstr {
   std::vector<Operand> operands;
 };
 
+/// An instruction of `stage` instance `instance` (and micro-batch `mb`), no operands yet.
+inline SchedInstr make_instr(SchedOp op, Stream stream, const std::string& stage, int64_t instance, int64_t mb = -1) {
+  SchedInstr in;
+  in.op = op;
+  in.stream = stream;
+  in.stage = stage;
+  in.instance = instance;
+  in.micro_batch = mb;
+  return in;
+}
+
 struct ScheduleConfig {
   int64_t batch = 0;          // sequences per step (all micro-batches)
   int64_t seq = 0;

@@ -86,7 +86,7 @@ class Recompute {
   }
 
   void save(int64_t l, int64_t mb) {
-    SchedInstr in = instr(SchedOp::save, Stream::compute, "block", l, mb);
+    SchedInstr in = ir::make_instr(SchedOp::save, Stream::compute, "block", l, mb);
     in.operands = {{"src", x(l, mb), false}, {"dst", checkpoint(l / K_, mb), true}};
     s_.instrs.push_back(std::move(in));
   }
@@ -96,12 +96,12 @@ class Recompute {
   void recompute_segment(int64_t a, int64_t b) {
     for (int64_t j = a; j < b; ++j) {
       const SchedInstr& launch = forward_launch_[static_cast<size_t>(j)];
-      SchedInstr bind = instr(SchedOp::bind, Stream::compute, "block", j);
+      SchedInstr bind = ir::make_instr(SchedOp::bind, Stream::compute, "block", j);
       for (const Operand& op : launch.operands)
         if (op.role == "weights") bind.operands.push_back(op);
       s_.instrs.push_back(std::move(bind));
       for (int64_t mb = 0; mb < M_; ++mb) {
-        SchedInstr in = instr(SchedOp::recompute, Stream::compute, "block", j, mb);
+        SchedInstr in = ir::make_instr(SchedOp::recompute, Stream::compute, "block", j, mb);
         // The forward launch's operands, reading and writing the segment instead.
         for (const Operand& op : launch.operands) {
           Operand o = op;
@@ -115,15 +115,6 @@ class Recompute {
     }
   }
 
-  static SchedInstr instr(SchedOp op, Stream stream, const std::string& stage, int64_t instance, int64_t mb = -1) {
-    SchedInstr in;
-    in.op = op;
-    in.stream = stream;
-    in.stage = stage;
-    in.instance = instance;
-    in.micro_batch = mb;
-    return in;
-  }
 
   const StepPlan& p_;
   ir::Schedule& s_;

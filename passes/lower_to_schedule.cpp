@@ -37,15 +37,6 @@ class Emitter {
  private:
   static Operand read(const char* role, Range r) { return Operand{role, r, false}; }
   static Operand write(const char* role, Range r) { return Operand{role, r, true}; }
-  static SchedInstr instr(SchedOp op, Stream stream, const std::string& stage, int64_t instance, int64_t mb = -1) {
-    SchedInstr in;
-    in.op = op;
-    in.stream = stream;
-    in.stage = stage;
-    in.instance = instance;
-    in.micro_batch = mb;
-    return in;
-  }
 
   int region(const std::string& stage, int64_t instance) const { return p_.params.region_of(stage, instance); }
 
@@ -55,7 +46,7 @@ class Emitter {
   Range weights(int r) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     const Range w{buf_.store, buf_.store_offset[static_cast<size_t>(r)], region.elements * 2};
-    SchedInstr bind = instr(SchedOp::bind, Stream::compute, region.stage, region.instance);
+    SchedInstr bind = ir::make_instr(SchedOp::bind, Stream::compute, region.stage, region.instance);
     bind.operands.push_back(read("weights", w));
     emit(bind);
     return w;
@@ -77,14 +68,14 @@ class Emitter {
     const int64_t M = p_.options.micro_batches;
     Range w = weights(region("embed", 0));
     for (int64_t mb = 0; mb < M; ++mb) {
-      SchedInstr in = instr(SchedOp::launch, Stream::compute, "embed", 0, mb);
+      SchedInstr in = ir::make_instr(SchedOp::launch, Stream::compute, "embed", 0, mb);
       in.operands = {read("weights", w), read("tokens", buf_.batch(buf_.tokens, mb)), write("y", buf_.kept(0, mb)), arena()};
       emit(in);
     }
     for (int64_t l = 0; l < p_.layers; ++l) {
       w = weights(region("block", l));
       for (int64_t mb = 0; mb < M; ++mb) {
-        SchedInstr in = instr(SchedOp::launch, Stream::compute, "block", l, mb);
+        SchedInstr in = ir::make_instr(SchedOp::launch, Stream::compute, "block", l, mb);
         in.operands = {read("weights", w), read("x", buf_.kept(l, mb))};
         add_documents(in.operands, mb);
         in.operands.insert(in.operands.end(), {write("y", buf_.kept(l + 1, mb)), arena()});
@@ -98,7 +89,7 @@ class Emitter {
     const int64_t M = p_.options.micro_batches;
     const int r = region(stage == "head.bwd" ? "head" : stage == "embed.bwd" ? "embed" : "block", instance);
     for (int64_t mb = 0; mb < M; ++mb) {
-      SchedInstr in = instr(SchedOp::launch, Stream::compute, stage, instance, mb);
+      SchedInstr in = ir::make_instr(SchedOp::launch, Stream::compute, stage, instance, mb);
       in.accumulate = mb > 0;
       in.operands = {read("weights", w)};
       for (Operand& o : data) {
@@ -134,7 +125,7 @@ class Emitter {
   // share is left between the backward's end and the first update.
   void grad_norm(int r) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
-    SchedInstr in = instr(SchedOp::grad_norm, Stream::cpu, region.stage, region.instance);
+    SchedInstr in = ir::make_instr(SchedOp::grad_norm, Stream::cpu, region.stage, region.instance);
     in.operands.push_back(read("grad", buf_.kept_grad(r)));
     if (buf_.gacc_tied >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
     emit(in);
@@ -142,7 +133,7 @@ class Emitter {
 
   void host_optimizer_step(int r) {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
-    SchedInstr in = instr(SchedOp::optimizer_step, Stream::cpu, region.stage, region.instance);
+    SchedInstr in = ir::make_instr(SchedOp::optimizer_step, Stream::cpu, region.stage, region.instance);
     in.operands.push_back(read("grad", buf_.kept_grad(r)));
     if (buf_.gacc_tied >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
     in.operands.push_back(write("params", Range{buf_.store, buf_.store_offset[static_cast<size_t>(r)], region.elements * p_.bytes_per_param}));

@@ -135,37 +135,6 @@ struct CudaEvaluator::Impl {
       const int32_t* seg = b.segments.empty() ? whole_segments.data() : b.segments.data();
       check_cuda(cudaMemcpyAsync(positions.get(), pos, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "positions");
       check_cuda(cudaMemcpyAsync(segments.get(), seg, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "segments");
-    }
-    DeviceStageBindings e;
-    e.inputs = {tokens.get()};
-    e.params = upload("embed", 0);
-    e.outputs = {x[0].get()};
-    e.arena = arena.get();
-    executors[0]->launch(e, stream);
-    for (int64_t l = 0; l < block.instances; ++l) {
-      DeviceStageBindings k;
-      k.inputs = {x[l % 2].get()};
-      if (segments.get()) k.inputs = {x[l % 2].get(), positions.get(), segments.get()};
-      k.params = upload("block", l);
-      k.outputs = {x[(l + 1) % 2].get()};
-      k.arena = arena.get();
-      executors[1]->launch(k, stream);
-    }
-    return x[block.instances % 2].get();
-  }
-
-  /// Batch b's loss summed over its rows and divided by `loss_count`.
-  double batch_loss(const TokenBatch& b, int32_t loss_count) {
-    if (b.batch != B || b.seq != S) throw std::invalid_argument("evaluation batch shape differs from the evaluator's");
-    const size_t bytes = static_cast<size_t>(B * S) * 4;
-    check_cuda(cudaMemcpyAsync(tokens.get(), b.tokens.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "tokens");
-    check_cuda(cudaMemcpyAsync(targets.get(), b.targets.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "targets");
-    check_cuda(cudaMemcpyAsync(count.get(), &loss_count, 4, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "loss count");
-    if (segments.get()) {
-      const int32_t* pos = b.positions.empty() ? whole_positions.data() : b.positions.data();
-      const int32_t* seg = b.segments.empty() ? whole_segments.data() : b.segments.data();
-      check_cuda(cudaMemcpyAsync(positions.get(), pos, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "positions");
-      check_cuda(cudaMemcpyAsync(segments.get(), seg, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "segments");
     } else if (packs_documents(b.positions.empty() ? nullptr : b.positions.data(),
                                b.segments.empty() ? nullptr : b.segments.data(), B, S)) {
       throw UserError("an evaluation batch packs several documents per row, but the model was compiled for whole rows");
@@ -187,8 +156,15 @@ struct CudaEvaluator::Impl {
       k.arena = arena.get();
       executors[1]->launch(k, stream);
     }
+    return x[block.instances % 2].get();
+  }
+
+  /// Batch b's loss summed over its rows and divided by `loss_count`.
+  double batch_loss(const TokenBatch& b, int32_t loss_count) {
+    check_cuda(cudaMemcpyAsync(count.get(), &loss_count, 4, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "loss count");
+    void* x_last = blocks(b);
     DeviceStageBindings h;
-    h.inputs = {x[block.instances % 2].get(), targets.get()};
+    h.inputs = {x_last, targets.get()};
     h.params = upload("head", 0);
     h.outputs = {loss.get()};
     h.arena = arena.get();
