@@ -85,7 +85,8 @@ def parse_args(argv):
                    help="comma list of NAME[:BxS] (models/NAME.json) or PATH.json:BxS (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default: %(default)s)")
     p.add_argument("--steps", type=int, default=10, help="timed steps; the median is reported (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=1800, help="seconds per engine run, per attempt for pytorch-gpu-fast (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=1800,
+                   help="seconds per engine run, per attempt for pytorch-gpu-fast (default: %(default)s)")
     p.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate, constant (default: %(default)s)")
     p.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clipping, 0: off (default: 1.0)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random tokens and weights (default: 1)")

@@ -22,7 +22,8 @@ TORCH_WORKER = os.path.join(HERE, "torch_engines.py")
 def row(kind, entry, engine, batch, seq):
     return {"kind": kind, "model": entry.name, "engine": engine, "batch": batch, "seq": seq, "status": "not run",
             "params": entry.params, "layers": entry.layers, "hidden": entry.hidden, "tokens_per_s": None,
-            "tflops": None, "configuration": None, "median_ms": None, "step_ms": [], "gpu_peak_bytes": None, "gpu_peak_source": None,
+            "tflops": None, "configuration": None, "median_ms": None, "step_ms": [], "gpu_peak_bytes": None,
+            "gpu_peak_source": None,
             "gpu_used_bytes": None, "gpu_used_note": "", "host_rss_bytes": None, "detail": "", "notes": [],
             "log": ""}
 

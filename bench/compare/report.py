@@ -81,7 +81,8 @@ def training_table(rows):
         for r in group:
             tflops = _num(r.get("tflops"), 1) if r["status"] == "ok" else "—"
             gpu_peak = format_bytes(r.get("gpu_peak_bytes"))
-            lines.append(f"| {model_cell(r)} | {r['batch']} × {r['seq']} | {engine_cell(r)} | {outcome_cell(r)} | {tflops} "
+            lines.append(f"| {model_cell(r)} | {r['batch']} × {r['seq']} | {engine_cell(r)} | {outcome_cell(r)} "
+                         f"| {tflops} "
                          f"| {gpu_peak} | {gpu_used_cell(r)} | {format_bytes(r.get('host_rss_bytes'))} "
                          f"| {ratio_cell(r, horizon_row, largest=kind == 'largest')} |")
     return "\n".join(lines)

@@ -364,8 +364,10 @@ class FastestConfiguration(unittest.TestCase):
         self.assertEqual(r["notes"], [], "nothing failed, nothing to say")
 
     def test_falls_back_on_oom_and_compile_errors(self):
-        outcomes = {"compile, no checkpointing": attempt_row("oom", "GPU OOM (tried to allocate 1.95 GiB) in step 1 backward"),
-                    "no compile, no checkpointing": attempt_row("oom", "GPU OOM (tried to allocate 3.91 GiB) in step 1 forward"),
+        outcomes = {"compile, no checkpointing":
+                    attempt_row("oom", "GPU OOM (tried to allocate 1.95 GiB) in step 1 backward"),
+                    "no compile, no checkpointing":
+                    attempt_row("oom", "GPU OOM (tried to allocate 3.91 GiB) in step 1 forward"),
                     "compile, checkpointing": attempt_row("ok", notes=["fused AdamW"])}
         tried = []
 
@@ -401,7 +403,8 @@ class FastestConfiguration(unittest.TestCase):
 class FakeOutcome:
     """What child_process.run_child returns, for a child that exited."""
     def __init__(self, log_path, returncode):
-        self.log_path, self.returncode, self.timed_out, self.stopped, self.signal = log_path, returncode, False, False, None
+        self.log_path, self.returncode = log_path, returncode
+        self.timed_out, self.stopped, self.signal = False, False, None
         self.max_rss_bytes, self.gpu_used_bytes, self.gpu_used_note, self.wall_s = 2 << 30, 20 << 30, "", 60.0
 
     @property
@@ -442,7 +445,8 @@ class FastEngineRuns(unittest.TestCase):
 
     @staticmethod
     def trained(spec):
-        steps = [{"step": i + 1, "ms": 40_000.0 if i == 0 else 200.0, "loss": 10.4} for i in range(spec["warmup"] + spec["steps"])]
+        steps = [{"step": i + 1, "ms": 40_000.0 if i == 0 else 200.0, "loss": 10.4}
+                 for i in range(spec["warmup"] + spec["steps"])]
         return {"status": "ok", "steps": steps, "notes": [], "params": 3_295_488, "gpu_peak_bytes": 30 << 30,
                 "configuration": spec["configuration"]}
 
