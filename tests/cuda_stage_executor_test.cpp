@@ -388,7 +388,13 @@ void time_block_stages(const std::string& model, int64_t B, int64_t S) {
     // The same GEMMs alone, on operands already in bf16.
     const runtime::cuda::StageProgram program = runtime::cuda::build_stage_program(s, plan, B, S);
     runtime::cuda::CublasLtGemm gemm;
-    DeviceMemory ga(int64_t{128} << 20, "perf a"), gb(int64_t{128} << 20, "perf b"), gy(int64_t{256} << 20, "perf y");
+    // Big enough for any operand or result of the stage's GEMMs, whatever their form.
+    int64_t elements = 16;
+    for (const runtime::cuda::Step& st : program.steps)
+      if (st.kind == runtime::cuda::Step::Kind::gemm)
+        elements = std::max({elements, st.shape.rows * st.shape.in, st.shape.rows * st.shape.out,
+                             st.shape.out * st.shape.in});
+    DeviceMemory ga(elements * 2, "perf a"), gb(elements * 2, "perf b"), gy(elements * 4, "perf y");
     for (DeviceMemory* d : {&ga, &gb})  // bf16 0x3c3c = 0.0115: tensor cores run slower on data than on zeros
       runtime::cuda::check_cuda(cudaMemset(d->get(), 0x3c, static_cast<size_t>(d->bytes())), "cudaMemset", "perf");
     double gemm_ms = 0, flops = 0;
