@@ -380,7 +380,7 @@ void time_block_stages(const std::string& model, int64_t B, int64_t S) {
     const double ms = time_ms([&] { gpu.launch(b, nullptr); }, 10);
     std::vector<CudaStageExecutor::StepTime> steps = gpu.profile(b, nullptr);
     std::sort(steps.begin(), steps.end(), [](const auto& x, const auto& y) { return x.ms > y.ms; });
-    for (size_t i = 0; i < std::min<size_t>(10, steps.size()); ++i)
+    for (size_t i = 0; i < std::min<size_t>(40, steps.size()); ++i)
       std::printf("[ perf ]   %8.3f ms  %s\n", steps[i].ms, steps[i].what.c_str());
     const F y = download(b.outputs[0], s.values[s.outputs[0]].type.elements(B, S));
     for (float v : y) ASSERT_TRUE(std::isfinite(v)) << stage << " produced a non-finite output";
