@@ -264,8 +264,11 @@ TEST_F(SchedulePasses, InsertRecomputeKeepsThePlannedBlocksActivations) {
             "")
       << text;
   // The whole pipeline's schedule with them verifies (every saved byte
-  // written before its backward reads it).
-  EXPECT_NO_THROW(ir::verify_schedule(passes::lower_to_schedule(m, o)));
+  // written before its backward reads it), and its text reads back.
+  const ir::Schedule whole = passes::lower_to_schedule(m, o);
+  EXPECT_NO_THROW(ir::verify_schedule(whole));
+  const std::string dumped = ir::print_schedule(whole);
+  EXPECT_EQ(ir::print_schedule(ir::parse_schedule(dumped, "kept.sched")), dumped);
 }
 
 // auto keeps as many blocks as the GPU budget holds after everything else;
