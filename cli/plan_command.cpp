@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/moments_option.h"
 #include "cli/plan_largest.h"
+#include "cli/plan_parallel.h"
 #include "cli/resident_option.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
@@ -239,7 +240,9 @@ int run_plan(const Args& args) {
   a.flag("largest",
          "plan the deepest model of MODEL's width (or --width) that fits the machine: MODEL with as many blocks as fit");
   a.option("width", "H", "with --largest: hidden size of the searched models (heads and MLP scale with it)", "0");
+  add_parallel_options(a);
   if (!a.parse(args)) return 0;
+  const plan::ParallelShape shape = parallel_shape(a);
 
   const plan::Machine machine = machine_option(a);
   const passes::StreamingOptions options = streaming_options(a, "plan", machine);
@@ -291,8 +294,9 @@ int run_plan(const Args& args) {
               static_cast<long long>(resident_layers(s)),
               static_cast<long long>(ir::layout_params(graph).regions.size()));
 
-  const plan::MemoryTable& host = tables.host;
-  const plan::MemoryTable& gpu = tables.gpu;
+  // Several GPUs: each GPU's and each host's share (the same tables for one).
+  const plan::MemoryTable host = shape.ranks() > 1 ? plan::host_memory_per_host(tables.host, shape) : tables.host;
+  const plan::MemoryTable gpu = shape.ranks() > 1 ? plan::gpu_memory_per_gpu(tables.gpu, s, graph, shape) : tables.gpu;
   // Resident layers take what activations leave, so the search streams every layer.
   passes::StreamingOptions streamed = options;
   streamed.resident = 0;
@@ -309,6 +313,7 @@ int run_plan(const Args& args) {
 
   if (!host.fits() || !gpu.fits()) {
     std::fflush(stdout);
+    if (shape.ranks() > 1) throw UserError(parallel_refusal(s.model, shape, host, gpu));
     throw UserError(Refusal(graph, options, s).message(host, gpu, fit));
   }
 
@@ -332,6 +337,7 @@ int run_plan(const Args& args) {
               fmt("%.1f", 100 * r.stream(ir::Stream::cpu).busy / step).c_str());
   std::printf("  %-24s %s (busy %s %% of the step)\n", "bottleneck", r.bottleneck.c_str(),
               fmt("%.1f", 100 * r.bottleneck_share).c_str());
+  print_parallel_step(s, graph, machine, shape, r, model_flops);
   if (a.has("trace")) {
     plan::write_chrome_trace(a.get("trace"), s, r);
     std::printf("\ntrace: %s (open in ui.perfetto.dev)\n", a.get("trace").c_str());
