@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/moments_option.h"
 #include "cli/plan_largest.h"
+#include "cli/plan_parallel.h"
 #include "cli/resident_option.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
@@ -241,7 +242,9 @@ int run_plan(const Args& args) {
   a.flag("largest",
          "plan the deepest model of MODEL's width (or --width) that fits the machine: MODEL with as many blocks as fit");
   a.option("width", "H", "with --largest: hidden size of the searched models (heads and MLP scale with it)", "0");
+  add_parallel_options(a);
   if (!a.parse(args)) return 0;
+  const plan::ParallelShape shape = parallel_shape(a);
 
   const plan::Machine machine = machine_option(a);
   const passes::StreamingOptions options = streaming_options(a, "plan", machine);
@@ -296,8 +299,9 @@ int run_plan(const Args& args) {
               "    forward's matmuls and attention (--keep-activations 0 recomputes every block)\n\n",
               static_cast<long long>(kept_blocks(s)), static_cast<long long>(graph.find_stage("block")->instances));
 
-  const plan::MemoryTable& host = tables.host;
-  const plan::MemoryTable& gpu = tables.gpu;
+  // Several GPUs: each GPU's and each host's share (the same tables for one).
+  const plan::MemoryTable host = shape.ranks() > 1 ? plan::host_memory_per_host(tables.host, shape) : tables.host;
+  const plan::MemoryTable gpu = shape.ranks() > 1 ? plan::gpu_memory_per_gpu(tables.gpu, s, graph, shape) : tables.gpu;
   // Resident layers take what activations leave, so the search streams every layer.
   passes::StreamingOptions streamed = options;
   streamed.resident = 0;
@@ -314,6 +318,7 @@ int run_plan(const Args& args) {
 
   if (!host.fits() || !gpu.fits()) {
     std::fflush(stdout);
+    if (shape.ranks() > 1) throw UserError(parallel_refusal(s.model, shape, host, gpu));
     throw UserError(Refusal(graph, options, s).message(host, gpu, fit));
   }
 
@@ -346,6 +351,7 @@ int run_plan(const Args& args) {
                 "recompute", fmt("%.4g", all.step_seconds).c_str(), static_cast<long long>(kept),
                 fmt("%.1f", 100 * (1 - step / all.step_seconds)).c_str());
   }
+  print_parallel_step(s, graph, machine, shape, r, model_flops);
   if (a.has("trace")) {
     plan::write_chrome_trace(a.get("trace"), s, r);
     std::printf("\ntrace: %s (open in ui.perfetto.dev)\n", a.get("trace").c_str());

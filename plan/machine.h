@@ -25,6 +25,10 @@ struct Machine {
   double host_bytes = 0;           // host RAM
   double gpu_bytes = 0;            // GPU memory
   double launch_overhead_us = 5;   // per kernel launch
+  // Several GPUs (optional in a file; 0: not described, and `plan --gpus`
+  // asks for it). Both per GPU and direction, as NCCL's bus bandwidth counts.
+  double gpu_link_gbps = 0;  // GPU to GPU inside a host: NVLink, or PCIe peer to peer without it
+  double network_gbps = 0;   // between hosts: a host's network links together, per direction
 };
 
 /// The reference box: 1x H100 80 GB on PCIe Gen5 x16, 16 cores, 125 GiB RAM
@@ -32,7 +36,8 @@ struct Machine {
 Machine default_machine();
 
 /// Reads a machine description. Every rate and size is required but the
-/// attention rates (and the links between GPUs); sizes are a
+/// attention rates and the multi-GPU links (needed only where several GPUs
+/// are planned); sizes are a
 /// byte count or a string with a unit ("125 GiB", "80 GB"). UserError names
 /// the file and the field on a missing, mistyped or non-positive field.
 Machine load_machine(const std::string& path);

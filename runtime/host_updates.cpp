@@ -110,7 +110,7 @@ void HostUpdates::optimizer_step(int index) {
       // A resident region's GPU update, emulated on its planes in (emulated) GPU memory.
       const float* g = reinterpret_cast<const float*>(host(u.grad, index)) + st.offset;
       if (sink_) {
-        give_to_sink(t, g, st.elements);
+        sink_->gradient(t, g, st.elements);  // a resident region has no tied part
         continue;
       }
       optimizer_.update(t, g, lr_, update_scale(u),
@@ -125,15 +125,21 @@ void HostUpdates::optimizer_step(int index) {
     // scale of 0 skips every tensor of the step).
     if (!sink_ && !std::isfinite(tensor_squares_[static_cast<size_t>(t)])) continue;
     if (sink_)
-      give_to_sink(t, g, st.elements);
+      give_to_sink(t, u, g);
     else
       optimizer_.update(t, g, lr_, grad_scale_);
   }
 }
 
-void HostUpdates::give_to_sink(int tensor, const float* g, int64_t n) {
+void HostUpdates::give_to_sink(int tensor, const UpdatePlan& u, const float* sum) {
   // Each micro-batch divided by the step's loss count: the sum is the mean.
-  sink_->gradient(tensor, g, n);
+  const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
+  const int64_t tied = plan_.tied_offset[static_cast<size_t>(tensor)];
+  if (tied >= 0 && sink_->wants_parts()) {
+    sink_->gradient_parts(tensor, slab(u.grad) + t.offset, slab(u.grad_tied) + tied, t.elements);
+    return;
+  }
+  sink_->gradient(tensor, sum, t.elements);
 }
 
 double HostUpdates::norm() const {

@@ -58,7 +58,7 @@ class HostUpdates {
   char* host(const ir::Range& r, int index) const;  // throws unless the range is addressable here
   float update_scale(const UpdatePlan& u) const;
   const float* tensor_gradient(int tensor, const UpdatePlan& u, float* sum_scratch) const;
-  void give_to_sink(int tensor, const float* g, int64_t n);
+  void give_to_sink(int tensor, const UpdatePlan& u, const float* sum);  // sum: the parts added
 
   const ResolvedSchedule& plan_;
   HostStore& store_;

@@ -28,10 +28,18 @@ class AdamWOptimizer {
   /// The same on planes outside the store (a resident region's, PackedPlanes).
   /// 8-bit moments' block scales are the store's in both cases (PackedPlanes).
   void update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes);
+  /// Elements [begin, end) of `tensor` only, from their gradient `grad`
+  /// [end - begin]: a data-parallel rank's shard (runtime/parallel). The same
+  /// bits per element as a whole-tensor update; with 8-bit moments `begin`
+  /// must start a quantization block (kMomentBlock).
+  void update_range(int tensor, int64_t begin, int64_t end, const float* grad, float lr, float grad_scale);
   /// The kernel's scalars for `tensor` at step `step` (bias corrections): what a GPU update uses too.
   codegen::cpu::AdamWParams params(int tensor, float lr, float grad_scale, int64_t step) const;
 
  private:
+  void run(int tensor, int64_t begin, int64_t end, const float* grad, float lr, float grad_scale,
+           const PackedPlanes& planes);
+
   HostStore& store_;
   AdamWConfig config_;
   codegen::cpu::AdamWFn kernel_ = nullptr;                     // bf16, f32 moments

@@ -141,6 +141,7 @@ void ScheduleExecutor::finish_updates() {
 
 void ScheduleExecutor::set_learning_rate(float lr) { impl_->updates->set_learning_rate(lr); }
 void ScheduleExecutor::set_gradient_sink(GradientSink* sink) { impl_->updates->set_gradient_sink(sink); }
+void ScheduleExecutor::set_loss_count(int64_t count) { impl_->given_loss_count = count; }
 void ScheduleExecutor::set_wait_timeout(std::chrono::milliseconds timeout) { impl_->events.set_timeout(timeout); }
 const ExecutorMeasurements& ScheduleExecutor::last_step() const { return impl_->last; }
 int64_t ScheduleExecutor::host_bytes() const { return impl_->host_allocated + impl_->store.bytes(); }
@@ -190,6 +191,7 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, cons
       if (u.on_device) m.store.pack_region(u.region, m.at(u.params));
     m.resident_loaded = true;
   }
+  if (m.given_loss_count > 0) m.loss_count = m.given_loss_count;
   m.events.reset();
   m.updates->begin_step();
   m.workers->run();
