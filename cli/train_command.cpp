@@ -18,6 +18,7 @@
 #include "cli/initial_weights.h"
 #include "cli/memory_check.h"
 #include "cli/model_tokenizer.h"
+#include "cli/grad_offload_option.h"
 #include "cli/moments_option.h"
 #include "cli/progress.h"
 #include "cli/reference_logprobs.h"
@@ -81,6 +82,7 @@ Arguments train_arguments() {
          "gradient then skips only the tensors whose own gradient is not finite, and resident layers' GPU updates\n"
          "are not guarded (the run still stops after --max-bad-steps, and no non-finite checkpoint is written)");
   a.option("moments", "TYPE", kMomentsHelp, "bf16");
+  a.option("grad-offload", "TYPE", std::string(kGradOffloadHelp) + "; with --stream or --device cuda", "fp32");
   a.option("host-mem", "SIZE",
            "host memory the run may take, e.g. 120G; checked before anything is allocated (default: what the "
            "machine has available)");
@@ -162,6 +164,9 @@ int run_train(const Args& args) {
   if (!stream && !cuda && a.has("resident"))
     throw UserError("horizon train: --resident places layers of the streamed schedule on the GPU; use --device cuda "
                     "(or --stream for the emulated device)");
+  if (a.get("grad-offload") != "fp32" && !stream && !cuda)
+    throw UserError("horizon train: --grad-offload shapes the streamed schedule's gradient slabs; add --stream or use "
+                    "--device cuda");
   if (a.has("trace") && !cuda)
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
@@ -222,6 +227,7 @@ int run_train(const Args& args) {
     // --early-updates trades that for the gradient slabs' memory.
     opts.clip = !a.get_flag("early-updates");
     opts.bytes_per_param = bytes_per_param;
+    opts.bf16_gradients = parse_bf16_gradients("train", a.get("grad-offload"));
     opts.resident = parse_resident("train", a.get("resident"));
     if (cuda) {
       opts.gpu_bytes = cuda_free_memory_bytes();

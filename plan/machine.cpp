@@ -30,6 +30,7 @@ const Field kFields[] = {
     {"gemm_tflops", &Machine::gemm_tflops, false},
     {"elementwise_gbps", &Machine::elementwise_gbps, false},
     {"cpu_adamw_gparams", &Machine::cpu_adamw_gparams, false},
+    {"cpu_adamw_8bit_gparams", &Machine::cpu_adamw_8bit_gparams, false},
     {"host_memory_gbps", &Machine::host_memory_gbps, false},
     {"host_bytes", &Machine::host_bytes, true},
     {"gpu_bytes", &Machine::gpu_bytes, true},

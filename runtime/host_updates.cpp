@@ -8,7 +8,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "runtime/thread_pool.h"
 #include "runtime/trainer.h"
+#include "support/bf16_gradient.h"
 #include "support/error.h"
 
 namespace horizon::runtime {
@@ -22,6 +24,11 @@ HostUpdates::HostUpdates(const ResolvedSchedule& plan, HostStore& store, const A
       host_buffers_(std::move(host_buffers)),
       tied_sum_(static_cast<size_t>(plan.max_tied_elements)),
       tensor_squares_(store.tensors().size(), 0.0) {
+  if (plan.schedule.config.bf16_gradients) {
+    int64_t largest = 0;  // the widened gradient of one tensor at a time
+    for (const StoredTensor& t : store.tensors()) largest = std::max(largest, t.elements);
+    widened_.resize(static_cast<size_t>(largest));
+  }
   for (const auto& [index, u] : plan.updates)
     for (const ir::Range& r : {u.grad, u.grad_tied})
       if (!u.on_device && r.buffer >= 0 && !host_buffers_.at(static_cast<size_t>(r.buffer)))
@@ -55,8 +62,25 @@ const float* HostUpdates::slab(const ir::Range& r) const {
   return reinterpret_cast<const float*>(host_buffers_[static_cast<size_t>(r.buffer)] + r.offset);
 }
 
+// A bf16 slab (config.bf16_gradients) widened to fp32: elements [first,
+// first + n) of the pair layout the slab's size implies.
+void HostUpdates::widen(const ir::Range& r, int64_t first, int64_t n, float* out) const {
+  const auto* slab16 = reinterpret_cast<const uint16_t*>(host_buffers_[static_cast<size_t>(r.buffer)] + r.offset);
+  const int64_t half = r.bytes / 4;
+  parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { widen_bf16_pairs(slab16, half, first + b, e - b, out + b); });
+}
+
 const float* HostUpdates::tensor_gradient(int tensor, const UpdatePlan& u, float* sum) const {
   const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
+  if (plan_.schedule.config.bf16_gradients) {
+    float* own = widened_.data();
+    widen(u.grad, t.offset, t.elements, own);
+    const int64_t tied = plan_.tied_offset[static_cast<size_t>(tensor)];
+    if (tied < 0) return own;
+    widen(u.grad_tied, tied, t.elements, sum);
+    for (int64_t i = 0; i < t.elements; ++i) own[i] += sum[i];  // own + other, as the fp32 path adds
+    return own;
+  }
   const float* own = slab(u.grad) + t.offset;
   const int64_t tied = plan_.tied_offset[static_cast<size_t>(tensor)];
   if (tied < 0) return own;

@@ -3,7 +3,9 @@
 // the store. A tensor the head binds from another region (tied embeddings)
 // has two gradient parts — its own region's slab and the binder's tied
 // slab — added here, in the order the unstreamed reference adds them, so
-// every backend gives the same bits from the same gradients.
+// every backend gives the same bits from the same gradients. Slabs of bf16
+// gradients (config.bf16_gradients) are widened to fp32 one tensor at a
+// time first: the norm and AdamW see the values that crossed.
 //
 // Resident regions (updated on the GPU) take part through host memory: a
 // GPU grad_norm writes one sum of squares per tensor there and a cpu
@@ -58,6 +60,7 @@ class HostUpdates {
   char* host(const ir::Range& r, int index) const;  // throws unless the range is addressable here
   float update_scale(const UpdatePlan& u) const;
   const float* tensor_gradient(int tensor, const UpdatePlan& u, float* sum_scratch) const;
+  void widen(const ir::Range& r, int64_t first, int64_t n, float* out) const;
   void give_to_sink(int tensor, const float* g, int64_t n);
 
   const ResolvedSchedule& plan_;
@@ -66,6 +69,7 @@ class HostUpdates {
   float clip_ = 0, lr_ = 0, grad_scale_ = 1;
   std::vector<char*> host_buffers_;
   std::vector<float> tied_sum_;  // a tied tensor's two gradient parts added
+  mutable std::vector<float> widened_;  // bf16 slabs: one tensor's gradient widened to fp32
   std::vector<double> tensor_squares_;
   GradientSink* sink_ = nullptr;
 };
