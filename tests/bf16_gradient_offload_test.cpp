@@ -233,5 +233,23 @@ TEST(Bf16GradientOffload, HostBytesAndOffloadedBytesDropByTwoPerStreamedParamete
   }
 }
 
+// The option on the command line: a streamed run trains with it, an
+// unstreamed one is told what it needs, and a run short of host memory is
+// offered it.
+TEST(Bf16GradientOffload, TrainTakesTheOption) {
+  const std::string model = testing::source_path("models/tiny.json"), data = testing::source_path("README.md");
+  const std::string common = "train " + model + " --data " + data + " --steps 2 --batch 2 --seq 32 --eval-batches 0";
+  const testing::CommandResult streamed = testing::run_horizon(common + " --stream --grad-offload bf16");
+  EXPECT_EQ(streamed.exit_code, 0) << streamed.err;
+  const testing::CommandResult unstreamed = testing::run_horizon(common + " --device cpu --grad-offload bf16");
+  EXPECT_EQ(unstreamed.exit_code, 1);
+  EXPECT_NE(unstreamed.err.find("add --stream"), std::string::npos) << unstreamed.err;
+  const testing::CommandResult bad = testing::run_horizon(common + " --stream --grad-offload fp16");
+  EXPECT_NE(bad.err.find("--grad-offload must be fp32 or bf16"), std::string::npos) << bad.err;
+  const testing::CommandResult tight = testing::run_horizon(common + " --stream --host-mem 30M");
+  EXPECT_EQ(tight.exit_code, 1);
+  EXPECT_NE(tight.err.find("--grad-offload bf16 (gradient slabs of half the size"), std::string::npos) << tight.err;
+}
+
 }  // namespace
 }  // namespace horizon
