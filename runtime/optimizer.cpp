@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "runtime/thread_pool.h"
 #include "runtime/trainer.h"
@@ -40,6 +41,22 @@ void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_
 }
 
 void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes) {
+  update_chunks(tensor, [grad](int64_t first, int64_t, float*) { return grad + first; }, lr, grad_scale, planes);
+}
+
+void AdamWOptimizer::update(int tensor, const GradientChunks& grad, float lr, float grad_scale) {
+  update_chunks(tensor, grad, lr, grad_scale,
+                PackedPlanes{reinterpret_cast<char*>(store_.w_hi(tensor)), reinterpret_cast<char*>(store_.w_lo(tensor)),
+                             static_cast<char*>(store_.m(tensor)), static_cast<char*>(store_.v(tensor))});
+}
+
+// Each thread's range in chunks of kGradientChunk (whole quantization blocks:
+// a multiple of kMomentBlock), each fetched from `grad` just before it is
+// updated: the same bits as one call over the range, as every element (and
+// every 8-bit block) updates alone.
+void AdamWOptimizer::update_chunks(int tensor, const GradientChunks& grad, float lr, float grad_scale,
+                                   const PackedPlanes& planes) {
+  static_assert(kGradientChunk % kMomentBlock == 0);
   if (skips_update(grad_scale)) return;  // a skipped step: no decay of moments or weights either
   const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
   const codegen::cpu::AdamWParams p = params(tensor, lr, grad_scale, store_.step());
@@ -53,17 +70,27 @@ void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_
     float* m_scale = store_.m_scale(tensor);
     float* v_scale = store_.v_scale(tensor);
     auto kernel = blockwise_kernel_;
-    parallel_for(moment_blocks(t.elements), 256, [&](int64_t b, int64_t e) {
-      const int64_t first = b * kMomentBlock, end = std::min(t.elements, e * kMomentBlock);
-      kernel(end - first, hi + first, lo + first, reinterpret_cast<uint8_t*>(m) + first,
-             reinterpret_cast<uint8_t*>(v) + first, m_scale + b, v_scale + b, grad + first, &p);
+    parallel_for(moment_blocks(t.elements), kGradientChunk / kMomentBlock, [&](int64_t b, int64_t e) {
+      thread_local std::vector<float> scratch;  // touched only by sources that widen or add
+      const int64_t end = std::min(t.elements, e * kMomentBlock);
+      for (int64_t first = b * kMomentBlock; first < end; first += kGradientChunk) {
+        const int64_t n = std::min(kGradientChunk, end - first);
+        if (scratch.empty()) scratch.resize(static_cast<size_t>(kGradientChunk));
+        kernel(n, hi + first, lo + first, reinterpret_cast<uint8_t*>(m) + first, reinterpret_cast<uint8_t*>(v) + first,
+               m_scale + first / kMomentBlock, v_scale + first / kMomentBlock, grad(first, n, scratch.data()), &p);
+      }
     });
     return;
   }
   auto kernel = kernel_;
   // Chunks of 64K parameters keep each thread streaming through memory.
-  parallel_for(t.elements, 1 << 16, [&](int64_t b, int64_t e) {
-    kernel(e - b, hi + b, lo + b, m + b * mb, v + b * mb, grad + b, &p);
+  parallel_for(t.elements, kGradientChunk, [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> scratch;
+    for (int64_t first = b; first < e; first += kGradientChunk) {
+      const int64_t n = std::min(kGradientChunk, e - first);
+      if (scratch.empty()) scratch.resize(static_cast<size_t>(kGradientChunk));
+      kernel(n, hi + first, lo + first, m + first * mb, v + first * mb, grad(first, n, scratch.data()), &p);
+    }
   });
 }
 

@@ -97,7 +97,6 @@ struct ResolvedSchedule {
   std::vector<std::string> wait_names;  // by instruction index: how a blocked wait is reported
   std::vector<int64_t> tied_offset;     // per tensor: elements into its binder's tied gradient, -1 if untied
   int64_t max_slot_elements = 0;        // the largest slot any launch reads (scratch sizes)
-  int64_t max_tied_elements = 0;        // the largest tied tensor (scratch for its two parts added)
   bool has_grad_norm = false;  // any grad_norm (a schedule that clips has one for every region)
 
   /// "schedule instruction #N `text`", the prefix of every error about it.

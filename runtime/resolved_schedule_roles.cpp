@@ -157,7 +157,6 @@ void ResolvedSchedule::prepare_tied() {
         throw UserError(layout.tensors[static_cast<size_t>(t)].name +
                         " is bound by two other stages; the streamed executor supports one");
       tied_offset[static_cast<size_t>(t)] = offsets[k] - layout.regions[h].elements;
-      max_tied_elements = std::max(max_tied_elements, layout.tensors[static_cast<size_t>(t)].elements);
     }
   }
 

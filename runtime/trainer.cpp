@@ -14,16 +14,23 @@
 namespace horizon::runtime {
 
 double sum_of_squares(const float* values, int64_t n) {
+  return sum_of_squares(n, [values](int64_t first, int64_t, float*) { return values + first; });
+}
+
+double sum_of_squares(int64_t n, const GradientChunks& chunks) {
   // Fixed blocks with eight independent accumulators each: vectorizable and
   // parallel, yet the same bits whatever the thread count, since the blocks
   // and the order of combining them depend only on n.
   constexpr int64_t kBlock = 1 << 15;
+  static_assert(kBlock <= kGradientChunk);
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> partial(static_cast<size_t>(blocks), 0.0);
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    thread_local std::vector<float> scratch;  // touched only by sources that widen or add
+    if (scratch.empty()) scratch.resize(static_cast<size_t>(kBlock));
     for (int64_t b = b0; b < b1; ++b) {
-      const float* v = values + b * kBlock;
       const int64_t len = std::min(kBlock, n - b * kBlock);
+      const float* v = chunks(b * kBlock, len, scratch.data());
       double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       int64_t i = 0;
       for (; i + 8 <= len; i += 8)
