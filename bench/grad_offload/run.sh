@@ -13,7 +13,8 @@
 # Environment: OUT (logs, default /tmp/horizon-grad-offload), MODELS (for
 # gradients, default "tiny-qwen3 tiny-qwen tiny"), MODEL (for long, default
 # models/tiny-qwen3.json), STEPS (1000), DATA (a text file or folder; default
-# the fortunes corpus if installed, else this repository's docs and sources).
+# the fortunes corpus if installed, else this repository's docs and sources),
+# DEVICE (cuda; cpu runs `long` on the emulated device, a dry run of the script).
 set -uo pipefail
 out=${OUT:-/tmp/horizon-grad-offload}
 mkdir -p "$out"
@@ -55,11 +56,13 @@ for part in "${parts[@]}"; do
       model=${MODEL:-models/tiny-qwen3.json}
       steps=${STEPS:-1000}
       declare -A val
+      device_flags="--device cuda --resident 0"  # every layer streams: every gradient crosses as bf16
+      [ "${DEVICE:-cuda}" = cpu ] && device_flags="--stream"
       for offload in fp32 bf16; do
         log="$out/long-$offload.log"
-        ./build/horizon train "$model" --data "$data" --device cuda --grad-offload "$offload" --steps "$steps" \
+        ./build/horizon train "$model" --data "$data" $device_flags --grad-offload "$offload" --steps "$steps" \
           --batch 8 --seq 256 --lr 1e-3 --warmup 50 --schedule cosine --seed 3 --eval-every 250 --eval-batches 16 \
-          --resident 0 >"$log" 2>&1 || { echo "train --grad-offload $offload failed: tail of $log"; tail -5 "$log"; status=1; continue; }
+          >"$log" 2>&1 || { echo "train --grad-offload $offload failed: tail of $log"; tail -5 "$log"; status=1; continue; }
         val[$offload]=$(grep -o 'validation [0-9.]*' "$log" | tail -1 | cut -d' ' -f2)
         echo "$offload slabs: $(tail -1 "$log")"
       done
