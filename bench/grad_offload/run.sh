@@ -5,11 +5,14 @@
 #   gradients  every gradient of one CUDA step with bf16 slabs (what the CPU
 #              optimizer reads) against transformers in float64, within 2e-2,
 #              as bench/gpu_checks.sh checks the fp32 ones;
+#   curves     50-step loss curves of Horizon with bf16 slabs (every layer
+#              streamed) against PyTorch on the GPU, within 2 %, as
+#              bench/gpu_checks.sh runs them with fp32 slabs;
 #   long       a 1000-step run of a small model with validation loss, fp32
 #              slabs against bf16 slabs, same seed and data; prints the
 #              relative difference of the final validation loss (target:
 #              within 0.5 %).
-# Usage (repo root): bash bench/grad_offload/run.sh [gradients|long]...
+# Usage (repo root): bash bench/grad_offload/run.sh [gradients|curves|long]...
 # Environment: OUT (logs, default /tmp/horizon-grad-offload), MODELS (for
 # gradients, default "tiny-qwen3 tiny-qwen tiny"), MODEL (for long, default
 # models/tiny-qwen3.json), STEPS (1000), DATA (a text file or folder; default
@@ -20,7 +23,7 @@ out=${OUT:-/tmp/horizon-grad-offload}
 mkdir -p "$out"
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$PWD/build
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(gradients long)
+[ ${#parts[@]} -eq 0 ] && parts=(gradients curves long)
 models=${MODELS:-tiny-qwen3 tiny-qwen tiny}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 free -g | head -2 | tee "$out/host.txt"
@@ -51,6 +54,15 @@ for part in "${parts[@]}"; do
           python3 bench/pytorch/compare_gradients.py "$dir" "$dir/cuda-bf16.safetensors" --tolerance 2e-2 2>&1 | tail -4
           [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
         done
+      done ;;
+    curves)
+      for m in $models; do
+        echo "== $m: 50 steps, Horizon on the GPU with bf16 slabs vs PyTorch on the GPU"
+        python3 bench/pytorch/compare_loss_curve.py "models/$m.json" --steps 50 --batch 8 --seq 256 \
+          --grad-offload bf16 --resident 0 --work "$out/curve-$m" >"$out/curve-$m.log" 2>&1
+        rc=$?
+        echo "exit $rc"; tail -8 "$out/curve-$m.log"
+        [ $rc -eq 0 ] || status=1
       done ;;
     long)
       model=${MODEL:-models/tiny-qwen3.json}
