@@ -20,14 +20,14 @@
 #include "cli/grad_offload_option.h"
 #include "cli/model_tokenizer.h"
 #include "cli/train_data.h"
-#include "data/preference_sampler.h"
-#include "runtime/preference_metrics.h"
 #include "cli/weight_loader.h"
+#include "data/preference_sampler.h"
 #include "frontend/model_dir.h"
 #include "frontend/model_json.h"
 #include "frontend/safetensors.h"
 #include "passes/lower.h"
 #include "runtime/cpu/cpu_model.h"
+#include "runtime/preference_metrics.h"
 #include "support/error.h"
 #ifdef HORIZON_HAVE_CUDA
 #include "passes/schedule_pipeline.h"
@@ -59,8 +59,8 @@ Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const data:
 #ifdef HORIZON_HAVE_CUDA
 // One micro-batch, no clipping: the schedule's updates come right after each
 // region's gradient lands, and the sink takes them instead of AdamW.
-Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch,
-                  const float* reference, bool bf16_gradients) {
+Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch, const float* reference,
+                  bool bf16_gradients) {
   passes::StreamingOptions opts;
   opts.batch = batch.batch;
   opts.seq = batch.seq;
@@ -172,8 +172,11 @@ int run_gradients(const Args& args) {
   // comparison at 1e-4 needs; the GPU's bf16 GEMMs are checked at 2e-2.
   a.option("device", "DEV",
            "cpu (the unstreamed fp32 reference) | cuda (the streamed step on the GPU, bf16 GEMMs) | auto", "cpu");
-  a.option("grad-offload", "TYPE", std::string(kGradOffloadHelp) + "; with --device cuda (the gradients written are\n"
-           "those the CPU optimizer would read)", "fp32");
+  a.option("grad-offload", "TYPE",
+           std::string(kGradOffloadHelp) +
+               "; with --device cuda (the gradients written are\n"
+               "those the CPU optimizer would read)",
+           "fp32");
   if (!a.parse(args)) return 0;
   if (!a.has("out")) throw UserError("horizon gradients: missing --out");
   const bool dpo = a.has("data") && uses_preference_data(a, a.get("data"));
@@ -220,7 +223,7 @@ int run_gradients(const Args& args) {
   load_model_weights(weights, store);
   std::vector<float> reference;
   if (dpo) reference = reference_logps(a, model, store, batch);
-  const Gradients g = cuda ? on_cuda(model, store, batch, dpo ? reference.data() : nullptr, bf16_gradients)
+  const Gradients g = cuda  ? on_cuda(model, store, batch, dpo ? reference.data() : nullptr, bf16_gradients)
                       : dpo ? dpo_on_cpu(model, store, batch, reference)
                             : on_cpu(model, store, batch);
   if (dpo) {

@@ -15,18 +15,18 @@
 #include "cli/commands.h"
 #include "cli/cuda_training.h"
 #include "cli/device_option.h"
+#include "cli/grad_offload_option.h"
 #include "cli/initial_weights.h"
+#include "cli/interrupt.h"
 #include "cli/memory_check.h"
 #include "cli/model_tokenizer.h"
-#include "cli/grad_offload_option.h"
 #include "cli/moments_option.h"
 #include "cli/progress.h"
 #include "cli/reference_logprobs.h"
-#include "cli/interrupt.h"
 #include "cli/resident_option.h"
 #include "cli/train_checkpoints.h"
-#include "cli/train_option_checks.h"
 #include "cli/train_data.h"
+#include "cli/train_option_checks.h"
 #include "cli/weight_loader.h"
 #include "data/batch_sampler.h"
 #include "frontend/model_json.h"
@@ -165,8 +165,9 @@ int run_train(const Args& args) {
     throw UserError("horizon train: --resident places layers of the streamed schedule on the GPU; use --device cuda "
                     "(or --stream for the emulated device)");
   if (a.get("grad-offload") != "fp32" && !stream && !cuda)
-    throw UserError("horizon train: --grad-offload shapes the streamed schedule's gradient slabs; add --stream or use "
-                    "--device cuda");
+    throw UserError(
+        "horizon train: --grad-offload shapes the streamed schedule's gradient slabs; add --stream or use "
+        "--device cuda");
   if (a.has("trace") && !cuda)
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 

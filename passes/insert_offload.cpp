@@ -122,7 +122,8 @@ class Offload {
         if (op.range.buffer == grads_) {
           streamed = region_at.at(op.range.offset);
           if (backward) op.range = Range{gacc_[q], 0, op.range.bytes};
-          if (host) op.range = Range{slab_of_[static_cast<size_t>(streamed)], 0, p_.grad_slab_bytes(grad_elements(streamed))};
+          if (host)
+            op.range = Range{slab_of_[static_cast<size_t>(streamed)], 0, p_.grad_slab_bytes(grad_elements(streamed))};
         } else if (host && gacc_tied_ >= 0 && op.range.buffer == gacc_tied_) {
           op.range = whole(slab_tied_);
         }
@@ -135,7 +136,8 @@ class Offload {
       if (streamed >= 0) {
         if (!p_.clip) slab_of_[static_cast<size_t>(streamed)] = rotating_[next_slab++ % 2];
         const int slab = slab_of_[static_cast<size_t>(streamed)];
-        offload(p_.params.regions[static_cast<size_t>(streamed)].stage, instance, gacc_[q], grad_elements(streamed), slab);
+        offload(p_.params.regions[static_cast<size_t>(streamed)].stage, instance, gacc_[q], grad_elements(streamed),
+                slab);
         if (stage == "head.bwd" && gacc_tied_ >= 0)
           offload("head", 0, gacc_tied_, s_.buffers[static_cast<size_t>(gacc_tied_)].bytes / 4, slab_tied_);
       }

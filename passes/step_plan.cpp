@@ -128,8 +128,9 @@ std::string StepPlan::str() const {
     << (host_checkpoints ? "host" : "gpu") << ")\n"
     << "// slots " << slots << " of " << format_bytes(static_cast<double>(slot_elements * 2)) << ", prefetch "
     << prefetch << "\n"
-    << "// gradients: " << (clip ? "one host slab per region (global-norm clipping defers updates)"
-                                : "two host slabs, each layer updated as its gradient lands")
+    << "// gradients: "
+    << (clip ? "one host slab per region (global-norm clipping defers updates)"
+             : "two host slabs, each layer updated as its gradient lands")
     << (options.bf16_gradients ? ", offloaded in bf16" : "") << "\n"
     << "// arena " << format_bytes(static_cast<double>(arena_bytes)) << "\n";
   if (resident_regions() > 0) {

@@ -16,7 +16,8 @@ struct Machine {
   double gemm_tflops = 600;        // bf16 GEMM with fp32 accumulate, dense, as the stage kernels reach it
   double elementwise_gbps = 2000;  // GPU memory bandwidth that non-GEMM kernels reach
   double cpu_adamw_gparams = 6.4;  // CPU AdamW, Gparam/s over all cores, with the PCIe copies running
-  double cpu_adamw_8bit_gparams = 8.0;  // the same with 8-bit moments (--moments 8bit; machines/h100-pcie5.json says why)
+  double cpu_adamw_8bit_gparams =
+      8.0;                         // the same with 8-bit moments (--moments 8bit; machines/h100-pcie5.json says why)
   double host_memory_gbps = 100;   // host memory streaming rate (gradient norm)
   double host_bytes = 0;           // host RAM
   double gpu_bytes = 0;            // GPU memory

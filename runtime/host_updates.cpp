@@ -59,7 +59,8 @@ GradientChunks HostUpdates::gradient_chunks(int tensor, const UpdatePlan& u) con
   const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
   const int64_t tied = plan_.tied_offset[static_cast<size_t>(tensor)], own = t.offset;
   const char* own_slab = host_buffers_[static_cast<size_t>(u.grad.buffer)] + u.grad.offset;
-  const char* tied_slab = tied < 0 ? nullptr : host_buffers_[static_cast<size_t>(u.grad_tied.buffer)] + u.grad_tied.offset;
+  const char* tied_slab =
+      tied < 0 ? nullptr : host_buffers_[static_cast<size_t>(u.grad_tied.buffer)] + u.grad_tied.offset;
   if (!plan_.schedule.config.bf16_gradients) {
     const auto* a = reinterpret_cast<const float*>(own_slab) + own;
     if (tied < 0) return [a](int64_t first, int64_t, float*) { return a + first; };
@@ -134,7 +135,8 @@ void HostUpdates::optimizer_step(int index) {
     }
     const GradientChunks g = gradient_chunks(t, u);
     // Without clipping nothing else reads the slab: measure the norm on the way.
-    if (!plan_.measured[static_cast<size_t>(u.region)]) tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(st.elements, g);
+    if (!plan_.measured[static_cast<size_t>(u.region)])
+      tensor_squares_[static_cast<size_t>(t)] = sum_of_squares(st.elements, g);
     // Without clipping a region updates before the global norm is known: a
     // tensor whose own gradient is not finite is skipped (with clipping the
     // scale of 0 skips every tensor of the step).

@@ -41,7 +41,8 @@ void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_
 }
 
 void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes) {
-  update_chunks(tensor, [grad](int64_t first, int64_t, float*) { return grad + first; }, lr, grad_scale, planes);
+  update_chunks(
+      tensor, [grad](int64_t first, int64_t, float*) { return grad + first; }, lr, grad_scale, planes);
 }
 
 void AdamWOptimizer::update(int tensor, const GradientChunks& grad, float lr, float grad_scale) {

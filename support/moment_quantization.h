@@ -70,7 +70,8 @@ uint8_t quantize(const QuantizationMap& map, float x);
 inline constexpr int64_t kEncodeFirstKey = 102 << 7;  // (exponent << 7 | top mantissa bits) of 2^-25
 inline constexpr int64_t kEncodeBuckets = (128 << 7) - kEncodeFirstKey + 2;
 struct EncodeTable {
-  std::vector<uint32_t> words;  // [2 * kEncodeBuckets]: positive buckets, then negative; below << 16 | inside's low bits
+  std::vector<uint32_t>
+      words;  // [2 * kEncodeBuckets]: positive buckets, then negative; below << 16 | inside's low bits
 };
 /// Built from the map's thresholds; std::logic_error if a bucket held two.
 const EncodeTable& encode_table(const QuantizationMap& map);

@@ -197,8 +197,8 @@ TEST(Bf16GradientOffload, TheUnroundedReferenceDiffers) {
   EXPECT_FALSE(same(got, reference(m, 1, true, false)));
   EXPECT_TRUE(same(got, reference(m, 1, true, true)));
   // And fp32 offload is the fp32 reference.
-  EXPECT_TRUE(same(streamed(m, passes::lower_to_schedule(m, options(1, true, false)), true),
-                   reference(m, 1, true, false)));
+  EXPECT_TRUE(
+      same(streamed(m, passes::lower_to_schedule(m, options(1, true, false)), true), reference(m, 1, true, false)));
 }
 
 TEST(Bf16GradientOffload, HostBytesAndOffloadedBytesDropByTwoPerStreamedParameter) {

@@ -59,13 +59,15 @@ llvm::Value* permute_lookup(llvm::IRBuilderBase& b, const std::vector<float>& ta
     for (size_t k = 0; k < kLanes && first + k < table.size(); ++k) v[k] = table[first + k];
     return llvm::ConstantDataVector::get(b.getContext(), llvm::ArrayRef<float>(v));
   };
-  if (table.size() <= kLanes) return b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_permvar_sf_512, {}, {registers(0), index});
+  if (table.size() <= kLanes)
+    return b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_permvar_sf_512, {}, {registers(0), index});
   std::vector<llvm::Value*> chunks;
   for (size_t first = 0; first < table.size(); first += 2 * kLanes)
     chunks.push_back(b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_vpermi2var_ps_512, {},
                                        {registers(first), index, registers(first + kLanes)}));
   for (uint64_t bit = 2 * kLanes; chunks.size() > 1; bit *= 2) {
-    llvm::Value* upper = b.CreateICmpNE(b.CreateAnd(index, llvm::ConstantInt::get(i32, bit)), llvm::ConstantInt::get(i32, 0));
+    llvm::Value* upper =
+        b.CreateICmpNE(b.CreateAnd(index, llvm::ConstantInt::get(i32, bit)), llvm::ConstantInt::get(i32, 0));
     std::vector<llvm::Value*> picked;
     for (size_t k = 0; k + 1 < chunks.size(); k += 2) picked.push_back(b.CreateSelect(upper, chunks[k + 1], chunks[k]));
     chunks = std::move(picked);
@@ -85,7 +87,8 @@ llvm::Value* encode_by_search(llvm::IRBuilderBase& b, const QuantizationMap& map
   for (int k = 7; k >= 0; --k) {
     const int step = 1 << k;
     std::vector<float> probes;
-    for (int j = 0; j * 2 * step + step - 1 < 255; ++j) probes.push_back(map.thresholds[static_cast<size_t>(j * 2 * step + step - 1)]);
+    for (int j = 0; j * 2 * step + step - 1 < 255; ++j)
+      probes.push_back(map.thresholds[static_cast<size_t>(j * 2 * step + step - 1)]);
     llvm::Value* probe = probes.size() == 1 ? splat(b, llvm::ConstantFP::get(b.getFloatTy(), probes[0]), kLanes)
                                             : permute_lookup(b, probes, b.CreateLShr(idx, c(k + 1)));
     idx = b.CreateAdd(idx, b.CreateSelect(b.CreateFCmpOGT(x, probe), c(step), c(0)));
@@ -186,8 +189,9 @@ void emit_blockwise_adamw_function(llvm::Module& module, int width, const std::s
       auto decode = [&](const QuantizationMap& map, llvm::GlobalVariable* values, llvm::Value* codes,
                         llvm::Value* scale) {
         llvm::Value* code = b.CreateZExt(load_lanes(b, i8, codes, i, lanes), i32);
-        llvm::Value* value = lanes == 16 ? permute_lookup(b, std::vector<float>(map.values.begin(), map.values.end()), code)
-                                         : lookup(b, f32, values, code, lanes);
+        llvm::Value* value = lanes == 16
+                                 ? permute_lookup(b, std::vector<float>(map.values.begin(), map.values.end()), code)
+                                 : lookup(b, f32, values, code, lanes);
         return b.CreateFMul(value, splat(b, scale, lanes));
       };
       llvm::Value* v_root = decode(v_map, v_values, v_codes, old_v_scale);  // v is kept as sqrt(v)

@@ -67,9 +67,8 @@ void CudaScheduleExecutor::Impl::check_streams() {
   for (int i = 0; i < static_cast<int>(plan.schedule.instrs.size()); ++i) {
     const ir::SchedInstr& in = plan.instr(i);
     const bool on_gpu = is_gpu_stream(static_cast<int>(in.stream));
-    const bool gpu_work =
-        is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute || in.op == ir::SchedOp::bind ||
-        in.op == ir::SchedOp::cast;
+    const bool gpu_work = is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute ||
+                          in.op == ir::SchedOp::bind || in.op == ir::SchedOp::cast;
     const bool optimizer = in.op == ir::SchedOp::grad_norm || in.op == ir::SchedOp::optimizer_step;
     if (gpu_work && !on_gpu)
       throw UserError(plan.where(i) + ": the CUDA executor runs copies and launches on a GPU stream");

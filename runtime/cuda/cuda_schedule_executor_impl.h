@@ -19,9 +19,9 @@
 
 #include "runtime/cuda/cuda_schedule_executor.h"
 #include "runtime/cuda/cuda_stage_executor.h"
+#include "runtime/cuda/device_memory.h"
 #include "runtime/cuda/device_optimizer.h"
 #include "runtime/cuda/gradient_cast.h"
-#include "runtime/cuda/device_memory.h"
 #include "runtime/cuda/pinned_memory.h"
 #include "runtime/emulated_streams.h"
 #include "runtime/host_updates.h"
