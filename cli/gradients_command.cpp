@@ -245,6 +245,7 @@ int run_gradients(const Args& args) {
                    {"tokens", joined(batch.tokens)},
                    {"targets", joined(batch.targets)},
                    {"device", g.device}});
+  if (bf16_gradients) metadata["grad_offload"] = "bf16";  // the gradients are the bf16 ones the slabs held
   if (!batch.positions.empty()) metadata["positions"] = joined(batch.positions);
   if (!batch.segments.empty()) metadata["segments"] = joined(batch.segments);
   frontend::write_safetensors(a.get("out"), refs, metadata);
