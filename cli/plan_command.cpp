@@ -51,6 +51,7 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
            "layers whose weights, optimizer state and gradient stay on the GPU and are updated there: auto (as\n"
            "many as the GPU memory left by streaming holds), 0 (stream every layer) or a count",
            "auto");
+  a.option("keep-activations", "N", kKeepActivationsHelp, "auto");
   a.flag("early-updates",
          "no clipping, and each layer updated as its gradient lands (train --clip 0 --early-updates): two\n"
          "gradient slabs instead of one per layer");
@@ -93,6 +94,7 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
   o.gpu_bytes = m.gpu_bytes;
   o.host_bytes = m.host_bytes;
   o.resident = parse_resident(command, a.get("resident"));
+  o.keep_activations = parse_keep_activations(command, a.get("keep-activations"));
   return o;
 }
 
@@ -293,9 +295,12 @@ int run_plan(const Args& args) {
       static_cast<long long>(c.micro_batches), static_cast<long long>(c.batch / c.micro_batches),
       static_cast<long long>(c.checkpoint_every), c.host_checkpoints ? "host" : "GPU", static_cast<long long>(c.slots),
       static_cast<long long>(c.prefetch), c.clip ? "global norm before the updates" : "updates as gradients land");
-  std::printf("  %lld of %lld layers resident on the GPU (updated there; --resident 0 streams every layer)\n\n",
+  std::printf("  %lld of %lld layers resident on the GPU (updated there; --resident 0 streams every layer)\n",
               static_cast<long long>(resident_layers(s)),
               static_cast<long long>(ir::layout_params(graph).regions.size()));
+  std::printf("  %lld of %lld blocks keep their activations on the GPU, so their backward does not recompute the\n"
+              "    forward's matmuls and attention (--keep-activations 0 recomputes every block)\n\n",
+              static_cast<long long>(kept_blocks(s)), static_cast<long long>(graph.find_stage("block")->instances));
 
   const plan::MemoryTable& host = tables.host;
   const plan::MemoryTable& gpu = tables.gpu;
@@ -338,6 +343,15 @@ int run_plan(const Args& args) {
               fmt("%.1f", 100 * r.stream(ir::Stream::cpu).busy / step).c_str());
   std::printf("  %-24s %s (busy %s %% of the step)\n", "bottleneck", r.bottleneck.c_str(),
               fmt("%.1f", 100 * r.bottleneck_share).c_str());
+  if (const int64_t kept = kept_blocks(s); kept > 0) {
+    // What keeping saves: the same step with every block recomputed.
+    passes::StreamingOptions recompute = options;
+    recompute.keep_activations = 0;
+    const plan::SimResult all = plan::simulate(plan_tables(graph, recompute, machine, moments).s, graph, machine);
+    std::printf("  %-24s %s s with every block recomputed: keeping %lld blocks' activations saves %s %%\n",
+                "recompute", fmt("%.4g", all.step_seconds).c_str(), static_cast<long long>(kept),
+                fmt("%.1f", 100 * (1 - step / all.step_seconds)).c_str());
+  }
   if (a.has("trace")) {
     plan::write_chrome_trace(a.get("trace"), s, r);
     std::printf("\ntrace: %s (open in ui.perfetto.dev)\n", a.get("trace").c_str());

@@ -59,8 +59,8 @@ TEST(PlanLargest, PrintsTheModelItFound) {
 
 // Issue 14: bf16 gradient slabs (2 instead of 4 B/param of streamed layers)
 // leave room for more layers on the built-in H100 box, with either moments.
-// Measured 2026-12-02 (llama2-7b width, batch 4 x 2048): bf16 moments 60 ->
-// 66 layers (12.4B -> 13.6B parameters), 8-bit moments 73 -> 83 (15.0B -> 17.1B).
+// Measured 2026-12-02 (llama2-7b width, batch 4 x 2048): bf16 moments 59 ->
+// 66 layers (12.2B -> 13.6B parameters), 8-bit moments 73 -> 82 (15.0B -> 16.9B).
 TEST(PlanLargest, Bf16GradientOffloadFitsMoreLayers) {
   auto layers = [](const std::string& flags) {
     const testing::CommandResult r =
