@@ -107,8 +107,9 @@ Outcome reference(const ir::Module& m, int64_t M, bool clip, bool round) {
   return o;
 }
 
-passes::StreamingOptions options(int64_t M, bool clip, bool bf16) {
+passes::StreamingOptions options(int64_t M, bool clip, bool bf16, int64_t keep = 0) {
   passes::StreamingOptions o;
+  o.keep_activations = keep;
   o.batch = kBatch;
   o.seq = kSeq;
   o.micro_batches = M;
@@ -172,20 +173,24 @@ TEST(Bf16GradientOffload, PairLayoutCastsInPlaceAndWidensEveryElement) {
 }
 
 // Both clipping modes, one and two micro-batches, untied (tiny) and tied
-// (tiny-qwen: the head's lm_head is the embedding, two slabs per tensor).
+// (tiny-qwen: the head's lm_head is the embedding, two slabs per tensor),
+// with and without blocks that keep their activations.
 TEST(Bf16GradientOffload, EmulatedStepEqualsABf16RoundedReferenceBitForBit) {
   for (const char* name : {"tiny.json", "tiny-qwen.json"}) {
     const ir::Module m = testing::lowered(name);
     for (int64_t M : {1, 2})
       for (bool clip : {true, false}) {
         SCOPED_TRACE(std::string(name) + " M=" + std::to_string(M) + " clip=" + std::to_string(clip));
-        const ir::Schedule s = passes::lower_to_schedule(m, options(M, clip, true));
-        ASSERT_TRUE(s.config.bf16_gradients);
-        const Outcome got = streamed(m, s, clip);
         const Outcome want = reference(m, M, clip, true);
-        EXPECT_EQ(got.losses, want.losses);
-        EXPECT_EQ(got.norms, want.norms);
-        EXPECT_TRUE(got.masters == want.masters) << "master weights differ";
+        // Every block recomputing its forward, and two keeping their activations (block.kept.bwd).
+        for (int64_t keep : {0, 2}) {
+          const ir::Schedule s = passes::lower_to_schedule(m, options(M, clip, true, keep));
+          ASSERT_TRUE(s.config.bf16_gradients);
+          const Outcome got = streamed(m, s, clip);
+          EXPECT_EQ(got.losses, want.losses) << "keep " << keep;
+          EXPECT_EQ(got.norms, want.norms) << "keep " << keep;
+          EXPECT_TRUE(got.masters == want.masters) << "master weights differ, keep " << keep;
+        }
       }
   }
 }
