@@ -119,16 +119,13 @@ int64_t StepPlan::grad_slab_bytes(int64_t elements) const {
 }
 
 int64_t StepPlan::host_bytes() const {
-  int64_t params_total = 0, streamed = 0;
+  int64_t params_total = 0, slabs = 0;  // slabs: one per streamed region when clipping, else two of a slot
   for (size_t r = 0; r < params.regions.size(); ++r) {
     params_total += params.regions[r].elements;
-    if (!is_resident(static_cast<int>(r))) streamed += params.regions[r].elements;
-  }
-  int64_t bytes = params_total * bytes_per_param;  // the store keeps every region, resident ones too
-  int64_t slabs = 0;  // one per streamed region when clipping (each its own pair layout), else two of a slot
-  for (size_t r = 0; r < params.regions.size(); ++r)
     if (clip && !is_resident(static_cast<int>(r))) slabs += grad_slab_bytes(params.regions[r].elements);
+  }
   if (!clip) slabs = 2 * grad_slab_bytes(streamed_slot_elements());
+  int64_t bytes = params_total * bytes_per_param;  // the store keeps every region, resident ones too
   bytes += slabs + grad_slab_bytes(tied_elements);  // gradient slabs
   if (host_checkpoints) bytes += checkpoints() * options.micro_batches * mb_activation_bytes();
   return bytes;
