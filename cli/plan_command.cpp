@@ -11,6 +11,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/grad_offload_option.h"
 #include "cli/moments_option.h"
 #include "cli/plan_largest.h"
 #include "cli/plan_parallel.h"
@@ -56,6 +57,7 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
          "no clipping, and each layer updated as its gradient lands (train --clip 0 --early-updates): two\n"
          "gradient slabs instead of one per layer");
   if (!a.declares("moments")) a.option("moments", "TYPE", kMomentsHelp, "bf16");
+  if (!a.declares("grad-offload")) a.option("grad-offload", "TYPE", kGradOffloadHelp, "fp32");
 }
 
 plan::Machine machine_option(const Arguments& a) {
@@ -89,6 +91,7 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
   // without clipping, unless --early-updates.
   o.clip = !a.get_flag("early-updates");
   o.bytes_per_param = store_bytes_per_param(parse_moments(command, a.get("moments")));
+  o.bf16_gradients = parse_bf16_gradients(command, a.get("grad-offload"));
   o.gpu_bytes = m.gpu_bytes;
   o.host_bytes = m.host_bytes;
   o.resident = parse_resident(command, a.get("resident"));
@@ -162,6 +165,9 @@ class Refusal {
       passes::StreamingOptions o = options_;
       o.clip = false;
       if (c.clip) offer("--early-updates with train --clip 0 (two gradient slabs instead of one per layer)", o, ir::Place::host);
+      o = options_;
+      o.bf16_gradients = true;
+      if (!options_.bf16_gradients) offer("--grad-offload bf16 (half-size gradient slabs)", o, ir::Place::host);
       o = options_;
       o.host_checkpoints = 0;
       if (c.host_checkpoints) offer("--host-checkpoints off", o, ir::Place::host);

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "runtime/schedule_executor_impl.h"
+#include "support/bf16_gradient.h"
 #include "support/error.h"
 
 namespace horizon::runtime {
@@ -97,6 +98,11 @@ void ScheduleExecutor::Impl::run_stream(int stream) {
         case ir::SchedOp::recompute: {
           std::lock_guard<std::mutex> lock(pool_mu);
           launch(i, stats);
+          break;
+        }
+        case ir::SchedOp::cast: {  // the GPU kernel's result, on the emulated device's memory
+          const CastPlan& c = plan.casts.at(i);
+          pack_bf16_pairs(reinterpret_cast<float*>(at(c.src)), c.elements);
           break;
         }
         case ir::SchedOp::grad_norm: {

@@ -25,14 +25,22 @@ double block_sum_of_squares(const float* v, int64_t len) {
 }
 
 double sum_of_squares(const float* values, int64_t n) {
+  return sum_of_squares(n, [values](int64_t first, int64_t, float*) { return values + first; });
+}
+
+double sum_of_squares(int64_t n, const GradientChunks& chunks) {
   // Fixed blocks: parallel, yet the same bits whatever the thread count,
   // since the blocks and the order of combining them depend only on n.
+  static_assert(kSquaresBlock <= kGradientChunk);
   const int64_t blocks = (n + kSquaresBlock - 1) / kSquaresBlock;
   std::vector<double> partial(static_cast<size_t>(blocks), 0.0);
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b)
-      partial[static_cast<size_t>(b)] =
-          block_sum_of_squares(values + b * kSquaresBlock, std::min(kSquaresBlock, n - b * kSquaresBlock));
+    thread_local std::vector<float> scratch;  // touched only by sources that widen or add
+    if (scratch.empty()) scratch.resize(static_cast<size_t>(kSquaresBlock));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t len = std::min(kSquaresBlock, n - b * kSquaresBlock);
+      partial[static_cast<size_t>(b)] = block_sum_of_squares(chunks(b * kSquaresBlock, len, scratch.data()), len);
+    }
   });
   double s = 0;
   for (double p : partial) s += p;

@@ -110,6 +110,8 @@ double sum_of_squares(const float* values, int64_t n);
 constexpr int64_t kSquaresBlock = int64_t{1} << 15;
 /// One block's sum of squares (n <= kSquaresBlock elements).
 double block_sum_of_squares(const float* values, int64_t n);
+/// The same of a gradient given in chunks (runtime/optimizer.h), in the same blocks: the same bits.
+double sum_of_squares(int64_t n, const GradientChunks& chunks);
 /// The factor AdamW multiplies the step's gradient (its micro-batches'
 /// summed; each already divided by the step's loss count) by: the clip
 /// factor when `norm` exceeds `clip` (> 0), else 1; 0 when the norm is not
