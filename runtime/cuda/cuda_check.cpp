@@ -1,5 +1,7 @@
 #include "runtime/cuda/cuda_check.h"
 
+#include <algorithm>
+
 namespace horizon::runtime::cuda {
 
 void check_cuda(cudaError_t e, const char* call, const std::string& what) {
@@ -23,6 +25,16 @@ std::string current_device_arch() {
   check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute",
              "the compute capability of device " + std::to_string(device));
   return "sm_" + std::to_string(major * 10 + minor);
+}
+
+int64_t resident_grid_blocks(int64_t threads_per_block, const std::string& who) {
+  int device = 0, sms = 0, threads_per_sm = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice", who);
+  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute",
+             "the multiprocessor count of device " + std::to_string(device));
+  check_cuda(cudaDeviceGetAttribute(&threads_per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device),
+             "cudaDeviceGetAttribute", "the threads per multiprocessor of device " + std::to_string(device));
+  return std::max<int64_t>(1, int64_t{sms} * (threads_per_sm / threads_per_block));
 }
 
 }  // namespace horizon::runtime::cuda

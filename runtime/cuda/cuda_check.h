@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include <stdexcept>
+#include <cstdint>
 #include <string>
 
 namespace horizon::runtime::cuda {
@@ -28,5 +29,9 @@ void check_cublas(cublasStatus_t s, const char* call, const std::string& what);
 
 /// "sm_90": the real architecture of the current device, for NVRTC.
 std::string current_device_arch();
+
+/// Blocks of `threads_per_block` the current device holds at once: the grid
+/// of a grid-stride loop (more blocks would only queue behind these).
+int64_t resident_grid_blocks(int64_t threads_per_block, const std::string& who);
 
 }  // namespace horizon::runtime::cuda

@@ -33,13 +33,7 @@ DeviceOptimizer::DeviceOptimizer(codegen::cpu::MomentType moments, int max_spans
 
   // A grid of as many blocks as the device holds at once: the grid-stride
   // loop covers any n, and more blocks would only queue behind these.
-  int device = 0, sms = 0, threads_per_sm = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice", "DeviceOptimizer");
-  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute",
-             "the multiprocessor count of device " + std::to_string(device));
-  check_cuda(cudaDeviceGetAttribute(&threads_per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device),
-             "cudaDeviceGetAttribute", "the threads per multiprocessor of device " + std::to_string(device));
-  adamw_max_blocks_ = std::max<int64_t>(1, int64_t{sms} * (threads_per_sm / codegen::cuda::kAdamwThreads));
+  adamw_max_blocks_ = resident_grid_blocks(codegen::cuda::kAdamwThreads, "DeviceOptimizer");
   partial_ = DeviceMemory(sum_src.workspaces.at(0).bytes, "DeviceOptimizer partial sums of " + sum_src.describe());
 }
 

@@ -15,13 +15,7 @@ GradientCast::GradientCast() {
   codegen::cuda::NvrtcCompiler compiler({current_device_arch(), "", true});
   library_ = std::make_unique<CubinLibrary>(compiler.compile(src).image, src.describe());
   kernel_ = library_->kernel("gradient_to_bf16_pairs");
-  int device = 0, sms = 0, threads_per_sm = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice", "GradientCast");
-  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute",
-             "the multiprocessor count of device " + std::to_string(device));
-  check_cuda(cudaDeviceGetAttribute(&threads_per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device),
-             "cudaDeviceGetAttribute", "the threads per multiprocessor of device " + std::to_string(device));
-  max_blocks_ = std::max<int64_t>(1, int64_t{sms} * (threads_per_sm / codegen::cuda::kGradientCastThreads));
+  max_blocks_ = resident_grid_blocks(codegen::cuda::kGradientCastThreads, "GradientCast");
 }
 
 GradientCast::~GradientCast() = default;
