@@ -94,10 +94,12 @@ std::vector<std::string> schedule_pass_names() {
 }
 
 ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
-                               const PassOptions& pass_options) {
+                               const PassOptions& pass_options, StepPlan* decided) {
   check_pass_name(pass_options.stop_after, schedule_pass_names());
   StepLowering s{make_step_plan(graph, options), std::nullopt};
-  if (!run_passes("schedule", pipeline(), kHooks, s, pass_options)) {
+  const bool finished = run_passes("schedule", pipeline(), kHooks, s, pass_options);
+  if (decided) *decided = s.plan;
+  if (!finished) {
     std::ostream& out = pass_options.stop_output ? *pass_options.stop_output
                         : pass_options.log   ? *pass_options.log
                                              : std::cerr;

@@ -28,6 +28,8 @@
 
 namespace horizon::passes {
 
+struct StepPlan;
+
 /// What the user asked for and the budgets the planning passes must respect.
 /// Zero means "choose for me".
 struct StreamingOptions {
@@ -59,9 +61,10 @@ std::vector<std::string> schedule_pass_names();
 /// it stops after a pass it prints the IR there (the step plan, or the
 /// schedule so far) to stop_output (else the log) and returns the schedule
 /// so far, or after a planning pass one with only the model's name and the
-/// arena plans.
+/// arena plans. `decided`, if not null, receives the step plan the planning
+/// passes decided (their reasons, for reports such as `horizon plan`).
 ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
-                               const PassOptions& pass_options);
+                               const PassOptions& pass_options, StepPlan* decided = nullptr);
 /// The same with `stop_after` (a pass name) and `log`.
 ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
                                const std::string& stop_after = "", std::ostream* log = nullptr);

@@ -29,6 +29,7 @@ struct StepPlan {
   // Decisions.
   int64_t checkpoint_every = 1;    // plan_recompute
   bool host_checkpoints = true;    // plan_offload
+  std::string checkpoint_place_why;  // plan_offload, for --host-checkpoints auto: the bytes that decided
   bool clip = true;                // plan_offload: per-region slabs when clipping
   int64_t slots = 2;               // plan_buffer_slots
   int64_t prefetch = 1;            // plan_buffer_slots
