@@ -9,6 +9,8 @@
 // there they cost no D2H in forward and no H2D in backward, where the
 // weights' stream_in competes for the link; otherwise on the host. The plan
 // records why (StepPlan::checkpoint_place_why, printed by `horizon plan`).
+// A backend that cannot run the model (its executor reserve a UserError)
+// leaves them on the host.
 // Gradients leave the GPU as soon as a block's backward ends, into host
 // slabs: one per region when global-norm clipping must see every gradient
 // before any update, two in rotation otherwise. Needs: plan_recompute,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ struct StepPlan {
   std::vector<ir::ArenaPlan> arena_plans;  // plan_memory
   int64_t arena_bytes = 0;
   std::vector<char> resident;      // plan_resident: per region, kept (and updated) on the GPU
+  std::optional<double> executor_reserve;  // executor_reserve_bytes, once asked (plan_memory fixed what it depends on)
 
   int64_t blocks() const { return layers; }
   /// The block stage reads packed documents' %positions and %segments
