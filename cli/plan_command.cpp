@@ -200,8 +200,7 @@ int run_plan(const Args& args) {
               "that does not fit is refused (exit 1) with what would make it fit. Given a schedule text dump\n"
               "(horizon compile --emit=schedule, edited or not) instead, it verifies it and reports the same\n"
               "figures of that schedule's buffers and instructions.");
-  a.positional("MODEL", "model file: models/*.json, a Hugging Face model directory or config.json, or a .hir dump;\n"
-               "or a schedule text dump");
+  a.positional("MODEL", "models/*.json, a Hugging Face model directory or config.json, a .hir dump; or a schedule dump");
   add_streaming_options(a);
   a.option("trace", "FILE", "write the simulated step as a Chrome trace (open it in ui.perfetto.dev)");
   a.flag("largest",

@@ -64,14 +64,13 @@ void print_plan_summary(const ir::Schedule& s, const ir::Module& graph, const pl
                         const std::string& checkpoints_why) {
   const ir::ScheduleConfig& c = s.config;
   std::printf("plan for %s on %s: batch %lld x seq %lld = %s tokens per step\n", s.model.c_str(), machine.name.c_str(),
-              static_cast<long long>(c.batch), static_cast<long long>(c.seq),
-              format_count(c.batch * c.seq).c_str());
-  std::printf(
-      "  %lld micro-batch(es) of %lld sequences, checkpoint every %lld block(s) on the %s, %lld weight slots, "
-      "prefetch %lld, %s\n",
-      static_cast<long long>(c.micro_batches), static_cast<long long>(c.batch / c.micro_batches),
-      static_cast<long long>(c.checkpoint_every), c.host_checkpoints ? "host" : "GPU", static_cast<long long>(c.slots),
-      static_cast<long long>(c.prefetch), c.clip ? "global norm before the updates" : "updates as gradients land");
+              static_cast<long long>(c.batch), static_cast<long long>(c.seq), format_count(c.batch * c.seq).c_str());
+  std::printf("  %lld micro-batch(es) of %lld sequences, checkpoint every %lld block(s) on the %s, %lld weight slots, "
+              "prefetch %lld, %s\n",
+              static_cast<long long>(c.micro_batches), static_cast<long long>(c.batch / c.micro_batches),
+              static_cast<long long>(c.checkpoint_every), c.host_checkpoints ? "host" : "GPU",
+              static_cast<long long>(c.slots), static_cast<long long>(c.prefetch),
+              c.clip ? "global norm before the updates" : "updates as gradients land");
   if (!checkpoints_why.empty())
     std::printf("  checkpoints on the %s (--host-checkpoints auto): %s\n", c.host_checkpoints ? "host" : "GPU",
                 checkpoints_why.c_str());

@@ -28,8 +28,8 @@ bool checkpoints_fit_gpu(StepPlan& plan) {
   trial.host_checkpoints = false;
   trial.slots = plan.options.slots > 0 ? plan.options.slots : default_slots(plan.checkpoint_every);
   trial.resident.clear();
-  const double need = static_cast<double>(trial.gpu_bytes_without_arena() + plan.arena_bytes) +
-                      reserve + plan.options.gpu_reserve_bytes;
+  const double need = static_cast<double>(trial.gpu_bytes_without_arena() + plan.arena_bytes) + reserve +
+                      plan.options.gpu_reserve_bytes;
   const double checkpoints =
       static_cast<double>(plan.checkpoints() * plan.options.micro_batches * plan.mb_activation_bytes());
   const bool fits = need <= plan.options.gpu_bytes;

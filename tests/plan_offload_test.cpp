@@ -89,7 +89,8 @@ TEST_F(PlanOffloadAuto, MovesThemToPinnedHostMemoryWhenTheyWouldNotFit) {
   ASSERT_GE(ckpt, 0);
   EXPECT_EQ(s.buffers[static_cast<size_t>(ckpt)].place, ir::Place::host);
   int saves_over_pcie = 0;
-  for (const ir::SchedInstr& in : s.instrs) saves_over_pcie += in.op == ir::SchedOp::save && in.stream == ir::Stream::d2h;
+  for (const ir::SchedInstr& in : s.instrs)
+    saves_over_pcie += in.op == ir::SchedOp::save && in.stream == ir::Stream::d2h;
   EXPECT_EQ(saves_over_pcie, 8);  // 4 blocks x 2 micro-batches
   EXPECT_LT(static_cast<double>(s.bytes(ir::Place::gpu)), need);
 }

@@ -112,7 +112,8 @@ TEST(PlanScheduleFile, ARemovedPrefetchLengthensTheStep) {
   const ir::Schedule s = ir::parse_schedule(text, edited);
   int64_t block1_bytes = 0;
   for (const ir::SchedInstr& in : s.instrs)
-    if (in.op == ir::SchedOp::stream_in && in.stage == "block" && in.instance == 1) block1_bytes = in.operands[0].range.bytes;
+    if (in.op == ir::SchedOp::stream_in && in.stage == "block" && in.instance == 1)
+      block1_bytes = in.operands[0].range.bytes;
   const double crossing = static_cast<double>(block1_bytes) / (plan::default_machine().h2d_gbps * 1e9);
   EXPECT_GT(step_seconds(late.out), step_seconds(original.out)) << original.out << late.out;
   EXPECT_LE(step_seconds(late.out), step_seconds(original.out) + crossing + 1e-4) << original.out << late.out;
