@@ -47,6 +47,7 @@ void check_run_size(const ir::Module& model, int64_t batch, int64_t seq, int64_t
   if (budget <= 0) return;
   double params = 0;
   for (const ir::Stage& st : model.stages) {
+    if (ir::is_derived_stage(st.name)) continue;  // binds its base stage's parameters
     double stage = 0;
     for (const ir::Param& p : st.params) {
       double n = 1;

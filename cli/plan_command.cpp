@@ -25,6 +25,7 @@
 #include "plan/machine.h"
 #include "plan/memory_table.h"
 #include "plan/micro_batch_search.h"
+#include "plan/simulator.h"
 #include "support/error.h"
 #include "support/numbers.h"
 #ifdef HORIZON_HAVE_CUDA
@@ -50,6 +51,7 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
            "layers whose weights, optimizer state and gradient stay on the GPU and are updated there: auto (as\n"
            "many as the GPU memory left by streaming holds), 0 (stream every layer) or a count",
            "auto");
+  a.option("keep-activations", "N", kKeepActivationsHelp, "auto");
   a.flag("early-updates",
          "no clipping, and each layer updated as its gradient lands (train --clip 0 --early-updates): two\n"
          "gradient slabs instead of one per layer");
@@ -90,6 +92,7 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
   o.gpu_bytes = m.gpu_bytes;
   o.host_bytes = m.host_bytes;
   o.resident = parse_resident(command, a.get("resident"));
+  o.keep_activations = parse_keep_activations(command, a.get("keep-activations"));
   return o;
 }
 
@@ -271,7 +274,17 @@ int run_plan(const Args& args) {
     std::fflush(stdout);
     throw UserError(Refusal(graph, options, s).message(host, gpu, fit));
   }
-  print_step_prediction(s, graph, machine, a.get("trace"));
+  const plan::SimResult r = print_step_prediction(s, graph, machine);
+  if (const int64_t kept = kept_blocks(s); kept > 0) {
+    // What keeping saves: the same step with every block recomputed.
+    passes::StreamingOptions recompute = options;
+    recompute.keep_activations = 0;
+    const plan::SimResult all = plan::simulate(plan_tables(graph, recompute, machine, moments).s, graph, machine);
+    std::printf("  %-24s %.4g s with every block recomputed: keeping %lld blocks' activations saves %.1f %%\n",
+                "recompute", all.step_seconds, static_cast<long long>(kept),
+                100 * (1 - r.step_seconds / all.step_seconds));
+  }
+  print_trace(a.get("trace"), s, r);
   return 0;
 }
 

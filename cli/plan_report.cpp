@@ -74,13 +74,15 @@ void print_plan_summary(const ir::Schedule& s, const ir::Module& graph, const pl
   if (!checkpoints_why.empty())
     std::printf("  checkpoints on the %s (--host-checkpoints auto): %s\n", c.host_checkpoints ? "host" : "GPU",
                 checkpoints_why.c_str());
-  std::printf("  %lld of %lld layers resident on the GPU (updated there; --resident 0 streams every layer)\n\n",
+  std::printf("  %lld of %lld layers resident on the GPU (updated there; --resident 0 streams every layer)\n",
               static_cast<long long>(resident_layers(s)),
               static_cast<long long>(ir::layout_params(graph).regions.size()));
+  std::printf("  %lld of %lld blocks keep their activations on the GPU, so their backward does not recompute the\n"
+              "    forward's matmuls and attention (--keep-activations 0 recomputes every block)\n\n",
+              static_cast<long long>(kept_blocks(s)), static_cast<long long>(graph.find_stage("block")->instances));
 }
 
-void print_step_prediction(const ir::Schedule& s, const ir::Module& graph, const plan::Machine& machine,
-                           const std::string& trace) {
+plan::SimResult print_step_prediction(const ir::Schedule& s, const ir::Module& graph, const plan::Machine& machine) {
   const plan::SimResult r = plan::simulate(s, graph, machine);
   const double step = r.step_seconds;
   const int64_t tokens = s.config.batch * s.config.seq;
@@ -102,10 +104,13 @@ void print_step_prediction(const ir::Schedule& s, const ir::Module& graph, const
               fmt("%.1f", 100 * r.stream(ir::Stream::cpu).busy / step).c_str());
   std::printf("  %-24s %s (busy %s %% of the step)\n", "bottleneck", r.bottleneck.c_str(),
               fmt("%.1f", 100 * r.bottleneck_share).c_str());
-  if (!trace.empty()) {
-    plan::write_chrome_trace(trace, s, r);
-    std::printf("\ntrace: %s (open in ui.perfetto.dev)\n", trace.c_str());
-  }
+  return r;
+}
+
+void print_trace(const std::string& path, const ir::Schedule& s, const plan::SimResult& r) {
+  if (path.empty()) return;
+  plan::write_chrome_trace(path, s, r);
+  std::printf("\ntrace: %s (open in ui.perfetto.dev)\n", path.c_str());
 }
 
 }  // namespace horizon::cli

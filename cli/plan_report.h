@@ -12,6 +12,7 @@
 #include "ir/schedule.h"
 #include "plan/machine.h"
 #include "plan/memory_table.h"
+#include "plan/simulator.h"
 
 namespace horizon::cli {
 
@@ -34,15 +35,17 @@ PlanTables plan_tables_of(ir::Schedule s, const ir::Module& graph, const plan::M
 std::string over_budget(const plan::MemoryTable& host, const plan::MemoryTable& gpu);
 
 /// The report's first lines: model, machine, tokens per step and the
-/// schedule's decisions (micro-batches, K, slots, prefetch, resident layers).
+/// schedule's decisions (micro-batches, K, slots, prefetch, resident layers,
+/// blocks that keep their activations).
 /// `checkpoints_why`, if not empty, follows the checkpoints' place.
 void print_plan_summary(const ir::Schedule& s, const ir::Module& graph, const plan::Machine& machine,
                         const std::string& checkpoints_why = "");
 
-/// The simulated step: time, tokens/s, TFLOPS, busy shares and bottleneck;
-/// with a `trace` path also its Chrome trace.
-void print_step_prediction(const ir::Schedule& s, const ir::Module& graph, const plan::Machine& machine,
-                           const std::string& trace);
+/// The simulated step: time, tokens/s, TFLOPS, busy shares and bottleneck.
+plan::SimResult print_step_prediction(const ir::Schedule& s, const ir::Module& graph, const plan::Machine& machine);
+
+/// With a `path` (--trace), writes the simulated step there as a Chrome trace and says so.
+void print_trace(const std::string& path, const ir::Schedule& s, const plan::SimResult& r);
 
 /// `horizon plan FILE --model MODEL`: the report of a schedule text dump.
 int plan_schedule_file(const Arguments& a);

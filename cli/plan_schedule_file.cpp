@@ -72,7 +72,7 @@ int plan_schedule_file(const Arguments& a) {
                     over_budget(tables.host, tables.gpu) +
                     "; shrink its buffers, give --gpu-mem / --host-mem, or plan the model to be offered fixes");
   }
-  print_step_prediction(s, graph, machine, a.get("trace"));
+  print_trace(a.get("trace"), s, print_step_prediction(s, graph, machine));
   return 0;
 }
 

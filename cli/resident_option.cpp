@@ -1,5 +1,6 @@
 #include "cli/resident_option.h"
 
+#include "ir/kept_activations.h"
 #include "support/error.h"
 #ifdef HORIZON_HAVE_CUDA
 #include "runtime/cuda/stage_scratch.h"
@@ -18,6 +19,28 @@ int64_t parse_resident(const std::string& command, const std::string& value) {
   }
   if (used != value.size() || n < 0)
     throw UserError("horizon " + command + ": --resident must be auto, 0 or a number of layers, got '" + value + "'");
+  return n;
+}
+
+int64_t parse_keep_activations(const std::string& command, const std::string& value) {
+  if (value == "auto") return -1;
+  size_t used = 0;
+  int64_t n = -1;
+  try {
+    n = std::stoll(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != value.size() || n < 0)
+    throw UserError("horizon " + command + ": --keep-activations must be auto, 0 or a number of blocks, got '" + value +
+                    "'");
+  return n;
+}
+
+int64_t kept_blocks(const ir::Schedule& schedule) {
+  int64_t n = 0;
+  for (const ir::SchedInstr& in : schedule.instrs)
+    n += in.op == ir::SchedOp::launch && in.stage == ir::kKeepStage && in.micro_batch == 0 ? 1 : 0;
   return n;
 }
 

@@ -19,6 +19,19 @@ namespace horizon::cli {
 /// -1 for "auto", else the count; UserError naming `command` otherwise.
 int64_t parse_resident(const std::string& command, const std::string& value);
 
+/// `--keep-activations auto|0|N` (passes/plan_kept_activations.h): -1 for
+/// "auto", else the count of blocks; UserError naming `command` otherwise.
+int64_t parse_keep_activations(const std::string& command, const std::string& value);
+
+/// Help text of --keep-activations, shared by train, plan and compile.
+inline constexpr const char* kKeepActivationsHelp =
+    "blocks whose activations stay on the GPU until their backward, which then does not recompute the\n"
+    "forward's matmuls and attention: auto (as many as the GPU memory left by resident layers holds),\n"
+    "0 (recompute every block: least GPU memory) or a count";
+
+/// The blocks `schedule` runs with kept activations.
+int64_t kept_blocks(const ir::Schedule& schedule);
+
 /// The layers `schedule` keeps on the GPU (those it updates on compute).
 int64_t resident_layers(const ir::Schedule& schedule);
 

@@ -66,6 +66,7 @@ Arguments train_arguments() {
            "--device cuda as many as the free GPU memory holds; none on the emulated device), 0 (stream every\n"
            "layer: GPU memory independent of depth) or a count",
            "auto");
+  a.option("keep-activations", "N", kKeepActivationsHelp, "auto");
   a.option("lr", "LR", "peak learning rate", "1e-3");
   a.option("min-lr-ratio", "R", "final learning rate as a fraction of the peak", "0.1");
   a.option("warmup", "W", "linear warm-up steps", "0");
@@ -159,9 +160,11 @@ int run_train(const Args& args) {
   const bool cuda = device == "cuda";
   if (!stream && !cuda && (a.get_int("checkpoint-every") || a.get_int("slots")))
     throw UserError("horizon train: --checkpoint-every and --slots shape the streamed schedule; add --stream");
-  if (!stream && !cuda && a.has("resident"))
-    throw UserError("horizon train: --resident places layers of the streamed schedule on the GPU; use --device cuda "
-                    "(or --stream for the emulated device)");
+  for (const char* n : {"resident", "keep-activations"})
+    if (!stream && !cuda && a.has(n))
+      throw UserError(std::string("horizon train: --") + n +
+                      " shapes the streamed schedule on the GPU; use --device cuda (or --stream for the emulated "
+                      "device)");
   if (a.has("trace") && !cuda)
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
@@ -223,12 +226,14 @@ int run_train(const Args& args) {
     opts.clip = !a.get_flag("early-updates");
     opts.bytes_per_param = bytes_per_param;
     opts.resident = parse_resident("train", a.get("resident"));
+    opts.keep_activations = parse_keep_activations("train", a.get("keep-activations"));
     if (cuda) {
       opts.gpu_bytes = cuda_free_memory_bytes();
       if (opts.resident != 0) opts.gpu_reserve_bytes += moment_scale_bytes(model, moments);
       schedule = lower_for_gpu(model, opts, {}, a.get_int("eval-batches") > 0 && !data.preference);
     } else {
       if (opts.resident < 0) opts.resident = 0;  // the emulated device has no memory to fill
+      if (opts.keep_activations < 0) opts.keep_activations = 0;
       schedule = passes::lower_to_schedule(model, opts);
     }
   }
@@ -289,10 +294,13 @@ int run_train(const Args& args) {
     int64_t arena = 0;
     for (const ir::ArenaPlan& p : schedule->arena_plans) arena = std::max(arena, p.bytes);
     const int64_t resident = resident_layers(*schedule), regions = static_cast<int64_t>(store.regions().size());
-    std::printf("schedule: %lld instructions, %lld events | %lld of %lld layers resident on the device | checkpoint "
-                "every %lld (%s) | %lld slots | arena %s | device %s, host %s\n",
+    std::printf("schedule: %lld instructions, %lld events | %lld of %lld layers resident on the device | %lld of "
+                "%lld blocks keep activations | checkpoint every %lld (%s) | %lld slots | arena %s | device %s, host "
+                "%s\n",
                 static_cast<long long>(schedule->instrs.size()), static_cast<long long>(schedule->events),
                 static_cast<long long>(resident), static_cast<long long>(regions),
+                static_cast<long long>(kept_blocks(*schedule)),
+                static_cast<long long>(model.find_stage("block")->instances),
                 static_cast<long long>(schedule->config.checkpoint_every),
                 schedule->config.host_checkpoints ? "host" : "device", static_cast<long long>(schedule->config.slots),
                 format_bytes(static_cast<double>(arena)).c_str(),

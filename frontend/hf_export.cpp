@@ -106,7 +106,7 @@ class HfWriter {
     ir::Module f = m;
     f.stages.clear();
     for (const ir::Stage& s : m.stages) {
-      if (!s.grads.empty()) continue;
+      if (ir::is_derived_stage(s.name)) continue;
       f.stages.push_back(s);
       for (ir::Instr& in : f.stages.back().instrs) in.attrs.erase("group");
       ir::split_lm_head_loss(f.stages.back());

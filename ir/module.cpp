@@ -112,4 +112,12 @@ double Module::config_number(const std::string& key, double fallback) const {
   return fallback;
 }
 
+bool is_derived_stage(const std::string& stage) { return stage.find('.') != std::string::npos; }
+
+bool is_backward_stage(const std::string& stage) {
+  return stage.size() > 4 && stage.compare(stage.size() - 4, 4, ".bwd") == 0;
+}
+
+std::string base_stage_name(const std::string& stage) { return stage.substr(0, stage.find('.')); }
+
 }  // namespace horizon::ir

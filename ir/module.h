@@ -100,4 +100,12 @@ struct Module {
   double config_number(const std::string& key, double fallback) const;
 };
 
+/// Stages made from another stage carry a suffix after its name and own no
+/// parameters (they bind the base stage's): backward stages ("block.bwd") and
+/// the variants that keep activations ("block.keep", "block.kept.bwd").
+bool is_derived_stage(const std::string& stage);
+bool is_backward_stage(const std::string& stage);  // "head.bwd", "block.kept.bwd"
+/// The stage whose parameters a stage binds: "block.kept.bwd" -> "block".
+std::string base_stage_name(const std::string& stage);
+
 }  // namespace horizon::ir

@@ -8,7 +8,7 @@ ParamSummary summarize_params(const Module& m) {
   ParamSummary out;
   std::set<std::string> seen;
   for (const Stage& s : m.stages) {
-    if (!s.grads.empty()) continue;  // backward stages re-bind forward parameters
+    if (is_derived_stage(s.name)) continue;  // backward stages and variants bind their base stage's parameters
     StageParams sp{s.name, s.instances, 0, 0, {}};
     for (const Param& p : s.params) {
       // Instance 0's name stands for the template; distinct instances never collide.

@@ -20,7 +20,7 @@ ParamLayout layout_params(const Module& m) {
   ParamLayout out;
   std::map<std::string, int> by_name;
   for (const Stage& s : m.stages) {
-    if (!s.grads.empty()) continue;  // backward stages bind the forward stages' parameters
+    if (is_derived_stage(s.name)) continue;  // backward stages and variants bind their base stage's parameters
     for (int64_t inst = 0; inst < s.instances; ++inst) {
       RegionLayout r;
       r.stage = s.name;

@@ -25,8 +25,8 @@ static_assert(std::size(kPlaceNames) == static_cast<size_t>(Place::host) + 1);
 
 const char* const kBufferKindNames[] = {"store",    "weight_slot", "activations", "checkpoint",
                                         "gradient", "grad_slab",   "workspace",   "batch_data",
-                                        "resident"};
-static_assert(std::size(kBufferKindNames) == static_cast<size_t>(BufferKind::resident) + 1);
+                                        "resident", "kept"};
+static_assert(std::size(kBufferKindNames) == static_cast<size_t>(BufferKind::kept) + 1);
 
 const char* const kSchedOpNames[] = {"stream_in", "bind",           "launch",    "save",   "restore", "recompute",
                                      "offload",   "optimizer_step", "grad_norm", "record", "wait",    "free"};

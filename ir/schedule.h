@@ -38,6 +38,7 @@ enum class BufferKind {
   workspace,    // the transient arena of stage launches (gpu)
   batch_data,   // tokens, targets and losses (gpu); norm shares and the clip factor (host)
   resident,     // the planes (w_hi, w_lo, m, v) of regions that stay on the GPU (gpu)
+  kept,         // kept blocks' saved values, from their forward to their backward (gpu)
 };
 const char* buffer_kind_name(BufferKind k);
 std::optional<BufferKind> parse_buffer_kind(const std::string& s);

@@ -86,7 +86,8 @@ class Parser : TextParser {
     auto k = parse_buffer_kind(kind.text);
     if (!k)
       error_at(kind, "unknown buffer kind '" + kind.text + "'",
-               "use store, weight_slot, activations, checkpoint, gradient, grad_slab, workspace or batch_data");
+               "use store, weight_slot, activations, checkpoint, gradient, grad_slab, workspace, batch_data, "
+               "resident or kept");
     s_.add_buffer(name.text, *p, *k, integer("the buffer size in bytes", 0, INT64_MAX));
   }
 

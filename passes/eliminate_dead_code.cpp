@@ -29,6 +29,8 @@ bool eliminate_in_stage(ir::Stage& s) {
 
 }  // namespace
 
+bool eliminate_dead_code_in_stage(ir::Stage& s) { return eliminate_in_stage(s); }
+
 bool eliminate_dead_code(ir::Module& m) {
   bool changed = false;
   for (ir::Stage& s : m.stages) changed |= eliminate_in_stage(s);

@@ -10,5 +10,7 @@
 namespace horizon::passes {
 
 bool eliminate_dead_code(ir::Module& m);
+/// The same for one stage.
+bool eliminate_dead_code_in_stage(ir::Stage& s);
 
 }  // namespace horizon::passes

@@ -10,6 +10,11 @@
 namespace horizon::passes {
 namespace {
 
+// block.bwd, or block.kept.bwd for a block that kept its activations.
+bool block_backward(const std::string& stage) {
+  return ir::is_backward_stage(stage) && ir::base_stage_name(stage) == "block";
+}
+
 using ir::Operand;
 using ir::Range;
 using ir::SchedInstr;
@@ -49,7 +54,7 @@ class Offload {
         const int64_t a = in.instance / K_ * K_;
         if (restored.insert(a).second) restore(a);
       }
-      if (in.op == SchedOp::recompute || (in.op == SchedOp::launch && in.stage == "block.bwd"))
+      if (in.op == SchedOp::recompute || (in.op == SchedOp::launch && block_backward(in.stage)))
         for (Operand& op : in.operands) op.range = host_layout(op.range, in.instance / K_ * K_);
       s_.instrs.push_back(std::move(in));
     }
@@ -58,10 +63,7 @@ class Offload {
 
   // ---- gradients ----
   int region_of(const std::string& stage, int64_t instance) const {
-    const std::string base = stage.size() > 4 && stage.compare(stage.size() - 4, 4, ".bwd") == 0
-                                 ? stage.substr(0, stage.size() - 4)
-                                 : stage;
-    return p_.params.region_of(base, instance);
+    return p_.params.region_of(ir::base_stage_name(stage), instance);
   }
   int64_t grad_bytes(int r) const { return p_.params.regions[static_cast<size_t>(r)].elements * 4; }
   ir::Range whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
@@ -111,8 +113,7 @@ class Offload {
     int q = 0;  // the accumulator in turn
     int64_t next_slab = 0;
     for (SchedInstr& in : program) {
-      const bool backward = in.op == SchedOp::launch && in.stage.size() > 4 &&
-                            in.stage.compare(in.stage.size() - 4, 4, ".bwd") == 0;
+      const bool backward = in.op == SchedOp::launch && ir::is_backward_stage(in.stage);
       const bool host = in.stream == Stream::cpu && !in.stage.empty() &&
                         (in.op == SchedOp::grad_norm || in.op == SchedOp::optimizer_step);
       int streamed = -1;
@@ -158,7 +159,7 @@ class Offload {
     for (size_t k = i + 1; k < program.size(); ++k) {
       const SchedInstr& next = program[k];
       if (next.op == SchedOp::recompute) return next.instance == program[i].instance;
-      if (next.op == SchedOp::launch) return next.stage == "block.bwd" && next.instance == program[i].instance;
+      if (next.op == SchedOp::launch) return block_backward(next.stage) && next.instance == program[i].instance;
     }
     return false;
   }

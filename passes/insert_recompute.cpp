@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "ir/kept_activations.h"
+
 namespace horizon::passes {
 namespace {
 
@@ -39,6 +41,7 @@ class Recompute {
       const bool backward = in.stage == "block.bwd";
       for (Operand& op : in.operands)
         if (op.range.buffer == acts_) op.range = backward ? block_input(op.range) : forward_input(op.range);
+      if (in.op == SchedOp::launch && (in.stage == "block" || backward) && in.instance < p_.kept_blocks) keep(in);
       s_.instrs.push_back(std::move(in));
     }
     // %acts becomes %x0: every operand of it now names %x0's bytes.
@@ -58,6 +61,18 @@ class Recompute {
     ckpt_ = s_.insert_buffer(dx1 + 1, "ckpt", ir::Place::gpu, ir::BufferKind::checkpoint, p_.checkpoints() * M_ * act_);
     if (K_ > 1)
       seg_ = s_.insert_buffer(ckpt_ + 1, "seg", ir::Place::gpu, ir::BufferKind::activations, (K_ - 1) * M_ * act_);
+    if (p_.kept_blocks > 0)
+      kept_ = s_.insert_buffer(std::max(ckpt_, seg_) + 1, "kept", ir::Place::gpu, ir::BufferKind::kept,
+                               p_.kept_blocks * M_ * p_.kept_mb_bytes());
+  }
+
+  // A kept block's forward also writes its saved values to its share of
+  // %kept, and its backward reads them there instead of recomputing them.
+  void keep(SchedInstr& in) {
+    const int64_t share = p_.kept_mb_bytes();
+    const bool backward = in.stage == "block.bwd";
+    in.stage = backward ? ir::kKeptBackwardStage : ir::kKeepStage;
+    in.operands.push_back({"saved", Range{kept_, (in.instance * M_ + in.micro_batch) * share, share}, !backward});
   }
 
   // The bind at `i` is followed by a block.bwd launch (not a forward one).
@@ -119,7 +134,7 @@ class Recompute {
   const StepPlan& p_;
   ir::Schedule& s_;
   const int64_t K_, M_, act_;
-  int acts_ = -1, ckpt_ = -1, seg_ = -1;
+  int acts_ = -1, ckpt_ = -1, seg_ = -1, kept_ = -1;
   int x_[2] = {-1, -1};
   std::vector<SchedInstr> forward_launch_;
 };

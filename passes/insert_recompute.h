@@ -6,7 +6,12 @@
 // each segment of K blocks [a, b], from the last, it binds blocks a .. b-1
 // again and recomputes their forward from checkpoint a into %seg (K - 1
 // inputs), where each block's backward then reads its input (block a's is
-// the checkpoint). K is plan_recompute's; insert_offload then moves the
+// the checkpoint). The first plan_kept_activations' blocks keep more: their
+// forward launches run block.keep, which also writes the values their
+// backward would recompute with matmuls and attention to their share of
+// %kept (per block and micro-batch), and their backward runs
+// block.kept.bwd, which reads them there (passes/add_kept_stages.h).
+// K is plan_recompute's; insert_offload then moves the
 // checkpoints to the host where plan_offload says. Needs:
 // lower_to_schedule; runs before insert_buffer_swap, which streams the
 // recompute's weights like any other use. Returns whether it changed the

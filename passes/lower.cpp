@@ -3,6 +3,7 @@
 #include "ir/printer.h"
 #include "ir/verifier.h"
 #include "passes/add_document_inputs.h"
+#include "passes/add_kept_stages.h"
 #include "passes/autodiff.h"
 #include "passes/eliminate_dead_code.h"
 #include "passes/fuse_elementwise.h"
@@ -17,6 +18,7 @@ std::vector<Pass<ir::Module>> pipeline(bool packed_documents) {
   if (packed_documents) passes.push_back({"add_document_inputs", add_document_inputs});
   passes.push_back({"autodiff", autodiff});
   passes.push_back({"eliminate_dead_code", eliminate_dead_code});
+  passes.push_back({"add_kept_stages", add_kept_stages});
   passes.push_back({"fuse_elementwise", fuse_elementwise});
   passes.push_back({"fuse_lm_head_loss", fuse_lm_head_loss});
   return passes;

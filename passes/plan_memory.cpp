@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ir/fusion_groups.h"
+#include "ir/kept_activations.h"
 
 namespace horizon::passes {
 namespace {
@@ -105,8 +106,12 @@ ir::ArenaPlan plan_stage_arena(const ir::Stage& s, int64_t batch, int64_t seq) {
 bool plan_memory(StepPlan& plan) {
   std::vector<ir::ArenaPlan> plans;
   int64_t bytes = 0;
-  for (const char* name : {"embed", "block", "head.bwd", "block.bwd", "embed.bwd"}) {
-    plans.push_back(plan_stage_arena(*plan.graph->find_stage(name), plan.mb_sequences, plan.options.seq));
+  for (const char* name : {"embed", "block", "head.bwd", "block.bwd", "embed.bwd", ir::kKeepStage, ir::kKeptBackwardStage}) {
+    const ir::Stage* stage = plan.graph->find_stage(name);
+    // The kept stages only when blocks may keep their activations (plan_kept_activations).
+    const bool kept = std::string(name) == ir::kKeepStage || std::string(name) == ir::kKeptBackwardStage;
+    if (!stage || (kept && plan.options.keep_activations == 0)) continue;
+    plans.push_back(plan_stage_arena(*stage, plan.mb_sequences, plan.options.seq));
     bytes = std::max(bytes, plans.back().bytes);
   }
   bool changed = bytes != plan.arena_bytes || plans.size() != plan.arena_plans.size();

@@ -14,6 +14,7 @@
 #include "passes/lower_to_schedule.h"
 #include "passes/place_resident.h"
 #include "passes/plan_resident.h"
+#include "passes/plan_kept_activations.h"
 #include "passes/plan_buffer_slots.h"
 #include "passes/plan_memory.h"
 #include "passes/step_plan.h"
@@ -41,6 +42,7 @@ std::vector<Pass<StepLowering>> pipeline() {
       planning("plan_offload", plan_offload),
       planning("plan_buffer_slots", plan_buffer_slots),
       planning("plan_resident", plan_resident),
+      planning("plan_kept_activations", plan_kept_activations),
       {"lower_to_schedule",
        [](StepLowering& s) {
          s.schedule = emit_schedule(s.plan);

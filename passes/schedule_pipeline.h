@@ -4,12 +4,13 @@
 // decide, in order: plan_memory (every transient placed in the GPU arena),
 // plan_recompute (checkpoint interval K), plan_offload (where checkpoints
 // live), plan_buffer_slots (weight slots, prefetch distance), plan_resident
-// (layers kept on the GPU with what memory is left). Then the schedule
+// (layers kept on the GPU with what memory is left), plan_kept_activations
+// (blocks whose activations stay on the GPU with what is left then). Then the schedule
 // passes write and rewrite the program: lower_to_schedule the plain one
 // (every block input and gradient kept on the GPU, every layer's weights
 // bound from the store, no events), place_resident keeps the planned
 // layers on the GPU, insert_recompute trades the kept inputs for
-// checkpoints and recompute, insert_offload moves gradients and
+// checkpoints and recompute (and keeps the planned blocks' activations), insert_offload moves gradients and
 // checkpoints to the host, insert_buffer_swap streams the weights through
 // the slots, insert_events synchronizes the streams, and the verifier
 // proves the result race-free. Before the schedule exists the IR the
@@ -47,6 +48,11 @@ struct StreamingOptions {
   // -1 as many as fit in what the streaming buffers leave of gpu_bytes, 0
   // none (every layer streams; GPU memory independent of depth), N the first N.
   int64_t resident = 0;
+  // Blocks whose activations stay on the GPU from their forward to their
+  // backward, which then does not recompute them (passes/plan_kept_activations):
+  // -1 as many as fit in what resident layers leave of gpu_bytes, 0 none
+  // (every block recomputes its forward), N the first N.
+  int64_t keep_activations = 0;
   double gpu_bytes = 80e9;       // budget for the GPU
   double gpu_reserve_bytes = 0;  // of it, kept free for anything else the run allocates
   ExecutorReserve executor;      // what the executor allocates beyond the schedule's buffers (kernel scratch)

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "ir/kept_activations.h"
 #include "support/error.h"
 #include "support/numbers.h"
 
@@ -54,12 +55,24 @@ void verify_step_plan(const StepPlan& p) {
   if (p.prefetch < 1 || p.prefetch >= p.slots)
     fail("prefetch " + std::to_string(p.prefetch) + " outside [1, slots - 1 = " + std::to_string(p.slots - 1) + "]");
   if (!p.arena_plans.empty()) {
-    if (p.arena_plans.size() != 5) fail(std::to_string(p.arena_plans.size()) + " arena plans, not one per launched stage");
+    // Five stages, and the two kept ones while blocks may keep their activations.
+    const size_t n = p.arena_plans.size();
+    if (n != 5 && n != 7) fail(std::to_string(n) + " arena plans, not one per launched stage");
+    if (p.kept_blocks > 0 && n != 7) fail("kept blocks without the kept stages' arena plans");
     for (const ir::ArenaPlan& a : p.arena_plans)
       if (a.bytes > p.arena_bytes) fail("arena plan of " + a.stage + " exceeds the arena");
   }
+  if (p.kept_blocks < 0 || p.kept_blocks > p.layers) fail("kept_blocks " + std::to_string(p.kept_blocks));
+  if (p.kept_blocks > 0 && (p.checkpoint_every != 1 || p.kept_mb_bytes() == 0))
+    fail("kept blocks need checkpoint_every 1 and the graph's kept stages");
   if (!p.resident.empty() && p.resident.size() != p.params.regions.size())
     fail(std::to_string(p.resident.size()) + " residency flags for " + std::to_string(p.params.regions.size()) + " regions");
+}
+
+int64_t StepPlan::kept_mb_bytes() const {
+  const ir::Stage* keep = graph ? graph->find_stage(ir::kKeepStage) : nullptr;
+  if (!keep) return 0;
+  return ir::kept_value_offsets(*keep, ir::kept_values(*keep, 0), mb_sequences, options.seq).back();
 }
 
 int64_t StepPlan::resident_regions() const {
@@ -96,6 +109,7 @@ int64_t StepPlan::gpu_bytes_without_arena() const {
   if (preference()) bytes += 2 * M * ir::row_share_bytes(mb_sequences);  // reference and policy log-probabilities
   for (size_t r = 0; r < resident.size(); ++r)
     if (resident[r]) bytes += resident_bytes(static_cast<int>(r));  // planes and gradient of resident regions
+  bytes += kept_blocks * M * kept_mb_bytes();                     // kept blocks' activations
   return bytes;
 }
 
@@ -132,6 +146,10 @@ std::string StepPlan::str() const {
     o << "// resident on the GPU: " << resident_regions() << " of " << params.regions.size() << " regions ("
       << format_bytes(static_cast<double>(bytes)) << " of planes and gradients), updated there\n";
   }
+  if (kept_blocks > 0)
+    o << "// activations kept on the GPU: " << kept_blocks << " of " << layers << " blocks ("
+      << format_bytes(static_cast<double>(kept_blocks * options.micro_batches * kept_mb_bytes()))
+      << "); their backward does not recompute the forward's matmuls and attention\n";
   o << "// gpu " << format_bytes(static_cast<double>(gpu_bytes_without_arena() + arena_bytes)) << ", host "
     << format_bytes(static_cast<double>(host_bytes())) << "\n";
   return o.str();

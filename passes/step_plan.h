@@ -38,6 +38,7 @@ struct StepPlan {
   int64_t arena_bytes = 0;
   std::vector<char> resident;      // plan_resident: per region, kept (and updated) on the GPU
   std::optional<double> executor_reserve;  // executor_reserve_bytes, once asked (plan_memory fixed what it depends on)
+  int64_t kept_blocks = 0;         // plan_kept_activations: blocks 0 .. kept_blocks-1 keep their activations
 
   int64_t blocks() const { return layers; }
   /// The block stage reads packed documents' %positions and %segments
@@ -60,6 +61,9 @@ struct StepPlan {
   int64_t segment_slots() const { return host_checkpoints ? 2 * checkpoint_every : checkpoint_every - 1; }
   /// Bytes of one micro-batch's residual stream (fp32).
   int64_t mb_activation_bytes() const { return mb_sequences * options.seq * hidden * 4; }
+  /// Bytes one kept block saves per micro-batch (ir/kept_activations.h); 0
+  /// when the graph has no kept stages.
+  int64_t kept_mb_bytes() const;
   bool is_resident(int region) const { return region < static_cast<int>(resident.size()) && resident[static_cast<size_t>(region)]; }
   int64_t resident_regions() const;
   /// The largest slot of a streamed region (0 when every region is resident).
@@ -78,7 +82,8 @@ StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& options
 /// The step plan's verifier, run by the pass manager after each planning
 /// pass: the decisions are within the bounds lower_to_schedule relies on
 /// (1 <= K <= layers, 2 <= slots, 1 <= prefetch < slots, one arena plan per
-/// launched stage once planned, one residency flag per region once placed).
+/// launched stage once planned, one residency flag per region once placed,
+/// kept blocks only with K = 1 and kept stages).
 /// std::logic_error naming the field: a planning pass broke it.
 void verify_step_plan(const StepPlan& plan);
 

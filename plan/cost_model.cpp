@@ -46,9 +46,7 @@ const StageCost& CostModel::launch_cost(const std::string& stage) const {
 // Parameters an optimizer step updates: its stage instance's region of the
 // host store (tied tensors are updated once, in their first region).
 double CostModel::step_params(const ir::SchedInstr& in) const {
-  std::string stage = in.stage;
-  if (stage.size() > 4 && stage.compare(stage.size() - 4, 4, ".bwd") == 0) stage.resize(stage.size() - 4);
-  int region = layout_.region_of(stage, std::max<int64_t>(0, in.instance));
+  int region = layout_.region_of(ir::base_stage_name(in.stage), std::max<int64_t>(0, in.instance));
   if (region >= 0) return static_cast<double>(layout_.regions[region].elements);
   // Not a stage of this graph (a hand-written schedule): fp32 gradient bytes.
   for (const ir::Operand& op : in.operands)

@@ -21,6 +21,7 @@ struct Field {
   const char* key;
   double Machine::*value;
   bool is_size;  // bytes: a number or a string with a unit
+  bool optional = false;  // the links between GPUs: a one-GPU box has none to describe
 };
 
 const Field kFields[] = {
@@ -28,6 +29,8 @@ const Field kFields[] = {
     {"d2h_gbps", &Machine::d2h_gbps, false},
     {"bidir_gbps", &Machine::bidir_gbps, false},
     {"gemm_tflops", &Machine::gemm_tflops, false},
+    {"attention_tflops", &Machine::attention_tflops, false, true},
+    {"attention_grad_tflops", &Machine::attention_grad_tflops, false, true},
     {"elementwise_gbps", &Machine::elementwise_gbps, false},
     {"cpu_adamw_gparams", &Machine::cpu_adamw_gparams, false},
     {"host_memory_gbps", &Machine::host_memory_gbps, false},
@@ -102,7 +105,7 @@ Machine parse_machine(const std::string& text, const std::string& file) {
     m.*(field->value) = v;
   }
   for (const Field& f : kFields)
-    if (!doc.contains(f.key))
+    if (!f.optional && !doc.contains(f.key))
       throw_user_error(file, "\"" + std::string(f.key) + "\"", "missing field", "every rate and size is required");
   if (m.name.empty()) m.name = file;
   return m;

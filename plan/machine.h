@@ -14,6 +14,11 @@ struct Machine {
   double d2h_gbps = 55;            // pinned GPU -> host
   double bidir_gbps = 92;          // both directions at once, total
   double gemm_tflops = 600;        // bf16 GEMM with fp32 accumulate, dense, as the stage kernels reach it
+  // The tensor-core attention kernels' rate, FLOPs counted as the cost
+  // model counts them (QKᵀ and PV over the attended pairs; the gradient
+  // 2.5 times that); 0: the GEMM rate (optional in the files).
+  double attention_tflops = 0;
+  double attention_grad_tflops = 0;
   double elementwise_gbps = 2000;  // GPU memory bandwidth that non-GEMM kernels reach
   double cpu_adamw_gparams = 6.4;  // CPU AdamW, Gparam/s over all cores, with the PCIe copies running
   double host_memory_gbps = 100;   // host memory streaming rate (gradient norm)
@@ -26,7 +31,8 @@ struct Machine {
 /// (the same numbers as machines/h100-pcie5.json).
 Machine default_machine();
 
-/// Reads a machine description. Every rate and size is required; sizes are a
+/// Reads a machine description. Every rate and size is required but the
+/// attention rates (and the links between GPUs); sizes are a
 /// byte count or a string with a unit ("125 GiB", "80 GB"). UserError names
 /// the file and the field on a missing, mistyped or non-positive field.
 Machine load_machine(const std::string& path);

@@ -77,6 +77,7 @@ MemoryTable gpu_memory(const ir::Schedule& s, double budget) {
   const std::pair<BufferKind, const char*> kinds[] = {{BufferKind::resident, "resident layers (planes)"},
                                                       {BufferKind::weight_slot, "weight slots (bf16)"},
                                                       {BufferKind::activations, "activations (fp32)"},
+                                                      {BufferKind::kept, "kept activations (fp32)"},
                                                       {BufferKind::checkpoint, "checkpoints"},
                                                       {BufferKind::gradient, "gradients (fp32)"},
                                                       {BufferKind::workspace, "workspace arena"},

@@ -1,6 +1,7 @@
 // The cost of one launch of a graph-IR stage: the kernel-level half of the
 // cost model. GEMMs and attention are timed as a roofline (the slower of
-// FLOPs at the GEMM rate and bytes at memory bandwidth); every other op is
+// FLOPs at the GEMM rate, or the machine's attention rates, and bytes at
+// memory bandwidth); every other op is
 // memory bound. A fused elementwise group (ops sharing a `group` attribute)
 // is one kernel that reads its inputs and writes only what leaves the group.
 #include <algorithm>
@@ -96,8 +97,12 @@ StageCost stage_cost(const ir::Stage& st, int64_t sequences, int64_t seq, const 
       double moved = 0;
       for (int v : in.operands) moved += bytes(v);
       for (int v : in.results) moved += bytes(v);
+      // Attention runs its own kernels, at the rate the machine file measured.
+      double rate = gemm_rate;
+      if (in.op == ir::Op::attention && m.attention_tflops > 0) rate = m.attention_tflops * 1e12;
+      if (in.op == ir::Op::attention_grad && m.attention_grad_tflops > 0) rate = m.attention_grad_tflops * 1e12;
       c.gemm_flops += flops;
-      c.gemm_seconds += std::max(flops / gemm_rate, moved / bandwidth);
+      c.gemm_seconds += std::max(flops / rate, moved / bandwidth);
       ++c.kernels;
       continue;
     }

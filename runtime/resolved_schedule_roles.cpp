@@ -3,12 +3,16 @@
 // `tokens` then `targets` (and a block's `positions` and `segments` with
 // packed documents), the float input `x` then `dy`, a scalar output
 // `loss`, a forward output `y`, a backward output `dx` (and a DPO head's
-// per-row policy log-probabilities `logps`), parameter gradients
+// per-row policy log-probabilities `logps`), a kept block's saved values
+// `saved` (written by block.keep, read by block.kept.bwd, each value at its
+// ir/kept_activations.h offset), parameter gradients
 // `grad` (and `grad_tied`), transients `arena`. An optimizer_step reads its
 // region's slab (and the binder's tied slab) and writes the region's whole
 // store range. Sizes are checked against what the stage implies.
 #include <algorithm>
+#include <optional>
 
+#include "ir/kept_activations.h"
 #include "runtime/resolved_schedule.h"
 #include "support/error.h"
 
@@ -16,7 +20,7 @@ namespace horizon::runtime {
 namespace {
 
 // The forward stage whose parameters a stage binds ("block.bwd" -> "block").
-std::string forward_name(const std::string& stage) { return stage.substr(0, stage.find('.')); }
+std::string forward_name(const std::string& stage) { return ir::base_stage_name(stage); }
 
 // Operand roles of a stage's inputs: a backward stage takes its forward's
 // inputs, then the gradient of the forward's activation output ("dy").
@@ -81,10 +85,29 @@ LaunchPlan ResolvedSchedule::prepare_launch(int index) const {
     return p.stage->values[static_cast<size_t>(value)].type.elements(mb_batch, seq) * 4;  // f32 and i32 alike
   };
   p.weights = operand("weights", false, p.slot_elements * 2, false);
-  for (size_t i = 0; i < p.stage->inputs.size(); ++i)
-    p.inputs.push_back(operand(input_role(*fwd, *p.stage, i), false, bytes_of(p.stage->inputs[i]), true));
-  for (size_t o = 0; o < p.stage->outputs.size(); ++o)
-    p.outputs.push_back(operand(output_role(*p.stage, o), true, bytes_of(p.stage->outputs[o]), true));
+  // A kept block's saved values: one 'saved' operand, each value at its offset.
+  const std::vector<int> kept = ir::kept_values(*p.stage, fwd->inputs.size());
+  std::vector<int64_t> kept_at;
+  ir::Range saved;
+  if (!kept.empty()) {
+    kept_at = ir::kept_value_offsets(*p.stage, kept, mb_batch, seq);
+    saved = operand("saved", p.stage->grads.empty(), kept_at.back(), true);
+  }
+  auto kept_range = [&](int value) -> std::optional<ir::Range> {
+    const auto it = std::find(kept.begin(), kept.end(), value);
+    if (it == kept.end()) return std::nullopt;
+    return ir::Range{saved.buffer, saved.offset + kept_at[static_cast<size_t>(it - kept.begin())], bytes_of(value)};
+  };
+  for (size_t i = 0; i < p.stage->inputs.size(); ++i) {
+    const int v = p.stage->inputs[i];
+    const std::optional<ir::Range> k = kept_range(v);
+    p.inputs.push_back(k ? *k : operand(input_role(*fwd, *p.stage, i), false, bytes_of(v), true));
+  }
+  for (size_t o = 0; o < p.stage->outputs.size(); ++o) {
+    const int v = p.stage->outputs[o];
+    const std::optional<ir::Range> k = kept_range(v);
+    p.outputs.push_back(k ? *k : operand(output_role(*p.stage, o), true, bytes_of(v), true));
+  }
   if (!p.stage->grads.empty()) {
     p.grad = operand("grad", true, p.region_elements * 4, true);
     if (p.slot_elements > p.region_elements)

@@ -219,7 +219,8 @@ class StreamedStep : public StepBackend {
   StreamedStep(const ir::Schedule& schedule, const ir::Module& lowered, HostStore& store, const TrainConfig& config)
       : executor_(schedule, lowered, store, config.adamw, config.clip), beta_(preference_beta(lowered)) {
     for (const ir::Buffer& b : schedule.buffers)
-      if (b.place == ir::Place::gpu && (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint))
+      if (b.place == ir::Place::gpu && (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint ||
+                                        b.kind == ir::BufferKind::kept))
         activation_bytes_ += b.bytes;
   }
 

@@ -137,8 +137,11 @@ TEST(CudaCodegen, PackedDocumentsBindPositionsAndSegments) {
     rope += is_rope;
     attention += is_attention;
   }
-  EXPECT_EQ(rope, 2 + 2 + 2);       // block: q, k; block.bwd: recomputed q, k and their gradients
-  EXPECT_EQ(attention, 1 + 1 + 1);  // block; block.bwd: recomputed forward, gradient
+  // block and block.keep: q, k; block.bwd and block.kept.bwd: q, k (from
+  // the recomputed or the kept projections) and their gradients.
+  EXPECT_EQ(rope, 2 * (2 + 2 + 2));
+  // block, block.keep; block.bwd: recomputed forward, gradient; block.kept.bwd: gradient.
+  EXPECT_EQ(attention, 2 + 2 + 1);
   // The fp32 kernels (other head dims, HORIZON_PRECISE_ATTENTION) take no segment ids.
   try {
     codegen::cuda::attention_backward({1, 16, 4, 4, 96, 0, true});

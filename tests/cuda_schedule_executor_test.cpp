@@ -62,10 +62,11 @@ struct Config {
   int64_t micro_batches = 1, checkpoint_every = 1, slots = 2;
   bool host_checkpoints = true, clip = true;
   int64_t resident = 0;  // layers kept and updated on the GPU (-1: all that may)
+  int64_t kept = 0;      // blocks that keep their activations (-1: all that fit)
   std::string name() const {
     return "M=" + std::to_string(micro_batches) + " K=" + std::to_string(checkpoint_every) +
            " slots=" + std::to_string(slots) + " host_checkpoints=" + std::to_string(host_checkpoints) +
-           " clip=" + std::to_string(clip) + " resident=" + std::to_string(resident);
+           " clip=" + std::to_string(clip) + " resident=" + std::to_string(resident) + " kept=" + std::to_string(kept);
   }
 };
 
@@ -79,6 +80,7 @@ ir::Schedule schedule_of(const ir::Module& m, const Config& c) {
   o.host_checkpoints = c.host_checkpoints ? 1 : 0;
   o.clip = c.clip;
   o.resident = c.resident;
+  o.keep_activations = c.kept;
   return passes::lower_to_schedule(m, o);
 }
 
@@ -230,6 +232,30 @@ TEST_F(CudaScheduleExecutorTest, ResidentLayersGiveTheStreamedBitsWithoutClippin
   EXPECT_EQ(resident.losses, streamed.losses);
   EXPECT_TRUE(resident.change == streamed.change) << "the weights differ after " << kSteps << " steps";
   for (size_t i = 0; i < streamed.norms.size(); ++i) EXPECT_NEAR(resident.norms[i], streamed.norms[i], 1e-9 * streamed.norms[i]);
+}
+
+// Blocks that keep their activations (passes/add_kept_stages.h) run
+// block.keep and block.kept.bwd: the backward reads the values the forward
+// computed instead of computing them again with the same kernels, so the
+// step gives the bits of the recomputing one — streamed or resident, one
+// micro-batch or two, some blocks kept or all.
+TEST_F(CudaScheduleExecutorTest, KeptActivationsGiveTheRecomputedBits) {
+  for (const char* model : {"tiny.json", "tiny-qwen3.json"}) {
+    const ir::Module m = lowered(model);
+    for (const Config& kept : {Config{2, 1, 2, true, true, 0, 1}, Config{1, 1, 2, false, true, -1, -1}}) {
+      SCOPED_TRACE(std::string(model) + " " + kept.name());
+      Config recomputed = kept;
+      recomputed.kept = 0;
+      const ir::Schedule with = schedule_of(m, kept);
+      ASSERT_NE(ir::print_schedule(with).find("launch block.kept.bwd"), std::string::npos);
+      const Outcome got = on_gpu(m, with, true), want = on_gpu(m, schedule_of(m, recomputed), true);
+      EXPECT_EQ(got.losses, want.losses);
+      EXPECT_EQ(got.norms, want.norms);
+      EXPECT_TRUE(got.change == want.change) << "the weights differ after " << kSteps << " steps";
+    }
+  }
+  // And the emulated device agrees as for any schedule.
+  expect_matches_emulated("tiny.json", {Config{2, 1, 2, true, true, -1, -1}});
 }
 
 // Updates deferred past the step (runtime/update_tail.h) wait for nothing

@@ -339,12 +339,12 @@ double time_ms(Fn fn, int reps) {
   return ms / reps;
 }
 
-TEST(CudaStageExecutorPerf, Llama2_7bBlockAt2048Tokens) {
-  if (!std::getenv("HORIZON_CUDA_PERF")) GTEST_SKIP() << "set HORIZON_CUDA_PERF=1 to time a 7B block";
-  if (const std::string why = why_no_device(); !why.empty()) GTEST_SKIP() << "no CUDA device (" << why << ")";
-  const ir::Module m = lowered("models/llama2-7b.json");
-  const int64_t B = 1, S = 2048;
-  for (const char* stage : {"block", "block.bwd"}) {
+// Each block stage of a model at a micro-batch of B x S: the launch, its
+// slowest steps, and its GEMMs alone; the kept stages too (their backward
+// reads the forward's matmul and attention results instead of recomputing).
+void time_block_stages(const std::string& model, int64_t B, int64_t S) {
+  const ir::Module m = lowered("models/" + model + ".json");
+  for (const char* stage : {"block", "block.bwd", "block.keep", "block.kept.bwd"}) {
     const ir::Stage& s = *m.find_stage(stage);
     const ir::ArenaPlan plan = passes::plan_stage_arena(s, B, S);
     const auto t0 = std::chrono::steady_clock::now();
@@ -380,7 +380,7 @@ TEST(CudaStageExecutorPerf, Llama2_7bBlockAt2048Tokens) {
     const double ms = time_ms([&] { gpu.launch(b, nullptr); }, 10);
     std::vector<CudaStageExecutor::StepTime> steps = gpu.profile(b, nullptr);
     std::sort(steps.begin(), steps.end(), [](const auto& x, const auto& y) { return x.ms > y.ms; });
-    for (size_t i = 0; i < std::min<size_t>(6, steps.size()); ++i)
+    for (size_t i = 0; i < std::min<size_t>(40, steps.size()); ++i)
       std::printf("[ perf ]   %8.3f ms  %s\n", steps[i].ms, steps[i].what.c_str());
     const F y = download(b.outputs[0], s.values[s.outputs[0]].type.elements(B, S));
     for (float v : y) ASSERT_TRUE(std::isfinite(v)) << stage << " produced a non-finite output";
@@ -388,7 +388,13 @@ TEST(CudaStageExecutorPerf, Llama2_7bBlockAt2048Tokens) {
     // The same GEMMs alone, on operands already in bf16.
     const runtime::cuda::StageProgram program = runtime::cuda::build_stage_program(s, plan, B, S);
     runtime::cuda::CublasLtGemm gemm;
-    DeviceMemory ga(int64_t{128} << 20, "perf a"), gb(int64_t{128} << 20, "perf b"), gy(int64_t{256} << 20, "perf y");
+    // Big enough for any operand or result of the stage's GEMMs, whatever their form.
+    int64_t elements = 16;
+    for (const runtime::cuda::Step& st : program.steps)
+      if (st.kind == runtime::cuda::Step::Kind::gemm)
+        elements = std::max({elements, st.shape.rows * st.shape.in, st.shape.rows * st.shape.out,
+                             st.shape.out * st.shape.in});
+    DeviceMemory ga(elements * 2, "perf a"), gb(elements * 2, "perf b"), gy(elements * 4, "perf y");
     for (DeviceMemory* d : {&ga, &gb})  // bf16 0x3c3c = 0.0115: tensor cores run slower on data than on zeros
       runtime::cuda::check_cuda(cudaMemset(d->get(), 0x3c, static_cast<size_t>(d->bytes())), "cudaMemset", "perf");
     double gemm_ms = 0, flops = 0;
@@ -399,11 +405,24 @@ TEST(CudaStageExecutorPerf, Llama2_7bBlockAt2048Tokens) {
           [&] { gemm.run(st.shape, ga.get(), gb.get(), static_cast<float*>(gy.get()), false, nullptr, "perf"); }, 10);
     }
     std::printf(
-        "[ perf ] llama2-7b %-9s B=%lld S=%lld: %.3f ms per launch (%.0f TFLOP/s of GEMM work); its GEMMs "
+        "[ perf ] %s %-14s B=%lld S=%lld: %.3f ms per launch (%.0f TFLOP/s of GEMM work); its GEMMs "
         "alone %.3f ms (%.0f TFLOP/s); build %.0f ms; scratch %.1f MiB, arena %.1f MiB\n",
-        stage, static_cast<long long>(B), static_cast<long long>(S), ms, flops / ms * 1e-9, gemm_ms,
+        model.c_str(), stage, static_cast<long long>(B), static_cast<long long>(S), ms, flops / ms * 1e-9, gemm_ms,
         flops / gemm_ms * 1e-9, build_ms, gpu.scratch_bytes() / 1048576.0, plan.bytes / 1048576.0);
   }
+}
+
+// The benchmark shapes: llama2-7b at 4 x 2048, llama-1b at 8 x 2048.
+TEST(CudaStageExecutorPerf, Llama2_7bBlockAt2048Tokens) {
+  if (!std::getenv("HORIZON_CUDA_PERF")) GTEST_SKIP() << "set HORIZON_CUDA_PERF=1 to time a 7B block";
+  if (const std::string why = why_no_device(); !why.empty()) GTEST_SKIP() << "no CUDA device (" << why << ")";
+  time_block_stages("llama2-7b", 4, 2048);
+}
+
+TEST(CudaStageExecutorPerf, Llama1bBlockAt2048Tokens) {
+  if (!std::getenv("HORIZON_CUDA_PERF")) GTEST_SKIP() << "set HORIZON_CUDA_PERF=1 to time a 1B block";
+  if (const std::string why = why_no_device(); !why.empty()) GTEST_SKIP() << "no CUDA device (" << why << ")";
+  time_block_stages("llama-1b", 8, 2048);
 }
 
 }  // namespace

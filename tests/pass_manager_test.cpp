@@ -103,7 +103,7 @@ TEST(PassManager, UnknownPassListsTheNames) {
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown pass 'autodif'; passes are: autodiff, "
-                                         "eliminate_dead_code, fuse_elementwise, fuse_lm_head_loss"),
+                                         "eliminate_dead_code, add_kept_stages, fuse_elementwise, fuse_lm_head_loss"),
               std::string::npos)
         << e.what();
   }
@@ -112,7 +112,7 @@ TEST(PassManager, UnknownPassListsTheNames) {
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("passes are: plan_memory, plan_recompute, plan_offload, "
-                                         "plan_buffer_slots, plan_resident, lower_to_schedule, place_resident, "
+                                         "plan_buffer_slots, plan_resident, plan_kept_activations, lower_to_schedule, place_resident, "
                                          "insert_recompute, insert_offload, insert_buffer_swap, insert_events"),
               std::string::npos)
         << e.what();
@@ -235,8 +235,11 @@ TEST(CudaLimits, HeadDimTheAttentionCannotServeIsAUserErrorNamingTheKey) {
     EXPECT_NE(r.err.find("head_dim 86: the CUDA attention supports 64 and 128"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("use --device cpu"), std::string::npos) << r.err;
   }
-  // It trains on the CPU, and its schedule with every layer streamed needs no CUDA executor.
-  auto streamed = testing::run_horizon("compile " + model + " --emit=schedule --batch 2 --seq 16 --resident 0");
+  // It trains on the CPU, and its schedule with every layer streamed and
+  // every block recomputed needs no CUDA executor (keeping activations
+  // needs its scratch estimate, as resident layers do).
+  auto streamed = testing::run_horizon("compile " + model +
+                                       " --emit=schedule --batch 2 --seq 16 --resident 0 --keep-activations 0");
   EXPECT_EQ(streamed.exit_code, 0) << streamed.err;
 }
 #endif

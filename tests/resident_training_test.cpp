@@ -89,7 +89,7 @@ TEST(ResidentTraining, ResidentWithoutAStreamedScheduleIsRefused) {
   testing::CommandResult r = testing::run_horizon("train " + testing::source_path("models/tiny.json") + " --data " +
                                                   data + " --device cpu --resident 2 --steps 1");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("--resident places layers of the streamed schedule on the GPU; use --device cuda"),
+  EXPECT_NE(r.err.find("--resident shapes the streamed schedule on the GPU; use --device cuda"),
             std::string::npos)
       << r.err;
 }

@@ -92,8 +92,10 @@ Streamed streamed(const ir::Module& m, const ir::Schedule& schedule, bool clip) 
   return out;
 }
 
-passes::StreamingOptions options(int64_t K, int64_t M, int64_t slots, bool host_checkpoints, bool clip) {
+passes::StreamingOptions options(int64_t K, int64_t M, int64_t slots, bool host_checkpoints, bool clip,
+                                 int64_t kept = 0) {
   passes::StreamingOptions o;
+  o.keep_activations = kept;
   o.batch = kBatch;
   o.seq = kSeq;
   o.micro_batches = M;
@@ -121,25 +123,39 @@ void expect_streamed_equals_unstreamed(const std::string& model) {
     for (bool clip : {true, false}) {
       const Outcome reference = unstreamed(m, M, clip);
       EXPECT_GT(reference.norms[0], kClip) << "clipping would not change the update";
+      // Blocks that keep their activations (K = 1 only) run other stages
+      // whose values are the recompute's: the same bits again. Some blocks
+      // kept and some not, on both checkpoint placements.
+      struct Config {
+        int64_t K, slots;
+        bool host;
+        int64_t kept;
+      };
+      std::vector<Config> configs;
       for (int64_t K : intervals)
         for (int64_t slots : {2, 3})
-          for (bool host : {false, true}) {
-            SCOPED_TRACE(model + " K=" + std::to_string(K) + " M=" + std::to_string(M) +
-                         " slots=" + std::to_string(slots) + " host_checkpoints=" + std::to_string(host) +
-                         " clip=" + std::to_string(clip));
-            const ir::Schedule schedule = passes::lower_to_schedule(m, options(K, M, slots, host, clip));
-            const Streamed s = streamed(m, schedule, clip);
-            EXPECT_EQ(s.outcome.losses, reference.losses);
-            EXPECT_EQ(s.outcome.norms, reference.norms);
-            ASSERT_EQ(s.outcome.masters.size(), reference.masters.size());
-            for (size_t t = 0; t < reference.masters.size(); ++t)
-              EXPECT_TRUE(s.outcome.masters[t] == reference.masters[t]) << "tensor " << t << " differs";
-            EXPECT_EQ(s.arena_high_water, planned_arena(schedule));
-            const double planned_host = static_cast<double>(schedule.bytes(ir::Place::host));
-            EXPECT_NEAR(static_cast<double>(s.host_bytes), planned_host, 0.01 * planned_host);
-            EXPECT_GT(s.h2d, 0);
-            EXPECT_GT(s.d2h, 0);
-          }
+          for (bool host : {false, true}) configs.push_back({K, slots, host, 0});
+      for (bool host : {false, true}) configs.push_back({1, 2, host, std::max<int64_t>(1, L - 1)});
+      for (const auto& [K, slots, host, kept] : configs) {
+        SCOPED_TRACE(model + " K=" + std::to_string(K) + " M=" + std::to_string(M) +
+                     " slots=" + std::to_string(slots) + " host_checkpoints=" + std::to_string(host) +
+                     " clip=" + std::to_string(clip) + " kept=" + std::to_string(kept));
+        const ir::Schedule schedule = passes::lower_to_schedule(m, options(K, M, slots, host, clip, kept));
+        if (kept > 0) {
+          EXPECT_NE(ir::print_schedule(schedule).find("block.kept.bwd"), std::string::npos);
+        }
+        const Streamed s = streamed(m, schedule, clip);
+        EXPECT_EQ(s.outcome.losses, reference.losses);
+        EXPECT_EQ(s.outcome.norms, reference.norms);
+        ASSERT_EQ(s.outcome.masters.size(), reference.masters.size());
+        for (size_t t = 0; t < reference.masters.size(); ++t)
+          EXPECT_TRUE(s.outcome.masters[t] == reference.masters[t]) << "tensor " << t << " differs";
+        EXPECT_EQ(s.arena_high_water, planned_arena(schedule));
+        const double planned_host = static_cast<double>(schedule.bytes(ir::Place::host));
+        EXPECT_NEAR(static_cast<double>(s.host_bytes), planned_host, 0.01 * planned_host);
+        EXPECT_GT(s.h2d, 0);
+        EXPECT_GT(s.d2h, 0);
+      }
     }
 }
 
@@ -189,9 +205,15 @@ TEST(ScheduleExecutor, TrainCommandStreamedPrintsTheSameLosses) {
       testing::run_horizon("train " + common + " --stream --checkpoint-every 2 --slots 3");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  // Blocks that keep their activations (the emulated device keeps none unless asked).
+  testing::CommandResult kept = testing::run_horizon("train " + common + " --stream --keep-activations 1");
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
   auto summary = [](const std::string& out) { return out.substr(out.rfind("loss ")); };
   EXPECT_EQ(summary(streamed.out), summary(plain.out));
+  EXPECT_EQ(summary(kept.out), summary(plain.out));
   EXPECT_NE(streamed.out.find("streamed schedule"), std::string::npos) << streamed.out;
+  EXPECT_NE(streamed.out.find("| 0 of 2 blocks keep activations |"), std::string::npos) << streamed.out;
+  EXPECT_NE(kept.out.find("| 1 of 2 blocks keep activations |"), std::string::npos) << kept.out;
 }
 
 TEST(ScheduleExecutor, MicroBatchesAverageTheBatch) {

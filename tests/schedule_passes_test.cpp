@@ -19,14 +19,15 @@
 #include "passes/insert_offload.h"
 #include "passes/insert_recompute.h"
 #include "passes/place_resident.h"
-#include "passes/place_resident.h"
 #include "passes/plan_buffer_slots.h"
+#include "passes/plan_kept_activations.h"
 #include "passes/plan_memory.h"
 #include "passes/plan_offload.h"
 #include "passes/plan_recompute.h"
 #include "passes/plan_resident.h"
 #include "passes/schedule_pipeline.h"
 #include "passes/step_plan.h"
+#include "support/error.h"
 #include "tests/test_support.h"
 
 namespace horizon {
@@ -97,6 +98,7 @@ passes::StepPlan planned(const ir::Module& m, const passes::StreamingOptions& o)
   passes::plan_offload(p);
   passes::plan_buffer_slots(p);
   passes::plan_resident(p);
+  passes::plan_kept_activations(p);
   return p;
 }
 
@@ -234,6 +236,80 @@ TEST_F(SchedulePasses, InsertRecomputeWithGpuCheckpointsEveryBlockRecomputesNoth
                               "CHECK: launch block.bwd[3] mb=0", "CHECK-SAME: x: %ckpt[98304:131072] r"}),
             "")
       << text;
+}
+
+// Blocks 0 and 1 keep their activations: their forward runs block.keep
+// into their share of %kept (q, k, v, attn, attn_out of 2 x 16 x 256 and
+// gate, up of 2 x 16 x 688, fp32: 339,968 bytes), their backward
+// block.kept.bwd from it; blocks 2 and 3 run the plain stages.
+TEST_F(SchedulePasses, InsertRecomputeKeepsThePlannedBlocksActivations) {
+  passes::StreamingOptions o = tiny_options();
+  o.checkpoint_every = 1;
+  o.keep_activations = 2;
+  const passes::StepPlan keeping = planned(m, o);
+  ASSERT_EQ(keeping.kept_blocks, 2);
+  EXPECT_EQ(keeping.kept_mb_bytes(), 339968);
+  std::ostringstream sink;
+  ir::Schedule s = passes::lower_to_schedule(m, o, "lower_to_schedule", &sink);
+  EXPECT_TRUE(passes::insert_recompute(keeping, s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(file_check(text, {"CHECK: buffer %kept : gpu kept 679936", "CHECK: arena block.keep",
+                              "CHECK: arena block.kept.bwd", "CHECK: launch block.keep[0] mb=0",
+                              "CHECK-SAME: saved: %kept[0:339968] w", "CHECK: launch block.keep[1] mb=0",
+                              "CHECK-SAME: saved: %kept[339968:679936] w", "CHECK-NOT: block.keep",
+                              "CHECK: launch block[2] mb=0", "CHECK: launch block[3] mb=0",
+                              "CHECK: launch block.bwd[3] mb=0", "CHECK: launch block.bwd[2] mb=0",
+                              "CHECK: launch block.kept.bwd[1] mb=0", "CHECK-SAME: x: %ckpt[",
+                              "CHECK-SAME: saved: %kept[339968:679936] r", "CHECK: launch block.kept.bwd[0] mb=0",
+                              "CHECK-SAME: saved: %kept[0:339968] r", "CHECK-NOT: recompute"}),
+            "")
+      << text;
+  // The whole pipeline's schedule with them verifies (every saved byte
+  // written before its backward reads it), and its text reads back.
+  const ir::Schedule whole = passes::lower_to_schedule(m, o);
+  EXPECT_NO_THROW(ir::verify_schedule(whole));
+  const std::string dumped = ir::print_schedule(whole);
+  EXPECT_EQ(ir::print_schedule(ir::parse_schedule(dumped, "kept.sched")), dumped);
+}
+
+// auto keeps as many blocks as the GPU budget holds after everything else;
+// a count that does not fit, or kept blocks with recompute segments, is a
+// user error naming the fix; with none kept the kept stages' arena plans go.
+TEST_F(SchedulePasses, PlanKeptActivationsFillsTheGpuBudget) {
+  passes::StreamingOptions o = tiny_options();
+  o.checkpoint_every = 1;
+  o.keep_activations = 0;
+  const passes::StepPlan none = planned(m, o);
+  EXPECT_EQ(none.kept_blocks, 0);
+  EXPECT_EQ(none.arena_plans.size(), 5u);
+  o.keep_activations = -1;
+  const int64_t share = planned(m, o).kept_mb_bytes();
+  o.gpu_bytes = static_cast<double>(none.gpu_bytes_without_arena() + none.arena_bytes + 3 * share - 1);
+  const passes::StepPlan some = planned(m, o);
+  EXPECT_EQ(some.kept_blocks, 2);
+  EXPECT_EQ(some.arena_plans.size(), 7u);
+  EXPECT_NE(some.str().find("activations kept on the GPU: 2 of 4 blocks"), std::string::npos) << some.str();
+  o.keep_activations = 3;
+  try {
+    planned(m, o);
+    FAIL() << "--keep-activations 3 did not fit and was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("--keep-activations 3 needs"), std::string::npos) << e.what();
+  }
+  o.keep_activations = 5;
+  EXPECT_THROW(planned(m, o), UserError);
+  o = tiny_options();  // K = 2
+  o.keep_activations = -1;
+  const passes::StepPlan segments = planned(m, o);
+  EXPECT_EQ(segments.kept_blocks, 0);
+  EXPECT_EQ(segments.arena_plans.size(), 5u);
+  o.keep_activations = 1;
+  try {
+    planned(m, o);
+    FAIL() << "kept blocks with K = 2 were accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("use --checkpoint-every 1"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(SchedulePasses, InsertBufferSwapStreamsEveryStoreBindThroughASlot) {

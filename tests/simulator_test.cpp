@@ -227,6 +227,23 @@ TEST(Simulator, LaunchCostsItsGemmAndAttentionFlops) {
   EXPECT_DOUBLE_EQ(bwd.gemm_flops, 3 * linear - down_proj + attention * 3.5);
   EXPECT_GT(bwd.kernels, fwd.kernels);
   EXPECT_GT(fwd.memory_bytes, 0);
+
+  // The kept backward reads the forward's matmul and attention results: only
+  // the gradient's GEMMs and attention_grad remain.
+  plan::StageCost kept = plan::stage_cost(*tiny.find_stage("block.kept.bwd"), 4, 128, plan::default_machine());
+  EXPECT_DOUBLE_EQ(kept.gemm_flops, 2 * linear + attention * 2.5);
+
+  // Attention at the machine's own rates: the same FLOPs, more seconds.
+  plan::Machine m = plan::default_machine();
+  m.gemm_tflops = 1;  // the GEMMs' share is then linear / 1e12 s exactly (they are compute bound)
+  const double gemm_only = plan::stage_cost(*tiny.find_stage("block"), 4, 128, m).gemm_seconds;
+  m.attention_tflops = 0.25;
+  m.attention_grad_tflops = 0.5;
+  const plan::StageCost slow = plan::stage_cost(*tiny.find_stage("block"), 4, 128, m);
+  EXPECT_DOUBLE_EQ(slow.gemm_flops, linear + attention);
+  EXPECT_NEAR(slow.gemm_seconds - gemm_only, attention / 0.25e12 - attention / 1e12, 1e-9 * slow.gemm_seconds);
+  const double kept_slow = plan::stage_cost(*tiny.find_stage("block.kept.bwd"), 4, 128, m).gemm_seconds;
+  EXPECT_NEAR(kept_slow, 2 * linear / 1e12 + 2.5 * attention / 0.5e12, 1e-9 * kept_slow);
 }
 
 TEST(Simulator, UnknownStageIsAUserError) {

@@ -9,9 +9,11 @@ sitting so the machine's drift cancels.
 
 Engines: horizon (build/horizon train --device cuda), pytorch-gpu (HF
 LlamaForCausalLM on the GPU, bf16 autocast over fp32 weights, activation
-checkpointing, fused AdamW) and pytorch-fsdp2-offload (FSDP2 with
-CPUOffloadPolicy on one GPU, CPU AdamW). Each runs in a process of its own;
-see bench/compare/README.md for what is measured and how.
+checkpointing, fused AdamW), pytorch-gpu-fast (the same model compiled and
+without checkpointing where that trains, else the next fastest of four)
+and pytorch-fsdp2-offload (FSDP2 with CPUOffloadPolicy on one GPU, CPU
+AdamW). Each runs in a process of its own; see bench/compare/README.md for
+what is measured and how.
 """
 import argparse
 import datetime
@@ -29,7 +31,8 @@ from measurements import format_bytes, parse_count  # noqa: E402
 from model_config import ModelError  # noqa: E402
 from optimizer_compare import optimizer_rows  # noqa: E402
 import report  # noqa: E402
-from run_setup import DEFAULT_MODELS, ENGINES, REPO, CompareError, parse_engines, resolve_model  # noqa: E402
+from run_setup import (DEFAULT_MODELS, ENGINES, LARGEST_SKIPS, REPO, CompareError, parse_engines,  # noqa: E402
+                       resolve_model)
 
 
 # --- the machine and the record -------------------------------------------------------------------------------------
@@ -82,7 +85,8 @@ def parse_args(argv):
                    help="comma list of NAME[:BxS] (models/NAME.json) or PATH.json:BxS (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default: %(default)s)")
     p.add_argument("--steps", type=int, default=10, help="timed steps; the median is reported (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=1800, help="seconds per engine run (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=1800,
+                   help="seconds per engine run, per attempt for pytorch-gpu-fast (default: %(default)s)")
     p.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate, constant (default: %(default)s)")
     p.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clipping, 0: off (default: 1.0)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random tokens and weights (default: 1)")
@@ -157,6 +161,9 @@ def main(argv):
             rows.append(r)
     if base is not None:
         for engine in args.engines:
+            if engine in LARGEST_SKIPS:
+                print(f"--largest: {engine} not searched (its last configuration is pytorch-gpu's)", flush=True)
+                continue
             r = largest(runner, engine, base)
             if not args.dry_run:
                 print(describe(r), flush=True)

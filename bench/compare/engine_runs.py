@@ -9,6 +9,7 @@ import shlex
 
 from child_process import log_tail, run_child
 from depth_search import DepthSearch
+from fastest_config import CHECKPOINTED, CONFIGURATIONS, ENGINE as FAST_ENGINE, MIN_WARMUP, run_fastest
 from measurements import (format_bytes, median, model_tflops, parse_horizon_device_memory, parse_metrics_jsonl,
                           parse_oom, timed_records, tokens_per_second)
 from model_config import with_layers
@@ -21,7 +22,8 @@ TORCH_WORKER = os.path.join(HERE, "torch_engines.py")
 def row(kind, entry, engine, batch, seq):
     return {"kind": kind, "model": entry.name, "engine": engine, "batch": batch, "seq": seq, "status": "not run",
             "params": entry.params, "layers": entry.layers, "hidden": entry.hidden, "tokens_per_s": None,
-            "tflops": None, "median_ms": None, "step_ms": [], "gpu_peak_bytes": None, "gpu_peak_source": None,
+            "tflops": None, "configuration": None, "median_ms": None, "step_ms": [], "gpu_peak_bytes": None,
+            "gpu_peak_source": None,
             "gpu_used_bytes": None, "gpu_used_note": "", "host_rss_bytes": None, "detail": "", "notes": [],
             "log": ""}
 
@@ -132,17 +134,24 @@ class Runner:
             r["notes"].append("ran with --device cpu (plumbing test, not a GPU figure)")
         return r
 
-    # PyTorch engines: torch_engines.py in a process of its own, its result in a JSON file.
-    def torch_engine(self, kind, entry, hf_config, engine, batch, seq, warmup, steps, run_dir, timeout):
+    # PyTorch engines: torch_engines.py in a process of its own, its result in a JSON file. `configuration` (a
+    # fastest_config.Configuration) picks compile and checkpointing for the fast engine's attempts.
+    def torch_engine(self, kind, entry, hf_config, engine, batch, seq, warmup, steps, run_dir, timeout,
+                     configuration=None):
         r = row(kind, entry, engine, batch, seq)
+        if engine == "pytorch-gpu":
+            r["configuration"] = CHECKPOINTED
         a = self.args
         spec_path, result_path = os.path.join(run_dir, "spec.json"), os.path.join(run_dir, "result.json")
         spec = {"engine": engine, "model": entry.name, "hf_config": hf_config, "batch": batch, "seq": seq,
                 "warmup": warmup, "steps": steps, "data": self.data_file(entry.vocab, batch, seq), "seed": a.seed,
                 "lr": a.lr, "clip": a.clip, "result": result_path}
+        if configuration is not None:
+            spec.update(configuration.spec_fields())
         argv = [a.python, TORCH_WORKER, spec_path]
         if a.dry_run:
-            self.show(argv, f"{entry.name} {batch}x{seq} {engine} (spec: {json.dumps({k: v for k, v in spec.items() if k != 'hf_config'})})")
+            what = f"{entry.name} {batch}x{seq} {engine}" + (f", {configuration.name}" if configuration else "")
+            self.show(argv, f"{what} (spec: {json.dumps({k: v for k, v in spec.items() if k != 'hf_config'})})")
             return r
         os.makedirs(run_dir, exist_ok=True)
         for stale in (result_path,):
@@ -171,13 +180,38 @@ class Runner:
         if result.get("status") == "ok":
             r["status"] = "ok"
             finish_timing(r, [s["ms"] for s in result["steps"][warmup:]], batch, seq)
+            if configuration is not None and configuration.compile:
+                warm = ", ".join(f"{s['ms'] / 1e3:,.1f}" for s in result["steps"][:warmup])
+                r["notes"].append(f"warm-up steps {warm} s (torch.compile compiles in the first ones)")
             return r
         text = result.get("message", "") or log_tail(outcome.log_path, 60)
         failure(r, outcome, text)
+        if result.get("message"):
+            r["error_head"] = result["message"].strip().splitlines()[0]
         if r["status"] in ("oom", "error") and result.get("phase") not in (None, "start"):
             r["detail"] += f" in {result['phase']}"
         if r["status"] in ("timeout", "killed") and result.get("steps"):
             r["detail"] += f" after {len(result['steps'])} steps"
+        return r
+
+    def fastest_torch_engine(self, kind, entry, batch, seq, warmup, steps, run_dir, timeout):
+        """pytorch-gpu-fast: one process per configuration, fastest first, until one trains; each attempt gets
+        --timeout and a folder of its own under RUN_DIR, and at least MIN_WARMUP warm-up steps."""
+        engine_warmup = max(warmup, MIN_WARMUP)
+
+        def attempt(configuration):
+            return self.torch_engine(kind, entry, entry.hf_config, FAST_ENGINE, batch, seq, engine_warmup, steps,
+                                     os.path.join(run_dir, configuration.slug), timeout, configuration)
+
+        if self.args.dry_run:
+            for configuration in CONFIGURATIONS:
+                r = attempt(configuration)
+            print(f"[dry-run] ... {FAST_ENGINE} runs these in order until one trains "
+                  f"({engine_warmup} warm-up steps: --warmup, at least {MIN_WARMUP})")
+            return r
+        r = run_fastest(attempt)
+        if engine_warmup != warmup:
+            r["notes"].append(f"{engine_warmup} warm-up steps (at least {MIN_WARMUP} for torch.compile)")
         return r
 
     def train(self, kind, entry, engine, batch, seq, warmup, steps, run_dir, timeout):
@@ -191,11 +225,14 @@ class Runner:
                     with open(model_path, "w") as f:
                         json.dump(entry.model, f, indent=1)
             return self.horizon(kind, entry, model_path, batch, seq, warmup, steps, run_dir, timeout)
+        if engine == FAST_ENGINE:
+            return self.fastest_torch_engine(kind, entry, batch, seq, warmup, steps, run_dir, timeout)
         return self.torch_engine(kind, entry, entry.hf_config, engine, batch, seq, warmup, steps, run_dir, timeout)
 
 
 def describe(r):
-    head = f"[{r['model']} {r['batch']}x{r['seq']} / {r['engine']}]"
+    engine = r["engine"] + (f", {r['configuration']}" if r.get("configuration") else "")
+    head = f"[{r['model']} {r['batch']}x{r['seq']} / {engine}]"
     if r["status"] == "ok":
         return (f"{head} {r['tokens_per_s']:,.0f} tokens/s, {r['tflops']:.1f} TFLOPS (median {r['median_ms']:.1f} ms "
                 f"of {len(r['step_ms'])} steps), GPU peak {format_bytes(r['gpu_peak_bytes'])}, "

@@ -4,6 +4,7 @@ that belong to particular rows, and the section appended to bench/RESULTS.md.
 Rows are the dicts compare.py builds (see its `row()`); nothing here runs
 anything.
 """
+from fastest_config import ENGINE as FAST_ENGINE, MIN_WARMUP
 from measurements import format_bytes
 
 HORIZON = "horizon"
@@ -51,6 +52,13 @@ def gpu_used_cell(row):
     return f"n/a ({note})" if note else "n/a"
 
 
+def engine_cell(row):
+    """The engine, with the PyTorch configuration that ran where the row names one."""
+    if row.get("configuration"):
+        return f"{row['engine']} ({row['configuration']})"
+    return row["engine"]
+
+
 def model_cell(row):
     if row["kind"] == "largest":
         if row["status"] != "ok":
@@ -73,7 +81,8 @@ def training_table(rows):
         for r in group:
             tflops = _num(r.get("tflops"), 1) if r["status"] == "ok" else "—"
             gpu_peak = format_bytes(r.get("gpu_peak_bytes"))
-            lines.append(f"| {model_cell(r)} | {r['batch']} × {r['seq']} | {r['engine']} | {outcome_cell(r)} | {tflops} "
+            lines.append(f"| {model_cell(r)} | {r['batch']} × {r['seq']} | {engine_cell(r)} | {outcome_cell(r)} "
+                         f"| {tflops} "
                          f"| {gpu_peak} | {gpu_used_cell(r)} | {format_bytes(r.get('host_rss_bytes'))} "
                          f"| {ratio_cell(r, horizon_row, largest=kind == 'largest')} |")
     return "\n".join(lines)
@@ -119,8 +128,18 @@ METHOD = (
     "(split fp32 master, bf16 moments: 8 B/param); the PyTorch engines keep fp32 weights and moments.")
 
 
-def method_text(settings):
-    return METHOD.format(clip_off=" (0: off)" if not settings["clip"] else "", **settings)
+FAST = (
+    " pytorch-gpu-fast ran the first of torch.compile(model) without checkpointing, no compile without "
+    "checkpointing, compile with checkpointing, no compile with checkpointing (pytorch-gpu's) that trained, each "
+    "in a process of its own, after at least {min_warmup} warm-up steps so compilation is not timed; its row "
+    "names the configuration, its notes the attempts that failed.")
+
+
+def method_text(settings, rows=()):
+    text = METHOD.format(clip_off=" (0: off)" if not settings["clip"] else "", **settings)
+    if any(r["engine"] == FAST_ENGINE for r in rows):
+        text += FAST.format(min_warmup=MIN_WARMUP)
+    return text
 
 
 def section(meta, settings, rows, optimizer_rows, title_suffix=""):
@@ -134,7 +153,7 @@ def section(meta, settings, rows, optimizer_rows, title_suffix=""):
         machine += " " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "."
     parts += [machine, "", f"Command: `{meta['command']}`", ""]
     if rows:
-        parts += [method_text(settings), "", training_table(rows), ""]
+        parts += [method_text(settings, rows), "", training_table(rows), ""]
         notes = row_notes(rows)
         if notes:
             parts += [notes, ""]

@@ -8,7 +8,11 @@ from model_config import ModelError, flops_shape, hf_llama_config, load_model, p
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-ENGINES = ("horizon", "pytorch-gpu", "pytorch-fsdp2-offload")
+ENGINES = ("horizon", "pytorch-gpu", "pytorch-gpu-fast", "pytorch-fsdp2-offload")
+# The fast engine's last resort is pytorch-gpu's configuration, so the deepest model it trains is pytorch-gpu's
+# (or a little deeper where compile + checkpointing keeps less); probing it would run up to four processes of at
+# least four steps per probe to learn little. `--largest` leaves it out.
+LARGEST_SKIPS = ("pytorch-gpu-fast",)
 DEFAULT_MODELS = "llama-1b:8x2048,llama2-7b:4x2048"
 DEFAULT_SHAPES = {"llama-1b": (8, 2048), "llama2-7b": (4, 2048)}
 

@@ -6,17 +6,22 @@ binary needed.
     python3 bench/compare/test_compare.py        (or: python3 -m pytest bench/compare)
 """
 import array
+import contextlib
+import io
 import json
 import os
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+import compare  # noqa: E402
 import engine_runs  # noqa: E402
+import fastest_config  # noqa: E402
 import optimizer_compare  # noqa: E402
 import report  # noqa: E402
 import run_setup  # noqa: E402
@@ -295,7 +300,8 @@ class DepthSearchLogic(unittest.TestCase):
 class Tables(unittest.TestCase):
     def rows(self):
         entry = run_setup.ModelEntry("llama-1b", "m.json", model_file("llama-1b"), 8, 2048)
-        h, g, f = (engine_runs.row("shape", entry, e, 8, 2048) for e in run_setup.ENGINES)
+        h, g, f = (engine_runs.row("shape", entry, e, 8, 2048) for e in ("horizon", "pytorch-gpu",
+                                                                         "pytorch-fsdp2-offload"))
         engine_runs.finish_timing(h, [500.0, 400.0, 450.0], 8, 2048)
         engine_runs.finish_timing(g, [900.0], 8, 2048)
         h["status"] = g["status"] = "ok"
@@ -332,6 +338,199 @@ class Tables(unittest.TestCase):
         self.assertIn("NVIDIA H100 80GB HBM3 (81559 MiB, driver 580.159.04)", text)
 
 
+def attempt_row(status, detail="", notes=()):
+    return {"status": status, "detail": detail, "notes": list(notes), "log": ""}
+
+
+class FastestConfiguration(unittest.TestCase):
+    def test_order_fastest_first(self):
+        names = [c.name for c in fastest_config.CONFIGURATIONS]
+        self.assertEqual(names, ["compile, no checkpointing", "no compile, no checkpointing",
+                                 "compile, checkpointing", "no compile, checkpointing"])
+        flags = [(c.compile, c.checkpointing) for c in fastest_config.CONFIGURATIONS]
+        self.assertEqual(flags, [(True, False), (False, False), (True, True), (False, True)])
+        self.assertEqual(fastest_config.CONFIGURATIONS[-1].name, fastest_config.CHECKPOINTED)
+        self.assertEqual(len({c.slug for c in fastest_config.CONFIGURATIONS}), 4, "one folder per attempt")
+
+    def test_first_that_fits_stops_the_search(self):
+        tried = []
+
+        def run(c):
+            tried.append(c.name)
+            return attempt_row("ok")
+        r = fastest_config.run_fastest(run)
+        self.assertEqual(tried, ["compile, no checkpointing"])
+        self.assertEqual(r["configuration"], "compile, no checkpointing")
+        self.assertEqual(r["notes"], [], "nothing failed, nothing to say")
+
+    def test_falls_back_on_oom_and_compile_errors(self):
+        outcomes = {"compile, no checkpointing":
+                    attempt_row("oom", "GPU OOM (tried to allocate 1.95 GiB) in step 1 backward"),
+                    "no compile, no checkpointing":
+                    attempt_row("oom", "GPU OOM (tried to allocate 3.91 GiB) in step 1 forward"),
+                    "compile, checkpointing": attempt_row("ok", notes=["fused AdamW"])}
+        tried = []
+
+        def run(c):
+            tried.append(c.name)
+            return outcomes[c.name]
+        r = fastest_config.run_fastest(run)
+        self.assertEqual(tried, ["compile, no checkpointing", "no compile, no checkpointing", "compile, checkpointing"])
+        self.assertEqual((r["status"], r["configuration"]), ("ok", "compile, checkpointing"))
+        self.assertEqual(r["notes"][0], "fused AdamW")
+        self.assertEqual(r["notes"][1], "tried first: compile, no checkpointing: GPU OOM (tried to allocate 1.95 GiB) "
+                                        "in step 1 backward; no compile, no checkpointing: GPU OOM (tried to allocate "
+                                        "3.91 GiB) in step 1 forward")
+        self.assertEqual([a["status"] for a in r["attempts"]], ["oom", "oom", "ok"])
+
+    def test_nothing_fits(self):
+        r = fastest_config.run_fastest(lambda c: attempt_row("oom", f"GPU OOM in {c.slug}"))
+        self.assertEqual((r["status"], r["detail"]), ("oom", "GPU OOM in eager-checkpointing"))
+        self.assertIsNone(r["configuration"])
+        self.assertTrue(r["notes"][0].startswith("no configuration trained: compile, no checkpointing: GPU OOM"))
+        self.assertEqual(r["notes"][0].count("; "), 3)
+
+    def test_failure_phrase_is_short(self):
+        r = attempt_row("error", "exit status 1: You can suppress this exception")
+        r["error_head"] = "BackendCompilerFailed: backend='inductor' raised: " + "x" * 500
+        phrase = fastest_config.failure_phrase(r)
+        self.assertTrue(phrase.startswith("error: BackendCompilerFailed: backend='inductor'"))
+        self.assertLessEqual(len(phrase), 140)
+        self.assertEqual(fastest_config.failure_phrase(attempt_row("timeout", "timed out after 1800 s")),
+                         "timeout: timed out after 1800 s")
+
+
+class FakeOutcome:
+    """What child_process.run_child returns, for a child that exited."""
+    def __init__(self, log_path, returncode):
+        self.log_path, self.returncode = log_path, returncode
+        self.timed_out, self.stopped, self.signal = False, False, None
+        self.max_rss_bytes, self.gpu_used_bytes, self.gpu_used_note, self.wall_s = 2 << 30, 20 << 30, "", 60.0
+
+    @property
+    def ok(self):
+        return self.returncode == 0
+
+    def describe_end(self):
+        return f"exit status {self.returncode}"
+
+
+class FastEngineRuns(unittest.TestCase):
+    """Runner.train for pytorch-gpu-fast with the child processes simulated: each attempt's result.json is what
+    torch_engines.py would write for an OOM, a compile error or a run that trained."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.args = compare.parse_args(["--work-dir", self.tmp.name, "--warmup", "1", "--steps", "3"])
+        self.entry = run_setup.resolve_model("tiny:4x64")
+        self.specs = []
+
+    def fake_child(self, results):
+        def run_child(argv, log_path, timeout, env=None, **_):
+            with open(argv[-1]) as f:
+                spec = json.load(f)
+            self.specs.append(spec)
+            result = results[spec["configuration"]](spec)
+            with open(spec["result"], "w") as f:
+                json.dump(result, f)
+            return FakeOutcome(log_path, 0 if result["status"] == "ok" else 1)
+        return run_child
+
+    @staticmethod
+    def oom(spec):
+        return {"status": "oom", "phase": "step 1 backward", "steps": [], "notes": [],
+                "message": "OutOfMemoryError: CUDA out of memory. Tried to allocate 1.95 GiB. GPU 0 has a total "
+                           "capacity of 139.80 GiB of which 1.02 GiB is free."}
+
+    @staticmethod
+    def trained(spec):
+        steps = [{"step": i + 1, "ms": 40_000.0 if i == 0 else 200.0, "loss": 10.4}
+                 for i in range(spec["warmup"] + spec["steps"])]
+        return {"status": "ok", "steps": steps, "notes": [], "params": 3_295_488, "gpu_peak_bytes": 30 << 30,
+                "configuration": spec["configuration"]}
+
+    def run_fast(self, results):
+        runner = engine_runs.Runner(self.args)
+        run_dir = os.path.join(self.tmp.name, "runs", "fast")
+        with mock.patch.object(engine_runs, "run_child", self.fake_child(results)):
+            return runner.train("shape", self.entry, "pytorch-gpu-fast", 4, 64, 1, 3, run_dir, 60)
+
+    def test_oom_falls_back_to_the_next_configuration_in_a_new_process(self):
+        r = self.run_fast({"compile, no checkpointing": self.oom,
+                           "no compile, no checkpointing": lambda spec: {
+                               "status": "error", "phase": "step 1 forward", "steps": [], "notes": [],
+                               "message": "RuntimeError: something else broke\nsecond line"},
+                           "compile, checkpointing": self.trained})
+        self.assertEqual([s["configuration"] for s in self.specs],
+                         ["compile, no checkpointing", "no compile, no checkpointing", "compile, checkpointing"])
+        self.assertEqual([(s["compile"], s["checkpointing"]) for s in self.specs], [(True, False), (False, False),
+                                                                                   (True, True)])
+        self.assertEqual(len({s["result"] for s in self.specs}), 3, "each attempt has its own folder")
+        self.assertTrue(all(s["warmup"] == fastest_config.MIN_WARMUP for s in self.specs), "--warmup 1 is raised")
+        self.assertEqual((r["status"], r["configuration"]), ("ok", "compile, checkpointing"))
+        self.assertEqual(r["step_ms"], [200.0] * 3, "the compiling steps are warm-up, not timed")
+        notes = "\n".join(r["notes"])
+        self.assertIn("tried first: compile, no checkpointing: GPU OOM (tried to allocate 1.95 GiB) in step 1 "
+                      "backward; no compile, no checkpointing: error: RuntimeError: something else broke", notes)
+        self.assertIn("warm-up steps 40.0, 0.2, 0.2 s", notes)
+        self.assertIn("3 warm-up steps (at least 3 for torch.compile)", notes)
+        line = report.training_table([r]).splitlines()[2]
+        self.assertIn("| pytorch-gpu-fast (compile, checkpointing) | 1,280 |", line)
+
+    def test_every_configuration_oom_is_an_oom_row(self):
+        r = self.run_fast({c.name: self.oom for c in fastest_config.CONFIGURATIONS})
+        self.assertEqual(len(self.specs), 4)
+        self.assertEqual(r["status"], "oom")
+        self.assertEqual(r["detail"], "GPU OOM (tried to allocate 1.95 GiB) in step 1 backward")
+        self.assertTrue(r["notes"][0].startswith("no configuration trained: "))
+
+    def test_dry_run_prints_every_attempt(self):
+        self.args.dry_run = True
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), mock.patch.object(engine_runs, "run_child") as child:
+            engine_runs.Runner(self.args).train("shape", self.entry, "pytorch-gpu-fast", 4, 64, 1, 3,
+                                                os.path.join(self.tmp.name, "fast"), 60)
+        child.assert_not_called()
+        text = out.getvalue()
+        for c in fastest_config.CONFIGURATIONS:
+            self.assertIn(f"pytorch-gpu-fast, {c.name} (spec:", text)
+        self.assertEqual(text.count("torch_engines.py"), 4)
+
+
+class FastEngineReport(unittest.TestCase):
+    def rows(self):
+        entry = run_setup.ModelEntry("llama2-7b", "m.json", model_file("llama2-7b"), 4, 2048)
+        h, g, fast = (engine_runs.row("shape", entry, e, 4, 2048) for e in ("horizon", "pytorch-gpu",
+                                                                            "pytorch-gpu-fast"))
+        for r, ms in ((h, 922.0), (g, 1058.0), (fast, 728.0)):
+            engine_runs.finish_timing(r, [ms], 4, 2048)
+            r["status"] = "ok"
+        g["configuration"] = fastest_config.CHECKPOINTED
+        fast["configuration"] = "compile, no checkpointing"
+        return h, g, fast
+
+    def test_row_names_its_configuration_and_ratio(self):
+        lines = report.training_table(list(self.rows())).splitlines()
+        self.assertIn("| pytorch-gpu (no compile, checkpointing) |", lines[3])
+        self.assertIn("| pytorch-gpu-fast (compile, no checkpointing) | 11,253 |", lines[4])
+        self.assertTrue(lines[4].endswith("| 0.79× |"), lines[4])
+
+    def test_none_trained(self):
+        h, g, fast = self.rows()
+        fast.update(status="oom", detail="GPU OOM (tried to allocate 1.95 GiB) in step 1 optimizer", configuration=None)
+        line = report.training_table([h, fast]).splitlines()[3]
+        self.assertIn("| pytorch-gpu-fast | GPU OOM (tried to allocate 1.95 GiB)", line)
+        self.assertIn("Horizon trains it, this engine does not", line)
+
+    def test_method_explains_the_search_only_when_it_ran(self):
+        settings = {"warmup": 1, "steps": 3, "lr": 1e-4, "clip": 1.0}
+        h, g, fast = self.rows()
+        self.assertIn("pytorch-gpu-fast ran the first of", report.method_text(settings, [h, fast]))
+        self.assertIn("at least 3 warm-up steps", report.method_text(settings, [h, fast]))
+        self.assertNotIn("pytorch-gpu-fast", report.method_text(settings, [h, g]))
+
+
 class OptimizerRounds(unittest.TestCase):
     def test_median_round_and_notes(self):
         rounds = [{"status": "ok", "gparams_per_s": g, "median_ms": 256 / g, "notes": ["fused"]} for g in (6.0, 5.0, 7.0)]
@@ -358,6 +557,8 @@ class CommandLine(unittest.TestCase):
 
     def test_engines(self):
         self.assertEqual(run_setup.parse_engines("pytorch-gpu, horizon"), ["pytorch-gpu", "horizon"])
+        self.assertEqual(compare.parse_args([]).engines,
+                         ["horizon", "pytorch-gpu", "pytorch-gpu-fast", "pytorch-fsdp2-offload"])
         with self.assertRaises(run_setup.CompareError):
             run_setup.parse_engines("deepspeed")
 

@@ -6,6 +6,10 @@ step so a run cut off by its timeout still reports the steps it made.
 Engines:
 - pytorch-gpu: HF LlamaForCausalLM entirely on the GPU, fp32 master weights
   under bf16 autocast, activation checkpointing, fused AdamW on the GPU.
+- pytorch-gpu-fast: the same model, data and optimizer in one configuration
+  the spec names: torch.compile(model) or not, activation checkpointing or
+  not. compare.py runs one process per configuration, fastest first, until
+  one trains (fastest_config.py).
 - pytorch-fsdp2-offload: FSDP2 (fully_shard per decoder layer and at the
   root) with CPUOffloadPolicy and MixedPrecisionPolicy(bf16 params, fp32
   reduce) on one GPU, activation checkpointing, AdamW on the CPU (fused
@@ -118,6 +122,16 @@ def enable_checkpointing(model):
     model.train()
 
 
+def compile_model(model, run):
+    """torch.compile in its default mode (Inductor, no CUDA graphs): "reduce-overhead" would keep static copies
+    of every activation for its graphs, memory the larger models do not have, and buys little at steps of
+    hundreds of milliseconds; "max-autotune" spends many minutes benchmarking GEMM variants against cuBLAS. The
+    compilation itself happens in the first warm-up steps."""
+    import torch
+    run.result["compile"] = "torch.compile(model), default mode"
+    return torch.compile(model)
+
+
 def build_on_meta(config):
     import torch
     from transformers import LlamaForCausalLM
@@ -187,7 +201,7 @@ class Run:
         write_result(self.spec["result"], self.result)
 
 
-def build_pytorch_gpu(spec, run, config):
+def build_pytorch_gpu(spec, run, config, checkpointing=True):
     import torch
     run.phase("build")
     try:
@@ -204,7 +218,10 @@ def build_pytorch_gpu(spec, run, config):
         with torch.device("cuda"):
             model = LlamaForCausalLM(config).to(torch.float32)
     fill_parameters(model, spec["seed"])
-    enable_checkpointing(model)
+    if checkpointing:
+        enable_checkpointing(model)
+    else:
+        model.train()
     run.result["optimizer"] = "torch.optim.AdamW(fused=True) on the GPU, fp32 state"
     return model, make_adamw(model.parameters(), spec, "fused"), "fused"
 
@@ -328,6 +345,10 @@ def train(spec):
         if spec["engine"] == "pytorch-gpu":
             model, optimizer, impl = build_pytorch_gpu(spec, run, config)
             autocast = True
+        elif spec["engine"] == "pytorch-gpu-fast":
+            r["configuration"] = spec["configuration"]
+            model, optimizer, impl = build_pytorch_gpu(spec, run, config, checkpointing=spec["checkpointing"])
+            autocast = True
         elif spec["engine"] == "pytorch-fsdp2-offload":
             model, optimizer, impl = build_fsdp2_offload(spec, run, config)
             autocast = False  # MixedPrecisionPolicy casts the parameters
@@ -337,6 +358,8 @@ def train(spec):
         r["params"] = sum(p.numel() for p in model.parameters())
         r["attn_implementation"] = getattr(config, "_attn_implementation", None)
         log(f"{r['params']:,} parameters; optimizer {impl}")
+        if spec.get("compile"):
+            model = compile_model(model, run)  # after counting: the compiled wrapper shares the parameters
         run.phase("data")
         data = batches(load_tokens(spec), spec["batch"], spec["seq"], spec["seed"], "cuda")
         run_steps(model, optimizer, impl, data, spec, run, autocast)

@@ -40,7 +40,7 @@ CudaStep::CudaStep(const ir::Schedule& schedule, const ir::Module& lowered, Host
     : executor_(schedule, lowered, store, config.adamw, config.clip), lowered_(lowered), store_(store) {
   for (const ir::Buffer& b : schedule.buffers)
     if (b.place == ir::Place::gpu && (b.kind == ir::BufferKind::activations || b.kind == ir::BufferKind::checkpoint ||
-                                      b.kind == ir::BufferKind::workspace))
+                                      b.kind == ir::BufferKind::kept || b.kind == ir::BufferKind::workspace))
       activation_bytes_ += b.bytes;
 }
 
