@@ -16,6 +16,7 @@
 #include "passes/plan_resident.h"
 #include "passes/plan_kept_activations.h"
 #include "passes/plan_buffer_slots.h"
+#include "passes/plan_gpu_checkpoints.h"
 #include "passes/plan_memory.h"
 #include "passes/step_plan.h"
 
@@ -43,6 +44,7 @@ std::vector<Pass<StepLowering>> pipeline() {
       planning("plan_buffer_slots", plan_buffer_slots),
       planning("plan_resident", plan_resident),
       planning("plan_kept_activations", plan_kept_activations),
+      planning("plan_gpu_checkpoints", plan_gpu_checkpoints),
       {"lower_to_schedule",
        [](StepLowering& s) {
          s.schedule = emit_schedule(s.plan);

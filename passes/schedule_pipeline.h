@@ -5,7 +5,9 @@
 // plan_recompute (checkpoint interval K), plan_offload (where checkpoints
 // live), plan_buffer_slots (weight slots, prefetch distance), plan_resident
 // (layers kept on the GPU with what memory is left), plan_kept_activations
-// (blocks whose activations stay on the GPU with what is left then). Then the schedule
+// (blocks whose activations stay on the GPU with what is left then),
+// plan_gpu_checkpoints (--host-checkpoints auto: the checkpoints on the GPU
+// if layers stream and what is left holds them). Then the schedule
 // passes write and rewrite the program: lower_to_schedule the plain one
 // (every block input and gradient kept on the GPU, every layer's weights
 // bound from the store, no events), place_resident keeps the planned

@@ -70,13 +70,11 @@ TEST(PassManager, DumpAllPrintsEverySchedulePassOnce) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const std::string& p : passes::schedule_pass_names())
     EXPECT_EQ(count(r.err, "// after " + p + " (schedule)"), 1) << p << "\n" << r.err.substr(0, 2000);
-  // Every layer is resident (80 GB) and the checkpoints fit there too
-  // (--host-checkpoints auto): insert_offload and insert_buffer_swap have
-  // nothing to do, so the schedule prints after lower_to_schedule,
-  // place_resident, insert_recompute and insert_events.
-  EXPECT_EQ(count(r.err, "// after insert_offload (schedule): unchanged"), 1);
+  // Every layer is resident (80 GB): insert_buffer_swap has nothing to do, so
+  // the schedule prints after lower_to_schedule, place_resident,
+  // insert_recompute, insert_offload (the checkpoints) and insert_events.
   EXPECT_EQ(count(r.err, "// after insert_buffer_swap (schedule): unchanged"), 1);
-  EXPECT_EQ(count(r.err, "schedule \"tiny\" {"), 4);
+  EXPECT_EQ(count(r.err, "schedule \"tiny\" {"), 5);
 }
 
 TEST(PassManager, DumpOfAnUnchangedPassIsOnlyAHeader) {
@@ -112,7 +110,8 @@ TEST(PassManager, UnknownPassListsTheNames) {
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("passes are: plan_memory, plan_recompute, plan_offload, "
-                                         "plan_buffer_slots, plan_resident, plan_kept_activations, lower_to_schedule, place_resident, "
+                                         "plan_buffer_slots, plan_resident, plan_kept_activations, plan_gpu_checkpoints, "
+                                         "lower_to_schedule, place_resident, "
                                          "insert_recompute, insert_offload, insert_buffer_swap, insert_events"),
               std::string::npos)
         << e.what();
