@@ -20,13 +20,7 @@ fi
 
 # 64M random tokens of a 32000 vocabulary in the documented token-file format.
 tokens=/tmp/horizon-gpu-tokens.bin
-python3 - "$tokens" <<'PY'
-import struct, sys, numpy as np
-toks = np.random.default_rng(1).integers(0, 32000, size=64 << 20, dtype=np.uint16)
-with open(sys.argv[1], "wb") as f:
-    f.write(b"HZTOKENS" + struct.pack("<IIQQ", 1, 2, toks.size, 32000))
-    f.write(toks.tobytes())
-PY
+python3 bench/random_tokens.py "$tokens" $((64 << 20))
 for model in "${models[@]}"; do
   batch=8; [ "$model" = llama2-7b ] && batch=4
   for clip in on off; do

@@ -5,7 +5,7 @@
 // matters is achieved GB/s over the bandwidth of a kernel with the same
 // access pattern (read-modify-write in place plus a read-only stream).
 //
-//   bench_optimizer [--params N] [--threads T] [--moments bf16|f32] [--iters K] [--isa auto|avx512|avx2|sse]
+//   bench_optimizer [--params N] [--threads T] [--moments bf16|f32|8bit] [--iters K] [--isa auto|avx512|avx2|sse]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -38,7 +38,7 @@ struct Options {
 
 [[noreturn]] void usage_error(const std::string& problem) {
   std::fprintf(stderr,
-               "bench_optimizer: %s\nusage: bench_optimizer [--params N[k|M|G]] [--threads T] [--moments bf16|f32] "
+               "bench_optimizer: %s\nusage: bench_optimizer [--params N[k|M|G]] [--threads T] [--moments bf16|f32|8bit] "
                "[--iters K>=5] [--isa auto|avx512|avx2|sse]\n",
                problem.c_str());
   std::exit(1);

@@ -17,16 +17,17 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
+#include "cli/grad_offload_option.h"
 #include "cli/model_tokenizer.h"
 #include "cli/train_data.h"
-#include "data/preference_sampler.h"
-#include "runtime/preference_metrics.h"
 #include "cli/weight_loader.h"
+#include "data/preference_sampler.h"
 #include "frontend/model_dir.h"
 #include "frontend/model_json.h"
 #include "frontend/safetensors.h"
 #include "passes/lower.h"
 #include "runtime/cpu/cpu_model.h"
+#include "runtime/preference_metrics.h"
 #include "support/error.h"
 #ifdef HORIZON_HAVE_CUDA
 #include "passes/schedule_pipeline.h"
@@ -58,13 +59,14 @@ Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const data:
 #ifdef HORIZON_HAVE_CUDA
 // One micro-batch, no clipping: the schedule's updates come right after each
 // region's gradient lands, and the sink takes them instead of AdamW.
-Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch,
-                  const float* reference) {
+Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data::Batch& batch, const float* reference,
+                  bool bf16_gradients) {
   passes::StreamingOptions opts;
   opts.batch = batch.batch;
   opts.seq = batch.seq;
   opts.clip = false;
   opts.bytes_per_param = store.bytes_per_parameter();
+  opts.bf16_gradients = bf16_gradients;
   const ir::Schedule schedule = passes::lower_to_schedule(model, opts);
   runtime::cuda::CudaScheduleExecutor exec(schedule, model, store, runtime::AdamWConfig{}, 0.0f);
   runtime::GradientCapture capture(store.tensors().size());
@@ -79,7 +81,7 @@ Gradients on_cuda(const ir::Module& model, runtime::HostStore& store, const data
   return g;
 }
 #else
-Gradients on_cuda(const ir::Module&, runtime::HostStore&, const data::Batch&, const float*) {
+Gradients on_cuda(const ir::Module&, runtime::HostStore&, const data::Batch&, const float*, bool) {
   throw UserError("horizon gradients: this build has no CUDA backend");
 }
 #endif
@@ -170,6 +172,11 @@ int run_gradients(const Args& args) {
   // comparison at 1e-4 needs; the GPU's bf16 GEMMs are checked at 2e-2.
   a.option("device", "DEV",
            "cpu (the unstreamed fp32 reference) | cuda (the streamed step on the GPU, bf16 GEMMs) | auto", "cpu");
+  a.option("grad-offload", "TYPE",
+           std::string(kGradOffloadHelp) +
+               "; with --device cuda (the gradients written are\n"
+               "those the CPU optimizer would read)",
+           "fp32");
   if (!a.parse(args)) return 0;
   if (!a.has("out")) throw UserError("horizon gradients: missing --out");
   const bool dpo = a.has("data") && uses_preference_data(a, a.get("data"));
@@ -178,6 +185,9 @@ int run_gradients(const Args& args) {
   const int64_t B = a.get_int("batch"), S = a.get_int("seq");
   if (B <= 0 || S <= 0) throw UserError("horizon gradients: --batch and --seq must be positive");
   const bool cuda = resolve_device("gradients", a.get("device")) == "cuda";
+  const bool bf16_gradients = parse_bf16_gradients("gradients", a.get("grad-offload"));
+  if (bf16_gradients && !cuda)
+    throw UserError("horizon gradients: --grad-offload bf16 shapes the streamed step on the GPU; add --device cuda");
 
   const std::string model_path = a.get("MODEL");
   std::string weights = a.get("weights");
@@ -213,7 +223,7 @@ int run_gradients(const Args& args) {
   load_model_weights(weights, store);
   std::vector<float> reference;
   if (dpo) reference = reference_logps(a, model, store, batch);
-  const Gradients g = cuda ? on_cuda(model, store, batch, dpo ? reference.data() : nullptr)
+  const Gradients g = cuda  ? on_cuda(model, store, batch, dpo ? reference.data() : nullptr, bf16_gradients)
                       : dpo ? dpo_on_cpu(model, store, batch, reference)
                             : on_cpu(model, store, batch);
   if (dpo) {
@@ -235,6 +245,7 @@ int run_gradients(const Args& args) {
                    {"tokens", joined(batch.tokens)},
                    {"targets", joined(batch.targets)},
                    {"device", g.device}});
+  if (bf16_gradients) metadata["grad_offload"] = "bf16";  // the gradients are the bf16 ones the slabs held
   if (!batch.positions.empty()) metadata["positions"] = joined(batch.positions);
   if (!batch.segments.empty()) metadata["segments"] = joined(batch.segments);
   frontend::write_safetensors(a.get("out"), refs, metadata);

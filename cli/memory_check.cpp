@@ -27,6 +27,8 @@ void check_host_memory(const ir::Module& model, const ir::Schedule* schedule, in
   if (schedule && schedule->config.clip)
     fixes += "--clip 0 --early-updates (two gradient slabs instead of one per layer: up to " +
              format_bytes(params * 4) + " less; a non-finite step can then only skip the tensors it blew up); ";
+  if (schedule && !schedule->config.bf16_gradients)
+    fixes += "--grad-offload bf16 (gradient slabs of half the size: up to " + format_bytes(params * 2) + " less); ";
   if (bytes_per_param > 8) fixes += "--moments bf16 (8 B/param instead of 12); ";
   if (bytes_per_param > 6) fixes += "--moments 8bit (6 B/param); ";
   fixes += "a machine with more RAM, or --host-mem SIZE if this machine's available memory is misreported";

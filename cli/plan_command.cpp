@@ -12,8 +12,10 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/grad_offload_option.h"
 #include "cli/moments_option.h"
 #include "cli/plan_largest.h"
+#include "cli/plan_parallel.h"
 #include "cli/plan_report.h"
 #include "cli/resident_option.h"
 #include "cli/schedule_file.h"
@@ -56,6 +58,7 @@ void add_streaming_options(Arguments& a, bool declare_shape) {
          "no clipping, and each layer updated as its gradient lands (train --clip 0 --early-updates): two\n"
          "gradient slabs instead of one per layer");
   if (!a.declares("moments")) a.option("moments", "TYPE", kMomentsHelp, "bf16");
+  if (!a.declares("grad-offload")) a.option("grad-offload", "TYPE", kGradOffloadHelp, "fp32");
 }
 
 plan::Machine machine_option(const Arguments& a) {
@@ -89,6 +92,7 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
   // without clipping, unless --early-updates.
   o.clip = !a.get_flag("early-updates");
   o.bytes_per_param = store_bytes_per_param(parse_moments(command, a.get("moments")));
+  o.bf16_gradients = parse_bf16_gradients(command, a.get("grad-offload"));
   o.gpu_bytes = m.gpu_bytes;
   o.host_bytes = m.host_bytes;
   o.resident = parse_resident(command, a.get("resident"));
@@ -144,6 +148,9 @@ class Refusal {
       passes::StreamingOptions o = options_;
       o.clip = false;
       if (c.clip) offer("--early-updates with train --clip 0 (two gradient slabs instead of one per layer)", o, ir::Place::host);
+      o = options_;
+      o.bf16_gradients = true;
+      if (!options_.bf16_gradients) offer("--grad-offload bf16 (half-size gradient slabs)", o, ir::Place::host);
       o = options_;
       o.host_checkpoints = 0;
       if (c.host_checkpoints) offer("--host-checkpoints off", o, ir::Place::host);
@@ -209,12 +216,14 @@ int run_plan(const Args& args) {
   a.flag("largest",
          "plan the deepest model of MODEL's width (or --width) that fits the machine: MODEL with as many blocks as fit");
   a.option("width", "H", "with --largest: hidden size of the searched models (heads and MLP scale with it)", "0");
+  add_parallel_options(a);
   a.option("model", "MODEL", "with a schedule dump as MODEL: the model it was compiled from");
   if (!a.parse(args)) return 0;
   if (is_schedule_file(a.get("MODEL"))) return plan_schedule_file(a);
   if (a.has("model"))
     throw UserError("horizon plan: --model goes with a schedule dump (horizon plan FILE --model MODEL); " +
                     a.get("MODEL") + " is a model itself");
+  const plan::ParallelShape shape = parallel_shape(a);
 
   const plan::Machine machine = machine_option(a);
   const passes::StreamingOptions options = streaming_options(a, "plan", machine);
@@ -254,8 +263,9 @@ int run_plan(const Args& args) {
   const ir::Schedule& s = tables.s;
   print_plan_summary(s, graph, machine, decided.checkpoint_place_why);
 
-  const plan::MemoryTable& host = tables.host;
-  const plan::MemoryTable& gpu = tables.gpu;
+  // Several GPUs: each GPU's and each host's share (the same tables for one).
+  const plan::MemoryTable host = shape.ranks() > 1 ? plan::host_memory_per_host(tables.host, shape) : tables.host;
+  const plan::MemoryTable gpu = shape.ranks() > 1 ? plan::gpu_memory_per_gpu(tables.gpu, s, graph, shape) : tables.gpu;
   // Resident layers take what activations leave, so the search streams every layer.
   passes::StreamingOptions streamed = options;
   streamed.resident = 0;
@@ -272,6 +282,7 @@ int run_plan(const Args& args) {
 
   if (!host.fits() || !gpu.fits()) {
     std::fflush(stdout);
+    if (shape.ranks() > 1) throw UserError(parallel_refusal(s.model, shape, host, gpu));
     throw UserError(Refusal(graph, options, s).message(host, gpu, fit));
   }
   const plan::SimResult r = print_step_prediction(s, graph, machine);
@@ -284,6 +295,7 @@ int run_plan(const Args& args) {
                 "recompute", all.step_seconds, static_cast<long long>(kept),
                 100 * (1 - r.step_seconds / all.step_seconds));
   }
+  print_parallel_step(s, graph, machine, shape, r, model_flops_per_step(s, graph));
   print_trace(a.get("trace"), s, r);
   return 0;
 }

@@ -33,6 +33,10 @@ std::string fmt(const char* format, double v) {
 
 }  // namespace
 
+double model_flops_per_step(const ir::Schedule& s, const ir::Module& graph) {
+  return flops_per_token(graph, s.config.seq) * static_cast<double>(s.config.batch * s.config.seq);
+}
+
 PlanTables plan_tables_of(ir::Schedule s, const ir::Module& graph, const plan::Machine& machine,
                           codegen::cpu::MomentType moments) {
   PlanTables t{std::move(s), {}, {}};
@@ -86,7 +90,7 @@ plan::SimResult print_step_prediction(const ir::Schedule& s, const ir::Module& g
   const plan::SimResult r = plan::simulate(s, graph, machine);
   const double step = r.step_seconds;
   const int64_t tokens = s.config.batch * s.config.seq;
-  const double model_flops = flops_per_token(graph, s.config.seq) * static_cast<double>(tokens);
+  const double model_flops = model_flops_per_step(s, graph);
   std::printf(ir::deferred_updates(s).empty()
                   ? "step (simulated)\n"
                   : "step (simulated, steady state: the updates after the gradient norm overlap the next step)\n");

@@ -41,6 +41,10 @@ std::string over_budget(const plan::MemoryTable& host, const plan::MemoryTable& 
 void print_plan_summary(const ir::Schedule& s, const ir::Module& graph, const plan::Machine& machine,
                         const std::string& checkpoints_why = "");
 
+/// The model FLOPs of one step of `s` (the trainer's count: 6 per parameter
+/// and token, plus attention's 12 * layers * hidden * seq per token).
+double model_flops_per_step(const ir::Schedule& s, const ir::Module& graph);
+
 /// The simulated step: time, tokens/s, TFLOPS, busy shares and bottleneck.
 plan::SimResult print_step_prediction(const ir::Schedule& s, const ir::Module& graph, const plan::Machine& machine);
 

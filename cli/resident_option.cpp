@@ -8,7 +8,11 @@
 
 namespace horizon::cli {
 
-int64_t parse_resident(const std::string& command, const std::string& value) {
+namespace {
+
+// `auto` (-1) or a non-negative count of `what`, for --OPTION of `command`.
+int64_t parse_auto_or_count(const std::string& command, const std::string& option, const std::string& what,
+                            const std::string& value) {
   if (value == "auto") return -1;
   size_t used = 0;
   int64_t n = -1;
@@ -18,23 +22,19 @@ int64_t parse_resident(const std::string& command, const std::string& value) {
     used = 0;
   }
   if (used != value.size() || n < 0)
-    throw UserError("horizon " + command + ": --resident must be auto, 0 or a number of layers, got '" + value + "'");
+    throw UserError("horizon " + command + ": --" + option + " must be auto, 0 or a number of " + what + ", got '" +
+                    value + "'");
   return n;
 }
 
+}  // namespace
+
+int64_t parse_resident(const std::string& command, const std::string& value) {
+  return parse_auto_or_count(command, "resident", "layers", value);
+}
+
 int64_t parse_keep_activations(const std::string& command, const std::string& value) {
-  if (value == "auto") return -1;
-  size_t used = 0;
-  int64_t n = -1;
-  try {
-    n = std::stoll(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != value.size() || n < 0)
-    throw UserError("horizon " + command + ": --keep-activations must be auto, 0 or a number of blocks, got '" + value +
-                    "'");
-  return n;
+  return parse_auto_or_count(command, "keep-activations", "blocks", value);
 }
 
 int64_t kept_blocks(const ir::Schedule& schedule) {

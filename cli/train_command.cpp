@@ -15,17 +15,18 @@
 #include "cli/commands.h"
 #include "cli/cuda_training.h"
 #include "cli/device_option.h"
+#include "cli/grad_offload_option.h"
 #include "cli/initial_weights.h"
+#include "cli/interrupt.h"
 #include "cli/memory_check.h"
 #include "cli/model_tokenizer.h"
 #include "cli/moments_option.h"
 #include "cli/progress.h"
 #include "cli/reference_logprobs.h"
-#include "cli/interrupt.h"
 #include "cli/resident_option.h"
 #include "cli/train_checkpoints.h"
-#include "cli/train_option_checks.h"
 #include "cli/train_data.h"
+#include "cli/train_option_checks.h"
 #include "cli/weight_loader.h"
 #include "data/batch_sampler.h"
 #include "frontend/model_json.h"
@@ -82,6 +83,7 @@ Arguments train_arguments() {
          "gradient then skips only the tensors whose own gradient is not finite, and resident layers' GPU updates\n"
          "are not guarded (the run still stops after --max-bad-steps, and no non-finite checkpoint is written)");
   a.option("moments", "TYPE", kMomentsHelp, "bf16");
+  a.option("grad-offload", "TYPE", std::string(kGradOffloadHelp) + "; with --stream or --device cuda", "fp32");
   a.option("host-mem", "SIZE",
            "host memory the run may take, e.g. 120G; checked before anything is allocated (default: what the "
            "machine has available)");
@@ -165,6 +167,10 @@ int run_train(const Args& args) {
       throw UserError(std::string("horizon train: --") + n +
                       " shapes the streamed schedule on the GPU; use --device cuda (or --stream for the emulated "
                       "device)");
+  if (a.get("grad-offload") != "fp32" && !stream && !cuda)
+    throw UserError(
+        "horizon train: --grad-offload shapes the streamed schedule's gradient slabs; add --stream or use "
+        "--device cuda");
   if (a.has("trace") && !cuda)
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
@@ -225,6 +231,7 @@ int run_train(const Args& args) {
     // --early-updates trades that for the gradient slabs' memory.
     opts.clip = !a.get_flag("early-updates");
     opts.bytes_per_param = bytes_per_param;
+    opts.bf16_gradients = parse_bf16_gradients("train", a.get("grad-offload"));
     opts.resident = parse_resident("train", a.get("resident"));
     opts.keep_activations = parse_keep_activations("train", a.get("keep-activations"));
     if (cuda) {

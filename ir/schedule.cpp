@@ -28,8 +28,9 @@ const char* const kBufferKindNames[] = {"store",    "weight_slot", "activations"
                                         "resident", "kept"};
 static_assert(std::size(kBufferKindNames) == static_cast<size_t>(BufferKind::kept) + 1);
 
-const char* const kSchedOpNames[] = {"stream_in", "bind",           "launch",    "save",   "restore", "recompute",
-                                     "offload",   "optimizer_step", "grad_norm", "record", "wait",    "free"};
+const char* const kSchedOpNames[] = {"stream_in", "bind", "launch",  "save",           "restore",
+                                     "recompute", "cast", "offload", "optimizer_step", "grad_norm",
+                                     "record",    "wait", "free"};
 static_assert(std::size(kSchedOpNames) == static_cast<size_t>(SchedOp::free) + 1);
 
 }  // namespace

@@ -68,6 +68,8 @@ enum class SchedOp {
   save,            // copy a block input to its checkpoint
   restore,         // copy a checkpoint back into an activation buffer
   recompute,       // rerun a block's forward from a restored checkpoint to regenerate the next block's input
+  cast,            // on compute: a gradient accumulator's fp32 into bf16 in place, in the pair layout
+                   // of support/bf16_gradient.h, right before its offload (config.bf16_gradients)
   offload,         // D2H of a stage instance's gradient accumulator into a host slab
   optimizer_step,  // AdamW on one stage instance: on cpu from its slab into the store, on compute
                    // from its GPU gradient into its %resident planes
@@ -123,6 +125,9 @@ struct ScheduleConfig {
   // last grad_norm (and may run into the next step: docs/schedule-ir.md).
   // Without clipping a layer is updated as soon as its gradient lands.
   bool clip = true;
+  // Streamed gradients cross PCIe and land in their slabs as bf16 (a cast
+  // before each offload; support/bf16_gradient.h), half the bytes of fp32.
+  bool bf16_gradients = false;
 };
 
 /// plan_memory's placement of one stage's transient values in `%arena`.

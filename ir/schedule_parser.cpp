@@ -50,7 +50,8 @@ class Parser : TextParser {
                         {"slots", &c.slots, nullptr},
                         {"prefetch", &c.prefetch, nullptr},
                         {"host_checkpoints", nullptr, &c.host_checkpoints},
-                        {"clip", nullptr, &c.clip}};
+                        {"clip", nullptr, &c.clip},
+                        {"bf16_gradients", nullptr, &c.bf16_gradients}};
     std::vector<std::string> seen;
     punct("{");
     while (!is_punct("}")) {
@@ -60,7 +61,8 @@ class Parser : TextParser {
         if (k.text == candidate.name) key = &candidate;
       if (!key)
         error_at(k, "unknown config key '" + k.text + "'",
-                 "keys are batch, seq, micro_batches, checkpoint_every, slots, prefetch, host_checkpoints, clip");
+                 "keys are batch, seq, micro_batches, checkpoint_every, slots, prefetch, host_checkpoints, clip, "
+                 "bf16_gradients");
       for (const std::string& s : seen)
         if (s == k.text) error_at(k, "config key '" + k.text + "' is given twice");
       seen.push_back(k.text);

@@ -13,7 +13,9 @@ namespace {
 void print_config(std::ostream& o, const ScheduleConfig& c) {
   o << "  config {batch = " << c.batch << ", seq = " << c.seq << ", micro_batches = " << c.micro_batches
     << ", checkpoint_every = " << c.checkpoint_every << ", slots = " << c.slots << ", prefetch = " << c.prefetch
-    << ", host_checkpoints = " << (c.host_checkpoints ? 1 : 0) << ", clip = " << (c.clip ? 1 : 0) << "}\n";
+    << ", host_checkpoints = " << (c.host_checkpoints ? 1 : 0) << ", clip = " << (c.clip ? 1 : 0);
+  if (c.bf16_gradients) o << ", bf16_gradients = 1";  // only when set: fp32 schedules print as before
+  o << "}\n";
 }
 
 // `{INDEX = OFFSET + SIZE, ...}` of the entries with an offset or a size.

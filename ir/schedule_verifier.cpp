@@ -8,8 +8,8 @@
 //  - every byte read was written by an earlier, ordered instruction, except
 //    the buffers a step starts with (store, resident planes, tokens, targets,
 //    a packed batch's positions and segments, a DPO batch's reference);
-//  - provenance: an offload reads the accumulator its own stage instance
-//    wrote, an optimizer step reads the slab its own offload filled;
+//  - provenance: a cast or an offload reads the accumulator its own stage
+//    instance wrote, an optimizer step reads the slab its own offload filled;
 //  - every stage instance the step binds is updated exactly once;
 //  - where updates are deferred into the next step (ir/step_pair.h), the
 //    first three checks hold for two back-to-back steps as well.
@@ -176,7 +176,7 @@ void verify_schedule(const Schedule& s) {
   };
   for (size_t i = 0; i < n; ++i) {
     const SchedInstr& in = s.instrs[i];
-    if (in.op != SchedOp::offload && in.op != SchedOp::optimizer_step) continue;
+    if (in.op != SchedOp::cast && in.op != SchedOp::offload && in.op != SchedOp::optimizer_step) continue;
     for (const Operand& op : in.operands) {
       // Tied gradients come from the head, the clip factor from the norm, by design.
       if (op.write || op.role == "grad_tied" || op.role == "scale") continue;

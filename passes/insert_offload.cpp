@@ -65,7 +65,7 @@ class Offload {
   int region_of(const std::string& stage, int64_t instance) const {
     return p_.params.region_of(ir::base_stage_name(stage), instance);
   }
-  int64_t grad_bytes(int r) const { return p_.params.regions[static_cast<size_t>(r)].elements * 4; }
+  int64_t grad_elements(int r) const { return p_.params.regions[static_cast<size_t>(r)].elements; }
   ir::Range whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
 
   // %grads (every streamed region's gradient) becomes %gacc0 and %gacc1,
@@ -81,7 +81,7 @@ class Offload {
     gacc_tied_ = s_.find_buffer("gacc_tied");
     if (gacc_tied_ >= 0)
       slab_tied_ = s_.insert_buffer(gacc_tied_ + 1, "slab_tied", ir::Place::host, ir::BufferKind::grad_slab,
-                                    s_.buffers[static_cast<size_t>(gacc_tied_)].bytes);
+                                    p_.grad_slab_bytes(s_.buffers[static_cast<size_t>(gacc_tied_)].bytes / 4));
     int at = s_.find_buffer("arena");
     if (at < 0) throw std::logic_error("insert_offload: the schedule has no %arena");
     slab_of_.assign(p_.params.regions.size(), -1);
@@ -89,10 +89,11 @@ class Offload {
       for (size_t r = 0; r < p_.params.regions.size(); ++r)
         if (!p_.is_resident(static_cast<int>(r)))
           slab_of_[r] = s_.insert_buffer(at++, "slab" + std::to_string(r), ir::Place::host, ir::BufferKind::grad_slab,
-                                         grad_bytes(static_cast<int>(r)));
+                                         p_.grad_slab_bytes(grad_elements(static_cast<int>(r))));
     } else {
       for (int k = 0; k < 2; ++k)
-        rotating_[k] = s_.insert_buffer(at++, "slab" + std::to_string(k), ir::Place::host, ir::BufferKind::grad_slab, slot);
+        rotating_[k] = s_.insert_buffer(at++, "slab" + std::to_string(k), ir::Place::host, ir::BufferKind::grad_slab,
+                                        p_.grad_slab_bytes(p_.streamed_slot_elements()));
     }
   }
 
@@ -108,6 +109,7 @@ class Offload {
     for (size_t r = 0; r < p_.params.regions.size(); ++r)
       if (kept[r] >= 0) region_at[kept[r]] = static_cast<int>(r);
     add_gradient_buffers();
+    s_.config.bf16_gradients = p_.options.bf16_gradients;
     std::vector<SchedInstr> program = std::move(s_.instrs);
     s_.instrs.clear();
     int q = 0;  // the accumulator in turn
@@ -121,7 +123,8 @@ class Offload {
         if (op.range.buffer == grads_) {
           streamed = region_at.at(op.range.offset);
           if (backward) op.range = Range{gacc_[q], 0, op.range.bytes};
-          if (host) op.range = Range{slab_of_[static_cast<size_t>(streamed)], 0, op.range.bytes};
+          if (host)
+            op.range = Range{slab_of_[static_cast<size_t>(streamed)], 0, p_.grad_slab_bytes(grad_elements(streamed))};
         } else if (host && gacc_tied_ >= 0 && op.range.buffer == gacc_tied_) {
           op.range = whole(slab_tied_);
         }
@@ -134,22 +137,27 @@ class Offload {
       if (streamed >= 0) {
         if (!p_.clip) slab_of_[static_cast<size_t>(streamed)] = rotating_[next_slab++ % 2];
         const int slab = slab_of_[static_cast<size_t>(streamed)];
-        offload(p_.params.regions[static_cast<size_t>(streamed)].stage, instance, Range{gacc_[q], 0, grad_bytes(streamed)},
-                Range{slab, 0, grad_bytes(streamed)});
-        if (stage == "head.bwd" && gacc_tied_ >= 0) offload("head", 0, whole(gacc_tied_), whole(slab_tied_));
+        offload(p_.params.regions[static_cast<size_t>(streamed)].stage, instance, gacc_[q], grad_elements(streamed),
+                slab);
+        if (stage == "head.bwd" && gacc_tied_ >= 0)
+          offload("head", 0, gacc_tied_, s_.buffers[static_cast<size_t>(gacc_tied_)].bytes / 4, slab_tied_);
       }
       q ^= 1;
     }
     return true;
   }
 
-  void offload(const std::string& stage, int64_t instance, const Range& src, const Range& dst) {
-    SchedInstr in;
-    in.op = SchedOp::offload;
-    in.stream = Stream::d2h;
-    in.stage = stage;
-    in.instance = instance;
-    in.operands = {{"src", src, false}, {"dst", dst, true}};
+  // The first `elements` gradients of accumulator `gacc` into `slab`; in
+  // bf16, cast in place on the compute stream first, and half the bytes cross.
+  void offload(const std::string& stage, int64_t instance, int gacc, int64_t elements, int slab) {
+    const int64_t bytes = p_.grad_slab_bytes(elements);
+    if (p_.options.bf16_gradients) {
+      SchedInstr cast = ir::make_instr(SchedOp::cast, Stream::compute, stage, instance);
+      cast.operands = {{"src", Range{gacc, 0, elements * 4}, false}, {"dst", Range{gacc, 0, bytes}, true}};
+      s_.instrs.push_back(std::move(cast));
+    }
+    SchedInstr in = ir::make_instr(SchedOp::offload, Stream::d2h, stage, instance);
+    in.operands = {{"src", Range{gacc, 0, bytes}, false}, {"dst", Range{slab, 0, bytes}, true}};
     s_.instrs.push_back(std::move(in));
   }
 

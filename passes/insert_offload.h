@@ -6,8 +6,12 @@
 // head's tied gradient into %slab_tied), and points the CPU's norm and
 // update at the host slab it lands in: one per region when global-norm
 // clipping must see every gradient before any update, two in turn
-// otherwise. Checkpoints, where plan_offload says (the default): %ckpt
-// becomes a host buffer and every save a D2H copy; before the backward of
+// otherwise. With StreamingOptions::bf16_gradients a cast on the compute
+// stream turns the accumulator's fp32 into bf16 in place (the pair layout
+// of support/bf16_gradient.h) before each offload, which then moves half the
+// bytes into a slab of half the size (config.bf16_gradients). Checkpoints,
+// where plan_offload says (the default): %ckpt becomes a host buffer and
+// every save a D2H copy; before the backward of
 // each recompute segment [a, b] a restore copies checkpoint a back into
 // %seg, which now holds all K inputs of a segment, twice: segments
 // alternate between its two halves, so a restore overlaps the previous

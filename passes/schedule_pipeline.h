@@ -44,6 +44,10 @@ struct StreamingOptions {
   int64_t prefetch = 0;          // 0: slots - 1
   int host_checkpoints = -1;     // -1 or 1: pinned host (GPU memory independent of depth); 0: on the GPU
   bool clip = true;              // global-norm clipping (defers updates to after the norm)
+  // --grad-offload bf16: streamed gradients are cast to bf16 on the GPU
+  // (after their fp32 accumulation) and offload half the bytes into
+  // half-size slabs (docs/bf16-gradient-offload.md).
+  bool bf16_gradients = false;
   int64_t bytes_per_param = 8;   // host store: 8 with bf16 Adam moments, 12 with fp32
   // Regions (embedding, blocks, head, in forward order) whose weights,
   // optimizer state and gradient stay on the GPU and are updated there:

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "ir/kept_activations.h"
+#include "support/bf16_gradient.h"
 #include "support/error.h"
 #include "support/numbers.h"
 
@@ -113,15 +114,19 @@ int64_t StepPlan::gpu_bytes_without_arena() const {
   return bytes;
 }
 
+int64_t StepPlan::grad_slab_bytes(int64_t elements) const {
+  return options.bf16_gradients ? bf16_pair_bytes(elements) : elements * 4;
+}
+
 int64_t StepPlan::host_bytes() const {
-  int64_t params_total = 0, streamed = 0;
+  int64_t params_total = 0, slabs = 0;  // slabs: one per streamed region when clipping, else two of a slot
   for (size_t r = 0; r < params.regions.size(); ++r) {
     params_total += params.regions[r].elements;
-    if (!is_resident(static_cast<int>(r))) streamed += params.regions[r].elements;
+    if (clip && !is_resident(static_cast<int>(r))) slabs += grad_slab_bytes(params.regions[r].elements);
   }
+  if (!clip) slabs = 2 * grad_slab_bytes(streamed_slot_elements());
   int64_t bytes = params_total * bytes_per_param;  // the store keeps every region, resident ones too
-  const int64_t slab = streamed_slot_elements() * 4;
-  bytes += (clip ? streamed * 4 : 2 * slab) + tied_elements * 4;  // gradient slabs
+  bytes += slabs + grad_slab_bytes(tied_elements);  // gradient slabs
   if (host_checkpoints) bytes += checkpoints() * options.micro_batches * mb_activation_bytes();
   return bytes;
 }
@@ -135,9 +140,10 @@ std::string StepPlan::str() const {
     << (checkpoint_place_why.empty() ? "" : "// checkpoints' place (auto): " + checkpoint_place_why + "\n")
     << "// slots " << slots << " of " << format_bytes(static_cast<double>(slot_elements * 2)) << ", prefetch "
     << prefetch << "\n"
-    << "// gradients: " << (clip ? "one host slab per region (global-norm clipping defers updates)"
-                                : "two host slabs, each layer updated as its gradient lands")
-    << "\n"
+    << "// gradients: "
+    << (clip ? "one host slab per region (global-norm clipping defers updates)"
+             : "two host slabs, each layer updated as its gradient lands")
+    << (options.bf16_gradients ? ", offloaded in bf16" : "") << "\n"
     << "// arena " << format_bytes(static_cast<double>(arena_bytes)) << "\n";
   if (resident_regions() > 0) {
     int64_t bytes = 0;

@@ -73,6 +73,9 @@ struct StepPlan {
   /// GPU bytes of everything but the arena, for the budget checks.
   int64_t gpu_bytes_without_arena() const;
   int64_t host_bytes() const;
+  /// Bytes of a host slab of `elements` offloaded gradients: fp32, or the
+  /// bf16 pair layout (support/bf16_gradient.h) with options.bf16_gradients.
+  int64_t grad_slab_bytes(int64_t elements) const;
   std::string str() const;
 };
 

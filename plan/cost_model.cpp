@@ -72,6 +72,11 @@ InstrCost CostModel::cost(const ir::SchedInstr& in) const {
       c.bytes = sc.memory_bytes;
       return c;
     }
+    case ir::SchedOp::cast:  // one elementwise kernel: fp32 read, bf16 written
+      c.resource = Resource::gpu;
+      c.bytes = range_bytes(in, false) + range_bytes(in, true);
+      c.seconds = c.bytes / (m.elementwise_gbps * 1e9) + m.launch_overhead_us * 1e-6;
+      return c;
     case ir::SchedOp::stream_in:
     case ir::SchedOp::offload:
     case ir::SchedOp::save:
@@ -103,8 +108,15 @@ InstrCost CostModel::cost(const ir::SchedInstr& in) const {
         c.bytes = params * 20;
         c.seconds = c.bytes / (m.elementwise_gbps * 1e9);
       } else {
+        // The store range it writes says how the moments are kept: 6 bytes
+        // per parameter are 8-bit moments, whose CPU step has its own rate.
+        double store_bytes = 0;
+        for (const ir::Operand& op : in.operands)
+          if (op.write && op.role == "params") store_bytes = static_cast<double>(op.range.bytes);
+        const bool q8 = params > 0 && store_bytes == 6 * params;
         c.resource = Resource::cpu;
-        c.seconds = params / (m.cpu_adamw_gparams * 1e9);
+        const double rate = q8 && m.cpu_adamw_8bit_gparams > 0 ? m.cpu_adamw_8bit_gparams : m.cpu_adamw_gparams;
+        c.seconds = params / (rate * 1e9);
       }
       return c;
     }

@@ -21,7 +21,7 @@ struct Field {
   const char* key;
   double Machine::*value;
   bool is_size;  // bytes: a number or a string with a unit
-  bool optional = false;  // the links between GPUs: a one-GPU box has none to describe
+  bool optional = false;  // rates with a fallback (0: see Machine) and the links between GPUs (one GPU: none)
 };
 
 const Field kFields[] = {
@@ -33,10 +33,13 @@ const Field kFields[] = {
     {"attention_grad_tflops", &Machine::attention_grad_tflops, false, true},
     {"elementwise_gbps", &Machine::elementwise_gbps, false},
     {"cpu_adamw_gparams", &Machine::cpu_adamw_gparams, false},
+    {"cpu_adamw_8bit_gparams", &Machine::cpu_adamw_8bit_gparams, false, true},
     {"host_memory_gbps", &Machine::host_memory_gbps, false},
     {"host_bytes", &Machine::host_bytes, true},
     {"gpu_bytes", &Machine::gpu_bytes, true},
     {"launch_overhead_us", &Machine::launch_overhead_us, false},
+    {"gpu_link_gbps", &Machine::gpu_link_gbps, false, true},
+    {"network_gbps", &Machine::network_gbps, false, true},
 };
 
 // "125 GiB" -> 125 * 2^30, "80 GB" -> 80e9, "1.5T" -> 1.5 * 2^40 (a bare
@@ -63,8 +66,11 @@ double parse_size(const std::string& s) {
 Machine default_machine() {
   Machine m;
   m.name = "h100-pcie5 (built-in)";
+  m.cpu_adamw_8bit_gparams = 8.0;
   m.host_bytes = 125.0 * (1ull << 30);
   m.gpu_bytes = 80e9;
+  m.gpu_link_gbps = 55;  // H100 PCIe cards without an NVLink bridge talk over PCIe Gen5
+  m.network_gbps = 50;   // one 400 Gb/s NIC
   return m;
 }
 

@@ -21,10 +21,17 @@ struct Machine {
   double attention_grad_tflops = 0;
   double elementwise_gbps = 2000;  // GPU memory bandwidth that non-GEMM kernels reach
   double cpu_adamw_gparams = 6.4;  // CPU AdamW, Gparam/s over all cores, with the PCIe copies running
+  // The same with 8-bit moments (--moments 8bit; machines/h100-pcie5.json
+  // says why); optional in a file, 0: cpu_adamw_gparams.
+  double cpu_adamw_8bit_gparams = 0;
   double host_memory_gbps = 100;   // host memory streaming rate (gradient norm)
   double host_bytes = 0;           // host RAM
   double gpu_bytes = 0;            // GPU memory
   double launch_overhead_us = 5;   // per kernel launch
+  // Several GPUs (optional in a file; 0: not described, and `plan --gpus`
+  // asks for it). Both per GPU and direction, as NCCL's bus bandwidth counts.
+  double gpu_link_gbps = 0;  // GPU to GPU inside a host: NVLink, or PCIe peer to peer without it
+  double network_gbps = 0;   // between hosts: a host's network links together, per direction
 };
 
 /// The reference box: 1x H100 80 GB on PCIe Gen5 x16, 16 cores, 125 GiB RAM
@@ -32,7 +39,8 @@ struct Machine {
 Machine default_machine();
 
 /// Reads a machine description. Every rate and size is required but the
-/// attention rates (and the links between GPUs); sizes are a
+/// attention and 8-bit optimizer rates and the multi-GPU links (needed only where several GPUs
+/// are planned); sizes are a
 /// byte count or a string with a unit ("125 GiB", "80 GB"). UserError names
 /// the file and the field on a missing, mistyped or non-positive field.
 Machine load_machine(const std::string& path);

@@ -60,7 +60,8 @@ MemoryTable host_memory(const ir::Schedule& s, const ir::Module& graph, double b
     add(t, "host store", store);
   }
   KindSum slabs = sum_of(s, ir::Place::host, BufferKind::grad_slab);
-  add(t, "pinned gradient slabs (fp32)", slabs.bytes, count_note(slabs));
+  add(t, s.config.bf16_gradients ? "pinned gradient slabs (bf16)" : "pinned gradient slabs (fp32)", slabs.bytes,
+      count_note(slabs));
   KindSum ckpt = sum_of(s, ir::Place::host, BufferKind::checkpoint);
   if (ckpt.count) add(t, "host checkpoints (pinned)", ckpt.bytes);
   // Anything else a future lowering places on the host still counts.

@@ -22,6 +22,15 @@ class GradientSink {
   /// clipped: what `horizon gradients` writes on the CPU. It is valid only
   /// during the call.
   virtual void gradient(int tensor, const float* gradient, int64_t elements) = 0;
+  /// A sink that returns true receives a tensor with two gradient parts
+  /// (tied embeddings) through gradient_parts instead, unadded: a
+  /// data-parallel rank sums each part over the ranks before adding them,
+  /// as one rank adds them after summing its micro-batches — the same bits.
+  virtual bool wants_parts() const { return false; }
+  /// `own`: the tensor's region's slab; `tied`: the binder's (both [elements]).
+  virtual void gradient_parts(int tensor, const float* own, const float* tied, int64_t elements) {
+    (void)tensor, (void)own, (void)tied, (void)elements;
+  }
 };
 
 /// A sink that keeps a copy of each tensor's gradient, indexed like the

@@ -3,7 +3,10 @@
 // the store. A tensor the head binds from another region (tied embeddings)
 // has two gradient parts — its own region's slab and the binder's tied
 // slab — added here, in the order the unstreamed reference adds them, so
-// every backend gives the same bits from the same gradients.
+// every backend gives the same bits from the same gradients. Gradients are
+// read from the slabs a chunk at a time (GradientChunks), bf16 slabs
+// (config.bf16_gradients) widened to fp32 on the way: the norm and AdamW see
+// the values that crossed, and no tensor-sized scratch is needed.
 //
 // Resident regions (updated on the GPU) take part through host memory: a
 // GPU grad_norm writes one sum of squares per tensor there and a cpu
@@ -54,18 +57,18 @@ class HostUpdates {
   void set_gradient_sink(GradientSink* sink) { sink_ = sink; }
 
  private:
-  const float* slab(const ir::Range& r) const;
   char* host(const ir::Range& r, int index) const;  // throws unless the range is addressable here
   float update_scale(const UpdatePlan& u) const;
-  const float* tensor_gradient(int tensor, const UpdatePlan& u, float* sum_scratch) const;
-  void give_to_sink(int tensor, const float* g, int64_t n);
+  GradientChunks gradient_chunks(int tensor, const UpdatePlan& u) const;
+  std::vector<float> slab_part(const ir::Range& slab, int64_t offset, int64_t n) const;
+  void give_to_sink(int tensor, const UpdatePlan& u, const GradientChunks& g);
 
   const ResolvedSchedule& plan_;
   HostStore& store_;
   AdamWOptimizer optimizer_;
   float clip_ = 0, lr_ = 0, grad_scale_ = 1;
   std::vector<char*> host_buffers_;
-  std::vector<float> tied_sum_;  // a tied tensor's two gradient parts added
+
   std::vector<double> tensor_squares_;
   GradientSink* sink_ = nullptr;
 };

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "runtime/thread_pool.h"
 #include "runtime/trainer.h"
@@ -40,8 +43,40 @@ void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_
 }
 
 void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes) {
-  if (skips_update(grad_scale)) return;  // a skipped step: no decay of moments or weights either
+  update_chunks(
+      tensor, 0, store_.tensors()[static_cast<size_t>(tensor)].elements,
+      [grad](int64_t first, int64_t, float*) { return grad + first; }, lr, grad_scale, planes);
+}
+
+void AdamWOptimizer::update(int tensor, const GradientChunks& grad, float lr, float grad_scale) {
+  update_chunks(tensor, 0, store_.tensors()[static_cast<size_t>(tensor)].elements, grad, lr, grad_scale,
+                PackedPlanes{reinterpret_cast<char*>(store_.w_hi(tensor)), reinterpret_cast<char*>(store_.w_lo(tensor)),
+                             static_cast<char*>(store_.m(tensor)), static_cast<char*>(store_.v(tensor))});
+}
+
+void AdamWOptimizer::update_range(int tensor, int64_t begin, int64_t end, const float* grad, float lr,
+                                  float grad_scale) {
   const StoredTensor& t = store_.tensors()[static_cast<size_t>(tensor)];
+  if (begin < 0 || end < begin || end > t.elements || (blockwise_kernel_ && begin % kMomentBlock != 0))
+    throw std::invalid_argument("AdamW: elements [" + std::to_string(begin) + ", " + std::to_string(end) + ") of " +
+                                t.name + " are not a shard it can update");
+  update_chunks(
+      tensor, begin, end, [grad, begin](int64_t first, int64_t, float*) { return grad + (first - begin); }, lr,
+      grad_scale,
+      PackedPlanes{reinterpret_cast<char*>(store_.w_hi(tensor)), reinterpret_cast<char*>(store_.w_lo(tensor)),
+                   static_cast<char*>(store_.m(tensor)), static_cast<char*>(store_.v(tensor))});
+}
+
+// Elements [begin, end) of the tensor whose planes are `planes` (with 8-bit
+// moments `begin` starts a quantization block), each thread's range in
+// chunks of kGradientChunk (whole quantization blocks: a multiple of
+// kMomentBlock), each fetched from `grad` just before it is updated: the same
+// bits as one call over the range, as every element (and every 8-bit block)
+// updates alone.
+void AdamWOptimizer::update_chunks(int tensor, int64_t begin, int64_t end, const GradientChunks& grad, float lr,
+                                   float grad_scale, const PackedPlanes& planes) {
+  static_assert(kGradientChunk % kMomentBlock == 0);
+  if (skips_update(grad_scale)) return;  // a skipped step: no decay of moments or weights either
   const codegen::cpu::AdamWParams p = params(tensor, lr, grad_scale, store_.step());
   const int mb = store_.moment_bytes();
   auto* hi = reinterpret_cast<uint16_t*>(planes.w_hi);
@@ -49,21 +84,29 @@ void AdamWOptimizer::update(int tensor, const float* grad, float lr, float grad_
   char* m = planes.m;
   char* v = planes.v;
   if (blockwise_kernel_) {
-    // Whole quantization blocks per chunk (256 blocks: 64K parameters).
     float* m_scale = store_.m_scale(tensor);
     float* v_scale = store_.v_scale(tensor);
     auto kernel = blockwise_kernel_;
-    parallel_for(moment_blocks(t.elements), 256, [&](int64_t b, int64_t e) {
-      const int64_t first = b * kMomentBlock, end = std::min(t.elements, e * kMomentBlock);
-      kernel(end - first, hi + first, lo + first, reinterpret_cast<uint8_t*>(m) + first,
-             reinterpret_cast<uint8_t*>(v) + first, m_scale + b, v_scale + b, grad + first, &p);
+    parallel_for(moment_blocks(end - begin), kGradientChunk / kMomentBlock, [&](int64_t b, int64_t e) {
+      thread_local std::vector<float> scratch;  // touched only by sources that widen or add
+      const int64_t last = std::min(end, begin + e * kMomentBlock);
+      for (int64_t first = begin + b * kMomentBlock; first < last; first += kGradientChunk) {
+        const int64_t n = std::min(kGradientChunk, last - first);
+        if (scratch.empty()) scratch.resize(static_cast<size_t>(kGradientChunk));
+        kernel(n, hi + first, lo + first, reinterpret_cast<uint8_t*>(m) + first, reinterpret_cast<uint8_t*>(v) + first,
+               m_scale + first / kMomentBlock, v_scale + first / kMomentBlock, grad(first, n, scratch.data()), &p);
+      }
     });
     return;
   }
   auto kernel = kernel_;
-  // Chunks of 64K parameters keep each thread streaming through memory.
-  parallel_for(t.elements, 1 << 16, [&](int64_t b, int64_t e) {
-    kernel(e - b, hi + b, lo + b, m + b * mb, v + b * mb, grad + b, &p);
+  parallel_for(end - begin, kGradientChunk, [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> scratch;
+    for (int64_t first = begin + b; first < begin + e; first += kGradientChunk) {
+      const int64_t n = std::min(kGradientChunk, begin + e - first);
+      if (scratch.empty()) scratch.resize(static_cast<size_t>(kGradientChunk));
+      kernel(n, hi + first, lo + first, m + first * mb, v + first * mb, grad(first, n, scratch.data()), &p);
+    }
   });
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "runtime/host_store.h"
 
@@ -17,6 +18,13 @@ struct AdamWConfig {
   float weight_decay = 0.0f;
 };
 
+/// A tensor's gradient a chunk at a time: elements [first, first + n) as
+/// fp32 (n <= kGradientChunk), either a pointer into an fp32 slab or written
+/// into `scratch` (room for n floats) -- a bf16 slab widened, two parts added.
+/// The host never holds more than a chunk per thread of such gradients.
+using GradientChunks = std::function<const float*(int64_t first, int64_t n, float* scratch)>;
+inline constexpr int64_t kGradientChunk = int64_t{1} << 16;
+
 class AdamWOptimizer {
  public:
   AdamWOptimizer(HostStore& store, const AdamWConfig& config);
@@ -28,10 +36,19 @@ class AdamWOptimizer {
   /// The same on planes outside the store (a resident region's, PackedPlanes).
   /// 8-bit moments' block scales are the store's in both cases (PackedPlanes).
   void update(int tensor, const float* grad, float lr, float grad_scale, const PackedPlanes& planes);
+  /// Elements [begin, end) of `tensor` only, from their gradient `grad`
+  /// [end - begin]: a data-parallel rank's shard (runtime/parallel). The same
+  /// bits per element as a whole-tensor update; with 8-bit moments `begin`
+  /// must start a quantization block (kMomentBlock).
+  void update_range(int tensor, int64_t begin, int64_t end, const float* grad, float lr, float grad_scale);
+  /// The same from a gradient given in chunks (GradientChunks), into the store.
+  void update(int tensor, const GradientChunks& grad, float lr, float grad_scale);
   /// The kernel's scalars for `tensor` at step `step` (bias corrections): what a GPU update uses too.
   codegen::cpu::AdamWParams params(int tensor, float lr, float grad_scale, int64_t step) const;
 
  private:
+  void update_chunks(int tensor, int64_t begin, int64_t end, const GradientChunks& grad, float lr, float grad_scale,
+                     const PackedPlanes& planes);
   HostStore& store_;
   AdamWConfig config_;
   codegen::cpu::AdamWFn kernel_ = nullptr;                     // bf16, f32 moments

@@ -163,6 +163,7 @@ void ResolvedSchedule::resolve_instructions() {
                         (bind ? " (" + where(bound) + ")" : std::string(" (no bind before it)")));
     }
     if (in.op == ir::SchedOp::optimizer_step) updates.emplace(i, prepare_update(i));
+    if (in.op == ir::SchedOp::cast) casts.emplace(i, prepare_cast(i));
     if (in.op == ir::SchedOp::grad_norm) {
       has_grad_norm = true;
       if (in.stream != ir::Stream::cpu) device_norms.emplace(i, prepare_device_norm(i));

@@ -58,6 +58,13 @@ struct DeviceNorm {
   ir::Range grad, norms;
 };
 
+/// A cast (config.bf16_gradients): `elements` fp32 gradients at the start
+/// of a GPU range, into the bf16 pair layout in place (support/bf16_gradient.h).
+struct CastPlan {
+  ir::Range src;
+  int64_t elements = 0;
+};
+
 struct ResolvedSchedule {
   /// Validates `schedule` against `graph` (passes::lower'd) and `store` (laid
   /// out from it); throws UserError naming the first bad instruction.
@@ -80,6 +87,7 @@ struct ResolvedSchedule {
   std::vector<std::vector<int>> programs;  // per stream: instruction indices in program order
   std::map<int, LaunchPlan> launches;      // by instruction index
   std::map<int, UpdatePlan> updates;       // by instruction index
+  std::map<int, CastPlan> casts;           // by instruction index
   std::vector<const UpdatePlan*> update_of_region;
   std::map<int, std::vector<int>> norm_regions;  // by grad_norm instruction: the regions it measures
   std::map<int, DeviceNorm> device_norms;        // by GPU grad_norm instruction
@@ -89,7 +97,6 @@ struct ResolvedSchedule {
   std::vector<std::string> wait_names;  // by instruction index: how a blocked wait is reported
   std::vector<int64_t> tied_offset;     // per tensor: elements into its binder's tied gradient, -1 if untied
   int64_t max_slot_elements = 0;        // the largest slot any launch reads (scratch sizes)
-  int64_t max_tied_elements = 0;        // the largest tied tensor (scratch for its two parts added)
   bool has_grad_norm = false;  // any grad_norm (a schedule that clips has one for every region)
 
   /// "schedule instruction #N `text`", the prefix of every error about it.
@@ -105,6 +112,9 @@ struct ResolvedSchedule {
   void resolve_instructions();
   LaunchPlan prepare_launch(int index) const;
   UpdatePlan prepare_update(int index) const;
+  CastPlan prepare_cast(int index) const;
+  /// Bytes of a host slab holding `elements` offloaded gradients (fp32 or bf16 pairs).
+  int64_t slab_bytes(int64_t elements) const;
   DeviceNorm prepare_device_norm(int index) const;
   void prepare_tied();
   void prepare_norms();

@@ -14,6 +14,7 @@
 
 #include "ir/kept_activations.h"
 #include "runtime/resolved_schedule.h"
+#include "support/bf16_gradient.h"
 #include "support/error.h"
 
 namespace horizon::runtime {
@@ -149,7 +150,9 @@ UpdatePlan ResolvedSchedule::prepare_update(int index) const {
     return u;
   }
   const ir::Operand* grad = find_operand(in, "grad", false);
-  if (!grad || grad->range.bytes != r.elements * 4) throw fail("needs a 'grad' slab of the region's fp32 gradient");
+  if (!grad || grad->range.bytes != slab_bytes(r.elements))
+    throw fail(std::string("needs a 'grad' slab of the region's ") +
+               (schedule.config.bf16_gradients ? "bf16 gradient (config.bf16_gradients)" : "fp32 gradient"));
   if (buffer(grad->range.buffer).place != ir::Place::host)
     throw fail("the CPU optimizer reads its gradient from host memory");
   u.grad = grad->range;
@@ -177,7 +180,6 @@ void ResolvedSchedule::prepare_tied() {
         throw UserError(layout.tensors[static_cast<size_t>(t)].name +
                         " is bound by two other stages; the streamed executor supports one");
       tied_offset[static_cast<size_t>(t)] = offsets[k] - layout.regions[h].elements;
-      max_tied_elements = std::max(max_tied_elements, layout.tensors[static_cast<size_t>(t)].elements);
     }
   }
 
@@ -195,7 +197,10 @@ void ResolvedSchedule::prepare_tied() {
     for (int t : layout.regions[static_cast<size_t>(u.region)].tensors) {
       const int64_t off = tied_offset[static_cast<size_t>(t)];
       if (off < 0) continue;
-      if (u.grad_tied.buffer < 0 || (off + layout.tensors[static_cast<size_t>(t)].elements) * 4 > u.grad_tied.bytes)
+      const int64_t need = off + layout.tensors[static_cast<size_t>(t)].elements;
+      // In the pair layout the slab's size gives its half, which places each element.
+      const int64_t holds = schedule.config.bf16_gradients ? u.grad_tied.bytes / 2 : u.grad_tied.bytes / 4;
+      if (u.grad_tied.buffer < 0 || need > holds)
         throw UserError(where(index) + ": " + layout.tensors[static_cast<size_t>(t)].name +
                         " is tied; its update needs the binder's gradient as a 'grad_tied' slab");
     }
@@ -205,6 +210,27 @@ void ResolvedSchedule::prepare_tied() {
       throw UserError("schedule of " + schedule.model + ": " + layout.regions[r].stage + "[" +
                       std::to_string(layout.regions[r].instance) + "] is updated " + std::to_string(updated[r]) +
                       " times; every stage instance needs exactly one optimizer_step");
+}
+
+int64_t ResolvedSchedule::slab_bytes(int64_t elements) const {
+  return schedule.config.bf16_gradients ? bf16_pair_bytes(elements) : elements * 4;
+}
+
+CastPlan ResolvedSchedule::prepare_cast(int index) const {
+  const ir::SchedInstr& in = instr(index);
+  auto fail = [&](const std::string& problem) { return UserError(where(index) + ": " + problem); };
+  if (!schedule.config.bf16_gradients) throw fail("a cast needs config.bf16_gradients (the slabs hold bf16)");
+  if (in.stream != ir::Stream::compute) throw fail("a cast runs on the compute stream");
+  const ir::Operand* src = find_operand(in, "src", false);
+  const ir::Operand* dst = find_operand(in, "dst", true);
+  if (!src || !dst || src->range.bytes % 4 || buffer(src->range.buffer).place != ir::Place::gpu)
+    throw fail("a cast reads fp32 gradients in GPU memory as 'src' and writes them as 'dst'");
+  const int64_t elements = src->range.bytes / 4;
+  if (dst->range.buffer != src->range.buffer || dst->range.offset != src->range.offset ||
+      dst->range.bytes != bf16_pair_bytes(elements))
+    throw fail("a cast writes in place: 'dst' is the first " + std::to_string(bf16_pair_bytes(elements)) +
+               " bytes of 'src' (the bf16 pair layout of " + std::to_string(elements) + " gradients)");
+  return CastPlan{src->range, elements};
 }
 
 DeviceNorm ResolvedSchedule::prepare_device_norm(int index) const {

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "runtime/schedule_executor_impl.h"
+#include "support/bf16_gradient.h"
 #include "support/error.h"
 
 namespace horizon::runtime {
@@ -99,6 +100,11 @@ void ScheduleExecutor::Impl::run_stream(int stream) {
           launch(i, stats);
           break;
         }
+        case ir::SchedOp::cast: {  // the GPU kernel's result, on the emulated device's memory
+          const CastPlan& c = plan.casts.at(i);
+          pack_bf16_pairs(reinterpret_cast<float*>(at(c.src)), c.elements);
+          break;
+        }
         case ir::SchedOp::grad_norm: {
           std::lock_guard<std::mutex> lock(pool_mu);
           updates->grad_norm(i);
@@ -141,6 +147,7 @@ void ScheduleExecutor::finish_updates() {
 
 void ScheduleExecutor::set_learning_rate(float lr) { impl_->updates->set_learning_rate(lr); }
 void ScheduleExecutor::set_gradient_sink(GradientSink* sink) { impl_->updates->set_gradient_sink(sink); }
+void ScheduleExecutor::set_loss_count(int64_t count) { impl_->given_loss_count = count; }
 void ScheduleExecutor::set_wait_timeout(std::chrono::milliseconds timeout) { impl_->events.set_timeout(timeout); }
 const ExecutorMeasurements& ScheduleExecutor::last_step() const { return impl_->last; }
 int64_t ScheduleExecutor::host_bytes() const { return impl_->host_allocated + impl_->store.bytes(); }
@@ -190,6 +197,7 @@ float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, cons
       if (u.on_device) m.store.pack_region(u.region, m.at(u.params));
     m.resident_loaded = true;
   }
+  if (m.given_loss_count > 0) m.loss_count = m.given_loss_count;
   m.events.reset();
   m.updates->begin_step();
   m.workers->run();

@@ -50,6 +50,11 @@ class ScheduleExecutor {
   /// Non-null: steps hand every tensor's gradient to `sink` and leave the
   /// store unchanged (see gradient_sink.h); null: steps train.
   void set_gradient_sink(GradientSink* sink);
+  /// Steps divide every micro-batch's loss by `count` instead of their own
+  /// batch's targets >= 0 (pairs, for DPO): a data-parallel rank runs its
+  /// share of a step whose mean is over every rank's batch. 0, the default,
+  /// counts the step's own batch.
+  void set_loss_count(int64_t count);
   /// A deadlock (every running stream waiting for an event nobody will
   /// record) fails the step at once, naming the blocked waits. This bounds
   /// any single wait on top (a safety net); zero, the default, does not.

@@ -59,6 +59,7 @@ struct ScheduleExecutor::Impl {
   ExecutorMeasurements last;
   bool resident_loaded = false;  // %resident holds the store's planes of resident regions
   int64_t loss_count = 0;        // the step's targets >= 0: what every micro-batch's loss divides by
+  int64_t given_loss_count = 0;  // set_loss_count's, replacing loss_count when positive
 
   // schedule_executor.cpp
   void allocate();

@@ -1,6 +1,10 @@
 // A fixed pool of worker threads for data-parallel loops on the CPU backend
 // (kernels, the JIT-compiled elementwise groups and the optimizer). One
 // process-wide pool sized to the machine, so nested users never oversubscribe.
+// Several threads may call parallel_for at once (the ranks of an emulated
+// data-parallel group, each with its executor's streams): their loops take
+// the pool in turn, each with every thread, so a loop's chunking — and with
+// it the bits of every reduction — does not depend on who else is running.
 #pragma once
 
 #include <condition_variable>
@@ -29,12 +33,18 @@ class ThreadPool {
   /// items each (up to kChunksPerThread per thread, handed out in turn), on
   /// the pool and the calling thread; returns when all are done.
   /// Called from inside a worker it runs serially (no nested parallelism).
+  /// Safe to call from several threads at once: the loops run one after another.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
+  // Held by the thread whose loop owns the pool. The job fields below have
+  // room for one loop; without this a second caller overwrote them while the
+  // first one's workers ran, and the first waited forever for chunks that
+  // were never counted (the hang of the first data-parallel attempt).
+  std::mutex caller_mu_;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;

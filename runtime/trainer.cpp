@@ -13,23 +13,33 @@
 
 namespace horizon::runtime {
 
+double block_sum_of_squares(const float* v, int64_t len) {
+  // Eight independent accumulators: vectorizable, and the same bits on every
+  // machine since the order depends only on len.
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(v[i + k]) * v[i + k];
+  for (; i < len; ++i) acc[0] += static_cast<double>(v[i]) * v[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 double sum_of_squares(const float* values, int64_t n) {
-  // Fixed blocks with eight independent accumulators each: vectorizable and
-  // parallel, yet the same bits whatever the thread count, since the blocks
-  // and the order of combining them depend only on n.
-  constexpr int64_t kBlock = 1 << 15;
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  return sum_of_squares(n, [values](int64_t first, int64_t, float*) { return values + first; });
+}
+
+double sum_of_squares(int64_t n, const GradientChunks& chunks) {
+  // Fixed blocks: parallel, yet the same bits whatever the thread count,
+  // since the blocks and the order of combining them depend only on n.
+  static_assert(kSquaresBlock <= kGradientChunk);
+  const int64_t blocks = (n + kSquaresBlock - 1) / kSquaresBlock;
   std::vector<double> partial(static_cast<size_t>(blocks), 0.0);
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    thread_local std::vector<float> scratch;  // touched only by sources that widen or add
+    if (scratch.empty()) scratch.resize(static_cast<size_t>(kSquaresBlock));
     for (int64_t b = b0; b < b1; ++b) {
-      const float* v = values + b * kBlock;
-      const int64_t len = std::min(kBlock, n - b * kBlock);
-      double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t i = 0;
-      for (; i + 8 <= len; i += 8)
-        for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(v[i + k]) * v[i + k];
-      for (; i < len; ++i) acc[0] += static_cast<double>(v[i]) * v[i];
-      partial[static_cast<size_t>(b)] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      const int64_t len = std::min(kSquaresBlock, n - b * kSquaresBlock);
+      partial[static_cast<size_t>(b)] = block_sum_of_squares(chunks(b * kSquaresBlock, len, scratch.data()), len);
     }
   });
   double s = 0;

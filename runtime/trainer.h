@@ -103,6 +103,15 @@ std::unique_ptr<StepBackend> make_unstreamed_step(const ir::Module& lowered, Hos
 /// gradient norm this way (per tensor, tensors summed in store order), so
 /// clipping gives the same bits whichever backend ran.
 double sum_of_squares(const float* values, int64_t n);
+/// sum_of_squares adds fixed blocks of this many elements, each summed by
+/// block_sum_of_squares, in block order: a data-parallel rank whose shard
+/// starts on a block boundary computes its blocks' partial sums with the
+/// same bits (runtime/parallel/gradient_shards.h).
+constexpr int64_t kSquaresBlock = int64_t{1} << 15;
+/// One block's sum of squares (n <= kSquaresBlock elements).
+double block_sum_of_squares(const float* values, int64_t n);
+/// The same of a gradient given in chunks (runtime/optimizer.h), in the same blocks: the same bits.
+double sum_of_squares(int64_t n, const GradientChunks& chunks);
 /// The factor AdamW multiplies the step's gradient (its micro-batches'
 /// summed; each already divided by the step's loss count) by: the clip
 /// factor when `norm` exceeds `clip` (> 0), else 1; 0 when the norm is not

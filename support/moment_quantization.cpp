@@ -35,15 +35,19 @@ QuantizationMap make_dynamic_map(bool is_signed) {
 }
 
 EncodeTable make_encode_table(const QuantizationMap& map) {
-  EncodeTable t;
-  t.below.assign(2 * kEncodeBuckets, 0);
-  t.inside.assign(2 * kEncodeBuckets, INFINITY);
+  std::vector<int32_t> below(2 * kEncodeBuckets, 0);
   std::vector<int> in_bucket(2 * kEncodeBuckets, 0);
+  EncodeTable t;
+  t.words.assign(2 * kEncodeBuckets, 0);
+  for (int64_t b = 0; b < kEncodeBuckets; ++b) t.words[static_cast<size_t>(b)] = 0xffffu;  // positive and empty
   for (float th : map.thresholds) {
     const int64_t b = encode_bucket(th);
     if (++in_bucket[static_cast<size_t>(b)] > 1)
       throw std::logic_error("moment quantization: two thresholds share an encode bucket; use more mantissa bits");
-    t.inside[static_cast<size_t>(b)] = th;
+    // The clamped buckets' members do not share their upper bits: no threshold may sit there.
+    if (b % kEncodeBuckets == 0 || b % kEncodeBuckets == kEncodeBuckets - 1)
+      throw std::logic_error("moment quantization: a threshold lies in a clamped encode bucket");
+    t.words[static_cast<size_t>(b)] = std::bit_cast<uint32_t>(th) & 0xffffu;
   }
   for (int64_t b = 0; b < 2 * kEncodeBuckets; ++b) {
     // A member of the bucket: every member compares alike with thresholds outside it.
@@ -53,9 +57,9 @@ EncodeTable make_encode_table(const QuantizationMap& map) {
                                : k == kEncodeBuckets - 1 ? 0x40000000u  // 2.0
                                                          : static_cast<uint32_t>(kEncodeFirstKey + k - 1) << 16;
     const float member = std::bit_cast<float>(sign | magnitude);
-    int32_t below = 0;
-    for (float th : map.thresholds) below += th < member && encode_bucket(th) != b ? 1 : 0;
-    t.below[static_cast<size_t>(b)] = below;
+    uint32_t count = 0;
+    for (float th : map.thresholds) count += th < member && encode_bucket(th) != b ? 1 : 0;
+    t.words[static_cast<size_t>(b)] |= count << 16;
   }
   return t;
 }
@@ -70,8 +74,10 @@ const EncodeTable& encode_table(const QuantizationMap& map) {
 
 uint8_t quantize_by_table(const EncodeTable& table, float x) {
   if (std::isnan(x)) return 0;
-  const size_t b = static_cast<size_t>(encode_bucket(x));
-  return static_cast<uint8_t>(table.below[b] + (x > table.inside[b] ? 1 : 0));
+  const uint32_t word = table.words[static_cast<size_t>(encode_bucket(x))];
+  const uint32_t bits = std::bit_cast<uint32_t>(x), low = bits & 0xffffu, inside = word & 0xffffu;
+  const bool above = bits >> 31 ? low < inside : low > inside;
+  return static_cast<uint8_t>((word >> 16) + (above ? 1u : 0u));
 }
 
 const QuantizationMap& signed_dynamic_map() {

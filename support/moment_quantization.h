@@ -60,11 +60,18 @@ uint8_t quantize(const QuantizationMap& map, float x);
 /// construction: `quantize` of every float. Buckets: per sign,
 /// kEncodeBuckets; bucket 0 holds magnitudes below 2^-25 (no threshold is
 /// that small), the last one magnitudes of 2 and more, infinities and NaN.
+/// One 32-bit word per bucket, so the JIT gathers once per element: the
+/// count below in the upper half and, in the lower half, the low 16 bits of
+/// the threshold inside. x and that threshold share their upper 16 bits (the
+/// bucket), so x > threshold is a comparison of the low halves: greater for
+/// a positive bucket, less for a negative one (magnitudes order the other
+/// way). A bucket without a threshold holds 0xffff (positive) or 0
+/// (negative), which no low half exceeds or undercuts.
 inline constexpr int64_t kEncodeFirstKey = 102 << 7;  // (exponent << 7 | top mantissa bits) of 2^-25
 inline constexpr int64_t kEncodeBuckets = (128 << 7) - kEncodeFirstKey + 2;
 struct EncodeTable {
-  std::vector<int32_t> below;  // [2 * kEncodeBuckets]: positive buckets, then negative
-  std::vector<float> inside;   // the threshold inside a bucket, or +infinity
+  std::vector<uint32_t>
+      words;  // [2 * kEncodeBuckets]: positive buckets, then negative; below << 16 | inside's low bits
 };
 /// Built from the map's thresholds; std::logic_error if a bucket held two.
 const EncodeTable& encode_table(const QuantizationMap& map);

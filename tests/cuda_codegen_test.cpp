@@ -187,6 +187,15 @@ TEST(CudaCodegen, CompilesTheLossChunkKernels) {
   EXPECT_THROW(codegen::cuda::linear_cross_entropy_backward(16, 300, 17), std::invalid_argument);
 }
 
+// The cast of --grad-offload bf16 (runtime/cuda/gradient_cast.h).
+TEST(CudaCodegen, CompilesTheGradientCast) {
+  const std::vector<KernelSource> sources = {codegen::cuda::gradient_to_bf16_pairs()};
+  compile_all(sources, "sm_90");
+  compile_all(sources, "sm_80");
+  EXPECT_NE(sources[0].code.find("extern \"C\" __global__ void __launch_bounds__(THREADS) gradient_to_bf16_pairs"),
+            std::string::npos);
+}
+
 // The GPU optimizer's kernels (runtime/cuda/device_optimizer.h) for both
 // moment types and the extremes of the span count.
 TEST(CudaCodegen, CompilesTheOptimizerKernels) {

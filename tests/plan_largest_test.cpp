@@ -57,6 +57,26 @@ TEST(PlanLargest, PrintsTheModelItFound) {
   EXPECT_NE(bad.err.find("--width goes with --largest"), std::string::npos) << bad.err;
 }
 
+// Issue 14: bf16 gradient slabs (2 instead of 4 B/param of streamed layers)
+// leave room for more layers on the built-in H100 box, with either moments.
+// Measured 2026-12-02 (llama2-7b width, batch 4 x 2048): bf16 moments 59 ->
+// 66 layers (12.2B -> 13.6B parameters), 8-bit moments 73 -> 82 (15.0B -> 16.9B).
+TEST(PlanLargest, Bf16GradientOffloadFitsMoreLayers) {
+  auto layers = [](const std::string& flags) {
+    const testing::CommandResult r =
+        run_horizon("plan " + source("models/llama2-7b.json") + " --batch 4 --seq 2048 --largest " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const size_t at = r.out.find("): ");
+    std::printf("[ info     ] %s: %s\n", flags.c_str(), r.out.substr(0, r.out.find('\n')).c_str());
+    return at == std::string::npos ? 0 : std::stoll(r.out.substr(at + 3));
+  };
+  for (const char* moments : {"bf16", "8bit"}) {
+    const int64_t fp32 = layers(std::string("--moments ") + moments + " --grad-offload fp32");
+    const int64_t bf16 = layers(std::string("--moments ") + moments + " --grad-offload bf16");
+    EXPECT_GE(bf16, fp32 + 5) << moments;  // 2 B/param of ~2 GiB per layer freed by 15-19 GiB of slabs
+  }
+}
+
 TEST(Machines, H200FilesLoad) {
   const plan::Machine big = plan::load_machine(source("machines/h200-1.5tb.json"));
   const plan::Machine small = plan::load_machine(source("machines/h200-1tb.json"));

@@ -199,6 +199,40 @@ TEST_F(SchedulePasses, InsertOffloadMovesCheckpointsAndGradientsToTheHost) {
   EXPECT_FALSE(passes::insert_offload(plan, s));  // already on the host
 }
 
+// --grad-offload bf16: a cast on the compute stream right before each
+// offload, in place in the accumulator, and half the bytes into half-size
+// slabs (tiny's block: 791,040 gradients, 3,164,160 bytes -> 1,582,080).
+TEST_F(SchedulePasses, InsertOffloadInBf16CastsBeforeEachOffloadIntoHalfSizeSlabs) {
+  passes::StreamingOptions o = tiny_options();
+  o.bf16_gradients = true;
+  const passes::StepPlan bf16 = planned(m, o);
+  ir::Schedule s = golden("schedule-passes/tiny.insert_recompute.txt");
+  EXPECT_TRUE(passes::insert_offload(bf16, s));
+  const std::string text = ir::print_schedule(s);
+  EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_offload.bf16.txt", text), "");
+  EXPECT_EQ(
+      file_check(
+          text,
+          {"CHECK: config {", "CHECK-SAME: bf16_gradients = 1", "CHECK: buffer %gacc0 : gpu gradient 3164160",
+           "CHECK-NEXT: buffer %gacc1 : gpu gradient 3164160", "CHECK-NEXT: buffer %slab0 : host grad_slab 131072",
+           "CHECK-NEXT: buffer %slab1 : host grad_slab 1582080", "CHECK: buffer %slab5", "CHECK-NEXT: buffer %arena",
+           "CHECK: launch head.bwd[0] mb=0",
+           "CHECK-NEXT: compute  cast head[0] (src: %gacc0[0:263168] r, dst: %gacc0[0:131584] w)",
+           "CHECK-NEXT: d2h      offload head[0] (src: %gacc0[0:131584] r, dst: %slab5[0:131584] w)",
+           "CHECK: launch block.bwd[3] mb=0", "CHECK-SAME: grad: %gacc1[0:3164160] w",
+           "CHECK-NEXT: compute  cast block[3] (src: %gacc1[0:3164160] r, dst: %gacc1[0:1582080] w)",
+           "CHECK-NEXT: d2h      offload block[3] (src: %gacc1[0:1582080] r, dst: %slab4[0:1582080] w)",
+           "CHECK-NEXT: cpu      grad_norm block[3] (grad: %slab4[0:1582080] r)",
+           "CHECK: cpu      optimizer_step embed[0] (grad: %slab0[0:131072] r"}),
+      "")
+      << text;
+  // The text form keeps the flag and the casts.
+  EXPECT_EQ(ir::print_schedule(ir::parse_schedule(text)), text);
+  // The whole pipeline verifies with the casts in place (events order each
+  // cast before its offload, and the next backward after both).
+  EXPECT_NO_THROW(ir::verify_schedule(passes::lower_to_schedule(m, o)));
+}
+
 TEST_F(SchedulePasses, InsertOffloadWithoutClippingRotatesTwoSlabsAndKeepsGpuCheckpoints) {
   passes::StreamingOptions o = tiny_options();
   o.host_checkpoints = 0;

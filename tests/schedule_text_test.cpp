@@ -190,7 +190,7 @@ TEST(ScheduleText, ErrorsNameFileLineAndColumn) {
             "bad.sched:5:10: buffer %slot0 is declared twice; rename one");
   EXPECT_EQ(parse_error(2, "  config {batch = 8, warp = 9}"),
             "bad.sched:2:22: unknown config key 'warp'; keys are batch, seq, micro_batches, checkpoint_every, slots, "
-            "prefetch, host_checkpoints, clip");
+            "prefetch, host_checkpoints, clip, bf16_gradients");
   EXPECT_EQ(parse_error(13, "  arena block.bwd 192 values 5 {7 = 0 + 128}"),
             "bad.sched:13:33: value 7 is out of range; the plan declares 5 values");
   EXPECT_EQ(parse_error(18, "  compute  bind block[0] (weights: %slot0[0:512] r) extra"),

@@ -269,6 +269,24 @@ TEST(Simulator, OptimizerStepRunsAtTheCpuRate) {
   EXPECT_NEAR(r.step_seconds, (790528 + 2 * 256) / (m.cpu_adamw_gparams * 1e9), 1e-15);
 }
 
+// 8-bit moments (6 bytes per parameter in the store range the step writes)
+// run at the machine's 8-bit rate, 8 and 12 at the bf16/fp32 one.
+TEST(Simulator, OptimizerStepWithEightBitMomentsRunsAtItsOwnRate) {
+  ir::Module tiny = lowered_tiny();
+  const int64_t params = 790528 + 2 * 256;
+  plan::Machine m = plan::default_machine();
+  m.cpu_adamw_gparams = 4.0;
+  m.cpu_adamw_8bit_gparams = 1.0;
+  for (int64_t bytes_per_param : {6, 8, 12}) {
+    Builder b;
+    ir::SchedInstr in = ir::make_instr(SchedOp::optimizer_step, Stream::cpu, "block", 2);
+    in.operands = {{"grad", {b.slab, 0, params * 4}, false}, {"params", {b.store, 0, params * bytes_per_param}, true}};
+    b.s.instrs.push_back(in);
+    const double rate = bytes_per_param == 6 ? m.cpu_adamw_8bit_gparams : m.cpu_adamw_gparams;
+    EXPECT_NEAR(plan::simulate(b.s, tiny, m).step_seconds, params / (rate * 1e9), 1e-15) << bytes_per_param;
+  }
+}
+
 TEST(Simulator, ChromeTraceHasOneLanePerStream) {
   Builder b;
   b.stream_in(55e9);
@@ -306,6 +324,7 @@ TEST(Simulator, ShippedMachineMatchesTheBuiltInDefault) {
   EXPECT_EQ(file.gemm_tflops, def.gemm_tflops);
   EXPECT_EQ(file.elementwise_gbps, def.elementwise_gbps);
   EXPECT_EQ(file.cpu_adamw_gparams, def.cpu_adamw_gparams);
+  EXPECT_EQ(file.cpu_adamw_8bit_gparams, def.cpu_adamw_8bit_gparams);
   EXPECT_EQ(file.host_memory_gbps, def.host_memory_gbps);
   EXPECT_EQ(file.host_bytes, 125.0 * (1ull << 30));
   EXPECT_EQ(file.gpu_bytes, 80e9);

@@ -16,13 +16,7 @@ mkdir -p "$out"
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$PWD/build
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 tokens=/tmp/horizon-kept-tokens.bin
-python3 - "$tokens" <<'PY'
-import struct, sys, numpy as np
-toks = np.random.default_rng(1).integers(0, 32000, size=16 << 20, dtype=np.uint16)
-with open(sys.argv[1], "wb") as f:
-    f.write(b"HZTOKENS" + struct.pack("<IIQQ", 1, 2, toks.size, 32000))
-    f.write(toks.tobytes())
-PY
+python3 bench/random_tokens.py "$tokens" $((16 << 20))
 median_ms() {  # median ms/step of the last 5 steps of a train log
   grep -o '[0-9.]* ms/step' "$1" | awk '{print $1}' | tail -5 | sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "n/a")}'
 }

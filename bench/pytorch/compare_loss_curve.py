@@ -67,6 +67,9 @@ def parse_args():
     ap.add_argument("--val-fraction", type=float, default=0.05)
     ap.add_argument("--moments", default="f32", choices=["f32", "bf16"], help="Horizon's optimizer moment storage")
     ap.add_argument("--device", default="cuda", help="Horizon's --device")
+    ap.add_argument("--grad-offload", default="fp32", choices=["fp32", "bf16"],
+                    help="Horizon's --grad-offload (docs/bf16-gradient-offload.md); use with --resident 0")
+    ap.add_argument("--resident", default="auto", help="Horizon's --resident (0: every layer streams)")
     ap.add_argument("--torch-device", default="cuda")
     ap.add_argument("--no-autocast", action="store_true", help="PyTorch in fp32 throughout")
     ap.add_argument("--horizon-weights", action="store_true",
@@ -213,6 +216,8 @@ def main():
                        "--min-lr-ratio", args.min_lr_ratio, "--beta1", args.beta1, "--beta2", args.beta2,
                        "--weight-decay", args.weight_decay, "--clip", args.clip, "--moments", args.moments,
                        "--eval-batches", 1, "--device", args.device, "--init", os.path.join(init, "model.safetensors"),
+                       *(["--grad-offload", args.grad_offload] if args.grad_offload != "fp32" else []),
+                       *(["--resident", args.resident] if args.resident != "auto" else []),
                        "--save", out], "training")
     metrics = read_metrics(os.path.join(out, "metrics.jsonl"), args.steps)
     for r in metrics:  # the schedule port, checked against the C++ on every run

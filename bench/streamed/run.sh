@@ -19,13 +19,7 @@ m["config"]["layers"] = 8
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 PY
 tokens=/tmp/horizon-streamed-tokens.bin
-python3 - "$tokens" <<'PY'
-import struct, sys, numpy as np
-toks = np.random.default_rng(1).integers(0, 32000, size=8 << 20, dtype=np.uint16)
-with open(sys.argv[1], "wb") as f:
-    f.write(b"HZTOKENS" + struct.pack("<IIQQ", 1, 2, toks.size, 32000))
-    f.write(toks.tobytes())
-PY
+python3 bench/random_tokens.py "$tokens" $((8 << 20))
 for keep in ${KEEP:-auto 0}; do
   log="$out/train-keep-$keep.log"
   ./build/horizon train "$model" --device cuda --data "$tokens" --resident 0 --batch 16 --seq 2048 \

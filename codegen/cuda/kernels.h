@@ -181,4 +181,13 @@ inline constexpr int kSumSquaresThreads = 256, kSumSquaresBlocks = 1024, kSumSqu
 /// std::invalid_argument for max_spans outside [1, kSumSquaresMaxSpans].
 KernelSource sum_squares(int max_spans);
 
+// ---- the cast of bf16 gradient offload (gradient_cast_kernels.cpp) ----
+inline constexpr int kGradientCastThreads = 256;
+/// gradient_to_bf16_pairs(long long n, float* g), a 1-D grid of
+/// kGradientCastThreads-thread blocks of any size (grid-stride): g's n fp32
+/// gradients cast in place to bf16 (nearest even) in the pair layout of
+/// support/bf16_gradient.h, the first bf16_pair_bytes(n) bytes of g.
+/// Launched by runtime/cuda/gradient_cast.cpp; no alignment beyond float's.
+KernelSource gradient_to_bf16_pairs();
+
 }  // namespace horizon::codegen::cuda

@@ -29,6 +29,7 @@ CudaScheduleExecutor::Impl::Impl(const ir::Schedule& s, const ir::Module& g, Hos
   for (size_t b = 0; b < host.size(); ++b) host[b] = host_buffers[b].get();
   updates = std::make_unique<HostUpdates>(plan, store, adamw, clip, std::move(host));
   prepare_resident();
+  if (!plan.casts.empty()) gradient_cast = std::make_unique<GradientCast>();
   resolve_copies();
   resolve_launches();
   create_events();
@@ -66,8 +67,8 @@ void CudaScheduleExecutor::Impl::check_streams() {
   for (int i = 0; i < static_cast<int>(plan.schedule.instrs.size()); ++i) {
     const ir::SchedInstr& in = plan.instr(i);
     const bool on_gpu = is_gpu_stream(static_cast<int>(in.stream));
-    const bool gpu_work =
-        is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute || in.op == ir::SchedOp::bind;
+    const bool gpu_work = is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute ||
+                          in.op == ir::SchedOp::bind || in.op == ir::SchedOp::cast;
     const bool optimizer = in.op == ir::SchedOp::grad_norm || in.op == ir::SchedOp::optimizer_step;
     if (gpu_work && !on_gpu)
       throw UserError(plan.where(i) + ": the CUDA executor runs copies and launches on a GPU stream");

@@ -19,8 +19,9 @@
 
 #include "runtime/cuda/cuda_schedule_executor.h"
 #include "runtime/cuda/cuda_stage_executor.h"
-#include "runtime/cuda/device_optimizer.h"
 #include "runtime/cuda/device_memory.h"
+#include "runtime/cuda/device_optimizer.h"
+#include "runtime/cuda/gradient_cast.h"
 #include "runtime/cuda/pinned_memory.h"
 #include "runtime/emulated_streams.h"
 #include "runtime/host_updates.h"
@@ -115,6 +116,8 @@ struct CudaScheduleExecutor::Impl {
   // Resident regions (passes/place_resident.h): their planes live in
   // %resident from construction on, copied back to the store by
   // finish_updates; the compute stream measures and updates them.
+  // bf16 gradient offload (config.bf16_gradients): the cast before each offload.
+  std::unique_ptr<GradientCast> gradient_cast;
   std::unique_ptr<DeviceOptimizer> device_optimizer;
   DeviceMemory norm_landing;  // a GPU grad_norm's per-tensor sums on their way to host memory
   // 8-bit moments: the resident regions' block scales (not in %resident, whose

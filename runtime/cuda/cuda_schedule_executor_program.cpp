@@ -122,7 +122,7 @@ void CudaScheduleExecutor::Impl::create_events() {
     }
     const bool timed = is_copy(in.op) || in.op == ir::SchedOp::launch || in.op == ir::SchedOp::recompute ||
                        in.op == ir::SchedOp::wait || in.op == ir::SchedOp::grad_norm ||
-                       in.op == ir::SchedOp::optimizer_step;
+                       in.op == ir::SchedOp::optimizer_step || in.op == ir::SchedOp::cast;
     if (timed && is_gpu_stream(static_cast<int>(in.stream))) {
       span_begin[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));
       span_end[static_cast<size_t>(i)] = OwnedEvent(true, plan.where(i));

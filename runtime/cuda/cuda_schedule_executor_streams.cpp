@@ -138,6 +138,13 @@ void CudaScheduleExecutor::Impl::issue_gpu(int index, cudaStream_t stream) {
       end();
       return;
     }
+    case ir::SchedOp::cast: {
+      const CastPlan& c = plan.casts.at(index);
+      begin();
+      gradient_cast->cast(reinterpret_cast<float*>(address(c.src)), c.elements, stream);
+      end();
+      return;
+    }
     case ir::SchedOp::grad_norm:
       begin();
       issue_device_norm(index, stream);

@@ -24,6 +24,10 @@ class Communicator {
   virtual void all_reduce_sum(double* data, int64_t n) = 0;
   /// Rank r's `in` [shards[r + 1] - shards[r]] lands at out[shards[r]...] on every rank.
   virtual void all_gather(const float* in, float* out, const std::vector<int64_t>& shards) = 0;
+  /// The same for raw bytes (`shards` in bytes): planes that are not floats,
+  /// such as the bf16 halves of the master weights, copied bit for bit. `in`
+  /// may be this rank's part of `out` (in place, as NCCL allows).
+  virtual void all_gather_bytes(const void* in, void* out, const std::vector<int64_t>& shards) = 0;
   /// Returns when every rank has called it.
   virtual void barrier() = 0;
 };

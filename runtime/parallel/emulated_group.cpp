@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <string>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace horizon::runtime {
@@ -75,6 +76,18 @@ class EmulatedGroup::Rank : public Communicator {
       if (const float* v = at<float>(k))
         std::copy(v, v + (shards[static_cast<size_t>(k) + 1] - shards[static_cast<size_t>(k)]),
                   out + shards[static_cast<size_t>(k)]);
+    group_.sync();
+  }
+
+  void all_gather_bytes(const void* in, void* out, const std::vector<int64_t>& shards) override {
+    check(shards);
+    publish(in);
+    auto* to = static_cast<char*>(out);
+    for (int k = 0; k < size(); ++k)
+      if (const char* v = at<char>(k)) {
+        const auto first = shards[static_cast<size_t>(k)], last = shards[static_cast<size_t>(k) + 1];
+        if (v != to + first) std::memcpy(to + first, v, static_cast<size_t>(last - first));  // in place: already there
+      }
     group_.sync();
   }
 
