@@ -51,9 +51,9 @@ codegen::cpu::MomentType schedule_moments(const Arguments& a, const ir::Schedule
 int plan_schedule_file(const Arguments& a) {
   const std::string file = a.get("MODEL");
   // (--gpus and --hosts too: the per-GPU and per-host shares are planned from the model.)
-  for (const char* fixed : {"batch", "seq", "micro-batches", "checkpoint-every", "slots", "prefetch", "host-checkpoints",
-                            "resident", "keep-activations", "early-updates", "grad-offload", "largest", "width", "gpus",
-                            "hosts"})
+  for (const char* fixed :
+       {"batch", "seq", "micro-batches", "checkpoint-every", "slots", "prefetch", "host-checkpoints", "resident",
+        "keep-activations", "early-updates", "grad-offload", "largest", "width", "gpus", "hosts"})
     if (a.has(fixed))
       throw UserError("horizon plan: --" + std::string(fixed) + " does not apply to the schedule dump " + file +
                       ": its config line and instructions fix the step; edit them, or plan the model");
