@@ -4,7 +4,8 @@
 // predicted step time and what bounds it. A step that does not fit is
 // refused (exit 1) with the numbers and the changes that would make it fit.
 // The streaming options are declared here once and shared with
-// `horizon compile --emit=schedule`.
+// `horizon compile --emit=schedule`. A schedule text dump in place of the
+// model is planned by plan_schedule_file (cli/plan_schedule_file.cpp).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -15,14 +16,14 @@
 #include "cli/moments_option.h"
 #include "cli/plan_largest.h"
 #include "cli/plan_parallel.h"
+#include "cli/plan_report.h"
 #include "cli/resident_option.h"
+#include "cli/schedule_file.h"
 #include "frontend/model_json.h"
 #include "ir/param_count.h"
-#include "ir/param_layout.h"
-#include "ir/step_pair.h"
 #include "passes/lower.h"
 #include "passes/schedule_pipeline.h"
-#include "plan/chrome_trace.h"
+#include "passes/step_plan.h"
 #include "plan/machine.h"
 #include "plan/memory_table.h"
 #include "plan/micro_batch_search.h"
@@ -101,20 +102,6 @@ passes::StreamingOptions streaming_options(const Arguments& a, const std::string
 
 namespace {
 
-// The trainer's model FLOPs per token: 6 per parameter (forward and
-// backward) plus attention's 12 * layers * hidden * seq.
-double flops_per_token(const ir::Module& m, int64_t seq) {
-  double params = static_cast<double>(ir::summarize_params(m).total);
-  double layers = m.config_number("layers", 0), hidden = m.config_number("hidden", 0);
-  return 6.0 * params + 12.0 * layers * hidden * static_cast<double>(seq);
-}
-
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
 // The smallest micro-batch count that divides the batch and leaves at most
 // `fit` sequences per micro-batch; 0 if none does.
 int64_t micro_batches_for(int64_t batch, int64_t fit) {
@@ -137,10 +124,8 @@ class Refusal {
       : graph_(graph), options_(options), s_(s) {}
 
   std::string message(const plan::MemoryTable& host, const plan::MemoryTable& gpu, int64_t fit) {
-    std::string problem;
     const ir::ScheduleConfig& c = s_.config;
     if (!gpu.fits()) {
-      problem = "GPU memory: the step needs " + format_bytes(gpu.total) + ", the budget is " + format_bytes(gpu.budget);
       if (int64_t m = micro_batches_for(c.batch, fit); fit > 0 && m > 0)
         fix("fewer sequences per micro-batch (at most " + std::to_string(fit) + " fit): --micro-batches " +
             std::to_string(m));
@@ -160,8 +145,6 @@ class Refusal {
       fix("more GPU memory (" + gib_flag("--gpu-mem", gpu.total) + ")");
     }
     if (!host.fits()) {
-      problem += std::string(problem.empty() ? "" : "; and ") + "host memory: the step needs " +
-                 format_bytes(host.total) + ", the budget is " + format_bytes(host.budget);
       passes::StreamingOptions o = options_;
       o.clip = false;
       if (c.clip) offer("--early-updates with train --clip 0 (two gradient slabs instead of one per layer)", o, ir::Place::host);
@@ -183,7 +166,7 @@ class Refusal {
                   " B/param) needs " + format_bytes(store) +
                   ", more than the budget, so no other option can fit this model";
     }
-    return s_.model + " does not fit: " + problem + "; to fit: " + fixes_;
+    return s_.model + " does not fit: " + over_budget(host, gpu) + "; to fit: " + fixes_;
   }
 
  private:
@@ -209,47 +192,37 @@ class Refusal {
   std::string fixes_;
 };
 
-// The step's schedule and its host and GPU memory tables (with what the
-// executor adds beyond the schedule's buffers).
-struct PlanTables {
-  ir::Schedule s;
-  plan::MemoryTable host, gpu;
-};
-
+// The step lowered for the GPU and its memory tables; `plan` (if not null)
+// receives the planning passes' decisions.
 PlanTables plan_tables(const ir::Module& graph, passes::StreamingOptions options, const plan::Machine& machine,
-                       codegen::cpu::MomentType moments) {
-  const double scales = moment_scale_bytes(graph, moments);
-  if (options.resident != 0) options.gpu_reserve_bytes += scales;  // resident layers' scales live beside %resident
-  PlanTables t{lower_for_gpu(graph, options), {}, {}};
-  t.host = plan::host_memory(t.s, graph, machine.host_bytes);
-  if (scales > 0) {
-    t.host.lines.push_back({"8-bit moment scales", scales, "2 fp32 per 256 params"});
-    t.host.total += scales;
-  }
-  t.gpu = plan::gpu_memory(t.s, machine.gpu_bytes);
-#ifdef HORIZON_HAVE_CUDA
-  const double scratch = static_cast<double>(runtime::cuda::planned_stage_scratch(t.s, graph));
-  t.gpu.lines.push_back({"CUDA stage scratch", scratch, "GEMM workspaces, bf16 operand copies"});
-  t.gpu.total += scratch;
-#endif
-  return t;
+                       codegen::cpu::MomentType moments, passes::StepPlan* plan = nullptr) {
+  // Resident layers' scales live beside %resident.
+  if (options.resident != 0) options.gpu_reserve_bytes += moment_scale_bytes(graph, moments);
+  return plan_tables_of(lower_for_gpu(graph, options, {}, false, plan), graph, machine, moments);
 }
 
 }  // namespace
 
 int run_plan(const Args& args) {
-  Arguments a("plan", "horizon plan MODEL --batch B --seq S [options]",
+  Arguments a("plan", "horizon plan MODEL --batch B --seq S [options]  |  horizon plan FILE --model MODEL",
               "Plans one training step of MODEL: host and GPU memory by kind, the largest micro-batch that fits,\n"
               "and the simulated step time, tokens/s, TFLOPS and bottleneck on a machine description. A step\n"
-              "that does not fit is refused (exit 1) with what would make it fit.");
-  a.positional("MODEL", "model file: models/*.json, a Hugging Face model directory or config.json, or a .hir dump");
+              "that does not fit is refused (exit 1) with what would make it fit. Given a schedule text dump\n"
+              "(horizon compile --emit=schedule, edited or not) instead, it verifies it and reports the same\n"
+              "figures of that schedule's buffers and instructions.");
+  a.positional("MODEL", "models/*.json, a Hugging Face model directory or config.json, a .hir dump; or a schedule dump");
   add_streaming_options(a);
   a.option("trace", "FILE", "write the simulated step as a Chrome trace (open it in ui.perfetto.dev)");
   a.flag("largest",
          "plan the deepest model of MODEL's width (or --width) that fits the machine: MODEL with as many blocks as fit");
   a.option("width", "H", "with --largest: hidden size of the searched models (heads and MLP scale with it)", "0");
   add_parallel_options(a);
+  a.option("model", "MODEL", "with a schedule dump as MODEL: the model it was compiled from");
   if (!a.parse(args)) return 0;
+  if (is_schedule_file(a.get("MODEL"))) return plan_schedule_file(a);
+  if (a.has("model"))
+    throw UserError("horizon plan: --model goes with a schedule dump (horizon plan FILE --model MODEL); " +
+                    a.get("MODEL") + " is a model itself");
   const plan::ParallelShape shape = parallel_shape(a);
 
   const plan::Machine machine = machine_option(a);
@@ -285,25 +258,10 @@ int run_plan(const Args& args) {
     graph = frontend::load_model(a.get("MODEL"));
     passes::lower(graph);
   }
-  const PlanTables tables = plan_tables(graph, options, machine, moments);
+  passes::StepPlan decided;
+  const PlanTables tables = plan_tables(graph, options, machine, moments, &decided);
   const ir::Schedule& s = tables.s;
-  const ir::ScheduleConfig& c = s.config;
-
-  const int64_t tokens = c.batch * c.seq;
-  std::printf("plan for %s on %s: batch %lld x seq %lld = %s tokens per step\n", s.model.c_str(), machine.name.c_str(),
-              static_cast<long long>(c.batch), static_cast<long long>(c.seq), format_count(tokens).c_str());
-  std::printf(
-      "  %lld micro-batch(es) of %lld sequences, checkpoint every %lld block(s) on the %s, %lld weight slots, "
-      "prefetch %lld, %s\n",
-      static_cast<long long>(c.micro_batches), static_cast<long long>(c.batch / c.micro_batches),
-      static_cast<long long>(c.checkpoint_every), c.host_checkpoints ? "host" : "GPU", static_cast<long long>(c.slots),
-      static_cast<long long>(c.prefetch), c.clip ? "global norm before the updates" : "updates as gradients land");
-  std::printf("  %lld of %lld layers resident on the GPU (updated there; --resident 0 streams every layer)\n",
-              static_cast<long long>(resident_layers(s)),
-              static_cast<long long>(ir::layout_params(graph).regions.size()));
-  std::printf("  %lld of %lld blocks keep their activations on the GPU, so their backward does not recompute the\n"
-              "    forward's matmuls and attention (--keep-activations 0 recomputes every block)\n\n",
-              static_cast<long long>(kept_blocks(s)), static_cast<long long>(graph.find_stage("block")->instances));
+  print_plan_summary(s, graph, machine, decided.checkpoint_place_why);
 
   // Several GPUs: each GPU's and each host's share (the same tables for one).
   const plan::MemoryTable host = shape.ranks() > 1 ? plan::host_memory_per_host(tables.host, shape) : tables.host;
@@ -320,48 +278,25 @@ int run_plan(const Args& args) {
   const int64_t fit = plan::largest_micro_batch(graph, streamed, 1 << 16, stage_scratch);
   std::cout << plan::format_memory_table(host) << "\n" << plan::format_memory_table(gpu);
   std::printf("  largest micro-batch that fits: %lld sequences (%s tokens)\n\n", static_cast<long long>(fit),
-              format_count(fit * c.seq).c_str());
+              format_count(fit * s.config.seq).c_str());
 
   if (!host.fits() || !gpu.fits()) {
     std::fflush(stdout);
     if (shape.ranks() > 1) throw UserError(parallel_refusal(s.model, shape, host, gpu));
     throw UserError(Refusal(graph, options, s).message(host, gpu, fit));
   }
-
-  const plan::SimResult r = plan::simulate(s, graph, machine);
-  const double step = r.step_seconds;
-  const double model_flops = flops_per_token(graph, c.seq) * static_cast<double>(tokens);
-  std::printf(ir::deferred_updates(s).empty()
-                  ? "step (simulated)\n"
-                  : "step (simulated, steady state: the updates after the gradient norm overlap the next step)\n");
-  std::printf("  %-24s %s s\n", "step time", fmt("%.4g", step).c_str());
-  std::printf("  %-24s %s\n", "tokens/s",
-              format_count(static_cast<int64_t>(static_cast<double>(tokens) / step)).c_str());
-  std::printf("  %-24s %s  (6N + 12 L hidden S per token; GEMM incl. recompute %s)\n", "model TFLOPS",
-              fmt("%.1f", model_flops / step / 1e12).c_str(), fmt("%.1f", r.gemm_flops / step / 1e12).c_str());
-  std::printf("  %-24s %s %%\n", "GPU busy", fmt("%.1f", 100 * r.stream(ir::Stream::compute).busy / step).c_str());
-  std::printf("  %-24s %s GB/s  (H2D %s GB in %s s busy, D2H %s GB in %s s busy)\n", "PCIe",
-              fmt("%.1f", (r.h2d_bytes + r.d2h_bytes) / step / 1e9).c_str(), fmt("%.1f", r.h2d_bytes / 1e9).c_str(),
-              fmt("%.3g", r.stream(ir::Stream::h2d).busy).c_str(), fmt("%.1f", r.d2h_bytes / 1e9).c_str(),
-              fmt("%.3g", r.stream(ir::Stream::d2h).busy).c_str());
-  std::printf("  %-24s %s %%\n", "CPU optimizer busy",
-              fmt("%.1f", 100 * r.stream(ir::Stream::cpu).busy / step).c_str());
-  std::printf("  %-24s %s (busy %s %% of the step)\n", "bottleneck", r.bottleneck.c_str(),
-              fmt("%.1f", 100 * r.bottleneck_share).c_str());
+  const plan::SimResult r = print_step_prediction(s, graph, machine);
   if (const int64_t kept = kept_blocks(s); kept > 0) {
     // What keeping saves: the same step with every block recomputed.
     passes::StreamingOptions recompute = options;
     recompute.keep_activations = 0;
     const plan::SimResult all = plan::simulate(plan_tables(graph, recompute, machine, moments).s, graph, machine);
-    std::printf("  %-24s %s s with every block recomputed: keeping %lld blocks' activations saves %s %%\n",
-                "recompute", fmt("%.4g", all.step_seconds).c_str(), static_cast<long long>(kept),
-                fmt("%.1f", 100 * (1 - step / all.step_seconds)).c_str());
+    std::printf("  %-24s %.4g s with every block recomputed: keeping %lld blocks' activations saves %.1f %%\n",
+                "recompute", all.step_seconds, static_cast<long long>(kept),
+                100 * (1 - r.step_seconds / all.step_seconds));
   }
-  print_parallel_step(s, graph, machine, shape, r, model_flops);
-  if (a.has("trace")) {
-    plan::write_chrome_trace(a.get("trace"), s, r);
-    std::printf("\ntrace: %s (open in ui.perfetto.dev)\n", a.get("trace").c_str());
-  }
+  print_parallel_step(s, graph, machine, shape, r, model_flops_per_step(s, graph));
+  print_trace(a.get("trace"), s, r);
   return 0;
 }
 

@@ -63,9 +63,9 @@ passes::ExecutorReserve cuda_executor_reserve(bool evaluation) {
 }
 
 ir::Schedule lower_for_gpu(const ir::Module& graph, passes::StreamingOptions options,
-                           const passes::PassOptions& pass_options, bool evaluation) {
+                           const passes::PassOptions& pass_options, bool evaluation, passes::StepPlan* decided) {
   options.executor = cuda_executor_reserve(evaluation);
-  return passes::lower_to_schedule(graph, options, pass_options);
+  return passes::lower_to_schedule(graph, options, pass_options, decided);
 }
 
 }  // namespace horizon::cli

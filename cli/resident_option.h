@@ -47,6 +47,7 @@ passes::ExecutorReserve cuda_executor_reserve(bool evaluation = false);
 /// passes::lower_to_schedule for a CUDA run: the pipeline runs once, with
 /// cuda_executor_reserve(evaluation) kept free of resident layers.
 ir::Schedule lower_for_gpu(const ir::Module& graph, passes::StreamingOptions options,
-                           const passes::PassOptions& pass_options = {}, bool evaluation = false);
+                           const passes::PassOptions& pass_options = {}, bool evaluation = false,
+                           passes::StepPlan* decided = nullptr);
 
 }  // namespace horizon::cli

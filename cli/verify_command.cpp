@@ -6,30 +6,16 @@
 // schedule that fails is refused (exit 1) naming the line or the two
 // instructions of a race.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
-#include "frontend/model_json.h"
+#include "cli/schedule_file.h"
 #include "ir/schedule.h"
-#include "passes/lower.h"
 #include "plan/machine.h"
 #include "plan/simulator.h"
 #include "support/error.h"
 
 namespace horizon::cli {
-namespace {
-
-std::string read_schedule_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": schedule file does not exist or cannot be read; check the path");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 int run_verify(const Args& args) {
   Arguments a("verify", "horizon verify FILE [--model MODEL [--machine FILE]]",
@@ -41,12 +27,7 @@ int run_verify(const Args& args) {
   if (!a.parse(args)) return 0;
 
   const std::string file = a.get("FILE");
-  const ir::Schedule s = ir::parse_schedule(read_schedule_text(file), file);
-  try {
-    ir::verify_schedule(s);
-  } catch (const UserError& e) {
-    throw UserError(file + ": " + e.what());
-  }
+  const ir::Schedule s = load_verified_schedule(file);
   int64_t streams_used = 0;
   bool used[ir::kNumStreams] = {};
   for (const ir::SchedInstr& in : s.instrs) used[static_cast<int>(in.stream)] = true;
@@ -54,11 +35,7 @@ int run_verify(const Args& args) {
   std::printf("%s: schedule of %s verified: %zu instructions on %lld streams, %d events, no race\n", file.c_str(),
               s.model.c_str(), s.instrs.size(), static_cast<long long>(streams_used), s.events);
   if (!a.has("model")) return 0;
-  ir::Module graph = frontend::load_model(a.get("model"));
-  passes::lower(graph);
-  if (graph.name != s.model)
-    throw UserError(file + ": the schedule is of model '" + s.model + "', --model " + a.get("model") + " is '" +
-                    graph.name + "'; pass the model it was compiled from");
+  const ir::Module graph = model_of_schedule(s, file, a.get("model"));
   const plan::Machine machine = a.has("machine") ? plan::load_machine(a.get("machine")) : plan::default_machine();
   const plan::SimResult r = plan::simulate(s, graph, machine);
   std::printf("simulated on %s: step %.4g s, bottleneck %s (busy %.1f %% of the step)\n", machine.name.c_str(),

@@ -4,7 +4,8 @@
 
 namespace horizon::passes {
 
-double executor_reserve_bytes(const StepPlan& plan) {
+double executor_reserve_bytes(StepPlan& plan) {
+  if (plan.executor_reserve) return *plan.executor_reserve;
   const ExecutorReserve& reserve = plan.options.executor;
   const double scratch =
       reserve.stage_scratch
@@ -17,6 +18,7 @@ double executor_reserve_bytes(const StepPlan& plan) {
     bytes += scratch + static_cast<double>(plan.arena_bytes) + static_cast<double>(plan.slot_elements * 2) +
              2.0 * static_cast<double>(plan.options.micro_batches * plan.mb_activation_bytes());
   }
+  plan.executor_reserve = bytes;
   return bytes;
 }
 

@@ -33,7 +33,9 @@ struct ExecutorReserve {
   bool evaluation = false;
 };
 
-/// GPU bytes that `plan`'s executor needs beyond its buffers; needs plan_memory.
-double executor_reserve_bytes(const StepPlan& plan);
+/// GPU bytes that `plan`'s executor needs beyond its buffers; needs
+/// plan_memory. The backend is asked once per plan (plan_offload and
+/// plan_resident both need it); the answer is kept in the plan.
+double executor_reserve_bytes(StepPlan& plan);
 
 }  // namespace horizon::passes

@@ -16,6 +16,7 @@
 #include "passes/plan_resident.h"
 #include "passes/plan_kept_activations.h"
 #include "passes/plan_buffer_slots.h"
+#include "passes/plan_gpu_checkpoints.h"
 #include "passes/plan_memory.h"
 #include "passes/step_plan.h"
 
@@ -43,6 +44,7 @@ std::vector<Pass<StepLowering>> pipeline() {
       planning("plan_buffer_slots", plan_buffer_slots),
       planning("plan_resident", plan_resident),
       planning("plan_kept_activations", plan_kept_activations),
+      planning("plan_gpu_checkpoints", plan_gpu_checkpoints),
       {"lower_to_schedule",
        [](StepLowering& s) {
          s.schedule = emit_schedule(s.plan);
@@ -96,10 +98,12 @@ std::vector<std::string> schedule_pass_names() {
 }
 
 ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
-                               const PassOptions& pass_options) {
+                               const PassOptions& pass_options, StepPlan* decided) {
   check_pass_name(pass_options.stop_after, schedule_pass_names());
   StepLowering s{make_step_plan(graph, options), std::nullopt};
-  if (!run_passes("schedule", pipeline(), kHooks, s, pass_options)) {
+  const bool finished = run_passes("schedule", pipeline(), kHooks, s, pass_options);
+  if (decided) *decided = s.plan;
+  if (!finished) {
     std::ostream& out = pass_options.stop_output ? *pass_options.stop_output
                         : pass_options.log   ? *pass_options.log
                                              : std::cerr;

@@ -5,7 +5,9 @@
 // plan_recompute (checkpoint interval K), plan_offload (where checkpoints
 // live), plan_buffer_slots (weight slots, prefetch distance), plan_resident
 // (layers kept on the GPU with what memory is left), plan_kept_activations
-// (blocks whose activations stay on the GPU with what is left then). Then the schedule
+// (blocks whose activations stay on the GPU with what is left then),
+// plan_gpu_checkpoints (--host-checkpoints auto: the checkpoints on the GPU
+// if layers stream and what is left holds them). Then the schedule
 // passes write and rewrite the program: lower_to_schedule the plain one
 // (every block input and gradient kept on the GPU, every layer's weights
 // bound from the store, no events), place_resident keeps the planned
@@ -28,6 +30,8 @@
 #include "passes/pass_manager.h"
 
 namespace horizon::passes {
+
+struct StepPlan;
 
 /// What the user asked for and the budgets the planning passes must respect.
 /// Zero means "choose for me".
@@ -69,9 +73,10 @@ std::vector<std::string> schedule_pass_names();
 /// it stops after a pass it prints the IR there (the step plan, or the
 /// schedule so far) to stop_output (else the log) and returns the schedule
 /// so far, or after a planning pass one with only the model's name and the
-/// arena plans.
+/// arena plans. `decided`, if not null, receives the step plan the planning
+/// passes decided (their reasons, for reports such as `horizon plan`).
 ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
-                               const PassOptions& pass_options);
+                               const PassOptions& pass_options, StepPlan* decided = nullptr);
 /// The same with `stop_after` (a pass name) and `log`.
 ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& options,
                                const std::string& stop_after = "", std::ostream* log = nullptr);

@@ -137,6 +137,7 @@ std::string StepPlan::str() const {
     << " micro-batch(es) of " << mb_sequences << "\n"
     << "// checkpoint_every " << checkpoint_every << " (" << checkpoints() << " checkpoints per micro-batch, "
     << (host_checkpoints ? "host" : "gpu") << ")\n"
+    << (checkpoint_place_why.empty() ? "" : "// checkpoints' place (auto): " + checkpoint_place_why + "\n")
     << "// slots " << slots << " of " << format_bytes(static_cast<double>(slot_elements * 2)) << ", prefetch "
     << prefetch << "\n"
     << "// gradients: "

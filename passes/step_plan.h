@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,14 @@ struct StepPlan {
   // Decisions.
   int64_t checkpoint_every = 1;    // plan_recompute
   bool host_checkpoints = true;    // plan_offload
+  std::string checkpoint_place_why;  // plan_offload, for --host-checkpoints auto: the bytes that decided
   bool clip = true;                // plan_offload: per-region slabs when clipping
   int64_t slots = 2;               // plan_buffer_slots
   int64_t prefetch = 1;            // plan_buffer_slots
   std::vector<ir::ArenaPlan> arena_plans;  // plan_memory
   int64_t arena_bytes = 0;
   std::vector<char> resident;      // plan_resident: per region, kept (and updated) on the GPU
+  std::optional<double> executor_reserve;  // executor_reserve_bytes, once asked (plan_memory fixed what it depends on)
   int64_t kept_blocks = 0;         // plan_kept_activations: blocks 0 .. kept_blocks-1 keep their activations
 
   int64_t blocks() const { return layers; }

@@ -15,7 +15,8 @@ build=${BUILD_DIR:-build}
 packages=(build-essential cmake ninja-build pkg-config git
           nlohmann-json3-dev llvm-19-dev libzstd-dev zlib1g-dev
           libopenblas-dev libgtest-dev libonig-dev libutf8proc-dev fortunes
-          clang libclang-rt-dev)  # clang: scripts/fuzz.sh (libFuzzer) and scripts/sanitize.sh
+          clang libclang-rt-dev   # clang: scripts/fuzz.sh (libFuzzer) and scripts/sanitize.sh
+          clang-format)           # scripts/format.sh, scripts/check_format.sh (ctest format_check)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,6 +20,7 @@
 #include "passes/lower.h"
 #include "passes/pass_manager.h"
 #include "passes/schedule_pipeline.h"
+#include "passes/step_plan.h"
 #include "support/error.h"
 #include "tests/test_support.h"
 #ifdef HORIZON_HAVE_CUDA
@@ -109,7 +110,8 @@ TEST(PassManager, UnknownPassListsTheNames) {
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("passes are: plan_memory, plan_recompute, plan_offload, "
-                                         "plan_buffer_slots, plan_resident, plan_kept_activations, lower_to_schedule, place_resident, "
+                                         "plan_buffer_slots, plan_resident, plan_kept_activations, plan_gpu_checkpoints, "
+                                         "lower_to_schedule, place_resident, "
                                          "insert_recompute, insert_offload, insert_buffer_swap, insert_events"),
               std::string::npos)
         << e.what();
@@ -176,12 +178,32 @@ TEST(ExecutorReserve, OneLoweringGivesTheScheduleOfTheTwoLoweringScheme) {
   }
 }
 
-TEST(ExecutorReserve, NotAskedWhenEveryLayerStreams) {
+TEST(ExecutorReserve, NotAskedWhenEveryLayerStreamsAndTheCheckpointsArePlaced) {
   passes::StreamingOptions o = tiny_options(0);
+  o.host_checkpoints = 1;
   o.executor.stage_scratch = [](const ir::Module&, const std::vector<ir::ArenaPlan>&, int64_t, int64_t) -> int64_t {
     throw UserError("asked");
   };
   EXPECT_NO_THROW(passes::lower_to_schedule(lowered("tiny.json"), o));
+}
+
+// --host-checkpoints auto asks (the checkpoints take GPU memory only if it is
+// free); a backend that cannot run the model leaves them on the host, and
+// the schedule (for another backend) is still made.
+TEST(ExecutorReserve, ABackendThatRefusesTheModelLeavesAutoCheckpointsOnTheHost) {
+  passes::StreamingOptions o = tiny_options(0);
+  int calls = 0;
+  o.executor.stage_scratch = [&](const ir::Module&, const std::vector<ir::ArenaPlan>&, int64_t, int64_t) -> int64_t {
+    ++calls;
+    throw UserError("head_dim 86: not served");
+  };
+  passes::StepPlan decided;
+  const ir::Schedule s = passes::lower_to_schedule(lowered("tiny.json"), o, passes::PassOptions{}, &decided);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(s.config.host_checkpoints);
+  EXPECT_NE(decided.checkpoint_place_why.find("cannot size its scratch for this model (head_dim 86: not served)"),
+            std::string::npos)
+      << decided.checkpoint_place_why;
 }
 
 #ifdef HORIZON_HAVE_CUDA

@@ -121,11 +121,12 @@ ir::Module llama(int64_t layers) {
   return m;
 }
 
-TEST(ScheduleLowering, GpuMemoryIsIndependentOfDepth) {
+TEST(ScheduleLowering, GpuMemoryIsIndependentOfDepthWithHostCheckpoints) {
   passes::StreamingOptions o;
   o.batch = 4;
   o.seq = 64;
   o.micro_batches = 2;
+  o.host_checkpoints = 1;
   ir::Schedule shallow = passes::lower_to_schedule(llama(16), o);
   ir::Schedule deep = passes::lower_to_schedule(llama(64), o);
   EXPECT_EQ(shallow.bytes(ir::Place::gpu), deep.bytes(ir::Place::gpu));

@@ -214,6 +214,7 @@ ir::Schedule lowered(const LoweredCase& c) {
   o.batch = c.batch;
   o.seq = c.seq;
   o.micro_batches = c.micro_batches;
+  o.host_checkpoints = 1;  // as a model too deep for its GPU gets them (auto would keep these on the GPU)
   return passes::lower_to_schedule(m, o);
 }
 

@@ -388,8 +388,9 @@ TEST(Simulator, LoweredStepTimelineIsConsistent) {
       EXPECT_GE(r.times[i].end, recorded[s.instrs[i].event] - 1e-12) << i;
     }
   for (int k = 0; k < ir::kNumStreams; ++k) EXPECT_LE(r.streams[k].busy, r.step_seconds + 1e-12);
-  // Every block's weights cross PCIe at least twice (forward and backward).
-  EXPECT_GE(r.h2d_bytes, 2.0 * 2 * 4 * 790528);
+  // Every block's weights cross PCIe twice (forward and backward), but the
+  // last block's, which stays in its slot from its forward to its backward.
+  EXPECT_GE(r.h2d_bytes, 2.0 * (2 * 4 - 1) * 790528);
   EXPECT_EQ(r.gpu_bytes, s.bytes(Place::gpu));
   EXPECT_GT(r.gemm_flops, 0);
 }
