@@ -81,12 +81,11 @@ int load_dir(const std::string& dir, int repeats) {
   const double peak = peak_rss_bytes();
   // Loading may add at most one shard to what the process held with the store allocated.
   const double added = peak - before;
-  std::printf(
-      "threads %d | host store %.2f GB | largest shard %.2f GB | peak RSS %.2f GB, %.2f GB before loading: "
-      "loading added %.2f GB (%s one shard)\n",
-      runtime::ThreadPool::global().size(), static_cast<double>(store.bytes()) / 1e9,
-      static_cast<double>(largest_shard) / 1e9, peak / 1e9, before / 1e9, added / 1e9,
-      added <= static_cast<double>(largest_shard) * 1.01 + 64e6 ? "at most" : "MORE THAN");
+  std::printf("threads %d | host store %.2f GB | largest shard %.2f GB | peak RSS %.2f GB, %.2f GB before loading: "
+              "loading added %.2f GB (%s one shard)\n",
+              runtime::ThreadPool::global().size(), static_cast<double>(store.bytes()) / 1e9,
+              static_cast<double>(largest_shard) / 1e9, peak / 1e9, before / 1e9, added / 1e9,
+              added <= static_cast<double>(largest_shard) * 1.01 + 64e6 ? "at most" : "MORE THAN");
   return 0;
 }
 
@@ -98,9 +97,8 @@ int main(int argc, char** argv) {
     if (mode == "write" && (argc == 4 || argc == 5))
       return write_dir(argv[2], argv[3], argc == 5 ? cli::parse_shard_size(argv[4]) : cli::kDefaultMaxShardBytes);
     if (mode == "load" && (argc == 3 || argc == 4)) return load_dir(argv[2], argc == 4 ? std::atoi(argv[3]) : 3);
-    std::fprintf(stderr,
-                 "usage: bench_model_load write MODEL DIR [SHARD_SIZE]\n"
-                 "       bench_model_load load DIR [REPEATS]\n");
+    std::fprintf(stderr, "usage: bench_model_load write MODEL DIR [SHARD_SIZE]\n"
+                         "       bench_model_load load DIR [REPEATS]\n");
     return 2;
   } catch (const UserError& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -37,10 +37,11 @@ struct Options {
 };
 
 [[noreturn]] void usage_error(const std::string& problem) {
-  std::fprintf(stderr,
-               "bench_optimizer: %s\nusage: bench_optimizer [--params N[k|M|G]] [--threads T] [--moments bf16|f32|8bit] "
-               "[--iters K>=5] [--isa auto|avx512|avx2|sse]\n",
-               problem.c_str());
+  std::fprintf(
+      stderr,
+      "bench_optimizer: %s\nusage: bench_optimizer [--params N[k|M|G]] [--threads T] [--moments bf16|f32|8bit] "
+      "[--iters K>=5] [--isa auto|avx512|avx2|sse]\n",
+      problem.c_str());
   std::exit(1);
 }
 

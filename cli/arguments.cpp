@@ -55,7 +55,8 @@ bool Arguments::parse(const std::vector<std::string>& args) {
       values_[name] = value;
       continue;
     }
-    if (next_positional >= positionals_.size()) bad("unexpected argument '" + a + "'", "see 'horizon " + command_ + " --help'");
+    if (next_positional >= positionals_.size())
+      bad("unexpected argument '" + a + "'", "see 'horizon " + command_ + " --help'");
     values_[positionals_[next_positional++].name] = a;
   }
   for (size_t p = next_positional; p < positionals_.size(); ++p)
@@ -68,7 +69,8 @@ std::string Arguments::help() const {
   o << "usage: " << usage_ << "\n\n" << summary_ << "\n";
   if (!positionals_.empty()) {
     o << "\narguments:\n";
-    for (const Positional& p : positionals_) o << "  " << p.name << std::string(p.name.size() < 22 ? 22 - p.name.size() : 1, ' ') << p.help << "\n";
+    for (const Positional& p : positionals_)
+      o << "  " << p.name << std::string(p.name.size() < 22 ? 22 - p.name.size() : 1, ' ') << p.help << "\n";
   }
   if (!specs_.empty()) {
     o << "\noptions:\n";
@@ -123,9 +125,14 @@ double Arguments::get_bytes(const std::string& name) const {
   std::string unit(end);
   if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
   if (!unit.empty() && unit.back() == 'i') unit.pop_back();
-  double scale = unit.empty() ? 1 : unit == "K" || unit == "k" ? 1024.0 : unit == "M" || unit == "m" ? 1024.0 * 1024
-               : unit == "G" || unit == "g" ? 1024.0 * 1024 * 1024 : unit == "T" || unit == "t" ? 1024.0 * 1024 * 1024 * 1024 : -1;
-  if (v.empty() || end == v.c_str() || scale < 0 || d < 0) bad("--" + name + " must be a size like 120G or 512M, got '" + v + "'", "");
+  double scale = unit.empty()                 ? 1
+                 : unit == "K" || unit == "k" ? 1024.0
+                 : unit == "M" || unit == "m" ? 1024.0 * 1024
+                 : unit == "G" || unit == "g" ? 1024.0 * 1024 * 1024
+                 : unit == "T" || unit == "t" ? 1024.0 * 1024 * 1024 * 1024
+                                              : -1;
+  if (v.empty() || end == v.c_str() || scale < 0 || d < 0)
+    bad("--" + name + " must be a size like 120G or 512M, got '" + v + "'", "");
   return d * scale;
 }
 

@@ -47,7 +47,8 @@ void write_optimizer_file(const std::string& dir, const ir::Module& m, const run
     if (q8) {
       // 8-bit moments: the codes above and one scale per block (support/moment_quantization.h).
       const std::vector<int64_t> blocks = {moment_blocks(tensors[t].elements)};
-      state.push_back({tensors[t].name + ".exp_avg.absmax", ir::DType::f32, blocks, store.m_scale(static_cast<int>(t))});
+      state.push_back(
+          {tensors[t].name + ".exp_avg.absmax", ir::DType::f32, blocks, store.m_scale(static_cast<int>(t))});
       state.push_back(
           {tensors[t].name + ".exp_avg_sq.absmax", ir::DType::f32, blocks, store.v_scale(static_cast<int>(t))});
     }
@@ -87,9 +88,7 @@ void save_checkpoint(const std::string& dir, const ir::Module& m, const runtime:
   write_manifest(dir, store.step(), files);
 }
 
-void load_weights(const std::string& path_or_dir, runtime::HostStore& store) {
-  load_model_weights(path_or_dir, store);
-}
+void load_weights(const std::string& path_or_dir, runtime::HostStore& store) { load_model_weights(path_or_dir, store); }
 
 TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& store) {
   const Manifest manifest = verify_manifest(dir);
@@ -112,8 +111,9 @@ TrainingState resume_checkpoint(const std::string& dir, runtime::HostStore& stor
       const frontend::SafetensorsEntry& e = file.at(st.name + suffix);
       if (e.dtype != want)
         throw_user_error(path, e.name,
-                         "moments are " + e.dtype + " (--moments " + moments_flag(e.dtype) + ") but this run keeps them as " +
-                             want + " (--moments " + codegen::cpu::moment_type_name(moments) + ")",
+                         "moments are " + e.dtype + " (--moments " + moments_flag(e.dtype) +
+                             ") but this run keeps them as " + want + " (--moments " +
+                             codegen::cpu::moment_type_name(moments) + ")",
                          std::string("resume with --moments ") + moments_flag(e.dtype) + ", as the saved run");
       check_shape(path, e, st);
       if (e.end - e.begin != static_cast<uint64_t>(st.elements) * static_cast<uint64_t>(store.moment_bytes()))

@@ -92,7 +92,8 @@ int run_compile(const Args& args) {
                "|schedule|plan (ir = the graph IR after the whole pipeline; cuda = the generated CUDA kernels;"
                " schedule = the step's schedule IR; plan = its buffers and arena offsets)",
            "ir");
-  a.option("batch", "B", "batch size: sequences per step (--emit=schedule|plan|PASS, required) or kernels' (cuda)", "1");
+  a.option("batch", "B", "batch size: sequences per step (--emit=schedule|plan|PASS, required) or kernels' (cuda)",
+           "1");
   a.option("seq", "S", "sequence length (--emit=schedule|plan|PASS, required; --emit=cuda)", "128");
   add_streaming_options(a, false);
   a.flag("params", "print the parameter count per stage and the bytes at bf16 instead of IR");

@@ -92,8 +92,8 @@ std::unique_ptr<runtime::StepBackend> make_cuda_backend(const ir::Schedule& sche
 double cuda_free_memory_bytes() { throw UserError("horizon train: this build has no CUDA backend"); }
 
 std::function<std::vector<float>(const runtime::TokenBatch&)> cuda_sequence_logprobs(const ir::Module&,
-                                                                                     const runtime::HostStore&,
-                                                                                     int64_t, int64_t) {
+                                                                                     const runtime::HostStore&, int64_t,
+                                                                                     int64_t) {
   throw UserError("horizon train: this build has no CUDA backend");
 }
 

@@ -50,8 +50,8 @@ Gradients on_cpu(const ir::Module& model, runtime::HostStore& store, const data:
   Gradients g{0, {}, "cpu", {}};
   for (const auto& t : store.tensors()) g.grads.emplace_back(static_cast<size_t>(t.elements), 0.0f);
   runtime::CpuModel cpu(model, store);
-  runtime::BatchView view{batch.tokens.data(), batch.targets.data(), or_null(batch.positions),
-                          or_null(batch.segments),    batch.batch,         batch.seq};
+  runtime::BatchView view{batch.tokens.data(),     batch.targets.data(), or_null(batch.positions),
+                          or_null(batch.segments), batch.batch,          batch.seq};
   g.loss = cpu.forward_backward(view, g.grads);
   return g;
 }
@@ -123,7 +123,8 @@ std::string joined(const std::vector<float>& values) {
 /// starts at 0).
 std::vector<float> reference_logps(const Arguments& a, const ir::Module& model, const runtime::HostStore& store,
                                    const data::Batch& batch) {
-  const runtime::BatchView view{batch.tokens.data(), batch.targets.data(), nullptr, nullptr, batch.batch, batch.seq, -1};
+  const runtime::BatchView view{
+      batch.tokens.data(), batch.targets.data(), nullptr, nullptr, batch.batch, batch.seq, -1};
   if (!a.has("reference-weights")) return runtime::CpuModel(model, store).sequence_logprobs(view);
   runtime::HostStore ref_store(model, codegen::cpu::MomentType::bf16);
   load_model_weights(a.get("reference-weights"), ref_store);
@@ -146,14 +147,15 @@ Gradients dpo_on_cpu(const ir::Module& model, runtime::HostStore& store, const d
 }  // namespace
 
 int run_gradients(const Args& args) {
-  Arguments a("gradients",
-              "horizon gradients MODEL [--weights FILE|DIR] (--text TEXT | --data PATH) --out FILE [--batch B --seq S]\n"
-              "                        [--device DEV]",
-              "Computes the loss and every parameter gradient of one batch and writes them to a safetensors file under\n"
-              "the checkpoint names. --text: TEXT in the model's tokens, windows of S+1 tokens, targets shifted by one.\n"
-              "--data: the first batch `horizon train` would take from that data with the same --data options and\n"
-              "--seed (chat templates, loss masks, packed documents); the file then also holds its positions and\n"
-              "segments.");
+  Arguments a(
+      "gradients",
+      "horizon gradients MODEL [--weights FILE|DIR] (--text TEXT | --data PATH) --out FILE [--batch B --seq S]\n"
+      "                        [--device DEV]",
+      "Computes the loss and every parameter gradient of one batch and writes them to a safetensors file under\n"
+      "the checkpoint names. --text: TEXT in the model's tokens, windows of S+1 tokens, targets shifted by one.\n"
+      "--data: the first batch `horizon train` would take from that data with the same --data options and\n"
+      "--seed (chat templates, loss masks, packed documents); the file then also holds its positions and\n"
+      "segments.");
   a.positional("MODEL", "a Hugging Face model directory, its config.json, or the model file the weights belong to");
   a.option("weights", "PATH",
            "a directory written by horizon train --save, an index or a .safetensors file (default: the MODEL\n"
@@ -173,9 +175,8 @@ int run_gradients(const Args& args) {
   a.option("device", "DEV",
            "cpu (the unstreamed fp32 reference) | cuda (the streamed step on the GPU, bf16 GEMMs) | auto", "cpu");
   a.option("grad-offload", "TYPE",
-           std::string(kGradOffloadHelp) +
-               "; with --device cuda (the gradients written are\n"
-               "those the CPU optimizer would read)",
+           std::string(kGradOffloadHelp) + "; with --device cuda (the gradients written are\n"
+                                           "those the CPU optimizer would read)",
            "fp32");
   if (!a.parse(args)) return 0;
   if (!a.has("out")) throw UserError("horizon gradients: missing --out");

@@ -36,9 +36,11 @@ int run_import(const Args& args) {
   std::string out = a.get("output"), tmp = out + ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary);
-    if (!f || !(f << text) || !f.flush()) throw_user_error(out, "", "cannot write the model file", "check the directory exists and is writable");
+    if (!f || !(f << text) || !f.flush())
+      throw_user_error(out, "", "cannot write the model file", "check the directory exists and is writable");
   }
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) throw_user_error(out, "", "cannot rename the temporary file into place", "");
+  if (std::rename(tmp.c_str(), out.c_str()) != 0)
+    throw_user_error(out, "", "cannot rename the temporary file into place", "");
   return 0;
 }
 

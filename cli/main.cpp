@@ -20,18 +20,21 @@ struct Command {
 
 const Command kCommands[] = {
     {"compile", horizon::cli::run_compile, "compile a model and print its IR (--emit=STAGE) or parameters (--params)"},
-    {"verify", horizon::cli::run_verify, "parse a schedule text dump and prove it race-free (--model: also simulate it)"},
+    {"verify", horizon::cli::run_verify,
+     "parse a schedule text dump and prove it race-free (--model: also simulate it)"},
     {"plan", horizon::cli::run_plan, "predict memory, step time and bottleneck of training a model on a machine"},
     {"import", horizon::cli::run_import, "convert a Hugging Face config.json into a native model file"},
     {"train", horizon::cli::run_train, "train a model (loss, validation, tokens/s, checkpoints)"},
     {"sample", horizon::cli::run_sample, "generate text from trained weights"},
     {"data", horizon::cli::run_data, "show training examples as the model sees them: text, loss mask, packing"},
-    {"gradients", horizon::cli::run_gradients, "loss and parameter gradients of one batch, to compare with other frameworks"},
+    {"gradients", horizon::cli::run_gradients,
+     "loss and parameter gradients of one batch, to compare with other frameworks"},
     {"tokenize", horizon::cli::run_tokenize, "token IDs of a text with a model's tokenizer, or text of IDs (--decode)"},
 };
 
 void usage(std::FILE* to) {
-  std::fprintf(to, "usage: horizon COMMAND [options]\n\nHorizon trains large language models on one GPU box, with host RAM as the home of the model.\n\ncommands:\n");
+  std::fprintf(to, "usage: horizon COMMAND [options]\n\nHorizon trains large language models on one GPU box, with host "
+                   "RAM as the home of the model.\n\ncommands:\n");
   for (const Command& c : kCommands) std::fprintf(to, "  %-10s %s\n", c.name, c.summary);
   std::fprintf(to, "\n'horizon COMMAND --help' describes each command's options.\n");
 }

@@ -74,9 +74,10 @@ void check_run_size(const ir::Module& model, int64_t batch, int64_t seq, int64_t
   if (bytes_per_param > 8) fixes += "--moments bf16 (8 B/param instead of 12); ";
   if (bytes_per_param > 6) fixes += "--moments 8bit (6 B/param); ";
   throw UserError(model.name + " does not fit: host memory: the step needs at least " + format_bytes(need) +
-                  " (host store " + format_bytes(store) + " for " + format_count(static_cast<int64_t>(std::min(params, 9e18))) +
-                  " parameters, batch tokens " + format_bytes(data) +
-                  (unstreamed ? ", activations " + format_bytes(activations) : std::string()) + "), " +
+                  " (host store " + format_bytes(store) + " for " +
+                  format_count(static_cast<int64_t>(std::min(params, 9e18))) + " parameters, batch tokens " +
+                  format_bytes(data) + (unstreamed ? ", activations " + format_bytes(activations) : std::string()) +
+                  "), " +
                   (measured ? "this machine has " + format_bytes(budget) + " available"
                             : "--host-mem allows " + format_bytes(budget)) +
                   "; nothing was allocated. To fit: " + fixes + "a smaller model, --batch or --seq" +

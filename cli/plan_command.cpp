@@ -147,7 +147,8 @@ class Refusal {
     if (!host.fits()) {
       passes::StreamingOptions o = options_;
       o.clip = false;
-      if (c.clip) offer("--early-updates with train --clip 0 (two gradient slabs instead of one per layer)", o, ir::Place::host);
+      if (c.clip)
+        offer("--early-updates with train --clip 0 (two gradient slabs instead of one per layer)", o, ir::Place::host);
       o = options_;
       o.bf16_gradients = true;
       if (!options_.bf16_gradients) offer("--grad-offload bf16 (half-size gradient slabs)", o, ir::Place::host);
@@ -210,11 +211,13 @@ int run_plan(const Args& args) {
               "that does not fit is refused (exit 1) with what would make it fit. Given a schedule text dump\n"
               "(horizon compile --emit=schedule, edited or not) instead, it verifies it and reports the same\n"
               "figures of that schedule's buffers and instructions.");
-  a.positional("MODEL", "models/*.json, a Hugging Face model directory or config.json, a .hir dump; or a schedule dump");
+  a.positional("MODEL",
+               "models/*.json, a Hugging Face model directory or config.json, a .hir dump; or a schedule dump");
   add_streaming_options(a);
   a.option("trace", "FILE", "write the simulated step as a Chrome trace (open it in ui.perfetto.dev)");
-  a.flag("largest",
-         "plan the deepest model of MODEL's width (or --width) that fits the machine: MODEL with as many blocks as fit");
+  a.flag(
+      "largest",
+      "plan the deepest model of MODEL's width (or --width) that fits the machine: MODEL with as many blocks as fit");
   a.option("width", "H", "with --largest: hidden size of the searched models (heads and MLP scale with it)", "0");
   add_parallel_options(a);
   a.option("model", "MODEL", "with a schedule dump as MODEL: the model it was compiled from");

@@ -28,9 +28,8 @@ std::string parallel_refusal(const std::string& model, const plan::ParallelShape
   if (!host.fits()) {
     problem += std::string(problem.empty() ? "" : "; and ") + "host memory: each host needs " +
                format_bytes(host.total) + ", the budget is " + format_bytes(host.budget);
-    fixes =
-        "more --hosts (the master halves and moments split over them), fewer --gpus per host (host checkpoints "
-        "count per GPU), --moments 8bit, --early-updates with train --clip 0, or more host RAM";
+    fixes = "more --hosts (the master halves and moments split over them), fewer --gpus per host (host checkpoints "
+            "count per GPU), --moments 8bit, --early-updates with train --clip 0, or more host RAM";
   }
   if (!gpu.fits())
     fixes += std::string(fixes.empty() ? "" : "; for the GPU: ") + "--micro-batches more, or --resident 0";
@@ -51,11 +50,10 @@ void print_parallel_step(const ir::Schedule& s, const ir::Module& graph, const p
     std::snprintf(buf, sizeof buf, format, v);
     return std::string(buf);
   };
-  std::printf(
-      "\ndata parallel (predicted): %lld GPU(s) per host x %lld host(s) = %lld ranks, ring at %s GB/s per "
-      "direction\n",
-      static_cast<long long>(shape.gpus), static_cast<long long>(shape.hosts), static_cast<long long>(R),
-      num("%.0f", plan::collective_gbps(machine, shape)).c_str());
+  std::printf("\ndata parallel (predicted): %lld GPU(s) per host x %lld host(s) = %lld ranks, ring at %s GB/s per "
+              "direction\n",
+              static_cast<long long>(shape.gpus), static_cast<long long>(shape.hosts), static_cast<long long>(R),
+              num("%.0f", plan::collective_gbps(machine, shape)).c_str());
   line("global batch", std::to_string(R * s.config.batch) + " x " + std::to_string(s.config.seq) + " (--batch " +
                            std::to_string(s.config.batch) + " per GPU)");
   line("reduce-scatter",

@@ -14,7 +14,8 @@ Progress::Progress(int64_t total_steps, double flops_per_token, const std::strin
     : total_(total_steps), flops_per_token_(flops_per_token), tty_(isatty(STDOUT_FILENO) != 0) {
   if (!metrics_path.empty()) {
     metrics_ = std::fopen(metrics_path.c_str(), "a");
-    if (!metrics_) throw_user_error(metrics_path, "", "cannot open the metrics file for writing", "check the directory");
+    if (!metrics_)
+      throw_user_error(metrics_path, "", "cannot open the metrics file for writing", "check the directory");
     std::fseek(metrics_, 0, SEEK_END);  // ftell (a checkpoint's metrics offset) counts from the file's end
   }
 }
@@ -68,14 +69,17 @@ void Progress::step(const runtime::StepMetrics& m) {
     std::fflush(metrics_);
   }
 
-  const double eta = total_ > m.step ? elapsed_ / static_cast<double>(m.step) * static_cast<double>(total_ - m.step) : 0;
+  const double eta =
+      total_ > m.step ? elapsed_ / static_cast<double>(m.step) * static_cast<double>(total_ - m.step) : 0;
   char val[32] = "";
   if (last_val_ >= 0) std::snprintf(val, sizeof val, " val %.4f", last_val_);
   char text[512];
-  std::snprintf(text, sizeof text, "step %lld/%lld loss %.4f%s%s | %.0f tok/s %.3f TFLOPS | %.0f ms/step | lr %.2e | RSS %s | ETA %dm%02ds",
-                static_cast<long long>(m.step), static_cast<long long>(total_), m.loss, val, extra_text.c_str(), tok_s, tflops,
-                m.step_seconds * 1e3, m.lr, format_bytes(static_cast<double>(rss)).c_str(), static_cast<int>(eta) / 60,
-                static_cast<int>(eta) % 60);
+  std::snprintf(
+      text, sizeof text,
+      "step %lld/%lld loss %.4f%s%s | %.0f tok/s %.3f TFLOPS | %.0f ms/step | lr %.2e | RSS %s | ETA %dm%02ds",
+      static_cast<long long>(m.step), static_cast<long long>(total_), m.loss, val, extra_text.c_str(), tok_s, tflops,
+      m.step_seconds * 1e3, m.lr, format_bytes(static_cast<double>(rss)).c_str(), static_cast<int>(eta) / 60,
+      static_cast<int>(eta) % 60);
   if (tty_) {
     const int width = 24;
     int filled = static_cast<int>(std::lround(width * static_cast<double>(m.step) / static_cast<double>(total_)));

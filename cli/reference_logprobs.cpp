@@ -96,10 +96,11 @@ ReferenceLogprobs reference_logprobs(const ir::Module& lowered, const runtime::H
   int64_t sequences = 0;
   for (const data::Batch& b : data.reference_batches()) {
     runtime::BatchView view{b.tokens.data(), b.targets.data(), nullptr, nullptr, b.batch, b.seq, -1};
-    const std::vector<float> logps =
-        forward ? forward(runtime::TokenBatch{b.batch, b.seq, b.tokens, b.targets, {}, {}, {}})
-                : model->sequence_logprobs(view);
-    for (int64_t r = 0; r < b.batch; ++r) out.per_document[static_cast<size_t>(b.documents[static_cast<size_t>(r)])] = logps[static_cast<size_t>(r)];
+    const std::vector<float> logps = forward
+                                         ? forward(runtime::TokenBatch{b.batch, b.seq, b.tokens, b.targets, {}, {}, {}})
+                                         : model->sequence_logprobs(view);
+    for (int64_t r = 0; r < b.batch; ++r)
+      out.per_document[static_cast<size_t>(b.documents[static_cast<size_t>(r)])] = logps[static_cast<size_t>(r)];
     sequences += b.batch;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

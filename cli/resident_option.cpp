@@ -55,7 +55,9 @@ passes::ExecutorReserve cuda_executor_reserve(bool evaluation) {
   passes::ExecutorReserve reserve;
 #ifdef HORIZON_HAVE_CUDA
   reserve.stage_scratch = [](const ir::Module& graph, const std::vector<ir::ArenaPlan>& arenas, int64_t mb_batch,
-                             int64_t seq) { return runtime::cuda::planned_stage_scratch(graph, arenas, mb_batch, seq); };
+                             int64_t seq) {
+    return runtime::cuda::planned_stage_scratch(graph, arenas, mb_batch, seq);
+  };
 #endif
   reserve.margin_bytes = kResidentMarginBytes;
   reserve.evaluation = evaluation;

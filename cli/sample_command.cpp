@@ -20,7 +20,8 @@ int run_sample(const Args& args) {
   Arguments a("sample", "horizon sample MODEL [--weights DIR|FILE] [--prompt TEXT] [options]",
               "Generates text from a trained model with its tokenizer (tokenizer.json in the model directory, or\n"
               "the byte-level vocabulary of the demo models).");
-  a.positional("MODEL", "a Hugging Face model directory (config, weights, tokenizer), its config.json, or a model file");
+  a.positional("MODEL",
+               "a Hugging Face model directory (config, weights, tokenizer), its config.json, or a model file");
   a.option("weights", "PATH",
            "weights: a directory written by horizon train --save, a model.safetensors.index.json or a .safetensors\n"
            "file (default: the weights in the MODEL directory)");

@@ -52,7 +52,8 @@ std::optional<TrainingState> TrainCheckpoints::resume(runtime::HostStore& store)
 
 void TrainCheckpoints::save(runtime::HostStore& store, const TrainingState& state) {
   last_path_ = dir_->save(
-      state.step, [&](const std::string& tmp) { save_checkpoint(tmp, model_, store, &state, flags_.model_source); }, flags_.keep);
+      state.step, [&](const std::string& tmp) { save_checkpoint(tmp, model_, store, &state, flags_.model_source); },
+      flags_.keep);
   last_saved_step_ = state.step;
 }
 

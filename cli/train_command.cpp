@@ -57,9 +57,8 @@ Arguments train_arguments() {
   a.option("batch", "B", "sequences per step", "8");
   a.option("seq", "S", "tokens per sequence", "128");
   a.option("micro-batches", "M", "split each batch into M micro-batches; gradients add up, their mean updates", "1");
-  a.flag("stream",
-         "run each step as the compiled schedule (weights streamed layer by layer through slots) on the\n"
-         "emulated device; same result as the unstreamed step");
+  a.flag("stream", "run each step as the compiled schedule (weights streamed layer by layer through slots) on the\n"
+                   "emulated device; same result as the unstreamed step");
   a.option("checkpoint-every", "K", "with --stream: save every K-th block input, recompute the rest (0: choose)", "0");
   a.option("slots", "N", "with --stream: weight slots on the device (0: choose)", "0");
   a.option("resident", "N",
@@ -124,15 +123,15 @@ double flops_per_token(const ir::Module& m, int64_t seq) {
 }
 
 void check_positive(const Arguments& a, const char* name) {
-  if (a.get_int(name) <= 0) throw UserError(std::string("horizon train: --") + name + " must be positive, got " + a.get(name));
+  if (a.get_int(name) <= 0)
+    throw UserError(std::string("horizon train: --") + name + " must be positive, got " + a.get(name));
 }
 
 // --device; auto picks cpu with --stream, which asks for the emulated device.
 std::string train_device(const std::string& requested, bool stream) {
   if (requested == "cuda" && stream)
-    throw UserError(
-        "horizon train: --stream runs the schedule on the emulated device and --device cuda on the GPU; "
-        "pick one");
+    throw UserError("horizon train: --stream runs the schedule on the emulated device and --device cuda on the GPU; "
+                    "pick one");
   if (stream && requested == "auto") return "cpu";
   return resolve_device("train", requested);
 }
@@ -168,9 +167,8 @@ int run_train(const Args& args) {
                       " shapes the streamed schedule on the GPU; use --device cuda (or --stream for the emulated "
                       "device)");
   if (a.get("grad-offload") != "fp32" && !stream && !cuda)
-    throw UserError(
-        "horizon train: --grad-offload shapes the streamed schedule's gradient slabs; add --stream or use "
-        "--device cuda");
+    throw UserError("horizon train: --grad-offload shapes the streamed schedule's gradient slabs; add --stream or use "
+                    "--device cuda");
   if (a.has("trace") && !cuda)
     throw UserError("horizon train: --trace records the GPU timeline; it needs --device cuda");
 
@@ -182,15 +180,16 @@ int run_train(const Args& args) {
   ModelDirSource save_source{a.get("MODEL"), parse_shard_size(a.get("max-shard-size")), {}, {}};
   const codegen::cpu::MomentType moments = parse_moments("train", a.get("moments"));
   const int64_t bytes_per_param = store_bytes_per_param(moments);
-  check_run_size(model, a.get_int("batch"), a.get_int("seq"), a.get_int("micro-batches"),
-                 bytes_per_param, !stream && !cuda, host_memory_option(a));
+  check_run_size(model, a.get_int("batch"), a.get_int("seq"), a.get_int("micro-batches"), bytes_per_param,
+                 !stream && !cuda, host_memory_option(a));
   const int64_t B = a.get_int("batch"), S = a.get_int("seq"), M = a.get_int("micro-batches");
   if (B % M)
     throw UserError("horizon train: --batch " + std::to_string(B) + " is not divisible by --micro-batches " +
                     std::to_string(M) + "; pick a batch that is a multiple of it");
   const int64_t max_seq = static_cast<int64_t>(model.config_number("max_seq", 0));
   if (max_seq > 0 && S > max_seq)
-    throw UserError("horizon train: --seq " + std::to_string(S) + " exceeds the model's max_seq " + std::to_string(max_seq));
+    throw UserError("horizon train: --seq " + std::to_string(S) + " exceeds the model's max_seq " +
+                    std::to_string(max_seq));
 
   // --sample turns text into tokens and back with the model's tokenizer.
   std::unique_ptr<data::Tokenizer> tokenizer;
@@ -288,8 +287,9 @@ int run_train(const Args& args) {
   std::printf("model %s: %s parameters | host store %s (%d B/param)\n%s\n", model.name.c_str(),
               format_count(store.parameter_count()).c_str(), format_bytes(static_cast<double>(store.bytes())).c_str(),
               store.bytes_per_parameter(), data.summary.c_str());
-  const char* device_text =
-      cuda ? "cuda (streamed schedule)" : stream ? "cpu (streamed schedule, emulated device)" : "cpu";
+  const char* device_text = cuda     ? "cuda (streamed schedule)"
+                            : stream ? "cpu (streamed schedule, emulated device)"
+                                     : "cpu";
   std::printf("device %s | batch %lld x seq %lld in %lld micro-batch(es) | %lld steps from step %lld | lr %g %s\n",
               device_text, static_cast<long long>(B), static_cast<long long>(S), static_cast<long long>(M),
               static_cast<long long>(cfg.steps), static_cast<long long>(store.step()), cfg.lr.peak,
@@ -343,11 +343,16 @@ int run_train(const Args& args) {
       eval_batches > 0 && data.validation ? runtime::Trainer::ValidationSource([&] {
         std::vector<runtime::TokenBatch> out;
         for (data::Batch& b : data.validation(eval_batches))
-          out.push_back({b.batch, b.seq, std::move(b.tokens), std::move(b.targets), std::move(b.positions),
-                         std::move(b.segments), {}});
+          out.push_back({b.batch,
+                         b.seq,
+                         std::move(b.tokens),
+                         std::move(b.targets),
+                         std::move(b.positions),
+                         std::move(b.segments),
+                         {}});
         return out;
       })
-                       : runtime::Trainer::ValidationSource(),  // --eval-batches 0: no validation
+                                          : runtime::Trainer::ValidationSource(),  // --eval-batches 0: no validation
       [&](const runtime::StepMetrics& m) {
         progress.step(m);
         if (cuda_report) cuda_report->step(m, progress);

@@ -31,7 +31,7 @@ void add_data_options(Arguments& a);
 struct LoadedDocuments {
   std::shared_ptr<const data::DocumentSet> documents;
   data::DataStats stats;
-  std::string cache_note;  // "token cache hit: PATH" / "tokenized N rows in Xs; cached at PATH"
+  std::string cache_note;            // "token cache hit: PATH" / "tokenized N rows in Xs; cached at PATH"
   std::string cache_dir, cache_key;  // empty without a token cache
 };
 

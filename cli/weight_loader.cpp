@@ -143,8 +143,9 @@ WeightLoadReport load_weight_files(frontend::WeightFiles& files, runtime::HostSt
     if (e.dtype != "BF16" && e.dtype != "F16" && e.dtype != "F32")
       throw_user_error(file, st.name, "dtype " + e.dtype + " cannot be loaded as a weight",
                        "convert the weights to bf16, fp16 or fp32");
-    per_shard[static_cast<size_t>(where->shard)].push_back(
-        {static_cast<int>(t), files.shard(where->shard).bytes(st.name).data(), e.dtype, 0, st.elements, &non_finite[t]});
+    per_shard[static_cast<size_t>(where->shard)].push_back({static_cast<int>(t),
+                                                            files.shard(where->shard).bytes(st.name).data(), e.dtype, 0,
+                                                            st.elements, &non_finite[t]});
     report.dtypes.insert(e.dtype);
     report.bytes += static_cast<int64_t>(e.end - e.begin);
     ++report.tensors;

@@ -24,7 +24,7 @@ struct Unit {
 struct Outcome {
   Example example;
   std::optional<Example> rejected;  // preference rows: example is the chosen sequence
-  std::string error;  // a UserError's message
+  std::string error;                // a UserError's message
   std::exception_ptr bug;
 };
 

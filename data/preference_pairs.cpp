@@ -21,8 +21,8 @@ std::string common_prefix(const std::string& a, const std::string& b) {
   return a.substr(0, n);
 }
 
-Example sequence(const Tokenizer& tok, const std::string& prompt, const std::string& response,
-                 const std::string& where, const char* field) {
+Example sequence(const Tokenizer& tok, const std::string& prompt, const std::string& response, const std::string& where,
+                 const char* field) {
   Example e;
   e.tokens = tok.encode(prompt, false);
   e.loss.assign(e.tokens.size(), 0);
@@ -34,8 +34,8 @@ Example sequence(const Tokenizer& tok, const std::string& prompt, const std::str
     bad_row(where, field, "has no token to train on (an empty response, and a tokenizer without EOS)",
             "give a non-empty response");
   if (e.tokens.size() < 2)
-    bad_row(where, field, "makes a sequence of " + std::to_string(e.tokens.size()) +
-                              " token(s): nothing is predicted", "give a prompt or a longer response");
+    bad_row(where, field, "makes a sequence of " + std::to_string(e.tokens.size()) + " token(s): nothing is predicted",
+            "give a prompt or a longer response");
   return e;
 }
 
@@ -56,8 +56,8 @@ PreferenceRow parse_preference_row(std::string_view line, const std::string& whe
   if (!row.contains(prompt_field)) prompt_field = fields.messages;
   if (!row.contains(prompt_field))
     bad_row(where, fields.prompt, "is missing",
-            "give the prompt as \"" + fields.prompt + "\" (a string or a list of messages) or as \"" +
-                fields.messages + "\" (a list of messages)");
+            "give the prompt as \"" + fields.prompt + "\" (a string or a list of messages) or as \"" + fields.messages +
+                "\" (a list of messages)");
   if (auto tools = row.find("tools"); tools != row.end() && !tools->is_null()) {
     if (!tools->is_array()) bad_row(where, "tools", "is " + frontend::json_type_name(*tools) + ", expected a list", "");
     out.tools = *tools;

@@ -22,9 +22,9 @@ namespace horizon::data {
 
 struct PreferenceRow {
   bool conversational = false;
-  std::string prompt, chosen, rejected;                          // strings
+  std::string prompt, chosen, rejected;                                // strings
   frontend::Json prompt_messages, chosen_messages, rejected_messages;  // message lists
-  frontend::Json tools;  // null if absent
+  frontend::Json tools;                                                // null if absent
 };
 
 /// The two sequences of a pair: chosen, then rejected.
@@ -39,7 +39,6 @@ bool is_preference_row(std::string_view line);
 PreferenceRow parse_preference_row(std::string_view line, const std::string& where, const RowFields& fields);
 
 /// The tokens and loss bits of both sequences (UserError naming `where`).
-PreferencePair build_preference_pair(const PreferenceRow& row, const ExampleOptions& options,
-                                     const std::string& where);
+PreferencePair build_preference_pair(const PreferenceRow& row, const ExampleOptions& options, const std::string& where);
 
 }  // namespace horizon::data

@@ -75,8 +75,10 @@ std::vector<int32_t> read_text_corpus(const std::string& path, CorpusSummary& su
     throw_user_error(path, "", "no such file or folder", "pass a text file, a folder of text files or a token file");
   std::vector<int32_t> tokens;
   if (!fs::is_directory(st) && !fs::is_regular_file(st))
-    throw_user_error(path, "", "not a regular file or folder (a device, pipe or socket): its end is unknown, so reading "
-                     "it could exhaust memory", "write the data to a file first");
+    throw_user_error(path, "",
+                     "not a regular file or folder (a device, pipe or socket): its end is unknown, so reading "
+                     "it could exhaust memory",
+                     "write the data to a file first");
   if (!fs::is_directory(st)) {
     // A file named explicitly is taken as text whatever it contains: the user asked for it.
     std::string text = read_bytes(path, path);

@@ -20,18 +20,21 @@ class HfReader {
   Json read() {
     const std::string arch = architecture();
     LlamaFamilyConfig c;
-    c.name = j_.contains("_name_or_path") && j_["_name_or_path"].is_string() ? j_["_name_or_path"].get<std::string>()
-                                                                               : arch;
+    c.name =
+        j_.contains("_name_or_path") && j_["_name_or_path"].is_string() ? j_["_name_or_path"].get<std::string>() : arch;
     c.hidden = positive("hidden_size");
     c.intermediate = positive("intermediate_size");
     c.layers = positive("num_hidden_layers");
     c.heads = positive("num_attention_heads");
-    c.kv_heads = has("num_key_value_heads") && !j_["num_key_value_heads"].is_null() ? positive("num_key_value_heads")
-                                                                                    : c.heads;
+    c.kv_heads =
+        has("num_key_value_heads") && !j_["num_key_value_heads"].is_null() ? positive("num_key_value_heads") : c.heads;
     c.vocab = positive("vocab_size");
     c.head_dim = head_dim(arch, c);
     if (c.heads % c.kv_heads)
-      fail("num_key_value_heads", "num_attention_heads (" + std::to_string(c.heads) + ") must be a multiple of it, got " + std::to_string(c.kv_heads), "");
+      fail("num_key_value_heads",
+           "num_attention_heads (" + std::to_string(c.heads) + ") must be a multiple of it, got " +
+               std::to_string(c.kv_heads),
+           "");
     c.max_seq = has("max_position_embeddings") ? positive("max_position_embeddings") : 2048;
     c.rms_eps = number_or("rms_norm_eps", 1e-6);
     c.init_std = number_or("initializer_range", 0.02);
@@ -42,7 +45,8 @@ class HfReader {
     // Dropout inside attention would make training differ from the
     // computation here; every released checkpoint of these families has 0.
     if (number_or("attention_dropout", 0.0) != 0.0)
-      fail("attention_dropout", "attention dropout is not supported, got " + j_["attention_dropout"].dump(), "set it to 0.0");
+      fail("attention_dropout", "attention dropout is not supported, got " + j_["attention_dropout"].dump(),
+           "set it to 0.0");
     // pretraining_tp > 1 makes old Llama code split each projection into that
     // many slices and concatenate or sum them: the same product, so it is read
     // as 1.
@@ -72,7 +76,8 @@ class HfReader {
     for (const char* known : kArchitectures)
       if (arch == known) return arch;
     const bool moe = arch.find("Moe") != std::string::npos || arch.find("Mixtral") != std::string::npos;
-    fail("architectures", "architecture '" + arch + "' is not supported" + (moe ? " (mixture-of-experts models are not)" : ""),
+    fail("architectures",
+         "architecture '" + arch + "' is not supported" + (moe ? " (mixture-of-experts models are not)" : ""),
          "supported: " + supported_hf_architectures());
   }
 
@@ -80,7 +85,8 @@ class HfReader {
   // derive it: sliding from layer max_window_layers on when use_sliding_window.
   void refuse_sliding_layers() {
     if (bool_or("use_sliding_window", false))
-      fail("use_sliding_window", "sliding-window attention in " + j_["architectures"][0].get<std::string>() + " is not supported",
+      fail("use_sliding_window",
+           "sliding-window attention in " + j_["architectures"][0].get<std::string>() + " is not supported",
            "set it to false");
     if (!has("layer_types") || j_["layer_types"].is_null()) return;
     const Json& types = j_["layer_types"];
@@ -97,7 +103,9 @@ class HfReader {
     // split the hidden size evenly.
     if (arch == "Qwen3ForCausalLM") return 128;
     if (c.hidden % c.heads)
-      fail("hidden_size", "hidden_size " + std::to_string(c.hidden) + " is not a multiple of num_attention_heads " + std::to_string(c.heads),
+      fail("hidden_size",
+           "hidden_size " + std::to_string(c.hidden) + " is not a multiple of num_attention_heads " +
+               std::to_string(c.heads),
            "give head_dim explicitly");
     return c.hidden / c.heads;
   }
@@ -132,8 +140,9 @@ class HfReader {
     } else if (type == "linear") {
       c.rope_scaling_factor = num("factor");
     } else if (type != "default") {
-      fail(std::string(key) + ".rope_type", "rope scaling '" + type + "' is not supported",
-           std::string("supported: llama3, linear, default; for fine-tuning within the original context remove ") + key);
+      fail(
+          std::string(key) + ".rope_type", "rope scaling '" + type + "' is not supported",
+          std::string("supported: llama3, linear, default; for fine-tuning within the original context remove ") + key);
     }
   }
 

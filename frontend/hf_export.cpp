@@ -5,8 +5,8 @@
 
 #include "frontend/hf_config.h"
 #include "frontend/model_json.h"
-#include "ir/lm_head_loss.h"
 #include "ir/document_inputs.h"
+#include "ir/lm_head_loss.h"
 #include "ir/printer.h"
 #include "support/atomic_file.h"
 #include "support/error.h"

@@ -22,8 +22,10 @@ Json parse_json_text(const std::string& text, const std::string& file) {
     size_t byte = e.byte == 0 ? 0 : e.byte - 1;
     int line = 1, col = 1;
     for (size_t i = 0; i < byte && i < text.size(); ++i) {
-      if (text[i] == '\n') ++line, col = 1;
-      else ++col;
+      if (text[i] == '\n')
+        ++line, col = 1;
+      else
+        ++col;
     }
     std::string what = e.what();
     auto pos = what.find("syntax error");

@@ -15,7 +15,9 @@ Json embedding_param(const std::string& name, const std::string& checkpoint) {
   return p;
 }
 
-Json op(const char* name, Json in, const std::string& out) { return Json{{"op", name}, {"in", std::move(in)}, {"out", out}}; }
+Json op(const char* name, Json in, const std::string& out) {
+  return Json{{"op", name}, {"in", std::move(in)}, {"out", out}};
+}
 
 Json rope_op(const std::string& in, const std::string& out, const char* heads, const LlamaFamilyConfig& c) {
   Json j = op("rope", {in}, out);
@@ -88,7 +90,8 @@ Json block(const LlamaFamilyConfig& c) {
     ops.push_back(op("linear", {"attn", "o_proj"}, "attn_out"));
   }
   ops.push_back(op("add", {"x", "attn_out"}, "x_mid"));
-  ops.push_back(Json{{"op", "rms_norm"}, {"in", {"x_mid", "post_attention_layernorm"}}, {"out", "h_mlp"}, {"eps", "rms_eps"}});
+  ops.push_back(
+      Json{{"op", "rms_norm"}, {"in", {"x_mid", "post_attention_layernorm"}}, {"out", "h_mlp"}, {"eps", "rms_eps"}});
   ops.push_back(op("linear", {"h_mlp", "gate_proj"}, "gate"));
   ops.push_back(op("linear", {"h_mlp", "up_proj"}, "up"));
   ops.push_back(op("silu", {"gate"}, "gate_act"));

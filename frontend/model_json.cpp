@@ -5,8 +5,8 @@
 
 #include "frontend/config_expr.h"
 #include "frontend/hf_config.h"
-#include "frontend/model_dir.h"
 #include "frontend/json_keys.h"
+#include "frontend/model_dir.h"
 #include "ir/parser.h"
 #include "ir/shape_rules.h"
 #include "ir/verifier.h"
@@ -31,7 +31,8 @@ class ModelReader {
     check_known_keys(doc_, {"format", "version", "name", "config", "stages"}, file_, "");
     const Json& fmt = field(doc_, "format", "");
     if (!fmt.is_string() || fmt.get<std::string>() != kModelFormat)
-      fail("format", "must be \"" + std::string(kModelFormat) + "\"", "start the file with \"format\": \"horizon-model\"");
+      fail("format", "must be \"" + std::string(kModelFormat) + "\"",
+           "start the file with \"format\": \"horizon-model\"");
     const Json& version = field(doc_, "version", "");
     if (!version.is_number_integer() || version.get<int>() != kModelFormatVersion)
       fail("version", "must be " + std::to_string(kModelFormatVersion) + ", got " + version.dump());
@@ -49,18 +50,24 @@ class ModelReader {
   void read_config(const Json& c) {
     if (!c.is_object()) fail("config", "must be an object of hyperparameters, got " + json_type_name(c));
     for (const auto& [k, v] : c.items()) {
-      if (v.is_boolean()) m_.config.emplace_back(k, static_cast<int64_t>(v.get<bool>()));
-      else if (v.is_number_integer()) m_.config.emplace_back(k, v.get<int64_t>());
-      else if (v.is_number()) m_.config.emplace_back(k, v.get<double>());
-      else if (v.is_string()) m_.config.emplace_back(k, v.get<std::string>());
-      else fail("config." + k, "must be a number, boolean or string, got " + json_type_name(v));
+      if (v.is_boolean())
+        m_.config.emplace_back(k, static_cast<int64_t>(v.get<bool>()));
+      else if (v.is_number_integer())
+        m_.config.emplace_back(k, v.get<int64_t>());
+      else if (v.is_number())
+        m_.config.emplace_back(k, v.get<double>());
+      else if (v.is_string())
+        m_.config.emplace_back(k, v.get<std::string>());
+      else
+        fail("config." + k, "must be a number, boolean or string, got " + json_type_name(v));
       if (v.is_number()) check_config_range(k, v.get<double>());
     }
   }
 
   // The known hyperparameters' ranges (others are the model's own, used in expressions).
   void check_config_range(const std::string& k, double v) {
-    static const char* const kDims[] = {"vocab", "hidden", "layers", "heads", "kv_heads", "head_dim", "intermediate", "max_seq"};
+    static const char* const kDims[] = {"vocab",    "hidden",   "layers",       "heads",
+                                        "kv_heads", "head_dim", "intermediate", "max_seq"};
     const std::string at = "config." + k;
     if (!std::isfinite(v)) fail(at, "must be a finite number");
     for (const char* d : kDims)
@@ -88,7 +95,8 @@ class ModelReader {
           n = checked_mul(n, d.value, file_ + ": " + st.name + "." + st.values[p.value].name + ": elements");
         stage = checked_add(stage, n, file_ + ": " + st.name + ": parameters");
       }
-      total = checked_add(total, checked_mul(stage, std::max<int64_t>(st.instances, 1), file_ + ": " + st.name + " x repeat"),
+      total = checked_add(total,
+                          checked_mul(stage, std::max<int64_t>(st.instances, 1), file_ + ": " + st.name + " x repeat"),
                           file_ + ": parameters in all");
     }
   }
@@ -107,7 +115,8 @@ class ModelReader {
       check_known_keys(inputs[i], {"name", "type"}, file_, place);
       std::string name = string_field(inputs[i], "name", place);
       check_new_name(s, name, place + ".name");
-      s.inputs.push_back(s.add_value(name, parse_type(string_field(inputs[i], "type", place), place + ".type"), ir::ValueKind::input));
+      s.inputs.push_back(
+          s.add_value(name, parse_type(string_field(inputs[i], "type", place), place + ".type"), ir::ValueKind::input));
     }
     if (j.contains("params")) {
       const Json& params = array_field(j, "params", at);
@@ -134,7 +143,8 @@ class ModelReader {
     const Json& shape = array_field(j, "shape", at);
     for (size_t d = 0; d < shape.size(); ++d) {
       int64_t v = int_expr(shape[d], at + ".shape[" + std::to_string(d) + "]");
-      if (v <= 0) fail(at + ".shape[" + std::to_string(d) + "]", "dimension must be positive, got " + std::to_string(v));
+      if (v <= 0)
+        fail(at + ".shape[" + std::to_string(d) + "]", "dimension must be positive, got " + std::to_string(v));
       type.shape.push_back(ir::Dim::of(v));
     }
     ir::Param p;
@@ -182,10 +192,14 @@ class ModelReader {
     for (const auto& [key, v] : j.items()) {
       if (key == "op" || key == "in" || key == "out") continue;
       std::string place = at + "." + key;
-      if (v.is_number_integer()) in.attrs[key] = v.get<int64_t>();
-      else if (v.is_number()) in.attrs[key] = v.get<double>();
-      else if (v.is_string()) in.attrs[key] = expr(v.get<std::string>(), place);
-      else fail(place, "attribute must be a number or a config expression, got " + json_type_name(v));
+      if (v.is_number_integer())
+        in.attrs[key] = v.get<int64_t>();
+      else if (v.is_number())
+        in.attrs[key] = v.get<double>();
+      else if (v.is_string())
+        in.attrs[key] = expr(v.get<std::string>(), place);
+      else
+        fail(place, "attribute must be a number or a config expression, got " + json_type_name(v));
     }
     std::vector<ir::TensorType> results;
     try {
@@ -195,8 +209,10 @@ class ModelReader {
     }
     std::vector<std::string> out_names;
     const Json& out = field(j, "out", at);
-    if (out.is_string()) out_names.push_back(out.get<std::string>());
-    else if (out.is_array()) for (const Json& o : out) out_names.push_back(o.is_string() ? o.get<std::string>() : "");
+    if (out.is_string())
+      out_names.push_back(out.get<std::string>());
+    else if (out.is_array())
+      for (const Json& o : out) out_names.push_back(o.is_string() ? o.get<std::string>() : "");
     if (out_names.size() != results.size())
       fail(at + ".out", name + " has " + std::to_string(results.size()) + " result(s); name each in \"out\"");
     for (size_t r = 0; r < results.size(); ++r) {
@@ -208,7 +224,8 @@ class ModelReader {
 
   ir::TensorType parse_type(const std::string& text, const std::string& at) {
     auto open = text.find('[');
-    if (open == std::string::npos || text.back() != ']') fail(at, "type '" + text + "' must look like f32[B, S, hidden]");
+    if (open == std::string::npos || text.back() != ']')
+      fail(at, "type '" + text + "' must look like f32[B, S, hidden]");
     auto dt = ir::parse_dtype(text.substr(0, open));
     if (!dt) fail(at, "unknown dtype in '" + text + "'", "use f32, bf16, f16 or i32");
     ir::TensorType t{*dt, {}};
@@ -219,9 +236,12 @@ class ModelReader {
       std::string d = dims.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       d.erase(0, d.find_first_not_of(' '));
       d.erase(d.find_last_not_of(' ') + 1);
-      if (d == "B") t.shape.push_back(ir::Dim::batch());
-      else if (d == "S") t.shape.push_back(ir::Dim::seq());
-      else t.shape.push_back(ir::Dim::of(int_expr(Json(d), at)));
+      if (d == "B")
+        t.shape.push_back(ir::Dim::batch());
+      else if (d == "S")
+        t.shape.push_back(ir::Dim::seq());
+      else
+        t.shape.push_back(ir::Dim::of(int_expr(Json(d), at)));
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
@@ -247,13 +267,16 @@ class ModelReader {
   int use(const ir::Stage& s, const Json& j, const std::string& at) {
     if (!j.is_string()) fail(at, "must be a value name, got " + json_type_name(j));
     int v = s.find_value(j.get<std::string>());
-    if (v < 0) fail(at, "'" + j.get<std::string>() + "' is not defined before this point", "define it as an input, a param or an earlier op's out");
+    if (v < 0)
+      fail(at, "'" + j.get<std::string>() + "' is not defined before this point",
+           "define it as an input, a param or an earlier op's out");
     return v;
   }
 
   void check_new_name(const ir::Stage& s, const std::string& name, const std::string& at) {
     if (name.empty()) fail(at, "value names must be non-empty strings");
-    if (s.find_value(name) >= 0) fail(at, "'" + name + "' is already defined in this stage", "values are SSA: pick a new name");
+    if (s.find_value(name) >= 0)
+      fail(at, "'" + name + "' is already defined in this stage", "values are SSA: pick a new name");
   }
 
   const Json& field(const Json& j, const char* key, const std::string& at) {
@@ -300,7 +323,9 @@ ir::Module load_model(const std::string& model_path) {
   if (doc.is_object() && doc.contains("format")) return module_from_json(doc, path);
   if (doc.is_object() && (doc.contains("architectures") || doc.contains("model_type")))
     return module_from_json(import_hf_config(doc, path), path);
-  throw_user_error(path, "", "neither a Horizon model (no \"format\": \"horizon-model\") nor a Hugging Face config.json (no \"architectures\")",
+  throw_user_error(path, "",
+                   "neither a Horizon model (no \"format\": \"horizon-model\") nor a Hugging Face config.json (no "
+                   "\"architectures\")",
                    "see docs/model-format.md");
 }
 

@@ -176,7 +176,8 @@ const SafetensorsEntry& SafetensorsFile::at(const std::string& name) const {
 }
 
 void SafetensorsFile::prefetch() const {
-  if (map_ && map_->addr != MAP_FAILED) ::madvise(map_->addr, map_->size, MADV_WILLNEED);  // advice only: errors ignored
+  if (map_ && map_->addr != MAP_FAILED)
+    ::madvise(map_->addr, map_->size, MADV_WILLNEED);  // advice only: errors ignored
 }
 
 std::span<const uint8_t> SafetensorsFile::bytes(const std::string& name) const {

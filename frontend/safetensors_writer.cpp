@@ -33,7 +33,9 @@ void write_safetensors(const std::string& path, std::vector<SafetensorsTensorRef
                        const std::map<std::string, std::string>& metadata) {
   std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
     // F32 before BF16 before F16 (the reference's dtype order), names within a dtype.
-    auto weight = [](const SafetensorsTensorRef& t) { return t.u8 ? 2 : ir::dtype_size(t.dtype) * 2 + (t.dtype == ir::DType::bf16); };
+    auto weight = [](const SafetensorsTensorRef& t) {
+      return t.u8 ? 2 : ir::dtype_size(t.dtype) * 2 + (t.dtype == ir::DType::bf16);
+    };
     int wa = weight(a), wb = weight(b);
     return wa != wb ? wa > wb : a.name < b.name;
   });

@@ -14,7 +14,8 @@ int horizon_fuzz_schedule_text(const uint8_t* data, size_t size) {
   try {
     const horizon::ir::Schedule s = horizon::ir::parse_schedule(text, "fuzz");
     const std::string printed = horizon::ir::print_schedule(s);
-    if (horizon::ir::print_schedule(horizon::ir::parse_schedule(printed, "fuzz-reprinted")) != printed) __builtin_trap();
+    if (horizon::ir::print_schedule(horizon::ir::parse_schedule(printed, "fuzz-reprinted")) != printed)
+      __builtin_trap();
     horizon::ir::verify_schedule(s);
   } catch (const horizon::UserError&) {
   }

@@ -31,9 +31,12 @@ double attr_number_or(const Attrs& attrs, const std::string& key, double fallbac
 
 std::string Init::str() const {
   switch (kind) {
-    case Kind::normal: return "normal(" + format_double(std) + ")";
-    case Kind::ones: return "ones";
-    case Kind::zeros: return "zeros";
+    case Kind::normal:
+      return "normal(" + format_double(std) + ")";
+    case Kind::ones:
+      return "ones";
+    case Kind::zeros:
+      return "zeros";
   }
   return "?";
 }

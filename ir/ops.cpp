@@ -62,12 +62,18 @@ std::optional<Op> parse_op(const std::string& name) {
 
 const char* op_kind_name(OpKind k) {
   switch (k) {
-    case OpKind::elementwise: return "elementwise";
-    case OpKind::reduction: return "reduction";
-    case OpKind::matmul: return "matmul";
-    case OpKind::attention: return "attention";
-    case OpKind::data_movement: return "data_movement";
-    case OpKind::loss: return "loss";
+    case OpKind::elementwise:
+      return "elementwise";
+    case OpKind::reduction:
+      return "reduction";
+    case OpKind::matmul:
+      return "matmul";
+    case OpKind::attention:
+      return "attention";
+    case OpKind::data_movement:
+      return "data_movement";
+    case OpKind::loss:
+      return "loss";
   }
   return "?";
 }

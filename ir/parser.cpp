@@ -139,7 +139,8 @@ class Parser : TextParser {
 
   std::pair<std::string, int> new_value_name(const Stage& s) {
     Token t = expect(Token::value, "a %value name");
-    if (s.find_value(t.text) >= 0) error_at(t, "%" + t.text + " is defined twice", "values are SSA: give it a new name");
+    if (s.find_value(t.text) >= 0)
+      error_at(t, "%" + t.text + " is defined twice", "values are SSA: give it a new name");
     return {t.text, t.line};
   }
 
@@ -157,9 +158,12 @@ class Parser : TextParser {
     TensorType tt{*dt, {}};
     punct("[");
     while (!is_punct("]")) {
-      if (is_ident("B")) take(), tt.shape.push_back(Dim::batch());
-      else if (is_ident("S")) take(), tt.shape.push_back(Dim::seq());
-      else tt.shape.push_back(Dim::of(std::stoll(expect(Token::number, "a dimension (integer, B or S)").text)));
+      if (is_ident("B"))
+        take(), tt.shape.push_back(Dim::batch());
+      else if (is_ident("S"))
+        take(), tt.shape.push_back(Dim::seq());
+      else
+        tt.shape.push_back(Dim::of(std::stoll(expect(Token::number, "a dimension (integer, B or S)").text)));
       if (!is_punct("]")) punct(",");
     }
     punct("]");
@@ -172,7 +176,6 @@ class Parser : TextParser {
     if (t.text.find_first_of(".eEn") != std::string::npos) return std::strtod(t.text.c_str(), nullptr);
     return static_cast<int64_t>(std::stoll(t.text));
   }
-
 };
 
 }  // namespace

@@ -28,8 +28,8 @@ std::string print_stage(const Stage& s) {
   o << " {\n";
   for (int v : s.inputs) o << "    in " << ref(s, v) << " : " << s.values[v].type.str() << "\n";
   for (const Param& p : s.params) {
-    o << "    param " << ref(s, p.value) << " : " << s.values[p.value].type.str() << " \""
-      << p.checkpoint_name << "\" init=" << p.init.str();
+    o << "    param " << ref(s, p.value) << " : " << s.values[p.value].type.str() << " \"" << p.checkpoint_name
+      << "\" init=" << p.init.str();
     if (!p.decay) o << " nodecay";
     o << "\n";
   }

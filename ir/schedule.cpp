@@ -23,9 +23,8 @@ static_assert(std::size(kStreamNames) == kNumStreams);
 const char* const kPlaceNames[] = {"gpu", "host"};
 static_assert(std::size(kPlaceNames) == static_cast<size_t>(Place::host) + 1);
 
-const char* const kBufferKindNames[] = {"store",    "weight_slot", "activations", "checkpoint",
-                                        "gradient", "grad_slab",   "workspace",   "batch_data",
-                                        "resident", "kept"};
+const char* const kBufferKindNames[] = {"store",     "weight_slot", "activations", "checkpoint", "gradient",
+                                        "grad_slab", "workspace",   "batch_data",  "resident",   "kept"};
 static_assert(std::size(kBufferKindNames) == static_cast<size_t>(BufferKind::kept) + 1);
 
 const char* const kSchedOpNames[] = {"stream_in", "bind", "launch",  "save",           "restore",
@@ -74,10 +73,13 @@ int Schedule::insert_buffer(int at, const std::string& name, Place place, Buffer
 }
 
 void Schedule::remove_buffer(int index) {
-  if (index < 0 || index >= static_cast<int>(buffers.size())) throw std::logic_error("schedule buffer index out of range");
+  if (index < 0 || index >= static_cast<int>(buffers.size()))
+    throw std::logic_error("schedule buffer index out of range");
   for (const SchedInstr& in : instrs)
     for (const Operand& op : in.operands)
-      if (op.range.buffer == index) throw std::logic_error("schedule buffer %" + buffers[static_cast<size_t>(index)].name + " removed while in use");
+      if (op.range.buffer == index)
+        throw std::logic_error("schedule buffer %" + buffers[static_cast<size_t>(index)].name +
+                               " removed while in use");
   buffers.erase(buffers.begin() + index);
   for (SchedInstr& in : instrs)
     for (Operand& op : in.operands)

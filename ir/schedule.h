@@ -96,7 +96,7 @@ struct SchedInstr {
   std::string stage;      // graph-IR stage ("block", "block.bwd", ...); empty for record/wait/free
   int64_t instance = -1;  // stage instance (layer), -1 when not applicable
   int64_t micro_batch = -1;
-  int event = -1;         // record / wait
+  int event = -1;           // record / wait
   bool accumulate = false;  // launch of a backward stage: add into the gradient accumulator instead of overwriting it
   std::vector<Operand> operands;
 };
@@ -113,12 +113,12 @@ inline SchedInstr make_instr(SchedOp op, Stream stream, const std::string& stage
 }
 
 struct ScheduleConfig {
-  int64_t batch = 0;          // sequences per step (all micro-batches)
+  int64_t batch = 0;  // sequences per step (all micro-batches)
   int64_t seq = 0;
-  int64_t micro_batches = 1;  // layer-major: each block's weights stream once for all of them
-  int64_t checkpoint_every = 1;  // K: block inputs saved every K blocks
-  int64_t slots = 2;          // weight slots on the GPU
-  int64_t prefetch = 1;       // blocks streamed ahead of the one computing
+  int64_t micro_batches = 1;      // layer-major: each block's weights stream once for all of them
+  int64_t checkpoint_every = 1;   // K: block inputs saved every K blocks
+  int64_t slots = 2;              // weight slots on the GPU
+  int64_t prefetch = 1;           // blocks streamed ahead of the one computing
   bool host_checkpoints = false;  // checkpoints offloaded to pinned host memory
   // Global-norm clipping needs every gradient before any update: each stage
   // instance then gets its own host slab and all optimizer steps follow the

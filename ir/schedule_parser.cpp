@@ -219,7 +219,6 @@ class Parser : TextParser {
     return v;
   }
 
-
   Schedule s_;
 };
 

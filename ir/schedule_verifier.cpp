@@ -69,10 +69,12 @@ std::vector<Clock> happens_before(const Schedule& s, std::vector<int64_t>& seq) 
         Clock& c = current[static_cast<size_t>(t)];
         if (in.op == SchedOp::wait) {
           if (!records.count(in.event))
-            fail(describe(s, i) + " waits for ^e" + std::to_string(in.event) + ", which is never recorded", "add the record");
+            fail(describe(s, i) + " waits for ^e" + std::to_string(in.event) + ", which is never recorded",
+                 "add the record");
           auto e = event_clock.find(in.event);
           if (e == event_clock.end()) break;  // not recorded yet: try other streams
-          for (int u = 0; u < kNumStreams; ++u) c[static_cast<size_t>(u)] = std::max(c[static_cast<size_t>(u)], e->second[static_cast<size_t>(u)]);
+          for (int u = 0; u < kNumStreams; ++u)
+            c[static_cast<size_t>(u)] = std::max(c[static_cast<size_t>(u)], e->second[static_cast<size_t>(u)]);
         }
         c[static_cast<size_t>(t)] = static_cast<int64_t>(++pos[static_cast<size_t>(t)]);
         seq[i] = c[static_cast<size_t>(t)];
@@ -107,7 +109,8 @@ void verify_accesses(const Schedule& s, const std::string& scope) {
         fail(describe(s, i) + " refers to a buffer that does not exist");
       const Buffer& b = s.buffers[static_cast<size_t>(op.range.buffer)];
       if (op.range.offset < 0 || op.range.bytes < 0 || op.range.offset + op.range.bytes > b.bytes)
-        fail(describe(s, i) + " accesses " + range_str(s, op.range) + " outside %" + b.name + " (" + std::to_string(b.bytes) + " bytes)");
+        fail(describe(s, i) + " accesses " + range_str(s, op.range) + " outside %" + b.name + " (" +
+             std::to_string(b.bytes) + " bytes)");
     }
   std::vector<int64_t> seq;
   std::vector<Clock> clock = happens_before(s, seq);
@@ -132,9 +135,9 @@ void verify_accesses(const Schedule& s, const std::string& scope) {
         if (a.instr == b.instr || s.instrs[a.instr].stream == s.instrs[b.instr].stream) continue;
         if (!(a.op->write || b.op->write) || !a.op->range.overlaps(b.op->range)) continue;
         if (!ordered(a.instr, b.instr))
-          fail("race on " + range_str(s, b.op->range) + ": " + describe(s, a.instr) + " " + (a.op->write ? "writes" : "reads") +
-                   " it and " + describe(s, b.instr) + " " + (b.op->write ? "writes" : "reads") +
-                   " it, and no event orders the first before the second",
+          fail("race on " + range_str(s, b.op->range) + ": " + describe(s, a.instr) + " " +
+                   (a.op->write ? "writes" : "reads") + " it and " + describe(s, b.instr) + " " +
+                   (b.op->write ? "writes" : "reads") + " it, and no event orders the first before the second",
                "record an event after the first and wait for it before the second");
       }
       // Reads of bytes nothing wrote before (the step's inputs excepted).
@@ -204,7 +207,8 @@ void verify_schedule(const Schedule& s) {
   }
   for (const std::string& k : bound)
     if (updates[k] != 1)
-      fail(k + " is updated " + std::to_string(updates[k]) + " times in one step", "give it exactly one optimizer_step");
+      fail(k + " is updated " + std::to_string(updates[k]) + " times in one step",
+           "give it exactly one optimizer_step");
   for (const auto& [k, count] : updates)
     if (!bound.count(k)) fail(k + " is updated but its weights are never bound");
 }

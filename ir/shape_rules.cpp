@@ -3,22 +3,18 @@
 namespace horizon::ir {
 namespace {
 
-[[noreturn]] void fail(Op op, const std::string& msg) {
-  throw ShapeError(std::string(op_name(op)) + ": " + msg);
-}
+[[noreturn]] void fail(Op op, const std::string& msg) { throw ShapeError(std::string(op_name(op)) + ": " + msg); }
 
 void expect_float(Op op, const TensorType& t, const char* what) {
   if (t.dtype == DType::i32) fail(op, std::string(what) + " must be a float tensor, got " + t.str());
 }
 
 void expect_rank(Op op, const TensorType& t, int rank, const char* what) {
-  if (t.rank() != rank)
-    fail(op, std::string(what) + " must have rank " + std::to_string(rank) + ", got " + t.str());
+  if (t.rank() != rank) fail(op, std::string(what) + " must have rank " + std::to_string(rank) + ", got " + t.str());
 }
 
 void expect_min_rank(Op op, const TensorType& t, int rank, const char* what) {
-  if (t.rank() < rank)
-    fail(op, std::string(what) + " must have rank >= " + std::to_string(rank) + ", got " + t.str());
+  if (t.rank() < rank) fail(op, std::string(what) + " must have rank >= " + std::to_string(rank) + ", got " + t.str());
 }
 
 const Dim& last(const TensorType& t) { return t.shape.back(); }
@@ -80,12 +76,12 @@ void check_document_channel(Op op, const TensorType& t, const TensorType& x, con
     fail(op, what + " " + t.str() + " must be [B, S] of " + x.str());
 }
 
-void check_attention(Op op, const TensorType& q, const TensorType& k, const TensorType& v,
-                     const Attrs& attrs) {
+void check_attention(Op op, const TensorType& q, const TensorType& k, const TensorType& v, const Attrs& attrs) {
   int64_t heads = positive_attr(op, attrs, "heads");
   int64_t kv = positive_attr(op, attrs, "kv_heads");
   int64_t hd = positive_attr(op, attrs, "head_dim");
-  if (heads % kv) fail(op, "heads (" + std::to_string(heads) + ") must be a multiple of kv_heads (" + std::to_string(kv) + ")");
+  if (heads % kv)
+    fail(op, "heads (" + std::to_string(heads) + ") must be a multiple of kv_heads (" + std::to_string(kv) + ")");
   for (const TensorType* t : {&q, &k, &v}) {
     expect_float(op, *t, "q, k and v");
     expect_rank(op, *t, 3, "q, k and v ([B, S, heads*head_dim])");
@@ -164,7 +160,8 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
       expect_min_rank(op, in[0], 2, "logits");
       if (in[1].dtype != DType::i32) fail(op, "targets must be i32, got " + in[1].str());
       std::vector<Dim> lead(in[0].shape.begin(), in[0].shape.end() - 1);
-      if (in[1].shape != lead) fail(op, "targets " + in[1].str() + " must match logits " + in[0].str() + " without its last dim");
+      if (in[1].shape != lead)
+        fail(op, "targets " + in[1].str() + " must match logits " + in[0].str() + " without its last dim");
       if (op == Op::cross_entropy) return {TensorType{DType::f32, {}}};
       return {f32_like(in[0])};
     }
@@ -200,7 +197,8 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
       expect_dim(op, in[1].shape[1], last(in[0]), "w's input dim (w is [V, C])");
       if (in[2].dtype != DType::i32) fail(op, "targets must be i32, got " + in[2].str());
       std::vector<Dim> lead(in[0].shape.begin(), in[0].shape.end() - 1);
-      if (in[2].shape != lead) fail(op, "targets " + in[2].str() + " must match h " + in[0].str() + " without its last dim");
+      if (in[2].shape != lead)
+        fail(op, "targets " + in[2].str() + " must match h " + in[0].str() + " without its last dim");
       positive_attr(op, attrs, "chunk");
       const TensorType loss{DType::f32, {}};
       if (op == Op::linear_cross_entropy) return {loss};
@@ -217,8 +215,10 @@ std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>&
       expect_dim(op, in[1].shape[0], last(in[0]), "w's output dim (w is [out, in])");
       return {with_last(in[0], in[1].shape[1])};
     case Op::linear_grad_w: {
-      if (in[0].rank() != in[1].rank()) fail(op, "dy " + in[0].str() + " and x " + in[1].str() + " must have the same rank");
-      for (int i = 0; i + 1 < in[0].rank(); ++i) expect_dim(op, in[1].shape[i], in[0].shape[i], "dim " + std::to_string(i) + " of x");
+      if (in[0].rank() != in[1].rank())
+        fail(op, "dy " + in[0].str() + " and x " + in[1].str() + " must have the same rank");
+      for (int i = 0; i + 1 < in[0].rank(); ++i)
+        expect_dim(op, in[1].shape[i], in[0].shape[i], "dim " + std::to_string(i) + " of x");
       return {matrix(last(in[0]), last(in[1]))};
     }
     case Op::bias_add_grad:

@@ -19,7 +19,6 @@ class ShapeError : public std::invalid_argument {
 };
 
 /// Result types of `op` on operands of these types (ShapeError if they do not fit).
-std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>& operands,
-                                           const Attrs& attrs);
+std::vector<TensorType> infer_result_types(Op op, const std::vector<TensorType>& operands, const Attrs& attrs);
 
 }  // namespace horizon::ir

@@ -20,10 +20,12 @@ class StageVerifier {
       define(p.value, ValueKind::param, "param");
       for (const Dim& d : s_.values[p.value].type.shape)
         if (d.is_symbolic() || d.value <= 0)
-          fail("param %" + s_.values[p.value].name, "parameter shapes must be positive constants, got " + s_.values[p.value].type.str());
+          fail("param %" + s_.values[p.value].name,
+               "parameter shapes must be positive constants, got " + s_.values[p.value].type.str());
       if (p.checkpoint_name.empty()) fail("param %" + s_.values[p.value].name, "empty checkpoint name");
       if (s_.instances > 1 && p.checkpoint_name.find("{i}") == std::string::npos)
-        fail("param %" + s_.values[p.value].name, "checkpoint name '" + p.checkpoint_name + "' of a repeated stage must contain {i}");
+        fail("param %" + s_.values[p.value].name,
+             "checkpoint name '" + p.checkpoint_name + "' of a repeated stage must contain {i}");
     }
     for (size_t i = 0; i < s_.instrs.size(); ++i) instr(static_cast<int>(i));
     for (int v : s_.outputs) use(v, "out");
@@ -33,7 +35,8 @@ class StageVerifier {
       const TensorType& pt = s_.values[s_.params[g.param].value].type;
       const TensorType& gt = s_.values[g.value].type;
       if (gt.shape != pt.shape)
-        fail("grad %" + s_.values[s_.params[g.param].value].name, "gradient " + gt.str() + " does not match parameter " + pt.str());
+        fail("grad %" + s_.values[s_.params[g.param].value].name,
+             "gradient " + gt.str() + " does not match parameter " + pt.str());
     }
     for (size_t v = 0; v < s_.values.size(); ++v)
       if (!defined_[v]) fail("%" + s_.values[v].name, "value is never defined");
@@ -46,7 +49,8 @@ class StageVerifier {
     if (!op_takes_operands(in.op, static_cast<int>(in.operands.size())))
       fail(place, "takes " + operand_count(in.op) + " operands, has " + std::to_string(in.operands.size()));
     if (static_cast<int>(in.results.size()) != op_results(in.op))
-      fail(place, "has " + std::to_string(op_results(in.op)) + " results, declares " + std::to_string(in.results.size()));
+      fail(place,
+           "has " + std::to_string(op_results(in.op)) + " results, declares " + std::to_string(in.results.size()));
     std::vector<TensorType> operand_types;
     for (int v : in.operands) {
       use(v, place);
@@ -62,7 +66,8 @@ class StageVerifier {
       int v = in.results[r];
       define(v, ValueKind::result, place);
       if (!(s_.values[v].type == want[r]))
-        fail(place, "%" + s_.values[v].name + " is declared " + s_.values[v].type.str() + " but the op produces " + want[r].str());
+        fail(place, "%" + s_.values[v].name + " is declared " + s_.values[v].type.str() + " but the op produces " +
+                        want[r].str());
     }
   }
 

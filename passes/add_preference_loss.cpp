@@ -18,8 +18,7 @@ bool add_preference_loss(ir::Module& m, const PreferenceLoss& loss) {
   if (!head) throw UserError("add_preference_loss: the module has no stage 'head'");
   if (head->find_value(kReferenceInput) >= 0) return false;
   ir::split_lm_head_loss(*head);
-  if (head->outputs.size() != 1)
-    throw UserError("stage head: DPO needs a head with one output, the loss");
+  if (head->outputs.size() != 1) throw UserError("stage head: DPO needs a head with one output, the loss");
   const int loss_value = head->outputs[0];
   ir::Instr* ce = nullptr;
   for (ir::Instr& in : head->instrs)

@@ -86,14 +86,16 @@ class BackwardBuilder {
     for (int v : operands) types.push_back(bwd_.values[v].type);
     std::vector<ir::TensorType> results = ir::infer_result_types(op, types, attrs);
     ir::Instr in{op, std::move(operands), {}, attrs};
-    for (size_t r = 0; r < results.size(); ++r) in.results.push_back(bwd_.add_value(unique(names[r]), results[r], ir::ValueKind::result));
+    for (size_t r = 0; r < results.size(); ++r)
+      in.results.push_back(bwd_.add_value(unique(names[r]), results[r], ir::ValueKind::result));
     bwd_.instrs.push_back(in);
     return in.results[0];
   }
   int emit1(Op op, std::vector<int> operands, const std::string& name, const ir::Attrs& attrs = {}) {
     return emit(op, std::move(operands), attrs, {name});
   }
-  std::vector<int> emit_multi(Op op, std::vector<int> operands, const ir::Attrs& attrs, const std::vector<std::string>& names) {
+  std::vector<int> emit_multi(Op op, std::vector<int> operands, const ir::Attrs& attrs,
+                              const std::vector<std::string>& names) {
     int first = emit(op, std::move(operands), attrs, names);
     return bwd_.instrs.back().results.empty() ? std::vector<int>{first} : bwd_.instrs.back().results;
   }
@@ -200,7 +202,8 @@ class BackwardBuilder {
       }
       case Op::cross_entropy:
         if (!seeded)
-          throw_user_error("", "stage " + fwd_.name, "cross_entropy must produce the stage's only output (the loss)", "");
+          throw_user_error("", "stage " + fwd_.name, "cross_entropy must produce the stage's only output (the loss)",
+                           "");
         contribute(x[0], emit1(Op::cross_entropy_grad, {x[0], x[1]}, dname(x[0])));
         break;
       // The DPO head: dpo_loss(sequence_logprob(logits, targets), reference).

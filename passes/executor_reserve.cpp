@@ -7,10 +7,10 @@ namespace horizon::passes {
 double executor_reserve_bytes(StepPlan& plan) {
   if (plan.executor_reserve) return *plan.executor_reserve;
   const ExecutorReserve& reserve = plan.options.executor;
-  const double scratch =
-      reserve.stage_scratch
-          ? static_cast<double>(reserve.stage_scratch(*plan.graph, plan.arena_plans, plan.mb_sequences, plan.options.seq))
-          : 0.0;
+  const double scratch = reserve.stage_scratch
+                             ? static_cast<double>(reserve.stage_scratch(*plan.graph, plan.arena_plans,
+                                                                         plan.mb_sequences, plan.options.seq))
+                             : 0.0;
   double bytes = scratch + reserve.margin_bytes;
   if (reserve.evaluation) {
     // An upper bound: the evaluator's arena and scratch are at most the

@@ -192,7 +192,8 @@ class Offload {
       in.stage = "block";
       in.instance = a;
       in.micro_batch = mb;
-      in.operands = {{"src", Range{ckpt_, (a / K_ * M_ + mb) * act_, act_}, false}, {"dst", segment(segment_base(a), mb), true}};
+      in.operands = {{"src", Range{ckpt_, (a / K_ * M_ + mb) * act_, act_}, false},
+                     {"dst", segment(segment_base(a), mb), true}};
       s_.instrs.push_back(std::move(in));
     }
   }

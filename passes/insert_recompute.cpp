@@ -130,7 +130,6 @@ class Recompute {
     }
   }
 
-
   const StepPlan& p_;
   ir::Schedule& s_;
   const int64_t K_, M_, act_;

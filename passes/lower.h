@@ -15,8 +15,8 @@
 #include <optional>
 
 #include "ir/module.h"
-#include "passes/pass_manager.h"
 #include "passes/add_preference_loss.h"
+#include "passes/pass_manager.h"
 
 namespace horizon::passes {
 

@@ -19,8 +19,8 @@ class Emitter {
 
   ir::Schedule run() {
     s_.model = p_.graph->name;
-    s_.config = {p_.options.batch, p_.options.seq,    p_.options.micro_batches, p_.checkpoint_every,
-                 p_.slots,         p_.prefetch,       p_.host_checkpoints,      p_.clip};
+    s_.config = {p_.options.batch, p_.options.seq, p_.options.micro_batches, p_.checkpoint_every,
+                 p_.slots,         p_.prefetch,    p_.host_checkpoints,      p_.clip};
     s_.arena_plans = p_.arena_plans;
     forward();
     backward();
@@ -69,7 +69,8 @@ class Emitter {
     Range w = weights(region("embed", 0));
     for (int64_t mb = 0; mb < M; ++mb) {
       SchedInstr in = ir::make_instr(SchedOp::launch, Stream::compute, "embed", 0, mb);
-      in.operands = {read("weights", w), read("tokens", buf_.batch(buf_.tokens, mb)), write("y", buf_.kept(0, mb)), arena()};
+      in.operands = {read("weights", w), read("tokens", buf_.batch(buf_.tokens, mb)), write("y", buf_.kept(0, mb)),
+                     arena()};
       emit(in);
     }
     for (int64_t l = 0; l < p_.layers; ++l) {
@@ -127,7 +128,8 @@ class Emitter {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = ir::make_instr(SchedOp::grad_norm, Stream::cpu, region.stage, region.instance);
     in.operands.push_back(read("grad", buf_.kept_grad(r)));
-    if (buf_.gacc_tied >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
+    if (buf_.gacc_tied >= 0 && r == region_of_tied())
+      in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
     emit(in);
   }
 
@@ -135,15 +137,18 @@ class Emitter {
     const auto& region = p_.params.regions[static_cast<size_t>(r)];
     SchedInstr in = ir::make_instr(SchedOp::optimizer_step, Stream::cpu, region.stage, region.instance);
     in.operands.push_back(read("grad", buf_.kept_grad(r)));
-    if (buf_.gacc_tied >= 0 && r == region_of_tied()) in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
-    in.operands.push_back(write("params", Range{buf_.store, buf_.store_offset[static_cast<size_t>(r)], region.elements * p_.bytes_per_param}));
+    if (buf_.gacc_tied >= 0 && r == region_of_tied())
+      in.operands.push_back(read("grad_tied", buf_.whole(buf_.gacc_tied)));
+    in.operands.push_back(write(
+        "params", Range{buf_.store, buf_.store_offset[static_cast<size_t>(r)], region.elements * p_.bytes_per_param}));
     emit(in);
   }
 
   int region_of_tied() const {
     const auto& head = p_.params.regions[static_cast<size_t>(region("head", 0))];
     for (int t : head.bound)
-      if (p_.params.tensors[static_cast<size_t>(t)].region != region("head", 0)) return p_.params.tensors[static_cast<size_t>(t)].region;
+      if (p_.params.tensors[static_cast<size_t>(t)].region != region("head", 0))
+        return p_.params.tensors[static_cast<size_t>(t)].region;
     return -1;
   }
 
@@ -165,7 +170,8 @@ class Emitter {
       d ^= 1;
     }
     w = weights(region("embed", 0));
-    backward_launch("embed.bwd", 0, w, {read("tokens", buf_.batch(buf_.tokens, 0)), read("dy", buf_.act(buf_.dx[d], 0))});
+    backward_launch("embed.bwd", 0, w,
+                    {read("tokens", buf_.batch(buf_.tokens, 0)), read("dy", buf_.act(buf_.dx[d], 0))});
   }
 
   const StepPlan& p_;

@@ -18,10 +18,10 @@
 namespace horizon::passes {
 
 struct PassOptions {
-  std::string stop_after;     // pass name; empty runs every pass
-  bool time_passes = false;   // print per-pass times to `log`
-  std::string dump_ir;        // "all" or a pass name; empty: $HORIZON_DUMP_IR
-  std::ostream* log = nullptr;  // where timings and dumps go (stderr if null)
+  std::string stop_after;               // pass name; empty runs every pass
+  bool time_passes = false;             // print per-pass times to `log`
+  std::string dump_ir;                  // "all" or a pass name; empty: $HORIZON_DUMP_IR
+  std::ostream* log = nullptr;          // where timings and dumps go (stderr if null)
   std::ostream* stop_output = nullptr;  // where a pipeline prints the IR it stopped at, if it does (log if null)
   bool verify_each = verify_each_pass_default();
 

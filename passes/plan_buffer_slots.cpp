@@ -12,7 +12,8 @@ bool plan_buffer_slots(StepPlan& plan) {
   const int64_t slots_before = plan.slots, prefetch_before = plan.prefetch;
   if (plan.options.slots > 0) {
     if (plan.options.slots < 2)
-      throw UserError("--slots must be at least 2 (one computing, one loading), got " + std::to_string(plan.options.slots));
+      throw UserError("--slots must be at least 2 (one computing, one loading), got " +
+                      std::to_string(plan.options.slots));
     plan.slots = plan.options.slots;
   } else {
     plan.slots = default_slots(plan.checkpoint_every);

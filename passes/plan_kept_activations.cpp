@@ -13,9 +13,8 @@ namespace {
 // Only the launched stages keep arena plans: without kept blocks the two
 // kept stages' plans go, and the arena is the largest of the rest.
 void drop_kept_arena_plans(StepPlan& plan) {
-  std::erase_if(plan.arena_plans, [](const ir::ArenaPlan& a) {
-    return a.stage == ir::kKeepStage || a.stage == ir::kKeptBackwardStage;
-  });
+  std::erase_if(plan.arena_plans,
+                [](const ir::ArenaPlan& a) { return a.stage == ir::kKeepStage || a.stage == ir::kKeptBackwardStage; });
   plan.arena_bytes = 0;
   for (const ir::ArenaPlan& a : plan.arena_plans) plan.arena_bytes = std::max(plan.arena_bytes, a.bytes);
 }
@@ -28,17 +27,18 @@ bool plan_kept_activations(StepPlan& plan) {
   if (wanted < -1)
     throw UserError("--keep-activations must be auto, 0 or a number of blocks, got " + std::to_string(wanted));
   if (wanted > plan.layers)
-    throw UserError("--keep-activations " + std::to_string(wanted) + ": the model has " +
-                    std::to_string(plan.layers) + " blocks; use at most " + std::to_string(plan.layers) + " or auto");
+    throw UserError("--keep-activations " + std::to_string(wanted) + ": the model has " + std::to_string(plan.layers) +
+                    " blocks; use at most " + std::to_string(plan.layers) + " or auto");
   if (wanted == 0 || plan.kept_mb_bytes() == 0) {
     drop_kept_arena_plans(plan);
     return false;
   }
   if (plan.checkpoint_every != 1) {
     if (wanted > 0)
-      throw UserError("--keep-activations " + std::to_string(wanted) + " needs every block's input checkpointed, but "
-                      "--checkpoint-every is " + std::to_string(plan.checkpoint_every) +
-                      "; use --checkpoint-every 1 or --keep-activations 0");
+      throw UserError("--keep-activations " + std::to_string(wanted) +
+                      " needs every block's input checkpointed, but "
+                      "--checkpoint-every is " +
+                      std::to_string(plan.checkpoint_every) + "; use --checkpoint-every 1 or --keep-activations 0");
     drop_kept_arena_plans(plan);
     return false;
   }

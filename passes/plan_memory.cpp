@@ -106,7 +106,8 @@ ir::ArenaPlan plan_stage_arena(const ir::Stage& s, int64_t batch, int64_t seq) {
 bool plan_memory(StepPlan& plan) {
   std::vector<ir::ArenaPlan> plans;
   int64_t bytes = 0;
-  for (const char* name : {"embed", "block", "head.bwd", "block.bwd", "embed.bwd", ir::kKeepStage, ir::kKeptBackwardStage}) {
+  for (const char* name :
+       {"embed", "block", "head.bwd", "block.bwd", "embed.bwd", ir::kKeepStage, ir::kKeptBackwardStage}) {
     const ir::Stage* stage = plan.graph->find_stage(name);
     // The kept stages only when blocks may keep their activations (plan_kept_activations).
     const bool kept = std::string(name) == ir::kKeepStage || std::string(name) == ir::kKeptBackwardStage;

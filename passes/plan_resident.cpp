@@ -48,8 +48,7 @@ bool plan_resident(StepPlan& plan) {
       if (wanted > 0)
         throw UserError("--resident " + std::to_string(wanted) + " needs " + format_bytes(need) +
                         " of GPU memory with " + std::to_string(placed + 1) + " layers resident, more than the " +
-                        format_bytes(budget) + " available; use --resident " + std::to_string(placed) +
-                        " or auto");
+                        format_bytes(budget) + " available; use --resident " + std::to_string(placed) + " or auto");
       break;
     }
     ++placed;

@@ -39,12 +39,12 @@ ScheduleBuffers::ScheduleBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
     logps = s.add_buffer("logps", Place::gpu, BufferKind::batch_data, bytes);
   }
   acts = s.add_buffer("acts", Place::gpu, BufferKind::activations, (p.layers + 1) * M * act);
-  for (int k = 0; k < 2; ++k) dx[k] = s.add_buffer("dx" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
+  for (int k = 0; k < 2; ++k)
+    dx[k] = s.add_buffer("dx" + std::to_string(k), Place::gpu, BufferKind::activations, M * act);
   // Every streamed region's gradient kept on the GPU (insert_offload
   // replaces them with two accumulators in rotation and host slabs).
   kept_grad_offset_ = kept_grad_offsets(p);
-  if (slot_elements > 0)
-    grads = s.add_buffer("grads", Place::gpu, BufferKind::gradient, kept_grad_offset_.back());
+  if (slot_elements > 0) grads = s.add_buffer("grads", Place::gpu, BufferKind::gradient, kept_grad_offset_.back());
   if (p.tied_elements > 0) gacc_tied = s.add_buffer("gacc_tied", Place::gpu, BufferKind::gradient, p.tied_elements * 4);
   arena = s.add_buffer("arena", Place::gpu, BufferKind::workspace, p.arena_bytes);
 }
@@ -71,10 +71,11 @@ ResidentBuffers::ResidentBuffers(const StepPlan& p, ir::Schedule& s) : p_(p), s_
   rgrad = s.add_buffer("rgrad", Place::gpu, BufferKind::gradient, grads);
   norms = s.add_buffer("norms", Place::host, BufferKind::batch_data, sums);
   if (p_.clip) clip_scale = s.add_buffer("clip_scale", Place::host, BufferKind::batch_data, 4);
-
 }
 
-Range ScheduleBuffers::whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
+Range ScheduleBuffers::whole(int buffer) const {
+  return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes};
+}
 
 Range ScheduleBuffers::act(int buffer, int64_t mb) const {
   return Range{buffer, mb * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
@@ -101,14 +102,17 @@ std::vector<int64_t> kept_grad_offsets(const StepPlan& p) {
 }
 
 Range ScheduleBuffers::kept_grad(int r) const {
-  return Range{grads, kept_grad_offset_[static_cast<size_t>(r)], p_.params.regions[static_cast<size_t>(r)].elements * 4};
+  return Range{grads, kept_grad_offset_[static_cast<size_t>(r)],
+               p_.params.regions[static_cast<size_t>(r)].elements * 4};
 }
 
 Range ScheduleBuffers::kept(int64_t l, int64_t mb) const {
   return Range{acts, (l * p_.options.micro_batches + mb) * p_.mb_activation_bytes(), p_.mb_activation_bytes()};
 }
 
-Range ResidentBuffers::whole(int buffer) const { return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes}; }
+Range ResidentBuffers::whole(int buffer) const {
+  return Range{buffer, 0, s_.buffers[static_cast<size_t>(buffer)].bytes};
+}
 
 Range ResidentBuffers::planes(int r) const {
   return Range{resident, resident_offset_[static_cast<size_t>(r)],

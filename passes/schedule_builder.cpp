@@ -49,9 +49,8 @@ void ScheduleBuilder::emit(ir::SchedInstr in) {
 }
 
 void ScheduleBuilder::finish() {
-  std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
-    return a.time != b.time ? a.time < b.time : a.sub < b.sub;
-  });
+  std::stable_sort(entries_.begin(), entries_.end(),
+                   [](const Entry& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.sub < b.sub; });
   s_.instrs.clear();
   for (Entry& e : entries_) s_.instrs.push_back(std::move(e.instr));
   entries_.clear();

@@ -46,12 +46,12 @@ class ScheduleBuilder {
   ir::Schedule& s_;
   std::vector<Entry> entries_;
   int64_t time_ = 0;
-  std::array<int64_t, ir::kNumStreams> seq_{};                // instructions per stream so far
-  std::array<Clock, ir::kNumStreams> clock_{};                // what each stream has waited for
-  std::array<std::vector<Clock>, ir::kNumStreams> history_;   // clock after each instruction, per stream
-  std::array<std::vector<int64_t>, ir::kNumStreams> times_;   // emission time of each instruction, per stream
-  std::map<std::pair<int, int64_t>, int> events_;             // (stream, seq) -> event recorded after it
-  std::map<int, std::vector<Access>> accesses_;               // per buffer
+  std::array<int64_t, ir::kNumStreams> seq_{};               // instructions per stream so far
+  std::array<Clock, ir::kNumStreams> clock_{};               // what each stream has waited for
+  std::array<std::vector<Clock>, ir::kNumStreams> history_;  // clock after each instruction, per stream
+  std::array<std::vector<int64_t>, ir::kNumStreams> times_;  // emission time of each instruction, per stream
+  std::map<std::pair<int, int64_t>, int> events_;            // (stream, seq) -> event recorded after it
+  std::map<int, std::vector<Access>> accesses_;              // per buffer
 };
 
 }  // namespace horizon::passes

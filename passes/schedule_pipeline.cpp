@@ -8,16 +8,16 @@
 #include "passes/insert_buffer_swap.h"
 #include "passes/insert_events.h"
 #include "passes/insert_offload.h"
-#include "passes/plan_offload.h"
 #include "passes/insert_recompute.h"
-#include "passes/plan_recompute.h"
 #include "passes/lower_to_schedule.h"
 #include "passes/place_resident.h"
-#include "passes/plan_resident.h"
-#include "passes/plan_kept_activations.h"
 #include "passes/plan_buffer_slots.h"
 #include "passes/plan_gpu_checkpoints.h"
+#include "passes/plan_kept_activations.h"
 #include "passes/plan_memory.h"
+#include "passes/plan_offload.h"
+#include "passes/plan_recompute.h"
+#include "passes/plan_resident.h"
 #include "passes/step_plan.h"
 
 namespace horizon::passes {
@@ -105,8 +105,8 @@ ir::Schedule lower_to_schedule(const ir::Module& graph, const StreamingOptions& 
   if (decided) *decided = s.plan;
   if (!finished) {
     std::ostream& out = pass_options.stop_output ? *pass_options.stop_output
-                        : pass_options.log   ? *pass_options.log
-                                             : std::cerr;
+                        : pass_options.log       ? *pass_options.log
+                                                 : std::cerr;
     out << "// after " << pass_options.stop_after << "\n" << kHooks.print(s);
     if (!s.schedule) return ir::Schedule{graph.name, {}, {}, 0, {}, s.plan.arena_plans};
   }

@@ -48,7 +48,7 @@ struct StreamingOptions {
   // (after their fp32 accumulation) and offload half the bytes into
   // half-size slabs (docs/bf16-gradient-offload.md).
   bool bf16_gradients = false;
-  int64_t bytes_per_param = 8;   // host store: 8 with bf16 Adam moments, 12 with fp32
+  int64_t bytes_per_param = 8;  // host store: 8 with bf16 Adam moments, 12 with fp32
   // Regions (embedding, blocks, head, in forward order) whose weights,
   // optimizer state and gradient stay on the GPU and are updated there:
   // -1 as many as fit in what the streaming buffers leave of gpu_bytes, 0

@@ -39,7 +39,8 @@ StepPlan make_step_plan(const ir::Module& graph, const StreamingOptions& o) {
     for (int t : p.params.regions[r].bound) {
       if (p.params.tensors[static_cast<size_t>(t)].region == static_cast<int>(r)) continue;
       if (p.params.regions[r].stage != "head")
-        throw UserError("stage " + p.params.regions[r].stage + " binds " + p.params.tensors[static_cast<size_t>(t)].name +
+        throw UserError("stage " + p.params.regions[r].stage + " binds " +
+                        p.params.tensors[static_cast<size_t>(t)].name +
                         " from another stage; the streaming compiler supports tied weights only in the head");
       p.tied_elements += p.params.tensors[static_cast<size_t>(t)].elements;
     }
@@ -67,7 +68,8 @@ void verify_step_plan(const StepPlan& p) {
   if (p.kept_blocks > 0 && (p.checkpoint_every != 1 || p.kept_mb_bytes() == 0))
     fail("kept blocks need checkpoint_every 1 and the graph's kept stages");
   if (!p.resident.empty() && p.resident.size() != p.params.regions.size())
-    fail(std::to_string(p.resident.size()) + " residency flags for " + std::to_string(p.params.regions.size()) + " regions");
+    fail(std::to_string(p.resident.size()) + " residency flags for " + std::to_string(p.params.regions.size()) +
+         " regions");
 }
 
 int64_t StepPlan::kept_mb_bytes() const {
@@ -100,17 +102,18 @@ int64_t StepPlan::resident_bytes(int region) const {
 int64_t StepPlan::gpu_bytes_without_arena() const {
   const int64_t M = options.micro_batches, act = mb_activation_bytes();
   const int64_t slot_elements = streamed_slot_elements();
-  int64_t bytes = slots * slot_elements * 2;          // weight slots (bf16)
-  bytes += 4 * M * act;                               // x0, x1, dx0, dx1
+  int64_t bytes = slots * slot_elements * 2;  // weight slots (bf16)
+  bytes += 4 * M * act;                       // x0, x1, dx0, dx1
   if (!host_checkpoints) bytes += checkpoints() * M * act;
   bytes += segment_slots() * M * act;  // recompute segments
-  bytes += 2 * slot_elements * 4;                     // gradient accumulators (fp32)
-  bytes += tied_elements * 4;                         // the head's gradient of tied weights
-  bytes += (packed_documents() ? 4 : 2) * options.batch * options.seq * 4 + M * 4;  // tokens, targets, losses (positions, segments)
+  bytes += 2 * slot_elements * 4;      // gradient accumulators (fp32)
+  bytes += tied_elements * 4;          // the head's gradient of tied weights
+  bytes += (packed_documents() ? 4 : 2) * options.batch * options.seq * 4 +
+           M * 4;  // tokens, targets, losses (positions, segments)
   if (preference()) bytes += 2 * M * ir::row_share_bytes(mb_sequences);  // reference and policy log-probabilities
   for (size_t r = 0; r < resident.size(); ++r)
     if (resident[r]) bytes += resident_bytes(static_cast<int>(r));  // planes and gradient of resident regions
-  bytes += kept_blocks * M * kept_mb_bytes();                     // kept blocks' activations
+  bytes += kept_blocks * M * kept_mb_bytes();                       // kept blocks' activations
   return bytes;
 }
 
@@ -125,7 +128,7 @@ int64_t StepPlan::host_bytes() const {
     if (clip && !is_resident(static_cast<int>(r))) slabs += grad_slab_bytes(params.regions[r].elements);
   }
   if (!clip) slabs = 2 * grad_slab_bytes(streamed_slot_elements());
-  int64_t bytes = params_total * bytes_per_param;  // the store keeps every region, resident ones too
+  int64_t bytes = params_total * bytes_per_param;   // the store keeps every region, resident ones too
   bytes += slabs + grad_slab_bytes(tied_elements);  // gradient slabs
   if (host_checkpoints) bytes += checkpoints() * options.micro_batches * mb_activation_bytes();
   return bytes;

@@ -22,23 +22,23 @@ struct StepPlan {
   StreamingOptions options;
   ir::ParamLayout params;
   int64_t layers = 0, hidden = 0;
-  int64_t mb_sequences = 0;        // sequences per micro-batch
-  int64_t bytes_per_param = 8;     // host store: w_hi, w_lo, m, v
-  int64_t slot_elements = 0;       // largest slot (a region plus what it binds from others)
-  int64_t tied_elements = 0;       // tensors the head binds from other regions (tied embeddings)
+  int64_t mb_sequences = 0;     // sequences per micro-batch
+  int64_t bytes_per_param = 8;  // host store: w_hi, w_lo, m, v
+  int64_t slot_elements = 0;    // largest slot (a region plus what it binds from others)
+  int64_t tied_elements = 0;    // tensors the head binds from other regions (tied embeddings)
 
   // Decisions.
-  int64_t checkpoint_every = 1;    // plan_recompute
-  bool host_checkpoints = true;    // plan_offload
-  std::string checkpoint_place_why;  // plan_offload, for --host-checkpoints auto: the bytes that decided
-  bool clip = true;                // plan_offload: per-region slabs when clipping
-  int64_t slots = 2;               // plan_buffer_slots
-  int64_t prefetch = 1;            // plan_buffer_slots
+  int64_t checkpoint_every = 1;            // plan_recompute
+  bool host_checkpoints = true;            // plan_offload
+  std::string checkpoint_place_why;        // plan_offload, for --host-checkpoints auto: the bytes that decided
+  bool clip = true;                        // plan_offload: per-region slabs when clipping
+  int64_t slots = 2;                       // plan_buffer_slots
+  int64_t prefetch = 1;                    // plan_buffer_slots
   std::vector<ir::ArenaPlan> arena_plans;  // plan_memory
   int64_t arena_bytes = 0;
-  std::vector<char> resident;      // plan_resident: per region, kept (and updated) on the GPU
+  std::vector<char> resident;              // plan_resident: per region, kept (and updated) on the GPU
   std::optional<double> executor_reserve;  // executor_reserve_bytes, once asked (plan_memory fixed what it depends on)
-  int64_t kept_blocks = 0;         // plan_kept_activations: blocks 0 .. kept_blocks-1 keep their activations
+  int64_t kept_blocks = 0;                 // plan_kept_activations: blocks 0 .. kept_blocks-1 keep their activations
 
   int64_t blocks() const { return layers; }
   /// The block stage reads packed documents' %positions and %segments
@@ -64,7 +64,9 @@ struct StepPlan {
   /// Bytes one kept block saves per micro-batch (ir/kept_activations.h); 0
   /// when the graph has no kept stages.
   int64_t kept_mb_bytes() const;
-  bool is_resident(int region) const { return region < static_cast<int>(resident.size()) && resident[static_cast<size_t>(region)]; }
+  bool is_resident(int region) const {
+    return region < static_cast<int>(resident.size()) && resident[static_cast<size_t>(region)];
+  }
   int64_t resident_regions() const;
   /// The largest slot of a streamed region (0 when every region is resident).
   int64_t streamed_slot_elements() const;

@@ -20,7 +20,7 @@ using Json = nlohmann::json;
 struct Field {
   const char* key;
   double Machine::*value;
-  bool is_size;  // bytes: a number or a string with a unit
+  bool is_size;           // bytes: a number or a string with a unit
   bool optional = false;  // rates with a fallback (0: see Machine) and the links between GPUs (one GPU: none)
 };
 

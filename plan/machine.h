@@ -10,10 +10,10 @@ namespace horizon::plan {
 
 struct Machine {
   std::string name;
-  double h2d_gbps = 55;            // pinned host -> GPU, GB/s (1e9 bytes)
-  double d2h_gbps = 55;            // pinned GPU -> host
-  double bidir_gbps = 92;          // both directions at once, total
-  double gemm_tflops = 600;        // bf16 GEMM with fp32 accumulate, dense, as the stage kernels reach it
+  double h2d_gbps = 55;      // pinned host -> GPU, GB/s (1e9 bytes)
+  double d2h_gbps = 55;      // pinned GPU -> host
+  double bidir_gbps = 92;    // both directions at once, total
+  double gemm_tflops = 600;  // bf16 GEMM with fp32 accumulate, dense, as the stage kernels reach it
   // The tensor-core attention kernels' rate, FLOPs counted as the cost
   // model counts them (QKᵀ and PV over the attended pairs; the gradient
   // 2.5 times that); 0: the GEMM rate (optional in the files).
@@ -24,10 +24,10 @@ struct Machine {
   // The same with 8-bit moments (--moments 8bit; machines/h100-pcie5.json
   // says why); optional in a file, 0: cpu_adamw_gparams.
   double cpu_adamw_8bit_gparams = 0;
-  double host_memory_gbps = 100;   // host memory streaming rate (gradient norm)
-  double host_bytes = 0;           // host RAM
-  double gpu_bytes = 0;            // GPU memory
-  double launch_overhead_us = 5;   // per kernel launch
+  double host_memory_gbps = 100;  // host memory streaming rate (gradient norm)
+  double host_bytes = 0;          // host RAM
+  double gpu_bytes = 0;           // GPU memory
+  double launch_overhead_us = 5;  // per kernel launch
   // Several GPUs (optional in a file; 0: not described, and `plan --gpus`
   // asks for it). Both per GPU and direction, as NCCL's bus bandwidth counts.
   double gpu_link_gbps = 0;  // GPU to GPU inside a host: NVLink, or PCIe peer to peer without it

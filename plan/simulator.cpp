@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "plan/cost_model.h"
 #include "ir/step_pair.h"
+#include "plan/cost_model.h"
 #include "support/error.h"
 #include "support/numbers.h"
 

@@ -20,7 +20,8 @@ int32_t sample_token(const float* logits, int64_t vocab, double temperature, int
   double top = logits[order[0]];
   std::vector<double> p(static_cast<size_t>(k));
   double total = 0;
-  for (int64_t i = 0; i < k; ++i) total += p[static_cast<size_t>(i)] = std::exp((logits[order[static_cast<size_t>(i)]] - top) / temperature);
+  for (int64_t i = 0; i < k; ++i)
+    total += p[static_cast<size_t>(i)] = std::exp((logits[order[static_cast<size_t>(i)]] - top) / temperature);
   double r = static_cast<double>(random_bits >> 11) * 0x1.0p-53 * total;
   for (int64_t i = 0; i < k; ++i) {
     r -= p[static_cast<size_t>(i)];

@@ -75,7 +75,8 @@ HostStore::~HostStore() {
 
 int HostStore::tensor_of(const std::string& stage, int64_t instance, int param) const {
   int r = layout_.region_of(stage, instance);
-  if (r < 0) throw std::out_of_range("host store has no stage instance " + stage + "[" + std::to_string(instance) + "]");
+  if (r < 0)
+    throw std::out_of_range("host store has no stage instance " + stage + "[" + std::to_string(instance) + "]");
   return layout_.regions[static_cast<size_t>(r)].bound.at(static_cast<size_t>(param));
 }
 
@@ -128,10 +129,12 @@ float* HostStore::v_scale(int t) const {
 uint16_t* HostStore::w_hi(int t) const { return regions_[layout_.tensors[t].region].w_hi + layout_.tensors[t].offset; }
 uint16_t* HostStore::w_lo(int t) const { return regions_[layout_.tensors[t].region].w_lo + layout_.tensors[t].offset; }
 void* HostStore::m(int t) const {
-  return static_cast<char*>(regions_[layout_.tensors[t].region].m) + layout_.tensors[t].offset * bytes_of_moment(moments_);
+  return static_cast<char*>(regions_[layout_.tensors[t].region].m) +
+         layout_.tensors[t].offset * bytes_of_moment(moments_);
 }
 void* HostStore::v(int t) const {
-  return static_cast<char*>(regions_[layout_.tensors[t].region].v) + layout_.tensors[t].offset * bytes_of_moment(moments_);
+  return static_cast<char*>(regions_[layout_.tensors[t].region].v) +
+         layout_.tensors[t].offset * bytes_of_moment(moments_);
 }
 
 void HostStore::set_master(int t, const float* values) {
@@ -152,8 +155,7 @@ void HostStore::set_master(int t, const float* values) {
 void HostStore::get_master(int t, float* out) const {
   const uint16_t* hi = w_hi(t);
   const uint16_t* lo = w_lo(t);
-  for (int64_t i = 0; i < layout_.tensors[t].elements; ++i)
-    out[i] = join_master(hi[i], lo[i]);
+  for (int64_t i = 0; i < layout_.tensors[t].elements; ++i) out[i] = join_master(hi[i], lo[i]);
 }
 
 void HostStore::get_working(int t, float* out) const {

@@ -74,7 +74,8 @@ void ResolvedSchedule::resolve_buffers() {
     if (buf.name == "loss") loss_buffer = static_cast<int>(b);
     if (buf.kind == ir::BufferKind::resident) {
       if (resident_buffer >= 0) throw UserError("schedule has two resident buffers: %" + buf.name);
-      if (buf.place != ir::Place::gpu) throw UserError("schedule buffer %" + buf.name + " holds resident planes: place it on the gpu");
+      if (buf.place != ir::Place::gpu)
+        throw UserError("schedule buffer %" + buf.name + " holds resident planes: place it on the gpu");
       resident_buffer = static_cast<int>(b);
     }
   }

@@ -94,10 +94,10 @@ struct ResolvedSchedule {
   std::map<int, std::vector<int>> collected;     // by cpu grad_norm: the GPU grad_norms whose sums it reads
   std::vector<char> measured;                    // per region: its share of the norm comes from a grad_norm
   int resident_buffer = -1;                      // %resident, the planes of regions kept on the GPU
-  std::vector<std::string> wait_names;  // by instruction index: how a blocked wait is reported
-  std::vector<int64_t> tied_offset;     // per tensor: elements into its binder's tied gradient, -1 if untied
-  int64_t max_slot_elements = 0;        // the largest slot any launch reads (scratch sizes)
-  bool has_grad_norm = false;  // any grad_norm (a schedule that clips has one for every region)
+  std::vector<std::string> wait_names;           // by instruction index: how a blocked wait is reported
+  std::vector<int64_t> tied_offset;              // per tensor: elements into its binder's tied gradient, -1 if untied
+  int64_t max_slot_elements = 0;                 // the largest slot any launch reads (scratch sizes)
+  bool has_grad_norm = false;                    // any grad_norm (a schedule that clips has one for every region)
 
   /// "schedule instruction #N `text`", the prefix of every error about it.
   std::string where(int index) const;

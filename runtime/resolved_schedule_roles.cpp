@@ -191,7 +191,8 @@ void ResolvedSchedule::prepare_tied() {
     int64_t slot = 0;
     ir::slot_offsets(layout, u.region, &slot);
     bool tied = slot > layout.regions[static_cast<size_t>(u.region)].elements;
-    for (int t : layout.regions[static_cast<size_t>(u.region)].tensors) tied |= tied_offset[static_cast<size_t>(t)] >= 0;
+    for (int t : layout.regions[static_cast<size_t>(u.region)].tensors)
+      tied |= tied_offset[static_cast<size_t>(t)] >= 0;
     if (u.on_device && tied)
       throw UserError(where(index) + ": a region with tied weights streams; it cannot be updated on the GPU");
     for (int t : layout.regions[static_cast<size_t>(u.region)].tensors) {

@@ -160,12 +160,13 @@ std::vector<float> ScheduleExecutor::last_logprobs() const {
   const char* v = impl_->blocks[static_cast<size_t>(p.logps_buffer)].get();
   std::vector<float> out(static_cast<size_t>(p.schedule.config.batch));
   for (int64_t mb = 0; mb < p.micro_batches; ++mb)  // each micro-batch's share is padded (ir::row_share_bytes)
-    std::memcpy(out.data() + mb * p.mb_batch, v + mb * ir::row_share_bytes(p.mb_batch), static_cast<size_t>(p.mb_batch * 4));
+    std::memcpy(out.data() + mb * p.mb_batch, v + mb * ir::row_share_bytes(p.mb_batch),
+                static_cast<size_t>(p.mb_batch * 4));
   return out;
 }
 
 float ScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, const int32_t* positions,
-                            const int32_t* segments, const float* reference) {
+                             const int32_t* segments, const float* reference) {
   Impl& m = *impl_;
   const ResolvedSchedule& p = m.plan;
   const size_t batch_bytes = static_cast<size_t>(p.schedule.config.batch * p.seq * 4);
@@ -259,7 +260,7 @@ class StreamedStep : public StepBackend {
 
  private:
   ScheduleExecutor executor_;
-  std::optional<double> beta_;  // a DPO head's beta: the step reports TRL's rewards
+  std::optional<double> beta_;    // a DPO head's beta: the step reports TRL's rewards
   int64_t activation_bytes_ = 0;  // residual streams and GPU checkpoints; the arena comes on top
 };
 

@@ -1,11 +1,11 @@
 #include "runtime/trainer.h"
 
 #include <algorithm>
-#include <optional>
 #include <chrono>
-#include <vector>
 #include <cmath>
 #include <cstdio>
+#include <optional>
+#include <vector>
 
 #include "runtime/cpu/cpu_model.h"
 #include "runtime/thread_pool.h"
@@ -220,8 +220,8 @@ void Trainer::run(const BatchSource& next_batch, const ValidationSource& validat
     if (on_step) on_step(m);
     if (config_.max_bad_steps > 0 && bad_in_a_row >= config_.max_bad_steps) {
       finish_updates();
-      throw UserError("training diverged: " + std::to_string(bad_in_a_row) +
-                      " steps in a row (up to step " + std::to_string(m.step) +
+      throw UserError("training diverged: " + std::to_string(bad_in_a_row) + " steps in a row (up to step " +
+                      std::to_string(m.step) +
                       ") had a non-finite loss or gradient norm and were skipped; lower --lr, check --init and the "
                       "model file, and resume from the last checkpoint (or raise --max-bad-steps)");
     }

@@ -57,7 +57,7 @@ struct StepMetrics {
   double step_seconds = 0;
   int64_t tokens = 0;  // tokens processed this step
   int64_t activation_peak_bytes = 0;
-  bool skipped = false;  // non-finite loss or gradient norm: no update was applied
+  bool skipped = false;     // non-finite loss or gradient norm: no update was applied
   NamedMetrics extra = {};  // objective-specific (DPO: rewards/chosen, ...)
 };
 

@@ -38,8 +38,8 @@ void UpdateTail::wait_regions(const std::vector<int>& regions, int64_t step) {
   for (int r : regions) {
     cv_.wait(lock, [&] { return error_ || updated_through_[static_cast<size_t>(r)] >= step; });
     if (error_ && updated_through_[static_cast<size_t>(r)] < step)
-      throw std::runtime_error("the optimizer failed before updating region " + std::to_string(r) +
-                               " of step " + std::to_string(step + 1));
+      throw std::runtime_error("the optimizer failed before updating region " + std::to_string(r) + " of step " +
+                               std::to_string(step + 1));
   }
 }
 

@@ -2,8 +2,8 @@
 
 namespace horizon {
 
-std::string format_user_error(const std::string& file, const std::string& place,
-                              const std::string& problem, const std::string& fix) {
+std::string format_user_error(const std::string& file, const std::string& place, const std::string& problem,
+                              const std::string& fix) {
   std::string out;
   if (!file.empty()) out += file + ": ";
   if (!place.empty()) out += place + ": ";
@@ -12,8 +12,8 @@ std::string format_user_error(const std::string& file, const std::string& place,
   return out;
 }
 
-void throw_user_error(const std::string& file, const std::string& place,
-                      const std::string& problem, const std::string& fix) {
+void throw_user_error(const std::string& file, const std::string& place, const std::string& problem,
+                      const std::string& fix) {
   throw UserError(format_user_error(file, place, problem, fix));
 }
 

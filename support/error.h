@@ -16,10 +16,10 @@ class UserError : public std::runtime_error {
 };
 
 /// "FILE: PLACE: PROBLEM; FIX" with empty parts left out.
-std::string format_user_error(const std::string& file, const std::string& place,
-                              const std::string& problem, const std::string& fix = "");
+std::string format_user_error(const std::string& file, const std::string& place, const std::string& problem,
+                              const std::string& fix = "");
 
-[[noreturn]] void throw_user_error(const std::string& file, const std::string& place,
-                                   const std::string& problem, const std::string& fix = "");
+[[noreturn]] void throw_user_error(const std::string& file, const std::string& place, const std::string& problem,
+                                   const std::string& fix = "");
 
 }  // namespace horizon

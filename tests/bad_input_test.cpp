@@ -1,7 +1,7 @@
 // The bad-input catalogue: each kind of mistake a user can make in a model
 // description gets one line that names the file, the place and the fix.
-#include <filesystem>
 #include <gtest/gtest.h>
+#include <filesystem>
 
 #include "frontend/model_json.h"
 #include "ir/parser.h"
@@ -53,9 +53,12 @@ TEST(BadInput, UnknownOpListsTheKnownOnes) {
 
 TEST(BadInput, ShapeMismatchNamesOpAndDimensions) {
   TempDir dir;
-  std::string text = replace(tiny_text(), "\"shape\": [\"intermediate\", \"hidden\"]", "\"shape\": [\"intermediate\", 128]");
+  std::string text =
+      replace(tiny_text(), "\"shape\": [\"intermediate\", \"hidden\"]", "\"shape\": [\"intermediate\", 128]");
   std::string msg = load_error(dir, "m.json", text);
-  EXPECT_NE(msg.find("stages[1].ops[10]: linear: w's input dim (w is [out, in]) is 128 but must be 256"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("stages[1].ops[10]: linear: w's input dim (w is [out, in]) is 128 but must be 256"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(BadInput, MissingField) {
@@ -77,18 +80,21 @@ TEST(BadInput, MistypedField) {
   std::string msg = load_error(dir, "m.json", replace(tiny_text(), "\"name\": \"embed\"", "\"name\": 7"));
   EXPECT_NE(msg.find("stages[0].name: must be a string, got an integer"), std::string::npos) << msg;
   msg = load_error(dir, "m2.json", replace(tiny_text(), "\"repeat\": \"layers\"", "\"repeat\": [4]"));
-  EXPECT_NE(msg.find("stages[1].repeat: must be an integer or a config expression, got an array"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("stages[1].repeat: must be an integer or a config expression, got an array"), std::string::npos)
+      << msg;
 }
 
 TEST(BadInput, UnknownConfigKeyInExpression) {
   TempDir dir;
-  std::string msg = load_error(dir, "m.json", replace(tiny_text(), "\"heads*head_dim\", \"hidden\"]", "\"heads*headdim\", \"hidden\"]"));
+  std::string msg = load_error(
+      dir, "m.json", replace(tiny_text(), "\"heads*head_dim\", \"hidden\"]", "\"heads*headdim\", \"hidden\"]"));
   EXPECT_NE(msg.find("unknown config key 'headdim'"), std::string::npos) << msg;
 }
 
 TEST(BadInput, UndefinedValue) {
   TempDir dir;
-  std::string msg = load_error(dir, "m.json", replace(tiny_text(), "\"in\": [\"gate_act\", \"up\"]", "\"in\": [\"gate_act\", \"upp\"]"));
+  std::string msg = load_error(
+      dir, "m.json", replace(tiny_text(), "\"in\": [\"gate_act\", \"up\"]", "\"in\": [\"gate_act\", \"upp\"]"));
   EXPECT_NE(msg.find("stages[1].ops[13].in[1]: 'upp' is not defined before this point"), std::string::npos) << msg;
 }
 
@@ -104,7 +110,9 @@ TEST(BadInput, UnsupportedHfFieldsAreRefusedByName) {
   std::string base = testing::read_file(testing::source_path("models/hf/llama-3-8b/config.json"));
   std::string msg = load_error(dir, "a.json", replace(base, "\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu\""));
   EXPECT_NE(msg.find("hidden_act: activation 'gelu' is not supported"), std::string::npos) << msg;
-  msg = load_error(dir, "b.json", replace(base, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}"));
+  msg = load_error(
+      dir, "b.json",
+      replace(base, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}"));
   EXPECT_NE(msg.find("rope_scaling.rope_type: rope scaling 'yarn' is not supported"), std::string::npos) << msg;
   msg = load_error(dir, "c.json", replace(base, "\"num_key_value_heads\": 8", "\"num_key_value_heads\": 5"));
   EXPECT_NE(msg.find("num_key_value_heads"), std::string::npos) << msg;
@@ -123,12 +131,14 @@ TEST(BadInput, MissingFile) {
     frontend::load_model("/nonexistent/model.json");
     FAIL() << "expected an error";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/model.json: model file does not exist"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/model.json: model file does not exist"), std::string::npos)
+        << e.what();
   }
 }
 
 TEST(BadInput, IrTextErrorsNameLineAndColumn) {
-  std::string good = "module \"m\" {\n  config {}\n  stage s {\n    in %x : f32[B, S, 4]\n    %y : f32[B, S, 4] = silu(%x)\n    out %y\n  }\n}\n";
+  std::string good = "module \"m\" {\n  config {}\n  stage s {\n    in %x : f32[B, S, 4]\n    %y : f32[B, S, 4] = "
+                     "silu(%x)\n    out %y\n  }\n}\n";
   EXPECT_NO_THROW(ir::verify_module(ir::parse_module(good, "m.hir")));
   auto parse_error = [](const std::string& text) -> std::string {
     try {
@@ -138,11 +148,15 @@ TEST(BadInput, IrTextErrorsNameLineAndColumn) {
     }
     return "";
   };
-  EXPECT_NE(parse_error(replace(good, "silu(%x)", "swish(%x)")).find("m.hir:5:25: unknown op 'swish'"), std::string::npos);
-  EXPECT_NE(parse_error(replace(good, "silu(%x)", "silu(%z)")).find("m.hir:5:30: use of undefined %z"), std::string::npos);
-  EXPECT_NE(parse_error(replace(good, "%y : f32[B, S, 4] =", "%y : f32[B, S, 5] =")).find("is declared f32[B, S, 5] but the op produces f32[B, S, 4]"),
+  EXPECT_NE(parse_error(replace(good, "silu(%x)", "swish(%x)")).find("m.hir:5:25: unknown op 'swish'"),
             std::string::npos);
-  EXPECT_NE(parse_error(replace(good, "f32[B, S, 4]\n", "q32[B, S, 4]\n")).find("unknown dtype 'q32'"), std::string::npos);
+  EXPECT_NE(parse_error(replace(good, "silu(%x)", "silu(%z)")).find("m.hir:5:30: use of undefined %z"),
+            std::string::npos);
+  EXPECT_NE(parse_error(replace(good, "%y : f32[B, S, 4] =", "%y : f32[B, S, 5] ="))
+                .find("is declared f32[B, S, 5] but the op produces f32[B, S, 4]"),
+            std::string::npos);
+  EXPECT_NE(parse_error(replace(good, "f32[B, S, 4]\n", "q32[B, S, 4]\n")).find("unknown dtype 'q32'"),
+            std::string::npos);
 }
 
 TEST(BadInput, CliExitCodesAndOneLineErrors) {
@@ -178,7 +192,8 @@ TEST(BadInput, TrainRefusesARunLargerThanHostMemoryBeforeAllocating) {
   auto streamed = testing::run_horizon("train " + model + " --data " + data + " --steps 1 --stream --host-mem 20M" +
                                        " --save " + (dir / "run"));
   EXPECT_EQ(streamed.exit_code, 1);
-  for (const char* part : {"tiny does not fit: host memory: the step needs", "--host-mem allows 20.00 MiB", "nothing was allocated"})
+  for (const char* part :
+       {"tiny does not fit: host memory: the step needs", "--host-mem allows 20.00 MiB", "nothing was allocated"})
     EXPECT_NE(streamed.err.find(part), std::string::npos) << streamed.err << "\n  lacks: " << part;
   EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "the refused run created its --save directory";
 

@@ -65,7 +65,8 @@ TEST(Checkpoint, ManifestListsEveryFileAndVerifies) {
   EXPECT_EQ(man.step, 7);
   std::vector<std::string> names;
   for (const auto& e : man.files) names.push_back(e.file);
-  EXPECT_EQ(names, (std::vector<std::string>{"config.json", "generation_config.json", "model.safetensors", "optimizer.safetensors"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"config.json", "generation_config.json", "model.safetensors",
+                                             "optimizer.safetensors"}));
   runtime::HostStore back(s.m, codegen::cpu::MomentType::bf16);
   EXPECT_EQ(cli::resume_checkpoint(s.dir.path(), back).step, 7);
 }

@@ -467,9 +467,18 @@ TEST_P(CpuJitIsa, AdamWKeepsSmallUpdatesInTheLowPlane) {
 // zero update (lr 0) must leave planes written by split_master
 // bit-identical, across signs, magnitudes, rounding carries and the clamp.
 TEST_P(CpuJitIsa, AdamWKeepsTheSplitMasterEncoding) {
-  std::vector<float> w = {1.0f, -1.0f, 0.0f, -0.0f, 1e-40f, -3.0e-39f, 3.3e38f, -3.3e38f,
-                          std::bit_cast<float>(0x3F808000u), std::bit_cast<float>(0xBF80FFFFu),
-                          std::bit_cast<float>(0x3F807FFFu), std::bit_cast<float>(0x7F7F7FFFu)};
+  std::vector<float> w = {1.0f,
+                          -1.0f,
+                          0.0f,
+                          -0.0f,
+                          1e-40f,
+                          -3.0e-39f,
+                          3.3e38f,
+                          -3.3e38f,
+                          std::bit_cast<float>(0x3F808000u),
+                          std::bit_cast<float>(0xBF80FFFFu),
+                          std::bit_cast<float>(0x3F807FFFu),
+                          std::bit_cast<float>(0x7F7F7FFFu)};
   // (Infinities are the round trip's business, tests/safetensors_test.cpp:
   // AdamW's own arithmetic turns an infinite weight into NaN, 0 * inf.)
   Rng rng(5);

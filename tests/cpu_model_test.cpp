@@ -62,20 +62,20 @@ class ReferenceModel {
     for (const auto& t : store_.tensors()) grads.emplace_back(static_cast<size_t>(t.elements), 0.0);
     std::vector<RefTensor> xs = forward(tokens);
     const ir::Stage& hb = *m_.find_stage("head.bwd");
-    auto hv = reference::ReferenceInterpreter(hb, B_, S_).run({{hb.inputs[0], xs.back()}, {hb.inputs[1], ints(targets)}},
-                                                              params(hb, "head", 0));
+    auto hv = reference::ReferenceInterpreter(hb, B_, S_)
+                  .run({{hb.inputs[0], xs.back()}, {hb.inputs[1], ints(targets)}}, params(hb, "head", 0));
     add_grads(hb, "head", 0, hv, grads);
     RefTensor dx = hv[hb.outputs[1]];
     const ir::Stage& bb = *m_.find_stage("block.bwd");
     for (int64_t l = bb.instances - 1; l >= 0; --l) {
-      auto bv = reference::ReferenceInterpreter(bb, B_, S_).run({{bb.inputs[0], xs[static_cast<size_t>(l)]}, {bb.inputs[1], dx}},
-                                                                params(bb, "block", l));
+      auto bv = reference::ReferenceInterpreter(bb, B_, S_)
+                    .run({{bb.inputs[0], xs[static_cast<size_t>(l)]}, {bb.inputs[1], dx}}, params(bb, "block", l));
       add_grads(bb, "block", l, bv, grads);
       dx = bv[bb.outputs[0]];
     }
     const ir::Stage& eb = *m_.find_stage("embed.bwd");
-    auto ev = reference::ReferenceInterpreter(eb, B_, S_).run({{eb.inputs[0], ints(tokens)}, {eb.inputs[1], dx}},
-                                                              params(eb, "embed", 0));
+    auto ev = reference::ReferenceInterpreter(eb, B_, S_)
+                  .run({{eb.inputs[0], ints(tokens)}, {eb.inputs[1], dx}}, params(eb, "embed", 0));
     add_grads(eb, "embed", 0, ev, grads);
     return hv[hb.outputs[0]].data[0];
   }
@@ -86,12 +86,12 @@ class ReferenceModel {
     const ir::Stage& embed = *m_.find_stage("embed");
     const ir::Stage& block = *m_.find_stage("block");
     std::vector<RefTensor> xs;
-    auto ev = reference::ReferenceInterpreter(embed, B_, S_).run({{embed.inputs[0], ints(tokens)}},
-                                                                 params(embed, "embed", 0, bump_tensor, bump_index, bump));
+    auto ev = reference::ReferenceInterpreter(embed, B_, S_)
+                  .run({{embed.inputs[0], ints(tokens)}}, params(embed, "embed", 0, bump_tensor, bump_index, bump));
     xs.push_back(ev[embed.outputs[0]]);
     for (int64_t l = 0; l < block.instances; ++l) {
-      auto bv = reference::ReferenceInterpreter(block, B_, S_).run({{block.inputs[0], xs.back()}},
-                                                                   params(block, "block", l, bump_tensor, bump_index, bump));
+      auto bv = reference::ReferenceInterpreter(block, B_, S_)
+                    .run({{block.inputs[0], xs.back()}}, params(block, "block", l, bump_tensor, bump_index, bump));
       xs.push_back(bv[block.outputs[0]]);
     }
     return xs;
@@ -173,7 +173,9 @@ TEST_P(CpuModelVsReference, LossAndEveryGradientMatchFloat64) {
     for (int k = 0; k < 2; ++k) {
       int64_t i = static_cast<int64_t>(rng.below(static_cast<uint64_t>(store.tensors()[t].elements)));
       const double h = 1e-4;
-      double fd = (ref.loss(tokens, targets, static_cast<int>(t), i, h) - ref.loss(tokens, targets, static_cast<int>(t), i, -h)) / (2 * h);
+      double fd = (ref.loss(tokens, targets, static_cast<int>(t), i, h) -
+                   ref.loss(tokens, targets, static_cast<int>(t), i, -h)) /
+                  (2 * h);
       double g = ref_grads[t][static_cast<size_t>(i)];
       EXPECT_NEAR(fd, g, 1e-6 + 1e-4 * std::fabs(g)) << store.tensors()[t].name << "[" << i << "]";
     }
@@ -181,8 +183,8 @@ TEST_P(CpuModelVsReference, LossAndEveryGradientMatchFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CpuModelVsReference,
-                         ::testing::Values(Case{"tiny-qwen.json", 2, 9}, Case{"tiny-qwen3.json", 2, 6}, Case{"tiny-gpt2.json", 2, 7},
-                                           Case{"tiny.json", 1, 5}),
+                         ::testing::Values(Case{"tiny-qwen.json", 2, 9}, Case{"tiny-qwen3.json", 2, 6},
+                                           Case{"tiny-gpt2.json", 2, 7}, Case{"tiny.json", 1, 5}),
                          [](const auto& info) {
                            std::string n = info.param.model;
                            n = n.substr(0, n.find('.'));

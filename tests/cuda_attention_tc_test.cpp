@@ -98,9 +98,12 @@ std::vector<codegen::cuda::Cubin> compile_all(const std::vector<KernelSource>& s
 
 TEST(CudaAttentionTcCompile, CompilesForSm90AndSm80) {
   std::vector<KernelSource> sources;
-  for (const AttentionShape& a : std::vector<AttentionShape>{
-           {2, 17, 4, 2, 64, 0}, {2, 257, 4, 1, 128, 37}, {1, 2048, 32, 8, 128, 0}, {2, 1, 4, 4, 64, 37},
-           {2, 257, 4, 2, 64, 0, true}, {2, 130, 4, 1, 128, 37, true}}) {
+  for (const AttentionShape& a : std::vector<AttentionShape>{{2, 17, 4, 2, 64, 0},
+                                                             {2, 257, 4, 1, 128, 37},
+                                                             {1, 2048, 32, 8, 128, 0},
+                                                             {2, 1, 4, 4, 64, 37},
+                                                             {2, 257, 4, 2, 64, 0, true},
+                                                             {2, 130, 4, 1, 128, 37, true}}) {
     sources.push_back(codegen::cuda::attention_forward_tc(a));
     sources.push_back(codegen::cuda::attention_backward_tc(a));
   }

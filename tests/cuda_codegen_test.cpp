@@ -17,7 +17,6 @@
 #include <tuple>
 
 #include "codegen/cuda/kernels.h"
-#include "support/moment_quantization.h"
 #include "codegen/cuda/module_kernels.h"
 #include "codegen/cuda/nvrtc_compiler.h"
 #include "frontend/model_json.h"
@@ -27,6 +26,7 @@
 #include "runtime/cuda/gemm.h"
 #include "runtime/cuda/stage_scratch.h"
 #include "runtime/thread_pool.h"
+#include "support/moment_quantization.h"
 #include "tests/test_support.h"
 
 namespace horizon {
@@ -111,8 +111,8 @@ TEST(CudaCodegen, CompilesTheDpoHead) {
         head.push_back(k);
         names.insert(k.source.name);
       }
-    for (const char* want : {"sequence_logprob_forward", "sequence_logprob_backward", "dpo_loss_forward",
-                             "dpo_loss_backward"})
+    for (const char* want :
+         {"sequence_logprob_forward", "sequence_logprob_backward", "dpo_loss_forward", "dpo_loss_backward"})
       EXPECT_TRUE(names.count(want)) << want;
     compile_all(distinct(head), "sm_90");
   }
@@ -132,7 +132,8 @@ TEST(CudaCodegen, PackedDocumentsBindPositionsAndSegments) {
     const bool is_rope = k.source.name.rfind("rope_", 0) == 0, is_attention = k.source.name.rfind("attention_", 0) == 0;
     if (!is_rope && !is_attention) continue;
     ASSERT_FALSE(k.inputs.empty());
-    EXPECT_EQ(s.values[static_cast<size_t>(k.inputs.back())].name, is_rope ? "positions" : "segments") << k.instructions;
+    EXPECT_EQ(s.values[static_cast<size_t>(k.inputs.back())].name, is_rope ? "positions" : "segments")
+        << k.instructions;
     EXPECT_EQ(k.source.inputs.back().name, is_rope ? "positions" : "segments") << k.instructions;
     rope += is_rope;
     attention += is_attention;
@@ -265,8 +266,9 @@ TEST(CudaCodegen, PerHeadNormRunsOneRowPerHead) {
   std::set<std::string> norms;
   for (const StageKernel& k : codegen::cuda::module_kernels(lowered("models/tiny-qwen3.json"), 2, 37))
     if (k.stage.rfind("block", 0) == 0 && k.source.name.rfind("rms_norm", 0) == 0) norms.insert(k.source.describe());
-  for (const char* want : {"rms_norm_forward (N=296 C=64", "rms_norm_forward (N=148 C=64", "rms_norm_forward (N=74 C=128",
-                           "rms_norm_backward (N=296 C=64", "rms_norm_backward (N=148 C=64"}) {
+  for (const char* want :
+       {"rms_norm_forward (N=296 C=64", "rms_norm_forward (N=148 C=64", "rms_norm_forward (N=74 C=128",
+        "rms_norm_backward (N=296 C=64", "rms_norm_backward (N=148 C=64"}) {
     bool found = false;
     for (const std::string& d : norms) found |= d.rfind(want, 0) == 0;
     EXPECT_TRUE(found) << want;
@@ -288,7 +290,8 @@ TEST(CudaCodegen, SkipsGemmsAndCoversEveryOtherInstruction) {
 }
 
 TEST(CudaCodegen, LaunchesAreWellFormed) {
-  for (const char* model : {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-qwen3.json", "models/tiny-gpt2.json"})
+  for (const char* model :
+       {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-qwen3.json", "models/tiny-gpt2.json"})
     for (const StageKernel& k : codegen::cuda::module_kernels(lowered(model), 2, 37)) {
       const KernelSource& src = k.source;
       SCOPED_TRACE(std::string(model) + " " + k.stage + " " + src.describe());

@@ -28,7 +28,6 @@ constexpr int64_t kBatch = 4, kSeq = 64;
 constexpr double kGradientTolerance = 2e-2;  // relative L2 per tensor (issue 5)
 constexpr double kLossTolerance = 1e-2;      // relative
 
-
 runtime::TokenBatch random_batch() {
   runtime::TokenBatch b{kBatch, kSeq, {}, {}, {}, {}};
   Rng rng(29);

@@ -490,8 +490,8 @@ TEST_F(CudaKernels, DpoOps) {
                  dlogits);
   }
   const F policy = random(B, 5.0), reference = random(B, 5.0);
-  for (const cpu::DpoLossParams& p : {cpu::DpoLossParams{0.1, 0.0, false}, cpu::DpoLossParams{0.5, 0.2, false},
-                                      cpu::DpoLossParams{0.1, 0.0, true}}) {
+  for (const cpu::DpoLossParams& p :
+       {cpu::DpoLossParams{0.1, 0.0, false}, cpu::DpoLossParams{0.5, 0.2, false}, cpu::DpoLossParams{0.1, 0.0, true}}) {
     const codegen::cuda::DpoKernelParams k{p.beta, p.label_smoothing, p.ipo};
     const float loss = cpu::dpo_loss_forward(policy.data(), reference.data(), B, p);
     F dpolicy(B), dreference(B);

@@ -26,11 +26,11 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "codegen/cpu/cpu_jit.h"
 #include "frontend/model_json.h"
 #include "ir/param_layout.h"
 #include "passes/lower.h"
 #include "passes/schedule_pipeline.h"
-#include "codegen/cpu/cpu_jit.h"
 #include "runtime/cuda/cuda_schedule_executor.h"
 #include "runtime/cuda/cuda_step.h"
 #include "runtime/cuda/cuda_step_trace.h"
@@ -231,7 +231,8 @@ TEST_F(CudaScheduleExecutorTest, ResidentLayersGiveTheStreamedBitsWithoutClippin
   const Outcome resident = on_gpu(m, schedule_of(m, Config{2, 1, 2, true, false, -1}), false);
   EXPECT_EQ(resident.losses, streamed.losses);
   EXPECT_TRUE(resident.change == streamed.change) << "the weights differ after " << kSteps << " steps";
-  for (size_t i = 0; i < streamed.norms.size(); ++i) EXPECT_NEAR(resident.norms[i], streamed.norms[i], 1e-9 * streamed.norms[i]);
+  for (size_t i = 0; i < streamed.norms.size(); ++i)
+    EXPECT_NEAR(resident.norms[i], streamed.norms[i], 1e-9 * streamed.norms[i]);
 }
 
 // Blocks that keep their activations (passes/add_kept_stages.h) run

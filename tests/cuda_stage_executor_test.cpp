@@ -43,7 +43,8 @@ using runtime::cuda::DeviceMemory;
 using F = std::vector<float>;
 constexpr double kTolerance = 1e-2;
 constexpr int64_t kBatch = 2, kSeq = 33;
-const char* const kModels[] = {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-qwen3.json", "models/tiny-gpt2.json"};
+const char* const kModels[] = {"models/tiny.json", "models/tiny-qwen.json", "models/tiny-qwen3.json",
+                               "models/tiny-gpt2.json"};
 const char* const kStages[] = {"embed", "block", "head", "head.bwd", "block.bwd", "embed.bwd"};
 
 std::string why_no_device() {
@@ -392,8 +393,8 @@ void time_block_stages(const std::string& model, int64_t B, int64_t S) {
     int64_t elements = 16;
     for (const runtime::cuda::Step& st : program.steps)
       if (st.kind == runtime::cuda::Step::Kind::gemm)
-        elements = std::max({elements, st.shape.rows * st.shape.in, st.shape.rows * st.shape.out,
-                             st.shape.out * st.shape.in});
+        elements =
+            std::max({elements, st.shape.rows * st.shape.in, st.shape.rows * st.shape.out, st.shape.out * st.shape.in});
     DeviceMemory ga(elements * 2, "perf a"), gb(elements * 2, "perf b"), gy(elements * 4, "perf y");
     for (DeviceMemory* d : {&ga, &gb})  // bf16 0x3c3c = 0.0115: tensor cores run slower on data than on zeros
       runtime::cuda::check_cuda(cudaMemset(d->get(), 0x3c, static_cast<size_t>(d->bytes())), "cudaMemset", "perf");
@@ -404,11 +405,10 @@ void time_block_stages(const std::string& model, int64_t B, int64_t S) {
       gemm_ms += time_ms(
           [&] { gemm.run(st.shape, ga.get(), gb.get(), static_cast<float*>(gy.get()), false, nullptr, "perf"); }, 10);
     }
-    std::printf(
-        "[ perf ] %s %-14s B=%lld S=%lld: %.3f ms per launch (%.0f TFLOP/s of GEMM work); its GEMMs "
-        "alone %.3f ms (%.0f TFLOP/s); build %.0f ms; scratch %.1f MiB, arena %.1f MiB\n",
-        model.c_str(), stage, static_cast<long long>(B), static_cast<long long>(S), ms, flops / ms * 1e-9, gemm_ms,
-        flops / gemm_ms * 1e-9, build_ms, gpu.scratch_bytes() / 1048576.0, plan.bytes / 1048576.0);
+    std::printf("[ perf ] %s %-14s B=%lld S=%lld: %.3f ms per launch (%.0f TFLOP/s of GEMM work); its GEMMs "
+                "alone %.3f ms (%.0f TFLOP/s); build %.0f ms; scratch %.1f MiB, arena %.1f MiB\n",
+                model.c_str(), stage, static_cast<long long>(B), static_cast<long long>(S), ms, flops / ms * 1e-9,
+                gemm_ms, flops / gemm_ms * 1e-9, build_ms, gpu.scratch_bytes() / 1048576.0, plan.bytes / 1048576.0);
   }
 }
 

@@ -179,9 +179,8 @@ TEST(DataCommand, TrainOnJsonlTwiceSecondIsACacheHit) {
   dir.write("train.jsonl", rows + "{\"text\": \"new row\"}\n");
   auto third = run_horizon(cmd);
   EXPECT_EQ(third.out.find("token cache hit"), std::string::npos) << "a changed data file must miss";
-  auto epochs = run_horizon(cmd.substr(0, cmd.find(" --steps")) +
-                            " --epochs 1 --batch 4 --seq 128 --device cpu "
-                            "--cache-dir none --eval-batches 0");
+  auto epochs = run_horizon(cmd.substr(0, cmd.find(" --steps")) + " --epochs 1 --batch 4 --seq 128 --device cpu "
+                                                                  "--cache-dir none --eval-batches 0");
   ASSERT_EQ(epochs.exit_code, 0) << epochs.err;
   EXPECT_NE(epochs.out.find("step 1/1"), std::string::npos) << "one epoch of ~300 tokens is one step of 4 x 128";
 }
@@ -196,10 +195,9 @@ TEST(DataTokenFileV2, MatchesDocumentedBytes) {
   t.document_ends = {2, 3};
   t.loss = {0, 1, 1};
   write_token_file_v2(dir / "doc.tokens", t);
-  const std::string expected_hex =
-      "485a544f4b454e53020000000200000003000000000000000001000000000000"
-      "0200000000000000010000000000000000000000000000004800690021000200"
-      "000000000000030000000000000006";
+  const std::string expected_hex = "485a544f4b454e53020000000200000003000000000000000001000000000000"
+                                   "0200000000000000010000000000000000000000000000004800690021000200"
+                                   "000000000000030000000000000006";
   std::string hex;
   for (unsigned char c : bytes_of(dir / "doc.tokens")) {
     char b[3];

@@ -203,7 +203,8 @@ TEST(DataPacking, TrainResumedOnPackedJsonlEndsWithTheBytesOfOneRun) {
   horizon::testing::TempDir dir;
   std::string rows;
   for (int i = 0; i < 30; ++i)
-    rows += "{\"prompt\": \"" + std::to_string(i) + " plus 7 is\", \"completion\": \" " + std::to_string(i + 7) + "\"}\n";
+    rows +=
+        "{\"prompt\": \"" + std::to_string(i) + " plus 7 is\", \"completion\": \" " + std::to_string(i + 7) + "\"}\n";
   const std::string common = horizon::testing::source_path("models/tiny.json") + " --data " +
                              dir.write("d.jsonl", rows) + " --batch 2 --seq 24 --steps 4 --save-every 2 " +
                              "--eval-batches 0 --cache-dir none --device cpu";

@@ -3,8 +3,8 @@
 // split and the seeded batch sampler.
 #include <gtest/gtest.h>
 
-#include "tests/test_support.h"
 #include <unistd.h>
+#include "tests/test_support.h"
 
 #include <filesystem>
 #include <fstream>
@@ -25,7 +25,6 @@ namespace {
 
 using horizon::testing::TempDir;
 using horizon::testing::expect_user_error;
-
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
@@ -67,9 +66,8 @@ TEST(DataTokenizer, RoundTripIsLossless) {
 
 TEST(DataTokenizer, DecodeOutOfRangeIsReplacementChar) {
   std::vector<int32_t> ids = {'a', 300, -1, 'b'};
-  EXPECT_EQ(ByteTokenizer().decode(ids),
-            "a\xEF\xBF\xBD\xEF\xBF\xBD"
-            "b");
+  EXPECT_EQ(ByteTokenizer().decode(ids), "a\xEF\xBF\xBD\xEF\xBF\xBD"
+                                         "b");
 }
 
 TEST(DataTokenFile, MatchesDocumentedBytes) {

@@ -20,10 +20,10 @@
 #include "ir/printer.h"
 #include "passes/lower.h"
 #include "passes/schedule_pipeline.h"
-#include "runtime/schedule_executor.h"
 #include "runtime/cpu/cpu_model.h"
 #include "runtime/cpu/stage_executor.h"
 #include "runtime/preference_metrics.h"
+#include "runtime/schedule_executor.h"
 #include "support/random.h"
 #include "tests/test_support.h"
 
@@ -156,8 +156,8 @@ Measured run_dpo(const DpoSetup& s, const Pairs& p, int64_t micro, double beta) 
   runtime::PreferenceRewards rewards(beta);
   const int64_t rows = kB / micro;
   for (int64_t k = 0; k < micro; ++k) {
-    runtime::BatchView v{p.tokens.data() + k * rows * kS, p.targets.data() + k * rows * kS, nullptr, nullptr, rows,
-                         kS, kB / 2};
+    runtime::BatchView v{
+        p.tokens.data() + k * rows * kS, p.targets.data() + k * rows * kS, nullptr, nullptr, rows, kS, kB / 2};
     v.reference = p.reference.data() + k * rows;
     m.loss += model.forward_backward(v, m.grads);
     const std::vector<float>& lp = model.last_sequence_logprobs();
@@ -234,8 +234,7 @@ TEST_P(DpoVsTrl, LossMetricsAndEveryGradient) {
 
 INSTANTIATE_TEST_SUITE_P(Losses, DpoVsTrl,
                          ::testing::Values(LossCase{"sigmoid", {0.1, 0.0, false}},
-                                           LossCase{"smoothed", {0.5, 0.2, false}},
-                                           LossCase{"ipo", {0.1, 0.0, true}}),
+                                           LossCase{"smoothed", {0.5, 0.2, false}}, LossCase{"ipo", {0.1, 0.0, true}}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Dpo, TrainerStepReportsTrlMetricsAndSkipsNothing) {
@@ -439,22 +438,26 @@ namespace {
 
 TEST(DpoCommand, TrainsCachesTheReferenceAndRefusesWhatItCannotDo) {
   testing::TempDir dir;
-  const std::string data = dir.write("prefs.jsonl", R"({"prompt": "The sky is ", "chosen": "blue.", "rejected": "green."}
+  const std::string data =
+      dir.write("prefs.jsonl", R"({"prompt": "The sky is ", "chosen": "blue.", "rejected": "green."}
 {"prompt": "2+2=", "chosen": "4", "rejected": "5"}
 )");
   const std::string model = testing::source_path("models/tiny.json");
   const std::string common = "train " + model + " --data " + data + " --batch 2 --seq 24 --steps 2 --device cpu " +
                              "--cache-dir " + dir.path() + "/cache";
-  testing::CommandResult first = testing::run_horizon(common + " --objective dpo --beta 0.1 --save " + dir.path() + "/run");
+  testing::CommandResult first =
+      testing::run_horizon(common + " --objective dpo --beta 0.1 --save " + dir.path() + "/run");
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   EXPECT_NE(first.out.find("reference log-probabilities: 4 sequences"), std::string::npos) << first.out;
   EXPECT_NE(first.out.find("rewards/accuracies"), std::string::npos) << first.out;
   const std::string metrics = testing::read_file(dir.path() + "/run/metrics.jsonl");
   EXPECT_NE(metrics.find("\"rewards/margins\""), std::string::npos) << metrics;
-  testing::CommandResult second = testing::run_horizon(common + " --loss-type ipo");  // --objective auto finds the pairs
+  testing::CommandResult second =
+      testing::run_horizon(common + " --loss-type ipo");  // --objective auto finds the pairs
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_NE(second.out.find("reference log-probabilities: 4 sequences"), std::string::npos)
-      << "ipo uses mean log-probabilities: another cache entry\n" << second.out;
+      << "ipo uses mean log-probabilities: another cache entry\n"
+      << second.out;
   testing::CommandResult third = testing::run_horizon(common);
   EXPECT_NE(third.out.find("reference log-probabilities: cache hit"), std::string::npos) << third.out;
 

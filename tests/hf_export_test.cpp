@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/test_support.h"
 #include <unistd.h>
+#include "tests/test_support.h"
 
 #include <filesystem>
 
@@ -34,7 +34,6 @@ Json expect_round_trip(const ir::Module& m, const std::string& label) {
   EXPECT_EQ(ir::print_module(back), ir::print_module(m)) << label;
   return hf;
 }
-
 
 }  // namespace
 

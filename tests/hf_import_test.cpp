@@ -16,7 +16,9 @@ namespace {
 using frontend::Json;
 using testing::expect_user_error;
 
-Json config(const std::string& dir) { return frontend::parse_json_file(testing::source_path("models/hf/" + dir + "/config.json")); }
+Json config(const std::string& dir) {
+  return frontend::parse_json_file(testing::source_path("models/hf/" + dir + "/config.json"));
+}
 
 ir::Module import(const Json& j, const std::string& label = "config.json") {
   return frontend::module_from_json(frontend::import_hf_config(j, label), label);
@@ -86,8 +88,9 @@ TEST(HfImport, Qwen3AttentionBiasPutsBiasesOnAllFourProjections) {
   Json j = config("qwen3-0.6b");
   j["attention_bias"] = true;
   const std::string b = block_text(import(j));
-  for (const char* want : {"bias_add(%q_nobias, %q_bias)", "bias_add(%k_nobias, %k_bias)", "bias_add(%v_nobias, %v_bias)",
-                           "bias_add(%attn_out_nobias, %o_bias)", "rms_norm(%k, %k_norm)"})
+  for (const char* want :
+       {"bias_add(%q_nobias, %q_bias)", "bias_add(%k_nobias, %k_bias)", "bias_add(%v_nobias, %v_bias)",
+        "bias_add(%attn_out_nobias, %o_bias)", "rms_norm(%k, %k_norm)"})
     EXPECT_NE(b.find(want), std::string::npos) << want;
 }
 
@@ -134,17 +137,26 @@ TEST(HfImport, RefusesWhatChangesTheMathByKey) {
   const std::vector<Refusal> cases = {
       {"qwen3-0.6b", "use_sliding_window", true, {"use_sliding_window", "Qwen3ForCausalLM", "set it to false"}},
       {"qwen2.5-0.5b", "use_sliding_window", true, {"use_sliding_window", "Qwen2ForCausalLM", "set it to false"}},
-      {"qwen3-0.6b", "layer_types", Json::array({"full_attention", "sliding_attention"}),
+      {"qwen3-0.6b",
+       "layer_types",
+       Json::array({"full_attention", "sliding_attention"}),
        {"layer_types[1]", "sliding_attention", "only \"full_attention\""}},
-      {"qwen3-0.6b", "rope_scaling", Json{{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}},
+      {"qwen3-0.6b",
+       "rope_scaling",
+       Json{{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}},
        {"rope_scaling.rope_type", "'yarn' is not supported", "remove rope_scaling"}},
-      {"llama-2-7b", "rope_scaling", Json{{"type", "dynamic"}, {"factor", 2.0}}, {"rope_scaling.rope_type", "'dynamic'"}},
+      {"llama-2-7b",
+       "rope_scaling",
+       Json{{"type", "dynamic"}, {"factor", 2.0}},
+       {"rope_scaling.rope_type", "'dynamic'"}},
       {"llama-3-8b", "partial_rotary_factor", 0.5, {"partial_rotary_factor", "set it to 1.0"}},
       {"qwen2.5-7b", "attention_dropout", 0.1, {"attention_dropout", "set it to 0.0"}},
       {"llama-3.1-8b", "mlp_bias", true, {"mlp_bias", "set it to false"}},
       {"qwen3-0.6b", "hidden_act", "gelu", {"hidden_act", "'gelu' is not supported"}},
       {"mistral-7b-v0.3", "hidden_act", "relu", {"hidden_act", "'relu'"}},
-      {"qwen3-0.6b", "architectures", Json::array({"Qwen3MoeForCausalLM"}),
+      {"qwen3-0.6b",
+       "architectures",
+       Json::array({"Qwen3MoeForCausalLM"}),
        {"Qwen3MoeForCausalLM", "mixture-of-experts", "Qwen3ForCausalLM"}},
       {"llama-2-7b", "hidden_size", 4001, {"hidden_size", "not a multiple of num_attention_heads", "head_dim"}},
   };
@@ -158,7 +170,8 @@ TEST(HfImport, RefusesWhatChangesTheMathByKey) {
       import(j, "bad-config.json");
       ADD_FAILURE() << "accepted";
     } catch (const UserError& e) {
-      for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
+      for (const std::string& p : parts)
+        EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
     }
   }
 }
@@ -166,8 +179,11 @@ TEST(HfImport, RefusesWhatChangesTheMathByKey) {
 TEST(HfImport, SupportedListNamesQwen3) {
   EXPECT_EQ(frontend::supported_hf_architectures(),
             "LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, Qwen3ForCausalLM");
-  expect_user_error([] { import(Json{{"architectures", {"GemmaForCausalLM"}}}); },
-                    {"'GemmaForCausalLM' is not supported", "Qwen3ForCausalLM"});
+  expect_user_error(
+      [] {
+        import(Json{{ "architectures", { "GemmaForCausalLM" } }});
+      },
+      {"'GemmaForCausalLM' is not supported", "Qwen3ForCausalLM"});
 }
 
 }  // namespace

@@ -28,7 +28,8 @@ std::vector<ShippedModel> shipped_models() {
     if (e.path().extension() == ".json")
       out.push_back({"models/" + e.path().filename().string(), e.path().stem().string() + ".hir"});
   for (const auto& e : std::filesystem::directory_iterator(source_path("models/hf")))
-    out.push_back({"models/hf/" + e.path().filename().string() + "/config.json", "hf-" + e.path().filename().string() + ".hir"});
+    out.push_back(
+        {"models/hf/" + e.path().filename().string() + "/config.json", "hf-" + e.path().filename().string() + ".hir"});
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.path < b.path; });
   return out;
 }

@@ -73,7 +73,8 @@ TEST(Layering, NoIncludeReachesUpThePipeline) {
 }
 
 TEST(Layering, APlantedUpwardIncludeIsCaught) {
-  const auto v = violations("runtime", "runtime/x.cpp", "#include <vector>\n#include \"runtime/a.h\"\n#include \"cli/arguments.h\"\n");
+  const auto v = violations("runtime", "runtime/x.cpp",
+                            "#include <vector>\n#include \"runtime/a.h\"\n#include \"cli/arguments.h\"\n");
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0], "runtime/x.cpp:3 includes cli/: cli is not below runtime");
   EXPECT_TRUE(violations("cli", "cli/y.cpp", "#include \"runtime/trainer.h\"\n").empty());

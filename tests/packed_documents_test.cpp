@@ -311,8 +311,8 @@ TEST(PackedDocuments, ModelOnAPackedRowIsTheDocumentsAlone) {
 
     // Without segments the packed row is one long document: very different.
     std::vector<std::vector<float>> leaky = zero_grads(store);
-    const double leaky_loss =
-        packed_cpu.forward_backward(runtime::BatchView{tokens.data(), targets.data(), nullptr, nullptr, 1, S, -1}, leaky);
+    const double leaky_loss = packed_cpu.forward_backward(
+        runtime::BatchView{tokens.data(), targets.data(), nullptr, nullptr, 1, S, -1}, leaky);
     double worst = 0;
     for (size_t t = 0; t < packed.size(); ++t) worst = std::max(worst, rel_l2(widen(leaky[t]), widen(alone[t])));
     EXPECT_GT(worst, 1e-2) << "whole-row attention was not caught (loss " << leaky_loss << ")";

@@ -57,7 +57,7 @@ TEST(PassManager, TimesEveryPassOfBothPipelinesWithItsChangedFlag) {
   for (const std::string& p : passes::schedule_pass_names()) names.push_back(p);
   for (const std::string& p : names)
     EXPECT_TRUE(std::regex_search(r.err, std::regex("pass " + p + " +[0-9.]+ ms  (changed|unchanged)\n"))) << p << "\n"
-                                                                                                          << r.err;
+                                                                                                           << r.err;
   EXPECT_NE(r.err.find("pass autodiff"), std::string::npos);
   EXPECT_NE(r.err.find("pass lower_to_schedule"), std::string::npos);
 }
@@ -109,11 +109,12 @@ TEST(PassManager, UnknownPassListsTheNames) {
     passes::lower_to_schedule(m, tiny_options(0), "insert_recomptue");
     FAIL() << "no error";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("passes are: plan_memory, plan_recompute, plan_offload, "
-                                         "plan_buffer_slots, plan_resident, plan_kept_activations, plan_gpu_checkpoints, "
-                                         "lower_to_schedule, place_resident, "
-                                         "insert_recompute, insert_offload, insert_buffer_swap, insert_events"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("passes are: plan_memory, plan_recompute, plan_offload, "
+                                   "plan_buffer_slots, plan_resident, plan_kept_activations, plan_gpu_checkpoints, "
+                                   "lower_to_schedule, place_resident, "
+                                   "insert_recompute, insert_offload, insert_buffer_swap, insert_events"),
+        std::string::npos)
         << e.what();
   }
 }

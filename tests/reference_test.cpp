@@ -57,10 +57,12 @@ TEST(Reference, RmsNormPerGroupNormalizesEachGroupAlone) {
   const double a = 1 / std::sqrt(12.5), b = 1 / std::sqrt(2.0);
   expect_values(eval(Op::rms_norm, {&x, &w}, {{"eps", 0.0}, {"group_size", int64_t{2}}}), {3 * a, 8 * a, 0, 4 * b});
   // Its gradient is that of the same rows laid out as [.., heads, head_dim].
-  const RefTensor dy = tensor({1, 4}, {0.5, -1, 2, 0.25}), x2 = tensor({2, 2}, {3, 4, 0, 2}), dy2 = tensor({2, 2}, {0.5, -1, 2, 0.25});
+  const RefTensor dy = tensor({1, 4}, {0.5, -1, 2, 0.25}), x2 = tensor({2, 2}, {3, 4, 0, 2}),
+                  dy2 = tensor({2, 2}, {0.5, -1, 2, 0.25});
   const ir::Attrs grouped{{"eps", 1e-3}, {"group_size", int64_t{2}}}, plain{{"eps", 1e-3}};
   for (int r : {0, 1})
-    expect_values(eval(Op::rms_norm_grad, {&dy, &x, &w}, grouped, r), eval(Op::rms_norm_grad, {&dy2, &x2, &w}, plain, r).data);
+    expect_values(eval(Op::rms_norm_grad, {&dy, &x, &w}, grouped, r),
+                  eval(Op::rms_norm_grad, {&dy2, &x2, &w}, plain, r).data);
 }
 
 TEST(Reference, ActivationsAtKnownPoints) {

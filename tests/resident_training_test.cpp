@@ -50,8 +50,8 @@ void expect_resumed_run_ends_with_the_bytes_of_one_run(const std::string& device
       testing::run_horizon("train " + common + " --steps 4 --eval-batches 0 --resume " + half + " --save " + rest);
   ASSERT_EQ(c.exit_code, 0) << c.err;
 
-  testing::CommandResult d = testing::run_horizon("train " + common + " --steps 4 --eval-batches 0 --resident 0 --save " +
-                                                  streamed);
+  testing::CommandResult d =
+      testing::run_horizon("train " + common + " --steps 4 --eval-batches 0 --resident 0 --save " + streamed);
   ASSERT_EQ(d.exit_code, 0) << d.err;
   EXPECT_NE(d.out.find("0 of 6 layers resident"), std::string::npos) << d.out;
 
@@ -89,8 +89,7 @@ TEST(ResidentTraining, ResidentWithoutAStreamedScheduleIsRefused) {
   testing::CommandResult r = testing::run_horizon("train " + testing::source_path("models/tiny.json") + " --data " +
                                                   data + " --device cpu --resident 2 --steps 1");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("--resident shapes the streamed schedule on the GPU; use --device cuda"),
-            std::string::npos)
+  EXPECT_NE(r.err.find("--resident shapes the streamed schedule on the GPU; use --device cuda"), std::string::npos)
       << r.err;
 }
 
@@ -100,7 +99,8 @@ TEST(ResidentTraining, CudaResumedRunEndsWithTheBytesOfOneRun) {
   if (runtime::cuda::cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device (" << why << ")";
   expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident auto", "6 of 6 layers resident");
   // fp32 moments: 12 bytes per parameter, the GPU kernel's other plane layout.
-  expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident 4 --moments f32", "4 of 6 layers resident");
+  expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident 4 --moments f32",
+                                                    "4 of 6 layers resident");
   // 8-bit moments: the GPU kernel's bytes are the JIT's, and the scales travel with the planes.
   expect_resumed_run_ends_with_the_bytes_of_one_run("--device cuda --resident 4 --moments 8bit",
                                                     "4 of 6 layers resident");

@@ -38,10 +38,10 @@ TEST(RmsNormGroup, ShapeRules) {
   const TensorType x = f32({Dim::batch(), Dim::seq(), Dim::of(256)}), w64 = f32({Dim::of(64)});
   const ir::Attrs grouped{{"eps", 1e-6}, {"group_size", int64_t{64}}};
   EXPECT_EQ(ir::infer_result_types(Op::rms_norm, {x, w64}, grouped), std::vector<TensorType>{x});
-  EXPECT_EQ(ir::infer_result_types(Op::rms_norm_grad, {x, x, w64}, grouped),
-            (std::vector<TensorType>{x, w64}));
+  EXPECT_EQ(ir::infer_result_types(Op::rms_norm_grad, {x, x, w64}, grouped), (std::vector<TensorType>{x, w64}));
   // Without group_size the weight must span the last dim.
-  EXPECT_NE(shape_error(Op::rms_norm, {x, w64}, {{"eps", 1e-6}}).find("weight length is 64 but must be 256"), std::string::npos);
+  EXPECT_NE(shape_error(Op::rms_norm, {x, w64}, {{"eps", 1e-6}}).find("weight length is 64 but must be 256"),
+            std::string::npos);
   // The weight must have group_size entries, and group_size must divide the last dim.
   EXPECT_NE(shape_error(Op::rms_norm, {x, f32({Dim::of(256)})}, grouped).find("weight length is 256 but must be 64"),
             std::string::npos);

@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/test_support.h"
 #include <unistd.h>
+#include "tests/test_support.h"
 
 #include <bit>
 #include <cmath>
@@ -27,7 +27,6 @@ namespace {
 using horizon::testing::TempDir;
 using horizon::testing::expect_user_error;
 
-
 std::string read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
@@ -44,7 +43,6 @@ std::string make_file(const std::string& dir_file, const std::string& header, co
   std::ofstream(dir_file, std::ios::binary) << le64(header.size()) << header << data;
   return dir_file;
 }
-
 
 }  // namespace
 
@@ -184,12 +182,11 @@ TEST(Safetensors, ReadsHandBuiltFile) {
       R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]},)"
       R"("h":{"dtype":"F16","shape":[3],"data_offsets":[12,18]},"i":{"dtype":"I64","shape":[1],"data_offsets":[18,26]},)"
       R"("__metadata__":{"format":"pt"}})";
-  std::string data(
-      "\x00\x00\x80\x3f\x00\x00\x20\xc0"   // f32 1.0, -2.5
-      "\x80\x3f\x20\xc0"                   // bf16 1.0, -2.5
-      "\x00\x3c\x00\xc0\xff\x7b"           // f16 1.0, -2.0, 65504
-      "\x07\x00\x00\x00\x00\x00\x00\x00",  // i64 7
-      26);
+  std::string data("\x00\x00\x80\x3f\x00\x00\x20\xc0"   // f32 1.0, -2.5
+                   "\x80\x3f\x20\xc0"                   // bf16 1.0, -2.5
+                   "\x00\x3c\x00\xc0\xff\x7b"           // f16 1.0, -2.0, 65504
+                   "\x07\x00\x00\x00\x00\x00\x00\x00",  // i64 7
+                   26);
   SafetensorsFile f = SafetensorsFile::open(make_file(dir / "h.safetensors", header, data));
   EXPECT_EQ(f.read_f32("w"), (std::vector<float>{1.0f, -2.5f}));
   EXPECT_EQ(f.read_f32("b"), (std::vector<float>{1.0f, -2.5f}));

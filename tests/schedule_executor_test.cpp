@@ -25,7 +25,9 @@ constexpr float kClip = 0.5f;  // small enough that clipping changes the update
 
 using testing::lowered;
 
-std::vector<runtime::TokenBatch> batches(int64_t vocab) { return testing::random_batches(kSteps, kBatch, kSeq, 11, vocab); }
+std::vector<runtime::TokenBatch> batches(int64_t vocab) {
+  return testing::random_batches(kSteps, kBatch, kSeq, 11, vocab);
+}
 
 runtime::TrainConfig train_config(int64_t micro_batches, bool clip) {
   runtime::TrainConfig cfg;
@@ -137,9 +139,9 @@ void expect_streamed_equals_unstreamed(const std::string& model) {
           for (bool host : {false, true}) configs.push_back({K, slots, host, 0});
       for (bool host : {false, true}) configs.push_back({1, 2, host, std::max<int64_t>(1, L - 1)});
       for (const auto& [K, slots, host, kept] : configs) {
-        SCOPED_TRACE(model + " K=" + std::to_string(K) + " M=" + std::to_string(M) +
-                     " slots=" + std::to_string(slots) + " host_checkpoints=" + std::to_string(host) +
-                     " clip=" + std::to_string(clip) + " kept=" + std::to_string(kept));
+        SCOPED_TRACE(model + " K=" + std::to_string(K) + " M=" + std::to_string(M) + " slots=" + std::to_string(slots) +
+                     " host_checkpoints=" + std::to_string(host) + " clip=" + std::to_string(clip) +
+                     " kept=" + std::to_string(kept));
         const ir::Schedule schedule = passes::lower_to_schedule(m, options(K, M, slots, host, clip, kept));
         if (kept > 0) {
           EXPECT_NE(ir::print_schedule(schedule).find("block.kept.bwd"), std::string::npos);

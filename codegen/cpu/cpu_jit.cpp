@@ -187,9 +187,12 @@ ElementwiseFn CpuJit::elementwise(const ElementwiseProgram& program) {
 
 const char* moment_type_name(MomentType t) {
   switch (t) {
-    case MomentType::bf16: return "bf16";
-    case MomentType::f32: return "f32";
-    case MomentType::q8: return "8bit";
+    case MomentType::bf16:
+      return "bf16";
+    case MomentType::f32:
+      return "f32";
+    case MomentType::q8:
+      return "8bit";
   }
   return "?";
 }
@@ -229,7 +232,8 @@ std::string CpuJit::elementwise_llvm_ir(const ElementwiseProgram& program) {
 }
 
 std::string CpuJit::adamw_llvm_ir(MomentType moments) {
-  const std::string name = std::string("horizon_adamw_") + (moments == MomentType::q8 ? "q8" : moment_type_name(moments));
+  const std::string name =
+      std::string("horizon_adamw_") + (moments == MomentType::q8 ? "q8" : moment_type_name(moments));
   const int width = impl_->target.width;
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (moments == MomentType::q8)

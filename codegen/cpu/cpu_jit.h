@@ -27,7 +27,7 @@ struct ElementwiseProgram {
     bool row_broadcast = false;  // a [cols] vector broadcast over rows (bias_add's bias)
   };
   struct Node {
-    ir::Op op;             // add, mul, bias_add, silu, gelu, silu_grad, gelu_grad
+    ir::Op op;  // add, mul, bias_add, silu, gelu, silu_grad, gelu_grad
     std::vector<int> operands;
   };
   std::vector<Input> inputs;

@@ -110,9 +110,9 @@ AdamWScalars emit_adamw_scalars(llvm::IRBuilderBase& b, llvm::Value* params) {
 }
 
 std::pair<llvm::Value*, llvm::Value*> emit_adamw_lanes(llvm::IRBuilderBase& b, const AdamWScalars& sc,
-                                                        llvm::Value* w_hi, llvm::Value* w_lo, llvm::Value* grad,
-                                                        llvm::Value* i, int lanes, llvm::Value* m_old,
-                                                        llvm::Value* v_old) {
+                                                       llvm::Value* w_hi, llvm::Value* w_lo, llvm::Value* grad,
+                                                       llvm::Value* i, int lanes, llvm::Value* m_old,
+                                                       llvm::Value* v_old) {
   llvm::Type* f32 = b.getFloatTy();
   llvm::Type* i16 = b.getInt16Ty();
   auto s = [&](llvm::Value* scalar) { return splat(b, scalar, lanes); };
@@ -170,8 +170,8 @@ void emit_adamw_function(llvm::Module& module, MomentType moments, int width, co
   };
 
   emit_vector_loop_with_tail(b, n, width, [&](llvm::Value* i, int lanes) {
-    auto [m, v] = emit_adamw_lanes(b, sc, w_hi, w_lo, grad, i, lanes, load_moment(m_ptr, i, lanes),
-                                   load_moment(v_ptr, i, lanes));
+    auto [m, v] =
+        emit_adamw_lanes(b, sc, w_hi, w_lo, grad, i, lanes, load_moment(m_ptr, i, lanes), load_moment(v_ptr, i, lanes));
     store_moment(m, m_ptr, i, lanes);
     store_moment(v, v_ptr, i, lanes);
   });

@@ -35,9 +35,8 @@ AdamWScalars emit_adamw_scalars(llvm::IRBuilderBase& b, llvm::Value* params);
 /// planes, reads grad, takes the old moments as fp32 lanes and returns the
 /// new ones (their storage is the caller's). Both emitters share it, so the
 /// 8-bit path's weights follow the same operations as the 16/32-bit one.
-std::pair<llvm::Value*, llvm::Value*> emit_adamw_lanes(llvm::IRBuilderBase& b, const AdamWScalars& s,
-                                                        llvm::Value* w_hi, llvm::Value* w_lo, llvm::Value* grad,
-                                                        llvm::Value* i, int lanes, llvm::Value* m_old,
-                                                        llvm::Value* v_old);
+std::pair<llvm::Value*, llvm::Value*> emit_adamw_lanes(llvm::IRBuilderBase& b, const AdamWScalars& s, llvm::Value* w_hi,
+                                                       llvm::Value* w_lo, llvm::Value* grad, llvm::Value* i, int lanes,
+                                                       llvm::Value* m_old, llvm::Value* v_old);
 
 }  // namespace horizon::codegen::cpu

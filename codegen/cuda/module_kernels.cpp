@@ -35,7 +35,6 @@ std::string instr_text(const ir::Stage& s, const ir::Instr& in) {
   return t;
 }
 
-
 /// The tensor-core attention kernels (bf16 operands) serve every shape they
 /// can unless HORIZON_PRECISE_ATTENTION=1 asks for the fp32 reference kernels.
 bool tensor_core_attention(const AttentionShape& a) {

@@ -306,7 +306,9 @@ KernelSource adamw_update(cpu::MomentType moments) {
   const bool bf16 = moments == cpu::MomentType::bf16;
   SourceBuilder b("adamw_update");
   b.constant("THREADS", kAdamwThreads).note("moments", bf16 ? "bf16" : "f32");
-  b.text(bf16 ? "typedef unsigned short Moment;  // bf16 bits\n" : "typedef float Moment;\n").text(kAdamWCommon).text(kAdamW);
+  b.text(bf16 ? "typedef unsigned short Moment;  // bf16 bits\n" : "typedef float Moment;\n")
+      .text(kAdamWCommon)
+      .text(kAdamW);
   return b.finish();
 }
 

@@ -141,8 +141,8 @@ SourceBuilder dpo_source(const char* name, int64_t B, const DpoKernelParams& p) 
                                 std::to_string(B));
   SourceBuilder b(name);
   char doubles[160];
-  std::snprintf(doubles, sizeof doubles, "constexpr double BETA = %.17g;\nconstexpr double SMOOTHING = %.17g;\n", p.beta,
-                p.label_smoothing);
+  std::snprintf(doubles, sizeof doubles, "constexpr double BETA = %.17g;\nconstexpr double SMOOTHING = %.17g;\n",
+                p.beta, p.label_smoothing);
   b.constant("B", B).constant("IPO", p.ipo ? 1 : 0).text(doubles).text(kDpo);
   b.note("beta", std::to_string(p.beta)).note("label_smoothing", std::to_string(p.label_smoothing));
   return b;

@@ -83,7 +83,6 @@ KernelSource rope(const char* name, float sign, int64_t B, int64_t S, int64_t H,
 
 }  // namespace
 
-
 KernelSource rope_forward(int64_t B, int64_t S, int64_t H, int64_t D, const RopeParams& p, bool positions) {
   return rope("rope_forward", 1.0f, B, S, H, D, p, positions);
 }

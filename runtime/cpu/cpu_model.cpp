@@ -135,7 +135,8 @@ struct CpuModel::Impl {
       int t = store.tensor_of(forward_name, instance, s.grads[g].param);
       std::vector<float>& dst = tied && store.tensors()[t].region != region ? (*tied)[t] : grads[t];
       const std::vector<float>& src = out[first_grad + g].data;
-      if (dst.size() != src.size()) throw std::logic_error("gradient buffer of " + store.tensors()[t].name + " has the wrong size");
+      if (dst.size() != src.size())
+        throw std::logic_error("gradient buffer of " + store.tensors()[t].name + " has the wrong size");
       for (size_t i = 0; i < src.size(); ++i) dst[i] += src[i];
     }
   }
@@ -149,7 +150,8 @@ struct CpuModel::Impl {
     auto out = embed_x.run(B, S, {b.tokens}, weights(embed, "embed", 0, scratch));
     xs.push_back(std::move(out[0].data));
     for (int64_t l = 0; l < block.instances; ++l) {
-      auto y = block_x.run(B, S, block_inputs(block, xs.back().data(), nullptr, b), weights(block, "block", l, scratch));
+      auto y =
+          block_x.run(B, S, block_inputs(block, xs.back().data(), nullptr, b), weights(block, "block", l, scratch));
       peak = std::max(peak, block_x.last_peak_bytes());
       xs.push_back(std::move(y[0].data));
     }
@@ -222,8 +224,8 @@ std::vector<float> CpuModel::sequence_logprobs(const BatchView& batch) {
   BatchView b = batch;
   b.reference = zeros.data();
   b.loss_count = -1;
-  auto out = m.head_x.run(batch.batch, batch.seq, m.head_inputs(xs.back().data(), b),
-                          m.weights(m.head, "head", 0, scratch));
+  auto out =
+      m.head_x.run(batch.batch, batch.seq, m.head_inputs(xs.back().data(), b), m.weights(m.head, "head", 0, scratch));
   return std::move(out[1].data);
 }
 

@@ -74,7 +74,6 @@ cpu::DpoLossParams dpo_params(const ir::Attrs& a) {
           ir::attr_number_or(a, "ipo", 0) != 0};
 }
 
-
 }  // namespace
 
 void dispatch_op(const ir::Instr& in, ValueTable& t) {
@@ -93,7 +92,8 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
 
   switch (in.op) {
     case Op::embedding:
-      cpu::embedding_forward(t.allocate(in.results[0]), t.i32(x[0]), t.f32(x[1]), t.elements(x[0]), last_dim(type(x[1])));
+      cpu::embedding_forward(t.allocate(in.results[0]), t.i32(x[0]), t.f32(x[1]), t.elements(x[0]),
+                             last_dim(type(x[1])));
       return;
     case Op::add_positions:
       cpu::add_positions_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), B, S, last_dim(type(x[0])));
@@ -134,12 +134,12 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
                               last_dim(type(x[0])), eps());
       return;
     case Op::rope:
-      cpu::rope_forward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), ir::rope_params(in.attrs),
-                        optional_i32(1));
+      cpu::rope_forward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"),
+                        ir::rope_params(in.attrs), optional_i32(1));
       return;
     case Op::rope_grad:
-      cpu::rope_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"), ir::rope_params(in.attrs),
-                         optional_i32(1));
+      cpu::rope_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, attr("heads"), attr("head_dim"),
+                         ir::rope_params(in.attrs), optional_i32(1));
       return;
     case Op::attention:
       cpu::attention_forward(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), B, S, attr("heads"),
@@ -159,7 +159,7 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
       return;
     case Op::cross_entropy_grad:
       cpu::cross_entropy_backward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), rows(x[0]), last_dim(type(x[0])),
-                                 t.loss_count());
+                                  t.loss_count());
       return;
     case Op::sequence_logprob:
       cpu::sequence_logprob_forward(t.allocate(in.results[0]), t.f32(x[0]), t.i32(x[1]), B, S, last_dim(type(x[0])),
@@ -176,14 +176,14 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
     case Op::dpo_loss_grad: {
       float* dpolicy = t.allocate(in.results[0]);
       float* dreference = t.allocate(in.results[1]);
-      cpu::dpo_loss_backward(dpolicy, dreference, t.f32(x[0]), t.f32(x[1]), t.elements(x[0]),
-                             dpo_params(in.attrs), t.loss_count());
+      cpu::dpo_loss_backward(dpolicy, dreference, t.f32(x[0]), t.f32(x[1]), t.elements(x[0]), dpo_params(in.attrs),
+                             t.loss_count());
       return;
     }
     case Op::linear_cross_entropy:
-      t.allocate(in.results[0])[0] = cpu::linear_cross_entropy_forward(
-          t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), rows(x[0]), last_dim(type(x[0])), type(x[1]).shape[0].value, attr("chunk"),
-          t.loss_count());
+      t.allocate(in.results[0])[0] =
+          cpu::linear_cross_entropy_forward(t.f32(x[0]), t.f32(x[1]), t.i32(x[2]), rows(x[0]), last_dim(type(x[0])),
+                                            type(x[1]).shape[0].value, attr("chunk"), t.loss_count());
       return;
     case Op::linear_cross_entropy_grad: {
       float* loss = t.allocate(in.results[0]);
@@ -202,8 +202,8 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
       cpu::add_positions_backward(t.allocate(in.results[0]), t.f32(x[0]), B, S, last_dim(type(x[0])), attr("rows"));
       return;
     case Op::linear_grad_x:
-      cpu::linear_backward_x(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]),
-                             type(x[1]).shape[1].value, last_dim(type(x[0])));
+      cpu::linear_backward_x(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]), type(x[1]).shape[1].value,
+                             last_dim(type(x[0])));
       return;
     case Op::linear_grad_w:
       cpu::linear_backward_w(t.allocate(in.results[0]), t.f32(x[0]), t.f32(x[1]), rows(x[0]), last_dim(type(x[1])),
@@ -223,7 +223,8 @@ void dispatch_op(const ir::Instr& in, ValueTable& t) {
       float* dx = t.allocate(in.results[0]);
       float* dw = t.allocate(in.results[1]);
       float* db = t.allocate(in.results[2]);
-      cpu::layer_norm_backward(dx, dw, db, t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), rows(x[1]), last_dim(type(x[1])), eps());
+      cpu::layer_norm_backward(dx, dw, db, t.f32(x[0]), t.f32(x[1]), t.f32(x[2]), rows(x[1]), last_dim(type(x[1])),
+                               eps());
       return;
     }
   }

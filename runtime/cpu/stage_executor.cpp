@@ -14,9 +14,9 @@ namespace {
 // A run of consecutive instructions that fuse_elementwise put in one group,
 // executed as one JIT-compiled loop over rows.
 struct FusedGroup {
-  int first = 0, last = 0;              // instruction range [first, last]
-  std::vector<int> inputs;              // values read from outside the group
-  std::vector<int> outputs;             // values materialized
+  int first = 0, last = 0;   // instruction range [first, last]
+  std::vector<int> inputs;   // values read from outside the group
+  std::vector<int> outputs;  // values materialized
   codegen::cpu::ElementwiseProgram program;
   codegen::cpu::ElementwiseFn fn = nullptr;
 };
@@ -26,8 +26,8 @@ struct FusedGroup {
 struct CpuStageExecutor::Impl {
   const ir::Stage& stage;
   std::vector<int> keep;
-  std::vector<int> last_use;             // per value: index of the last instruction reading it
-  std::map<int, FusedGroup> groups;      // by first instruction
+  std::vector<int> last_use;         // per value: index of the last instruction reading it
+  std::map<int, FusedGroup> groups;  // by first instruction
   int64_t peak_bytes = 0;
 
   Impl(const ir::Stage& s, const std::vector<std::string>& keep_names) : stage(s) {

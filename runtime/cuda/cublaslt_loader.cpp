@@ -99,8 +99,8 @@ cublasStatus_t CUBLASWINAPI cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulP
                                                                  const void* buf, size_t bytes) {
   return api().pref_set(pref, attr, buf, bytes);
 }
-cublasStatus_t CUBLASWINAPI cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* layout, cudaDataType type,
-                                                       uint64_t rows, uint64_t cols, int64_t ld) {
+cublasStatus_t CUBLASWINAPI cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* layout, cudaDataType type, uint64_t rows,
+                                                       uint64_t cols, int64_t ld) {
   return api().layout_create(layout, type, rows, cols, ld);
 }
 cublasStatus_t CUBLASWINAPI cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {

@@ -8,8 +8,8 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
-#include <stdexcept>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace horizon::runtime::cuda {

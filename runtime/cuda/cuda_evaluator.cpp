@@ -21,8 +21,8 @@ struct CudaEvaluator::Impl {
   const HostStore& store;
   int64_t B, S;
   const ir::Stage &embed, &block, &head;
-  const bool preference;        // a DPO head: its forward cut at the log-probabilities runs too
-  const ir::Stage logps_head;   // that cut (empty otherwise)
+  const bool preference;             // a DPO head: its forward cut at the log-probabilities runs too
+  const ir::Stage logps_head;        // that cut (empty otherwise)
   std::vector<ir::ArenaPlan> plans;  // embed, block, head[, logps_head]
   std::vector<std::unique_ptr<CudaStageExecutor>> executors;
   DeviceMemory weights, x[2], tokens, targets, loss, count, arena;
@@ -99,7 +99,8 @@ struct CudaEvaluator::Impl {
     for (size_t p = 0; p < region.bound.size(); ++p) {
       const int t = region.bound[p];
       if (store.tensors()[static_cast<size_t>(t)].region != r)
-        check_cuda(cudaMemcpyAsync(base + offsets[p], store.w_hi(t), static_cast<size_t>(store.tensors()[static_cast<size_t>(t)].elements) * 2,
+        check_cuda(cudaMemcpyAsync(base + offsets[p], store.w_hi(t),
+                                   static_cast<size_t>(store.tensors()[static_cast<size_t>(t)].elements) * 2,
                                    cudaMemcpyHostToDevice, stream),
                    "cudaMemcpyAsync", "evaluation tied weights of " + name);
       params.push_back(base + offsets[p]);
@@ -128,13 +129,17 @@ struct CudaEvaluator::Impl {
   void* blocks(const TokenBatch& b) {
     if (b.batch != B || b.seq != S) throw std::invalid_argument("evaluation batch shape differs from the evaluator's");
     const size_t bytes = static_cast<size_t>(B * S) * 4;
-    check_cuda(cudaMemcpyAsync(tokens.get(), b.tokens.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "tokens");
-    check_cuda(cudaMemcpyAsync(targets.get(), b.targets.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "targets");
+    check_cuda(cudaMemcpyAsync(tokens.get(), b.tokens.data(), bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync",
+               "tokens");
+    check_cuda(cudaMemcpyAsync(targets.get(), b.targets.data(), bytes, cudaMemcpyHostToDevice, stream),
+               "cudaMemcpyAsync", "targets");
     if (segments.get()) {
       const int32_t* pos = b.positions.empty() ? whole_positions.data() : b.positions.data();
       const int32_t* seg = b.segments.empty() ? whole_segments.data() : b.segments.data();
-      check_cuda(cudaMemcpyAsync(positions.get(), pos, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "positions");
-      check_cuda(cudaMemcpyAsync(segments.get(), seg, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "segments");
+      check_cuda(cudaMemcpyAsync(positions.get(), pos, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync",
+                 "positions");
+      check_cuda(cudaMemcpyAsync(segments.get(), seg, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync",
+                 "segments");
     } else if (packs_documents(b.positions.empty() ? nullptr : b.positions.data(),
                                b.segments.empty() ? nullptr : b.segments.data(), B, S)) {
       throw UserError("an evaluation batch packs several documents per row, but the model was compiled for whole rows");
@@ -161,7 +166,8 @@ struct CudaEvaluator::Impl {
 
   /// Batch b's loss summed over its rows and divided by `loss_count`.
   double batch_loss(const TokenBatch& b, int32_t loss_count) {
-    check_cuda(cudaMemcpyAsync(count.get(), &loss_count, 4, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync", "loss count");
+    check_cuda(cudaMemcpyAsync(count.get(), &loss_count, 4, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync",
+               "loss count");
     void* x_last = blocks(b);
     DeviceStageBindings h;
     h.inputs = {x_last, targets.get()};
@@ -171,7 +177,8 @@ struct CudaEvaluator::Impl {
     h.loss_count = static_cast<const int*>(count.get());
     executors[2]->launch(h, stream);
     float value = 0;
-    check_cuda(cudaMemcpyAsync(&value, loss.get(), sizeof value, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync", "loss");
+    check_cuda(cudaMemcpyAsync(&value, loss.get(), sizeof value, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync",
+               "loss");
     check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize", "evaluation");
     return value;
   }

@@ -132,7 +132,8 @@ void CudaScheduleExecutor::Impl::plan_tail() {
     std::vector<int>& regions = regions_read[i];
     for (const auto& [src, dst] : copy_pairs(plan.instr(i))) {
       if (src.buffer != plan.store_buffer) continue;
-      const int r = static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), src.offset) - offsets.begin()) - 1;
+      const int r =
+          static_cast<int>(std::upper_bound(offsets.begin(), offsets.end(), src.offset) - offsets.begin()) - 1;
       if (r >= 0 && std::find(regions.begin(), regions.end(), r) == regions.end()) regions.push_back(r);
     }
   }
@@ -213,7 +214,7 @@ std::vector<float> CudaScheduleExecutor::last_logprobs() const {
 }
 
 float CudaScheduleExecutor::step(const int32_t* tokens, const int32_t* targets, const int32_t* positions,
-                                const int32_t* segments, const float* reference) {
+                                 const int32_t* segments, const float* reference) {
   Impl& m = *impl_;
   check_cuda(cudaSetDevice(m.device), "cudaSetDevice", "starting a step of " + m.plan.schedule.model);
   const size_t batch_bytes = static_cast<size_t>(m.plan.schedule.config.batch * m.plan.seq * 4);

@@ -125,9 +125,10 @@ struct CudaScheduleExecutor::Impl {
   // region's m scales begin in it (its v scales follow).
   DeviceMemory resident_scales;
   std::map<int, int64_t> resident_scale_offset;
-  std::map<int, std::vector<std::pair<int64_t, int64_t>>> norm_spans;  // per GPU grad_norm: (offset, elements) per tensor
-  float device_lr = 0;       // the learning rate and step count of the step being issued,
-  int64_t device_step = 0;   // fixed before its threads start (the cpu stream moves the store's on)
+  std::map<int, std::vector<std::pair<int64_t, int64_t>>>
+      norm_spans;           // per GPU grad_norm: (offset, elements) per tensor
+  float device_lr = 0;      // the learning rate and step count of the step being issued,
+  int64_t device_step = 0;  // fixed before its threads start (the cpu stream moves the store's on)
 
   // Deferred updates (runtime/update_tail.h): the cpu stream's program up to
   // and including its grad_norm runs in the step; the optimizer_steps after

@@ -11,14 +11,15 @@
 namespace horizon::runtime::cuda {
 
 void CudaScheduleExecutor::Impl::prepare_resident() {
-  if (plan.device_norms.empty() && std::none_of(plan.updates.begin(), plan.updates.end(),
-                                                [](const auto& u) { return u.second.on_device; }))
+  if (plan.device_norms.empty() &&
+      std::none_of(plan.updates.begin(), plan.updates.end(), [](const auto& u) { return u.second.on_device; }))
     return;
   size_t most = 1;
   for (const auto& [index, d] : plan.device_norms) {
     std::vector<std::pair<int64_t, int64_t>>& spans = norm_spans[index];
     for (int t : store.regions()[static_cast<size_t>(d.region)].tensors)
-      spans.emplace_back(store.tensors()[static_cast<size_t>(t)].offset, store.tensors()[static_cast<size_t>(t)].elements);
+      spans.emplace_back(store.tensors()[static_cast<size_t>(t)].offset,
+                         store.tensors()[static_cast<size_t>(t)].elements);
     most = std::max(most, spans.size());
   }
   device_optimizer = std::make_unique<DeviceOptimizer>(store.moments(), static_cast<int>(most));
@@ -55,13 +56,13 @@ void CudaScheduleExecutor::Impl::copy_resident(bool to_device, bool weights_only
                        "]'s 8-bit moment scales");
     }
     for (int k = 0; k < (weights_only ? 1 : 4); ++k)
-      check_cuda(to_device ? cudaMemcpy(planes[k].first, planes[k].second, static_cast<size_t>(bytes[k]),
-                                        cudaMemcpyHostToDevice)
-                           : cudaMemcpy(planes[k].second, planes[k].first, static_cast<size_t>(bytes[k]),
-                                        cudaMemcpyDeviceToHost),
-                 "cudaMemcpy",
-                 std::string(to_device ? "loading " : "saving ") + r.stage + "[" + std::to_string(r.instance) +
-                     "]'s resident planes (" + std::to_string(bytes[k]) + " bytes)");
+      check_cuda(
+          to_device
+              ? cudaMemcpy(planes[k].first, planes[k].second, static_cast<size_t>(bytes[k]), cudaMemcpyHostToDevice)
+              : cudaMemcpy(planes[k].second, planes[k].first, static_cast<size_t>(bytes[k]), cudaMemcpyDeviceToHost),
+          "cudaMemcpy",
+          std::string(to_device ? "loading " : "saving ") + r.stage + "[" + std::to_string(r.instance) +
+              "]'s resident planes (" + std::to_string(bytes[k]) + " bytes)");
   }
 }
 
@@ -81,8 +82,9 @@ void CudaScheduleExecutor::Impl::issue_device_norm(int index, cudaStream_t strea
   const DeviceNorm& d = plan.device_norms.at(index);
   auto* sums = reinterpret_cast<double*>(norm_landing.get());
   device_optimizer->sum_squares(reinterpret_cast<const float*>(address(d.grad)), norm_spans.at(index), sums, stream);
-  check_cuda(cudaMemcpyAsync(address(d.norms), sums, static_cast<size_t>(d.norms.bytes), cudaMemcpyDeviceToHost, stream),
-             "cudaMemcpyAsync", "landing a resident region's sums of squares");
+  check_cuda(
+      cudaMemcpyAsync(address(d.norms), sums, static_cast<size_t>(d.norms.bytes), cudaMemcpyDeviceToHost, stream),
+      "cudaMemcpyAsync", "landing a resident region's sums of squares");
 }
 
 // A resident region's AdamW, tensor by tensor like the CPU's, with the clip

@@ -209,7 +209,8 @@ void CudaScheduleExecutor::Impl::measure() {
   out.step_seconds = seconds_between(step_begin.get(), step_end.get());
   const float* losses = reinterpret_cast<const float*>(loss_host.get());
   double loss = 0;
-  for (int64_t m = 0; m < plan.micro_batches; ++m) loss += losses[m];  // each over the step's count: the sum is the mean
+  for (int64_t m = 0; m < plan.micro_batches; ++m)
+    loss += losses[m];  // each over the step's count: the sum is the mean
   out.loss = loss;
   out.grad_norm = updates->norm();
   out.h2d_bytes = copy_bytes[0];
@@ -227,7 +228,7 @@ void CudaScheduleExecutor::Impl::measure() {
     if (!is_gpu_stream(static_cast<int>(in.stream))) {
       const double start = cpu_start[i], end = cpu_end[i];
       if (start < 0) continue;
-      const double finish = end < start ? window_end : end;  // still running
+      const double finish = end < start ? window_end : end;       // still running
       if (finish <= host_begin || start >= window_end) continue;  // before or after this step's window
       span.start = std::max(start, host_begin) - host_begin;
       span.end = std::min(finish, window_end) - host_begin;

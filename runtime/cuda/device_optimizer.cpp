@@ -56,8 +56,7 @@ void DeviceOptimizer::adamw(int64_t n, uint16_t* w_hi, uint16_t* w_lo, void* m, 
     const auto grid = static_cast<unsigned>(std::min(adamw_max_blocks_, blocks));
     const cudaError_t e =
         cudaLaunchKernel(reinterpret_cast<const void*>(adamw_), dim3(grid), dim3(kThreads), args, 0, stream);
-    if (e != cudaSuccess)
-      check_cuda(e, "cudaLaunchKernel", "adamw_update_blockwise (n=" + std::to_string(n) + ")");
+    if (e != cudaSuccess) check_cuda(e, "cudaLaunchKernel", "adamw_update_blockwise (n=" + std::to_string(n) + ")");
     return;
   }
   constexpr int64_t kThreads = codegen::cuda::kAdamwThreads;

@@ -49,7 +49,8 @@ int64_t planned_stage_scratch(const ir::Module& graph, const std::vector<ir::Are
   codegen::cuda::check_cuda_limits(graph);
   int64_t bytes = 0;
   for (const ir::ArenaPlan& arena : arenas)
-    if (const ir::Stage* stage = graph.find_stage(arena.stage)) bytes += stage_scratch(graph, *stage, arena, mb_batch, seq);
+    if (const ir::Stage* stage = graph.find_stage(arena.stage))
+      bytes += stage_scratch(graph, *stage, arena, mb_batch, seq);
   return bytes;
 }
 

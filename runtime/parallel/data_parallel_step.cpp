@@ -50,13 +50,11 @@ DataParallelRank::DataParallelRank(const ir::Schedule& schedule, const ir::Modul
       shards_(tensor_sizes(store), comm.size(), kSquaresBlock) {
   for (const ir::Buffer& b : schedule.buffers)
     if (b.kind == ir::BufferKind::resident && b.bytes > 0)
-      throw UserError(
-          "data parallel: the schedule keeps layers resident on the GPU, whose sharding (gathered per "
-          "layer when used) is not emulated yet; lower it with --resident 0");
+      throw UserError("data parallel: the schedule keeps layers resident on the GPU, whose sharding (gathered per "
+                      "layer when used) is not emulated yet; lower it with --resident 0");
   if (!schedule.config.clip)
-    throw UserError(
-        "data parallel: the schedule updates each layer as its gradient lands (--early-updates), before "
-        "the gradient is reduced over the ranks; lower it without --early-updates");
+    throw UserError("data parallel: the schedule updates each layer as its gradient lands (--early-updates), before "
+                    "the gradient is reduced over the ranks; lower it without --early-updates");
   executor_.set_gradient_sink(capture_.get());
   int64_t offset = 0, block = 0, largest = 0;
   for (int t = 0; t < shards_.tensors(); ++t) {
